@@ -1,0 +1,153 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+/** Every setting of mailpass, by its environment variable, with its default. */
+const schema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(8080),
+  SMTP_HOST: optionalText,
+  SMTP_PORT: port.default(2587),
+  SMTPS_PORT: port.default(2465),
+  SMTP_HOSTNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name')
+    .default(os.hostname() || 'localhost'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  TLS_CERT_FILE: optionalText,
+  TLS_KEY_FILE: optionalText,
+  INITIAL_ADMIN_PASSWORD: optionalText,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19456),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).max(100).default(2),
+  ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(64).default(1),
+  MIN_PASSWORD_SCORE: z.coerce.number().int().min(0).max(4).default(2),
+  API_RATE_LIMIT: positiveInt.default(60),
+  LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
+  LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(100),
+  LOGIN_WINDOW_SECONDS: positiveInt.default(900),
+  SMTP_AUTH_MAX_FAILURES: positiveInt.default(10),
+  SMTP_AUTH_WINDOW_SECONDS: positiveInt.default(900),
+  SMTP_MAX_MESSAGE_BYTES: positiveInt.default(25 * 1024 * 1024),
+  SMTP_MAX_CLIENTS: positiveInt.default(200),
+  SMTP_SOCKET_TIMEOUT_SECONDS: positiveInt.default(300),
+  SMTP_REVERSE_DNS: bool.default(false),
+  AUTH_CACHE_SIZE: nonNegativeInt.default(10_000),
+  AUTH_CACHE_TTL_SECONDS: nonNegativeInt.default(3600),
+  SESSION_IDLE_MINUTES: positiveInt.default(30),
+  SESSION_MAX_HOURS: positiveInt.default(12),
+  TRUST_PROXY: optionalText,
+  METRICS_TOKEN: optionalText,
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly smtpHost: string;
+  readonly smtpPort: number;
+  readonly smtpsPort: number;
+  /** The name in the SMTP greeting, the self-signed certificate and the panel's connection help. */
+  readonly smtpHostname: string;
+  readonly dataDir: string;
+  readonly dbFile: string;
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  readonly initialAdminPassword: string | undefined;
+  readonly logLevel: string;
+  readonly argon2: { readonly memoryKib: number; readonly timeCost: number; readonly parallelism: number };
+  readonly minPasswordScore: number;
+  readonly apiRateLimit: number;
+  readonly login: { readonly maxAttempts: number; readonly maxAttemptsPerIp: number; readonly windowSeconds: number };
+  readonly smtp: {
+    readonly maxFailures: number;
+    readonly windowSeconds: number;
+    readonly maxMessageBytes: number;
+    readonly maxClients: number;
+    readonly socketTimeoutSeconds: number;
+    readonly reverseDns: boolean;
+  };
+  readonly authCache: { readonly size: number; readonly ttlSeconds: number };
+  readonly session: { readonly idleMinutes: number; readonly maxHours: number };
+  /** Express's `trust proxy` value: a hop count, `true`, or a list of addresses. */
+  readonly trustProxy: boolean | number | string;
+  readonly metricsToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+/** Reads and validates the settings; throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: Env, cwd = process.cwd()): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined) input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`);
+  }
+  const e = parsed.data;
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    const missing = e.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE';
+    throw new ConfigError(`${missing}: must be set together with ${missing === 'TLS_CERT_FILE' ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`);
+  }
+  const dataDir = path.resolve(cwd, e.DATA_DIR);
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    smtpHost: e.SMTP_HOST ?? e.HOST,
+    smtpPort: e.SMTP_PORT,
+    smtpsPort: e.SMTPS_PORT,
+    smtpHostname: e.SMTP_HOSTNAME,
+    dataDir,
+    dbFile: path.join(dataDir, 'mailpass.db'),
+    tlsCertFile: e.TLS_CERT_FILE && path.resolve(cwd, e.TLS_CERT_FILE),
+    tlsKeyFile: e.TLS_KEY_FILE && path.resolve(cwd, e.TLS_KEY_FILE),
+    initialAdminPassword: e.INITIAL_ADMIN_PASSWORD,
+    logLevel: e.LOG_LEVEL,
+    argon2: Object.freeze({ memoryKib: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM }),
+    minPasswordScore: e.MIN_PASSWORD_SCORE,
+    apiRateLimit: e.API_RATE_LIMIT,
+    login: Object.freeze({
+      maxAttempts: e.LOGIN_MAX_ATTEMPTS,
+      maxAttemptsPerIp: e.LOGIN_MAX_ATTEMPTS_PER_IP,
+      windowSeconds: e.LOGIN_WINDOW_SECONDS,
+    }),
+    smtp: Object.freeze({
+      maxFailures: e.SMTP_AUTH_MAX_FAILURES,
+      windowSeconds: e.SMTP_AUTH_WINDOW_SECONDS,
+      maxMessageBytes: e.SMTP_MAX_MESSAGE_BYTES,
+      maxClients: e.SMTP_MAX_CLIENTS,
+      socketTimeoutSeconds: e.SMTP_SOCKET_TIMEOUT_SECONDS,
+      reverseDns: e.SMTP_REVERSE_DNS,
+    }),
+    authCache: Object.freeze({ size: e.AUTH_CACHE_SIZE, ttlSeconds: e.AUTH_CACHE_TTL_SECONDS }),
+    session: Object.freeze({ idleMinutes: e.SESSION_IDLE_MINUTES, maxHours: e.SESSION_MAX_HOURS }),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    metricsToken: e.METRICS_TOKEN,
+  });
+}

@@ -1,0 +1,31 @@
+import type { Account, AccountEvents, Clock, Hasher, Store } from './ports.js';
+
+export interface AccountWriteDeps {
+  store: Store;
+  hasher: Hasher;
+  clock: Clock;
+  events: AccountEvents;
+}
+
+/**
+ * The one way an account's password changes: hash, store with a new password version and end
+ * the owner's web sessions in one transaction, then tell live SMTP sessions and caches.
+ * When the promise resolves, the old password no longer authenticates anywhere.
+ * With `expectedVersion`, the write happens only if nobody changed the password meanwhile (null otherwise).
+ */
+export async function writePassword(deps: AccountWriteDeps, account: Account, password: string, expectedVersion?: number): Promise<number | null> {
+  const hash = await deps.hasher.hash(password);
+  const version = await deps.store.setPasswordAndEndSessions(account.id, hash, deps.clock.now(), expectedVersion);
+  if (version !== null) deps.events.emitChanged(account.id);
+  return version;
+}
+
+export async function writeDisabled(deps: AccountWriteDeps, account: Account, disabled: boolean): Promise<void> {
+  await deps.store.setDisabledAndEndSessions(account.id, disabled, deps.clock.now());
+  deps.events.emitChanged(account.id);
+}
+
+export async function removeAccount(deps: AccountWriteDeps, account: Account): Promise<void> {
+  await deps.store.deleteAccountAndEndSessions(account.id);
+  deps.events.emitChanged(account.id);
+}

@@ -1,0 +1,37 @@
+import { canSeeDomain, isSuper, type Actor } from './actors.js';
+import { normalizeDomain } from './addresses.js';
+import type { Audit } from './audit.js';
+import { ConflictError, NotFoundError } from './errors.js';
+import type { Clock, Domain, DomainSummary, Store } from './ports.js';
+
+export interface DomainService {
+  addDomain(actor: Actor, name: unknown, options?: { verified?: boolean; ip?: string | null }): Promise<Domain>;
+  listDomains(actor: Actor): Promise<DomainSummary[]>;
+  /** The domain if the actor may see it; otherwise 'domain-not-found', as if it did not exist. */
+  requireDomain(actor: Actor, name: unknown): Promise<Domain>;
+}
+
+export function createDomainService({ store, clock, audit }: { store: Store; clock: Clock; audit: Audit }): DomainService {
+  return {
+    async addDomain(actor, input, { verified = true, ip = null } = {}) {
+      if (!isSuper(actor)) throw new NotFoundError('domain-not-found', 'Domain not found');
+      const name = normalizeDomain(input);
+      if (await store.findDomainByName(name)) throw new ConflictError('domain-exists', `Domain ${name} already exists`);
+      const domain = await store.insertDomain(name, verified, clock.now()).catch((err: unknown) => {
+        throw err instanceof ConflictError ? new ConflictError('domain-exists', `Domain ${name} already exists`, { cause: err }) : err;
+      });
+      await audit.record(actor, 'domain.create', name, ip, verified ? 'verified' : 'unverified');
+      return domain;
+    },
+    async listDomains(actor) {
+      if (actor.kind === 'mailbox') return [];
+      return store.listDomains(isSuper(actor) || actor.kind !== 'admin' ? undefined : actor.domainIds);
+    },
+    async requireDomain(actor, input) {
+      const name = typeof input === 'string' ? input.trim().toLowerCase() : '';
+      const domain = name.length > 0 && name.length <= 253 ? await store.findDomainByName(name) : null;
+      if (!domain || !canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
+      return domain;
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import { randomInt } from 'node:crypto';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as common from '@zxcvbn-ts/language-common';
+import * as english from '@zxcvbn-ts/language-en';
+
+export const PRODUCT_NAME = 'mailpass';
+export const MIN_LENGTH = 8;
+export const MAX_LENGTH = 128;
+/** The longest password in UTF-8 bytes: 128 code points of at most 4 bytes. SMTP refuses longer AUTH data before hashing. */
+export const MAX_PASSWORD_BYTES = MAX_LENGTH * 4;
+export const GENERATED_LENGTH = 20;
+
+export type PolicyRule =
+  | 'too-short'
+  | 'too-long'
+  | 'no-uppercase'
+  | 'no-lowercase'
+  | 'no-digit'
+  | 'no-special'
+  | 'control-character'
+  | 'common-password'
+  | 'contains-local-part'
+  | 'contains-domain'
+  | 'contains-product-name'
+  | 'too-weak';
+
+export interface PolicyFailure {
+  rule: PolicyRule;
+  message: string;
+}
+
+/** The policy in words, as the panel and the README show it. */
+export const POLICY_TEXT = [
+  `${MIN_LENGTH} to ${MAX_LENGTH} characters`,
+  'at least one uppercase letter, one lowercase letter, one digit and one special character (such as . , / ! @ # $ % ^ & *)',
+  'no control characters',
+  'not a common password, and not containing your address, your domain or the word "mailpass"',
+  'different from the current password',
+];
+
+export interface PolicyContext {
+  /** The mailbox's local part, when the password belongs to a mailbox. */
+  localPart?: string;
+  domain?: string;
+  /** Other words the password must not contain, e.g. an admin's user name. */
+  words?: string[];
+}
+
+const UPPER = /\p{Lu}|\p{Lt}/u;
+const LOWER = /\p{Ll}/u;
+const DIGIT = /\p{Nd}/u;
+const SPECIAL = /[^\p{L}\p{N}\s]/u;
+// Control characters are refused: they cannot be typed reliably and break line-based protocols.
+const CONTROL = /\p{Cc}/u;
+
+const zxcvbn = new ZxcvbnFactory({
+  dictionary: { ...common.dictionary, ...english.dictionary },
+  graphs: common.adjacencyGraphs,
+  translations: english.translations,
+});
+
+const commonPasswords: ReadonlySet<string> = new Set(
+  (common.dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()),
+);
+
+export function codePointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+export interface Strength {
+  score: number;
+  length: number;
+  has_uppercase: boolean;
+  has_lowercase: boolean;
+  has_digit: boolean;
+  has_special: boolean;
+  meets_policy: boolean;
+}
+
+/** zxcvbn score 0-4. Only the first 128 code points count, which bounds the work. */
+export function estimateScore(password: string, userInputs: string[] = []): number {
+  return zxcvbn.check(Array.from(password).slice(0, MAX_LENGTH).join(''), userInputs).score;
+}
+
+/** Words the password must not contain: parts of the context that are long enough to matter. */
+function forbiddenWords(ctx: PolicyContext): Array<{ rule: PolicyRule; word: string; message: string }> {
+  const out: Array<{ rule: PolicyRule; word: string; message: string }> = [
+    { rule: 'contains-product-name', word: PRODUCT_NAME, message: `Must not contain "${PRODUCT_NAME}".` },
+  ];
+  const local = ctx.localPart?.toLowerCase();
+  if (local && local.length >= 3) out.push({ rule: 'contains-local-part', word: local, message: 'Must not contain the address.' });
+  for (const w of ctx.words ?? []) {
+    if (w.length >= 3) out.push({ rule: 'contains-local-part', word: w.toLowerCase(), message: 'Must not contain the user name.' });
+  }
+  const domain = ctx.domain?.toLowerCase();
+  if (domain) {
+    out.push({ rule: 'contains-domain', word: domain, message: 'Must not contain the domain name.' });
+    // "example" of example.com is as guessable as the whole name.
+    const labels = domain.split('.');
+    const main = labels.length > 1 ? labels[labels.length - 2]! : labels[0]!;
+    if (main.length >= 4) out.push({ rule: 'contains-domain', word: main, message: 'Must not contain the domain name.' });
+  }
+  return out;
+}
+
+/** Every rule of SPEC §3 the password breaks (empty when it meets the policy), except "differs from the current one". */
+export function checkPolicy(password: string, ctx: PolicyContext = {}, minScore = 2): PolicyFailure[] {
+  const failures: PolicyFailure[] = [];
+  const length = codePointLength(password);
+  if (length < MIN_LENGTH) failures.push({ rule: 'too-short', message: `Must be at least ${MIN_LENGTH} characters long.` });
+  if (length > MAX_LENGTH) failures.push({ rule: 'too-long', message: `Must be at most ${MAX_LENGTH} characters long.` });
+  if (!UPPER.test(password)) failures.push({ rule: 'no-uppercase', message: 'Must contain an uppercase letter.' });
+  if (!LOWER.test(password)) failures.push({ rule: 'no-lowercase', message: 'Must contain a lowercase letter.' });
+  if (!DIGIT.test(password)) failures.push({ rule: 'no-digit', message: 'Must contain a digit.' });
+  if (!SPECIAL.test(password)) failures.push({ rule: 'no-special', message: 'Must contain a special character (such as . , / ! @ # $ % ^ & *).' });
+  if (CONTROL.test(password)) failures.push({ rule: 'control-character', message: 'Must not contain control characters.' });
+  // The remaining rules are costlier; an over-long input is refused on length alone.
+  if (length > MAX_LENGTH) return failures;
+  const lower = password.toLowerCase();
+  if (commonPasswords.has(lower)) failures.push({ rule: 'common-password', message: 'Is a commonly used password.' });
+  const seen = new Set<PolicyRule>();
+  for (const { rule, word, message } of forbiddenWords(ctx)) {
+    if (!seen.has(rule) && lower.includes(word)) {
+      seen.add(rule);
+      failures.push({ rule, message });
+    }
+  }
+  if (failures.length === 0) {
+    const inputs = [PRODUCT_NAME, ctx.localPart, ctx.domain, ...(ctx.words ?? [])].filter((s): s is string => !!s);
+    if (estimateScore(password, inputs) < minScore) {
+      failures.push({ rule: 'too-weak', message: 'Is too easy to guess: make it longer or less predictable.' });
+    }
+  }
+  return failures;
+}
+
+/** The `password_strength` object of the API (SPEC §5). */
+export function describeStrength(password: string, ctx: PolicyContext = {}, minScore = 2): Strength {
+  return {
+    score: estimateScore(password),
+    length: codePointLength(password),
+    has_uppercase: UPPER.test(password),
+    has_lowercase: LOWER.test(password),
+    has_digit: DIGIT.test(password),
+    has_special: SPECIAL.test(password),
+    meets_policy: checkPolicy(password, ctx, minScore).length === 0,
+  };
+}
+
+const UPPERS = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
+const LOWERS = 'abcdefghijkmnopqrstuvwxyz';
+const DIGITS = '23456789';
+// No quotes, backslash, dollar or space: generated passwords are pasted into shells and config files.
+const SPECIALS = '!#%*+-.:=?@^_~';
+const ALL = UPPERS + LOWERS + DIGITS + SPECIALS;
+
+function pick(chars: string): string {
+  return chars[randomInt(chars.length)]!;
+}
+
+/** A 20-character password from the CSPRNG that always meets the policy for this context. */
+export function generatePassword(ctx: PolicyContext = {}, minScore = 2): string {
+  for (;;) {
+    const chars = [pick(UPPERS), pick(LOWERS), pick(DIGITS), pick(SPECIALS)];
+    while (chars.length < GENERATED_LENGTH) chars.push(pick(ALL));
+    for (let i = chars.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1);
+      [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+    }
+    const password = chars.join('');
+    if (checkPolicy(password, ctx, minScore).length === 0) return password;
+  }
+}

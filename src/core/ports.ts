@@ -1,0 +1,196 @@
+/** What the core needs from the outside world. Implementations live in src/store and src/main.ts. */
+
+export interface Domain {
+  id: number;
+  name: string;
+  verified: boolean;
+  createdAt: number;
+}
+
+export interface DomainSummary extends Domain {
+  mailboxCount: number;
+  credentialCount: number;
+}
+
+export type AccountKind = 'mailbox' | 'credential';
+
+/** Anything that logs in over SMTP: a mailbox or an application's SMTP credential. One namespace. */
+export interface Account {
+  id: number;
+  kind: AccountKind;
+  domainId: number;
+  domainName: string;
+  domainVerified: boolean;
+  login: string;
+  localPart: string;
+  name: string;
+  guid: string | null;
+  passwordHash: string;
+  passwordVersion: number;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+  lastLoginAt: number | null;
+  lastLoginIp: string | null;
+}
+
+export interface NewAccount {
+  kind: AccountKind;
+  domainId: number;
+  login: string;
+  localPart: string;
+  name: string;
+  guid: string | null;
+  passwordHash: string;
+  now: number;
+}
+
+export interface Admin {
+  id: number;
+  username: string;
+  passwordHash: string;
+  passwordVersion: number;
+  isSuper: boolean;
+  domainIds: number[];
+  createdAt: number;
+}
+
+export interface ApiToken {
+  id: number;
+  adminId: number;
+  adminUsername: string;
+  name: string;
+  prefix: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  ip: string | null;
+  detail?: string | null;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+export interface LoginRecord {
+  accountId: number;
+  at: number;
+  ip: string | null;
+}
+
+/** A hash made with old parameters, replaced only while the password is still the one it was made from. */
+export interface Rehash {
+  accountId: number;
+  passwordVersion: number;
+  hash: string;
+}
+
+/** Who owns a web session; every session of an owner ends with its password change. */
+export type SessionOwner = `mailbox:${number}` | `admin:${number}`;
+
+export interface SessionRow {
+  data: string;
+  expiresAt: number;
+}
+
+/**
+ * All persistence, as use-case sized atomic operations. Times are Unix seconds.
+ * Every method may reject with UnavailableError (locked, read-only, disk full)
+ * or ConflictError (a unique name taken); none leaks a transaction handle.
+ */
+export interface Store {
+  insertDomain(name: string, verified: boolean, now: number): Promise<Domain>;
+  findDomainByName(name: string): Promise<Domain | null>;
+  /** Domains with counts; `ids` limits them to a domain admin's. */
+  listDomains(ids?: readonly number[]): Promise<DomainSummary[]>;
+
+  insertAccount(account: NewAccount): Promise<Account>;
+  findAccountByLogin(login: string): Promise<Account | null>;
+  findAccountById(id: number): Promise<Account | null>;
+  findCredentialByGuid(guid: string): Promise<Account | null>;
+  /** The password versions and states of these accounts, for invalidating caches and live sessions. */
+  readAccountVersions(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
+  listAccounts(
+    domainId: number,
+    kind: AccountKind,
+    query: { search?: string; limit: number; offset: number },
+  ): Promise<{ items: Account[]; total: number }>;
+  /** Stores a new hash, bumps the password version and ends the owner's web sessions, in one transaction. */
+  setPasswordAndEndSessions(accountId: number, hash: string, now: number, expectedVersion?: number): Promise<number | null>;
+  setDisabledAndEndSessions(accountId: number, disabled: boolean, now: number): Promise<void>;
+  deleteAccountAndEndSessions(accountId: number): Promise<void>;
+  /** Last connections and re-hashes of many logins, in one transaction. */
+  applyLoginBatch(batch: { logins: readonly LoginRecord[]; rehashes: readonly Rehash[] }): Promise<void>;
+
+  insertAdmin(input: { username: string; passwordHash: string; isSuper: boolean; domainIds: number[]; now: number }): Promise<Admin>;
+  findAdminByUsername(username: string): Promise<Admin | null>;
+  findAdminById(id: number): Promise<Admin | null>;
+  listAdmins(): Promise<Admin[]>;
+  countAdmins(): Promise<number>;
+  setAdminPasswordAndEndSessions(adminId: number, hash: string, now: number): Promise<void>;
+  rehashAdminPassword(adminId: number, passwordVersion: number, hash: string): Promise<void>;
+
+  insertToken(input: { adminId: number; name: string; prefix: string; tokenHash: string; now: number }): Promise<ApiToken>;
+  findTokenByHash(tokenHash: string): Promise<ApiToken | null>;
+  listTokens(adminId?: number): Promise<ApiToken[]>;
+  revokeToken(id: number, now: number): Promise<void>;
+  touchToken(id: number, now: number): Promise<void>;
+
+  getSession(key: string, now: number): Promise<SessionRow | null>;
+  setSession(key: string, owner: SessionOwner | null, data: string, expiresAt: number): Promise<void>;
+  touchSession(key: string, expiresAt: number): Promise<void>;
+  destroySession(key: string): Promise<void>;
+  countSessions(owner: SessionOwner): Promise<number>;
+  pruneSessions(now: number): Promise<number>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  listAudit(query: { limit: number; offset: number }): Promise<{ items: AuditRecord[]; total: number }>;
+
+  /** A consistent copy of the database, taken while it is in use. */
+  backup(file: string): Promise<void>;
+  /** Answers while the database can be read. */
+  ping(): Promise<void>;
+  close(): void;
+}
+
+export interface Hasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  /** True when the hash was made with other parameters than the configured ones. */
+  needsRehash(hash: string): boolean;
+}
+
+export interface Clock {
+  /** Unix seconds. */
+  now(): number;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  child(bindings: object): Logger;
+}
+
+/** Tells listeners in this process that an account's password or state changed. */
+export interface AccountEvents {
+  emitChanged(accountId: number): void;
+  onChanged(listener: (accountId: number) => void): () => void;
+}
+
+export const systemClock: Clock = { now: () => Math.floor(Date.now() / 1000) };

@@ -1,0 +1,68 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** SPEC §7: wait at most 250 ms for a lock, then give up (the edge answers 503 / 451). */
+export const BUSY_TIMEOUT_MS = 250;
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** Apply pending migrations (the server and every writing CLI command do). */
+  migrate?: boolean;
+}
+
+/** Opens the database with the settings every connection needs and brings its schema up to date. */
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma('foreign_keys = ON');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // An acknowledged password change must survive a power cut, not only a process crash.
+    db.pragma('synchronous = FULL');
+  }
+  if (options.migrate ?? !options.readonly) migrate(db);
+  return db;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}-[a-z0-9-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
+}
+
+/** Applies each pending migration in a transaction of its own and records it. Returns the versions applied. */
+export function migrate(db: Db, migrations = readMigrations()): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const done: number[] = [];
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    // IMMEDIATE: two processes starting at once must not both apply the same migration.
+    db.transaction(() => {
+      const again = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version);
+      if (again) return;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Math.floor(Date.now() / 1000));
+      done.push(m.version);
+    }).immediate();
+  }
+  return done;
+}

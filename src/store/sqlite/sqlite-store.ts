@@ -1,0 +1,402 @@
+import { ConflictError, UnavailableError } from '../../core/errors.js';
+import type {
+  Account,
+  AccountKind,
+  Admin,
+  ApiToken,
+  AuditRecord,
+  Domain,
+  DomainSummary,
+  LoginRecord,
+  Rehash,
+  SessionOwner,
+  Store,
+} from '../../core/ports.js';
+import type { Db } from './db.js';
+
+interface AccountRow {
+  id: number;
+  kind: AccountKind;
+  domain_id: number;
+  domain_name: string;
+  domain_verified: number;
+  login: string;
+  local_part: string;
+  name: string;
+  guid: string | null;
+  password_hash: string;
+  password_version: number;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+  last_login_at: number | null;
+  last_login_ip: string | null;
+}
+
+interface AdminRow {
+  id: number;
+  username: string;
+  password_hash: string;
+  password_version: number;
+  is_super: number;
+  domain_ids: string | null;
+  created_at: number;
+}
+
+interface TokenRow {
+  id: number;
+  admin_id: number;
+  admin_username: string;
+  name: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+const toDomain = (r: { id: number; name: string; verified: number; created_at: number }): Domain => ({
+  id: r.id,
+  name: r.name,
+  verified: r.verified === 1,
+  createdAt: r.created_at,
+});
+
+const toAccount = (r: AccountRow): Account => ({
+  id: r.id,
+  kind: r.kind,
+  domainId: r.domain_id,
+  domainName: r.domain_name,
+  domainVerified: r.domain_verified === 1,
+  login: r.login,
+  localPart: r.local_part,
+  name: r.name,
+  guid: r.guid,
+  passwordHash: r.password_hash,
+  passwordVersion: r.password_version,
+  disabled: r.disabled === 1,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastLoginAt: r.last_login_at,
+  lastLoginIp: r.last_login_ip,
+});
+
+const toAdmin = (r: AdminRow): Admin => ({
+  id: r.id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  passwordVersion: r.password_version,
+  isSuper: r.is_super === 1,
+  domainIds: r.domain_ids ? r.domain_ids.split(',').map(Number) : [],
+  createdAt: r.created_at,
+});
+
+const toToken = (r: TokenRow): ApiToken => ({
+  id: r.id,
+  adminId: r.admin_id,
+  adminUsername: r.admin_username,
+  name: r.name,
+  prefix: r.prefix,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
+
+/** Maps SQLite's result codes to the core's errors, once, for every store method. */
+export function translateSqliteError(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return err;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    return new ConflictError('conflict', 'Already exists', { cause: err });
+  }
+  if (UNAVAILABLE.test(code)) return new UnavailableError(undefined, { cause: err });
+  return err;
+}
+
+const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domain_name, d.verified AS domain_verified,
+  a.login, a.local_part, a.name, a.guid, a.password_hash, a.password_version, a.disabled,
+  a.created_at, a.updated_at, a.last_login_at, a.last_login_ip
+  FROM accounts a JOIN domains d ON d.id = a.domain_id`;
+
+const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.created_at,
+  (SELECT group_concat(domain_id) FROM admin_domains WHERE admin_id = a.id) AS domain_ids
+  FROM admins a`;
+
+const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
+  t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
+
+/** The highest code point: a search for logins starting with `p` is the index range [p, p + MAX). */
+const MAX_CHAR = '\u{10FFFF}';
+
+const owner = (kind: 'mailbox' | 'admin', id: number): SessionOwner => `${kind}:${id}`;
+
+/** The Store port over one better-sqlite3 handle. Every statement is prepared once. */
+export function createSqliteStore(db: Db): Store {
+  const q = {
+    insertDomain: db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, ?, ?) RETURNING *'),
+    domainByName: db.prepare('SELECT * FROM domains WHERE name = ?'),
+    listDomains: db.prepare(`SELECT d.*,
+        (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'mailbox') AS mailbox_count,
+        (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count
+      FROM domains d ORDER BY d.name`),
+    insertAccount: db.prepare(`INSERT INTO accounts
+        (kind, domain_id, login, local_part, name, guid, password_hash, created_at, updated_at)
+        VALUES (@kind, @domainId, @login, @localPart, @name, @guid, @passwordHash, @now, @now) RETURNING id`),
+    accountByLogin: db.prepare(`${ACCOUNT_SELECT} WHERE a.login = ?`),
+    accountById: db.prepare(`${ACCOUNT_SELECT} WHERE a.id = ?`),
+    credentialByGuid: db.prepare(`${ACCOUNT_SELECT} WHERE a.guid = ?`),
+    accountVersion: db.prepare('SELECT id, password_version, disabled FROM accounts WHERE id = ?'),
+    listAccounts: db.prepare(`${ACCOUNT_SELECT}
+      WHERE a.domain_id = @domainId AND a.kind = @kind AND a.login >= @lo AND a.login < @hi
+      ORDER BY a.login LIMIT @limit OFFSET @offset`),
+    countAccounts: db.prepare(`SELECT count(*) AS n FROM accounts
+      WHERE domain_id = @domainId AND kind = @kind AND login >= @lo AND login < @hi`),
+    setPassword: db.prepare(`UPDATE accounts SET password_hash = ?, password_version = password_version + 1,
+      updated_at = ? WHERE id = ? RETURNING password_version`),
+    setPasswordIfVersion: db.prepare(`UPDATE accounts SET password_hash = ?, password_version = password_version + 1,
+      updated_at = ? WHERE id = ? AND password_version = ? RETURNING password_version`),
+    setDisabled: db.prepare(`UPDATE accounts SET disabled = ?, password_version = password_version + 1, updated_at = ?
+      WHERE id = ?`),
+    deleteAccount: db.prepare('DELETE FROM accounts WHERE id = ?'),
+    rehash: db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ? AND password_version = ?'),
+    recordLogin: db.prepare(`UPDATE accounts SET last_login_at = @at, last_login_ip = @ip
+      WHERE id = @accountId AND (last_login_at IS NULL OR last_login_at <= @at)`),
+
+    insertAdmin: db.prepare(`INSERT INTO admins (username, password_hash, is_super, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?) RETURNING id`),
+    insertAdminDomain: db.prepare('INSERT INTO admin_domains (admin_id, domain_id) VALUES (?, ?)'),
+    adminByUsername: db.prepare(`${ADMIN_SELECT} WHERE a.username = ?`),
+    adminById: db.prepare(`${ADMIN_SELECT} WHERE a.id = ?`),
+    listAdmins: db.prepare(`${ADMIN_SELECT} ORDER BY a.username`),
+    countAdmins: db.prepare('SELECT count(*) AS n FROM admins'),
+    setAdminPassword: db.prepare(`UPDATE admins SET password_hash = ?, password_version = password_version + 1,
+      updated_at = ? WHERE id = ?`),
+    rehashAdmin: db.prepare('UPDATE admins SET password_hash = ? WHERE id = ? AND password_version = ?'),
+
+    insertToken: db.prepare(`INSERT INTO api_tokens (admin_id, name, prefix, token_hash, created_at)
+      VALUES (?, ?, ?, ?, ?) RETURNING id`),
+    tokenById: db.prepare(`${TOKEN_SELECT} WHERE t.id = ?`),
+    tokenByHash: db.prepare(`${TOKEN_SELECT} WHERE t.token_hash = ?`),
+    listTokens: db.prepare(`${TOKEN_SELECT} ORDER BY t.created_at DESC, t.id DESC`),
+    listTokensOf: db.prepare(`${TOKEN_SELECT} WHERE t.admin_id = ? ORDER BY t.created_at DESC, t.id DESC`),
+    revokeToken: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    touchToken: db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
+
+    getSession: db.prepare('SELECT data, expires_at FROM sessions WHERE key = ? AND expires_at > ?'),
+    setSession: db.prepare(`INSERT INTO sessions (key, owner, data, expires_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, data = excluded.data, expires_at = excluded.expires_at`),
+    touchSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE key = ?'),
+    destroySession: db.prepare('DELETE FROM sessions WHERE key = ?'),
+    endSessionsOf: db.prepare('DELETE FROM sessions WHERE owner = ?'),
+    countSessions: db.prepare('SELECT count(*) AS n FROM sessions WHERE owner = ?'),
+    pruneSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
+
+    appendAudit: db.prepare(`INSERT INTO audit_log (at, actor, action, target, ip, detail)
+      VALUES (@at, @actor, @action, @target, @ip, @detail)`),
+    listAudit: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?'),
+    countAudit: db.prepare('SELECT count(*) AS n FROM audit_log'),
+    ping: db.prepare('SELECT 1'),
+  };
+
+  const accountById = (id: number): Account | null => {
+    const row = q.accountById.get(id) as AccountRow | undefined;
+    return row ? toAccount(row) : null;
+  };
+  const adminById = (id: number): Admin | null => {
+    const row = q.adminById.get(id) as AdminRow | undefined;
+    return row ? toAdmin(row) : null;
+  };
+
+  const setPasswordTx = db.transaction(
+    (id: number, hash: string, now: number, expectedVersion: number | undefined): number | null => {
+      const row = (
+        expectedVersion === undefined ? q.setPassword.get(hash, now, id) : q.setPasswordIfVersion.get(hash, now, id, expectedVersion)
+      ) as { password_version: number } | undefined;
+      if (!row) return null;
+      q.endSessionsOf.run(owner('mailbox', id));
+      return row.password_version;
+    },
+  );
+  const setDisabledTx = db.transaction((id: number, disabled: boolean, now: number) => {
+    q.setDisabled.run(disabled ? 1 : 0, now, id);
+    q.endSessionsOf.run(owner('mailbox', id));
+  });
+  const deleteAccountTx = db.transaction((id: number) => {
+    q.deleteAccount.run(id);
+    q.endSessionsOf.run(owner('mailbox', id));
+  });
+  const loginBatchTx = db.transaction((logins: readonly LoginRecord[], rehashes: readonly Rehash[]) => {
+    for (const r of logins) q.recordLogin.run(r);
+    for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
+  });
+  const insertAdminTx = db.transaction(
+    (username: string, hash: string, isSuper: boolean, domainIds: number[], now: number): number => {
+      const { id } = q.insertAdmin.get(username, hash, isSuper ? 1 : 0, now, now) as { id: number };
+      for (const d of domainIds) q.insertAdminDomain.run(id, d);
+      return id;
+    },
+  );
+  const setAdminPasswordTx = db.transaction((id: number, hash: string, now: number) => {
+    q.setAdminPassword.run(hash, now, id);
+    q.endSessionsOf.run(owner('admin', id));
+  });
+
+  const range = (search: string | undefined) => {
+    const lo = (search ?? '').toLowerCase();
+    return { lo, hi: lo + MAX_CHAR };
+  };
+
+  const store: Store = {
+    async insertDomain(name, verified, now) {
+      return toDomain(q.insertDomain.get(name, verified ? 1 : 0, now) as never);
+    },
+    async findDomainByName(name) {
+      const row = q.domainByName.get(name) as never;
+      return row ? toDomain(row) : null;
+    },
+    async listDomains(ids) {
+      const rows = q.listDomains.all() as Array<Parameters<typeof toDomain>[0] & { mailbox_count: number; credential_count: number }>;
+      const allowed = ids ? new Set(ids) : null;
+      return rows
+        .filter((r) => !allowed || allowed.has(r.id))
+        .map((r): DomainSummary => ({ ...toDomain(r), mailboxCount: r.mailbox_count, credentialCount: r.credential_count }));
+    },
+
+    async insertAccount(a) {
+      const { id } = q.insertAccount.get(a) as { id: number };
+      return accountById(id)!;
+    },
+    async findAccountByLogin(login) {
+      const row = q.accountByLogin.get(login) as AccountRow | undefined;
+      return row ? toAccount(row) : null;
+    },
+    async findAccountById(id) {
+      return accountById(id);
+    },
+    async findCredentialByGuid(guid) {
+      const row = q.credentialByGuid.get(guid) as AccountRow | undefined;
+      return row && row.kind === 'credential' ? toAccount(row) : null;
+    },
+    async readAccountVersions(ids) {
+      const out = new Map<number, { passwordVersion: number; disabled: boolean }>();
+      for (const id of ids) {
+        const row = q.accountVersion.get(id) as { id: number; password_version: number; disabled: number } | undefined;
+        if (row) out.set(row.id, { passwordVersion: row.password_version, disabled: row.disabled === 1 });
+      }
+      return out;
+    },
+    async listAccounts(domainId, kind, { search, limit, offset }) {
+      const params = { domainId, kind, ...range(search), limit, offset };
+      const items = (q.listAccounts.all(params) as AccountRow[]).map(toAccount);
+      const { n } = q.countAccounts.get(params) as { n: number };
+      return { items, total: n };
+    },
+    async setPasswordAndEndSessions(id, hash, now, expectedVersion) {
+      return setPasswordTx.immediate(id, hash, now, expectedVersion);
+    },
+    async setDisabledAndEndSessions(id, disabled, now) {
+      setDisabledTx.immediate(id, disabled, now);
+    },
+    async deleteAccountAndEndSessions(id) {
+      deleteAccountTx.immediate(id);
+    },
+    async applyLoginBatch({ logins, rehashes }) {
+      if (logins.length + rehashes.length > 0) loginBatchTx.immediate(logins, rehashes);
+    },
+
+    async insertAdmin({ username, passwordHash, isSuper, domainIds, now }) {
+      return adminById(insertAdminTx.immediate(username, passwordHash, isSuper, domainIds, now))!;
+    },
+    async findAdminByUsername(username) {
+      const row = q.adminByUsername.get(username) as AdminRow | undefined;
+      return row ? toAdmin(row) : null;
+    },
+    async findAdminById(id) {
+      return adminById(id);
+    },
+    async listAdmins() {
+      return (q.listAdmins.all() as AdminRow[]).map(toAdmin);
+    },
+    async countAdmins() {
+      return (q.countAdmins.get() as { n: number }).n;
+    },
+    async setAdminPasswordAndEndSessions(id, hash, now) {
+      setAdminPasswordTx.immediate(id, hash, now);
+    },
+    async rehashAdminPassword(id, version, hash) {
+      q.rehashAdmin.run(hash, id, version);
+    },
+
+    async insertToken({ adminId, name, prefix, tokenHash, now }) {
+      const { id } = q.insertToken.get(adminId, name, prefix, tokenHash, now) as { id: number };
+      return toToken(q.tokenById.get(id) as TokenRow);
+    },
+    async findTokenByHash(tokenHash) {
+      const row = q.tokenByHash.get(tokenHash) as TokenRow | undefined;
+      return row ? toToken(row) : null;
+    },
+    async listTokens(adminId) {
+      const rows = (adminId === undefined ? q.listTokens.all() : q.listTokensOf.all(adminId)) as TokenRow[];
+      return rows.map(toToken);
+    },
+    async revokeToken(id, now) {
+      q.revokeToken.run(now, id);
+    },
+    async touchToken(id, now) {
+      q.touchToken.run(now, id);
+    },
+
+    async getSession(key, now) {
+      const row = q.getSession.get(key, now) as { data: string; expires_at: number } | undefined;
+      return row ? { data: row.data, expiresAt: row.expires_at } : null;
+    },
+    async setSession(key, sessionOwner, data, expiresAt) {
+      q.setSession.run(key, sessionOwner, data, expiresAt);
+    },
+    async touchSession(key, expiresAt) {
+      q.touchSession.run(expiresAt, key);
+    },
+    async destroySession(key) {
+      q.destroySession.run(key);
+    },
+    async countSessions(sessionOwner) {
+      return (q.countSessions.get(sessionOwner) as { n: number }).n;
+    },
+    async pruneSessions(now) {
+      return q.pruneSessions.run(now).changes;
+    },
+
+    async appendAudit(entry) {
+      q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    },
+    async listAudit({ limit, offset }) {
+      const items = (q.listAudit.all(limit, offset) as AuditRecord[]).map((r) => ({ ...r }));
+      return { items, total: (q.countAudit.get() as { n: number }).n };
+    },
+
+    async backup(file) {
+      await db.backup(file);
+    },
+    async ping() {
+      q.ping.get();
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+
+  // One translation of SQLite's errors for every method: the core never sees a SqliteError.
+  for (const key of Object.keys(store) as Array<keyof Store>) {
+    const fn = store[key] as (...args: unknown[]) => unknown;
+    if (key === 'close') continue;
+    (store as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw translateSqliteError(err);
+      }
+    };
+  }
+  return store;
+}

@@ -22,6 +22,6 @@ export function createPasswordRules({ hasher, minScore }: { hasher: Hasher; minS
       if (reasons.length > 0) throw new ValidationError({ [field]: reasons });
       return password;
     },
-    generate: (ctx) => generatePassword(ctx, minScore),
+    generate: (ctx) => generatePassword(ctx),
   };
 }

@@ -160,6 +160,9 @@ export interface Store {
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(query: { limit: number; offset: number }): Promise<{ items: AuditRecord[]; total: number }>;
 
+  /** The value of an installation setting, created with `create()` on first use. */
+  getOrCreateSetting(key: string, create: () => string): Promise<string>;
+
   /** A consistent copy of the database, taken while it is in use. */
   backup(file: string): Promise<void>;
   /** Answers while the database can be read. */

@@ -197,6 +197,8 @@ export function createSqliteStore(db: Db): Store {
     listAudit: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?'),
     countAudit: db.prepare('SELECT count(*) AS n FROM audit_log'),
     ping: db.prepare('SELECT 1'),
+    getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    insertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
   };
 
   const accountById = (id: number): Account | null => {
@@ -375,6 +377,12 @@ export function createSqliteStore(db: Db): Store {
       return { items, total: (q.countAudit.get() as { n: number }).n };
     },
 
+    async getOrCreateSetting(key, create) {
+      const existing = q.getSetting.get(key) as { value: string } | undefined;
+      if (existing) return existing.value;
+      q.insertSetting.run(key, create());
+      return (q.getSetting.get(key) as { value: string }).value;
+    },
     async backup(file) {
       await db.backup(file);
     },

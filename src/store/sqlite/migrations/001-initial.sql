@@ -75,3 +75,9 @@ CREATE TABLE audit_log (
   ip     TEXT,
   detail TEXT
 );
+
+-- Secrets of this installation that must survive restarts, such as the session cookie signing key.
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;

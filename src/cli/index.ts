@@ -1,0 +1,132 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ConfigError, loadConfig } from '../config.js';
+import { AppError, ValidationError } from '../core/errors.js';
+import { createLogger } from '../log.js';
+import { createServices, type Services } from '../services.js';
+import { openDatabase } from '../store/sqlite/db.js';
+import { createSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { UsageError, type CliIo, type Command, type CommandContext } from './command.js';
+import { adminAdd } from './commands/admin.js';
+import { backup } from './commands/backup.js';
+import { domainAdd, domainList } from './commands/domain.js';
+import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
+import { serveCommand } from './commands/serve.js';
+
+export const COMMANDS: Command[] = [
+  serveCommand,
+  domainAdd,
+  domainList,
+  mailboxAdd,
+  mailboxPasswd,
+  mailboxDisable,
+  mailboxEnable,
+  adminAdd,
+  backup,
+];
+
+const GLOBAL_OPTIONS = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
+  return [
+    'mailpass: mail passwords, an admin panel and SMTP submission, in one process.',
+    '',
+    'Usage: mailpass <command> [options]     mailpass <command> --help',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --data-dir DIR (default: $DATA_DIR, then ./data).',
+    'Exit codes: 0 success, 1 error, 2 bad usage.',
+    '',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  return [`Usage: ${c.usage}`, '', `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`, ...(c.help ? ['', c.help] : []), '', 'Options:', '  --data-dir DIR  the data directory (default: $DATA_DIR, then ./data)', '  -h, --help      this help', ''].join('\n');
+}
+
+function findCommand(args: string[]): { command: Command; rest: string[] } | null {
+  const words = args.filter((a) => !a.startsWith('-'));
+  for (const c of [...COMMANDS].sort((a, b) => b.path.length - a.path.length)) {
+    if (c.path.every((p, i) => words[i] === p)) {
+      const rest = [...args];
+      for (const p of c.path) rest.splice(rest.indexOf(p), 1);
+      return { command: c, rest };
+    }
+  }
+  return null;
+}
+
+const processIo = (): CliIo => ({
+  stdin: process.stdin,
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  env: process.env,
+});
+
+/** Runs one command line and returns its exit code: 0 success, 1 error (one line on stderr), 2 bad usage. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout(overview());
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    io.stderr(`mailpass: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}"; see mailpass --help\n`);
+    return 2;
+  }
+  const { command, rest } = found;
+  let services: Services | null = null;
+  let closeStore: (() => void) | null = null;
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.stdout(commandHelp(command));
+      return 0;
+    }
+    if (positionals.length !== command.positionals) {
+      throw new UsageError(`expected ${command.positionals} argument${command.positionals === 1 ? '' : 's'}, got ${positionals.length}`);
+    }
+    const dataDir = values['data-dir'] as string | undefined;
+    const config = loadConfig({ ...io.env, ...(dataDir ? { DATA_DIR: dataDir } : {}) });
+    const ctx: CommandContext = {
+      io,
+      config,
+      async services() {
+        if (!services) {
+          const store = createSqliteStore(openDatabase(config.dbFile));
+          closeStore = () => store.close();
+          // Commands print results on stdout; their logs go to stderr, warnings only.
+          services = createServices({ config, store, log: createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination(2)) });
+        }
+        return services;
+      },
+    };
+    return (await command.run(ctx, positionals, values)) ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`mailpass: ${(err as Error).message}\nUsage: ${command.usage}\n`);
+      return 2;
+    }
+    if (err instanceof ValidationError) {
+      io.stderr(`mailpass: ${Object.values(err.fields).flat().join(' ')}\n`);
+      return 1;
+    }
+    if (err instanceof ConfigError || err instanceof AppError) {
+      io.stderr(`mailpass: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr(`mailpass: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    if (services) await (services as Services).batcher.stop();
+    (closeStore as (() => void) | null)?.();
+  }
+}

@@ -1,0 +1,109 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import type { Logger } from './core/ports.js';
+import { createLogger } from './log.js';
+import { createServices } from './services.js';
+import { openDatabase } from './store/sqlite/db.js';
+import { createSqliteStore } from './store/sqlite/sqlite-store.js';
+import { createApp } from './web/app.js';
+
+export interface RunningServer {
+  httpPort: number;
+  services: ReturnType<typeof createServices>;
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  log?: Logger;
+  /** Where the initial admin password line goes (stdout by default). */
+  print?: (line: string) => void;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** The composition root: config → store → services → web (+ SMTP); returns a handle that closes it all. */
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const db = openDatabase(config.dbFile);
+  const store = createSqliteStore(db);
+  const services = createServices({ config, store, log });
+
+  const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
+  if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
+
+  const app = await createApp({ services, log: log.child({ component: 'web' }) });
+  const server = http.createServer(app);
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const httpPort = (server.address() as AddressInfo).port;
+  log.info({ component: 'web', host: config.host, port: httpPort }, 'web panel listening');
+
+  const prune = setInterval(() => {
+    store.pruneSessions(services.clock.now()).catch((err: unknown) => log.warn({ err }, 'session prune failed'));
+  }, 60_000);
+  prune.unref();
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(prune);
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await httpClosed;
+      clearTimeout(grace);
+      await services.batcher.stop();
+      store.close();
+      log.info({}, 'stopped');
+    })());
+  return { httpPort, services, close };
+}
+
+/** `npm start` and `mailpass serve`: start, then stop gracefully on SIGTERM or SIGINT. */
+export async function serve(env = process.env): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mailpass: invalid configuration: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  let running: RunningServer;
+  try {
+    running = await startServer(config, { log });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error({ err }, 'start failed');
+    process.stderr.write(`mailpass: could not start: ${message}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      running.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await serve();
+}

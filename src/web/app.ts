@@ -1,0 +1,107 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { csrfSync } from 'csrf-sync';
+import express, { type Express, type RequestHandler } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import type { Logger } from '../core/ports.js';
+import type { Services } from '../services.js';
+import { healthz, type HealthCheck } from './handlers/health.js';
+import { loadActor } from './middleware/auth.js';
+import { handleErrors, notFound } from './middleware/errors.js';
+import { createLoginLimits } from './middleware/login-limits.js';
+import { SqliteSessionStore } from './middleware/session-store.js';
+import { panelRoutes } from './routes.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const VIEWS_DIR = path.join(ROOT, 'views');
+export const PUBLIC_DIR = path.join(ROOT, 'public');
+export const BODY_LIMIT = '100kb';
+
+export interface AppDeps {
+  services: Services;
+  log: Logger;
+  /** Extra readiness checks for /healthz, e.g. that the SMTP listeners accept. */
+  healthChecks?: readonly HealthCheck[];
+  /** Routers mounted before the panel, such as the JSON API and /metrics. */
+  mounts?: ReadonlyArray<{ path: string; handler: RequestHandler | express.Router }>;
+  observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
+}
+
+/** Builds the web app over the services; it never listens (main.ts and the tests do). */
+export async function createApp({ services: svc, log, healthChecks = [], mounts = [], observeRequest }: AppDeps): Promise<Express> {
+  const { config, store, clock } = svc;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('views', VIEWS_DIR);
+  app.set('view engine', 'ejs');
+  app.locals.productName = 'mailpass';
+
+  app.use((req, res, next) => {
+    req.id = randomUUID();
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      observeRequest?.(req.method, route, res.statusCode, seconds);
+      log.debug({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  });
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          upgradeInsecureRequests: null,
+        },
+      },
+      // Behind plain HTTP on loopback, HSTS would only confuse; a TLS proxy sets it.
+      strictTransportSecurity: false,
+    }),
+  );
+  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
+  app.get('/healthz', healthz(store, healthChecks));
+  for (const m of mounts) app.use(m.path, m.handler);
+
+  const secret = await store.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64'));
+  const idleSeconds = config.session.idleMinutes * 60;
+  app.use(
+    session({
+      name: 'mailpass.sid',
+      secret,
+      store: new SqliteSessionStore(store, clock, config.session.maxHours * 3600),
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: idleSeconds * 1000, path: '/' },
+    }),
+  );
+  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 }));
+
+  const { csrfSynchronisedProtection, generateToken } = csrfSync({
+    getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? (req.headers['x-csrf-token'] as string | undefined),
+  });
+  app.use(csrfSynchronisedProtection);
+  app.use(loadActor(svc));
+  app.use((req, res, next) => {
+    res.locals.csrfToken = generateToken(req);
+    res.locals.currentPath = req.path;
+    res.locals.errors = {};
+    next();
+  });
+
+  app.use(panelRoutes(svc, createLoginLimits(config.login)));
+  app.use(notFound);
+  app.use(handleErrors(log));
+  return app;
+}

@@ -1,0 +1,41 @@
+import type { RequestHandler } from 'express';
+import type { Services } from '../../services.js';
+import { NewDomainForm, SearchQuery, formView, parseForm } from '../forms.js';
+import { takeFlash, setFlash } from '../flash.js';
+
+const VIEW_LIST = 'admin/domains';
+const VIEW_SHOW = 'admin/domain';
+
+export const listDomains = (svc: Services): RequestHandler => async (req, res) => {
+  const domains = await svc.domains.listDomains(res.locals.actor!);
+  // The `Select domain` control is a GET form: without scripts it lands here with ?domain=.
+  if (typeof req.query.domain === 'string' && req.query.domain !== '') {
+    const domain = await svc.domains.requireDomain(res.locals.actor!, req.query.domain);
+    return res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
+  }
+  res.render(VIEW_LIST, { domains, values: {}, flash: takeFlash(req) });
+};
+
+export const createDomain = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  formView(res, VIEW_LIST, { domains: await svc.domains.listDomains(actor) }, req.body);
+  const form = parseForm(NewDomainForm, req.body);
+  const domain = await svc.domains.addDomain(actor, form.domain, { verified: !form.unverified, ip: req.ip });
+  setFlash(req, 'success', `Domain ${domain.name} added.`);
+  res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
+};
+
+export const showDomain = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  const query = parseForm(SearchQuery, req.query);
+  const mailboxes = await svc.mailboxes.listMailboxes(actor, domain.name, { search: query.q, page: query.page });
+  const credentials: unknown[] = [];
+  res.render(VIEW_SHOW, {
+    domain,
+    mailboxes,
+    credentials,
+    smtp: { host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort },
+    flash: takeFlash(req),
+  });
+};

@@ -1,0 +1,86 @@
+import type { RequestHandler } from 'express';
+import { POLICY_TEXT } from '../../core/passwords.js';
+import type { Services } from '../../services.js';
+import { NewMailboxForm, ResetPasswordForm, formView, parseForm } from '../forms.js';
+import { setFlash } from '../flash.js';
+
+const VIEW_NEW = 'admin/mailbox-new';
+const VIEW_EDIT = 'admin/mailbox-edit';
+const VIEW_DELETE = 'admin/mailbox-delete';
+
+const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domain)}`;
+
+export const showNewMailbox = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireDomain(res.locals.actor!, req.params.domain);
+  res.render(VIEW_NEW, { domain, policy: POLICY_TEXT, values: {} });
+};
+
+/** With an empty password field the password is generated and shown once. */
+export const createMailbox = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  formView(res, VIEW_NEW, { domain, policy: POLICY_TEXT }, req.body);
+  const form = parseForm(NewMailboxForm, req.body);
+  const address = form.address.includes('@') ? form.address : `${form.address}@${domain.name}`;
+  const { mailbox, password } = await svc.mailboxes.addMailbox(
+    actor,
+    { address, name: form.name, ...(form.password ? { password: form.password } : { generate: true as const }) },
+    req.ip,
+  );
+  if (mailbox.domainId !== domain.id) return res.redirect(303, domainUrl(mailbox.domainName));
+  if (password) {
+    res.set('Cache-Control', 'no-store');
+    return res.status(201).render(VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT, values: {}, generated: password, created: true });
+  }
+  setFlash(req, 'success', `Mailbox ${mailbox.login} added.`);
+  res.redirect(303, domainUrl(domain.name));
+};
+
+export const showEditMailbox = (svc: Services): RequestHandler => async (req, res) => {
+  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, req.params.domain, req.params.address);
+  const domain = await svc.domains.requireDomain(res.locals.actor!, req.params.domain);
+  res.render(VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT, values: {} });
+};
+
+/** `Update user`: no current password needed; every session of the mailbox ends. */
+export const updateMailboxPassword = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  const mailbox = await svc.mailboxes.getMailbox(actor, req.params.domain, req.params.address);
+  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  formView(res, VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT }, req.body);
+  const form = parseForm(ResetPasswordForm, req.body);
+  await svc.mailboxes.resetPassword(actor, domain.name, mailbox.login, { password: form.password }, req.ip);
+  setFlash(req, 'success', `Password of ${mailbox.login} updated. Its sessions have ended.`);
+  res.redirect(303, domainUrl(domain.name));
+};
+
+/** The Generate button: JSON for the page's script, or the edit form with the field filled when scripts are off. */
+export const generateMailboxPassword = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  const mailbox = req.params.address ? await svc.mailboxes.getMailbox(actor, domain.name, req.params.address) : null;
+  const ctx = mailbox ? svc.mailboxes.policyContext(mailbox.login) : { domain: domain.name };
+  const password = svc.rules.generate(ctx);
+  res.set('Cache-Control', 'no-store');
+  if (req.accepts(['html', 'json']) === 'json') return res.json({ password });
+  const values = typeof req.body?.address === 'string' ? { address: req.body.address, name: String(req.body.name ?? '') } : {};
+  res.render(mailbox ? VIEW_EDIT : VIEW_NEW, { domain, mailbox, policy: POLICY_TEXT, values, generated: password });
+};
+
+export const setMailboxDisabled = (svc: Services, disabled: boolean): RequestHandler => async (req, res) => {
+  const mailbox = await svc.mailboxes.setDisabled(res.locals.actor!, req.params.domain, req.params.address, disabled, req.ip);
+  setFlash(req, 'success', `Mailbox ${mailbox.login} ${disabled ? 'disabled; its sessions have ended' : 'enabled'}.`);
+  res.redirect(303, domainUrl(mailbox.domainName));
+};
+
+export const showDeleteMailbox = (svc: Services): RequestHandler => async (req, res) => {
+  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, req.params.domain, req.params.address);
+  res.render(VIEW_DELETE, { mailbox });
+};
+
+export const deleteMailbox = (svc: Services): RequestHandler => async (req, res) => {
+  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, req.params.domain, req.params.address);
+  await svc.mailboxes.deleteMailbox(res.locals.actor!, mailbox.domainName, mailbox.login, req.ip);
+  setFlash(req, 'success', `Mailbox ${mailbox.login} deleted.`);
+  res.redirect(303, domainUrl(mailbox.domainName));
+};

@@ -1,0 +1,62 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../../core/errors.js';
+import type { Logger } from '../../core/ports.js';
+
+const VIEW_ERROR = 'error';
+
+export const notFound: RequestHandler = (req, res) => {
+  res.status(404).render(VIEW_ERROR, { title: 'Not found', message: 'This page does not exist.' });
+};
+
+/** HTTP status of errors raised by Express's own middleware (body parsers, csrf-sync). */
+function httpStatus(err: unknown): number | null {
+  const status = (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : null;
+}
+
+const MESSAGES: Record<number, string> = {
+  400: 'The request could not be read.',
+  403: 'The form has expired or was not sent by this site. Go back, reload the page and try again.',
+  413: 'The request is too large.',
+  415: 'This content type is not accepted.',
+};
+
+/** The one error handler of the HTML panel: domain errors become statuses and pages; a stack only reaches the log. */
+export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res, _next) => {
+  const form = res.locals.form;
+  if (err instanceof ValidationError || (err instanceof ConflictError && form)) {
+    const errors = err instanceof ValidationError ? err.fields : { form: [err.message] };
+    if (form) {
+      return res.status(422).render(form.view, { ...form.locals, values: form.values, errors });
+    }
+    return res.status(422).render(VIEW_ERROR, { title: 'Invalid input', message: Object.values(errors).flat().join(' ') });
+  }
+  if (err instanceof NotFoundError) return res.status(404).render(VIEW_ERROR, { title: 'Not found', message: err.message });
+  if (err instanceof ForbiddenError) return res.status(403).render(VIEW_ERROR, { title: 'Forbidden', message: err.message });
+  if (err instanceof ConflictError) return res.status(409).render(VIEW_ERROR, { title: 'Conflict', message: err.message });
+  if (err instanceof RateLimitedError) {
+    res.set('Retry-After', String(err.retryAfterSeconds));
+    if (form) return res.status(429).render(form.view, { ...form.locals, values: form.values, errors: { form: [err.message] } });
+    return res.status(429).render(VIEW_ERROR, { title: 'Too many attempts', message: err.message });
+  }
+  if (err instanceof UnavailableError) {
+    log.warn({ err: err.cause ?? err, reqId: req.id }, 'store unavailable');
+    res.set('Retry-After', '5');
+    return res.status(503).render(VIEW_ERROR, { title: 'Unavailable', message: err.message });
+  }
+  const status = err instanceof AppError ? null : httpStatus(err);
+  if (status) {
+    return res.status(status).render(VIEW_ERROR, { title: 'Request refused', message: MESSAGES[status] ?? 'The request was refused.' });
+  }
+  log.error({ err, reqId: req.id }, 'request failed');
+  res.status(500).render(VIEW_ERROR, { title: 'Error', message: 'An error occurred while processing the request.' });
+};
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      id?: string;
+    }
+  }
+}

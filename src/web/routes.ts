@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import type { Services } from '../services.js';
+import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
+import { createAdmin, listAdmins } from './handlers/admin-admins.js';
+import { showAudit } from './handlers/admin-audit.js';
+import { createDomain, listDomains, showDomain } from './handlers/admin-domains.js';
+import {
+  createMailbox,
+  deleteMailbox,
+  generateMailboxPassword,
+  setMailboxDisabled,
+  showDeleteMailbox,
+  showEditMailbox,
+  showNewMailbox,
+  updateMailboxPassword,
+} from './handlers/admin-mailboxes.js';
+import { generateOwnPassword, login, logout, showAccount, showLogin, updatePassword } from './handlers/user.js';
+import { requireAdmin, requireMailbox, requireSuperAdmin } from './middleware/auth.js';
+import type { LoginLimits } from './middleware/login-limits.js';
+
+/** Every page of the panel, in one table. URLs are SPEC §4's; forms use GET and POST only. */
+export function panelRoutes(svc: Services, limits: LoginLimits): Router {
+  const r = Router();
+  const M = '/admin/domains/:domain/mailboxes';
+
+  r.get('/', (_req, res) => res.redirect(303, '/login'));
+  r.get('/login', showLogin);
+  r.post('/login', login(svc, limits));
+  r.post('/logout', logout);
+  r.get('/account', requireMailbox, showAccount(svc));
+  r.post('/account', requireMailbox, updatePassword(svc));
+  r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
+
+  r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
+  r.get('/admin/login', showAdminLogin);
+  r.post('/admin/login', adminLogin(svc, limits));
+  r.post('/admin/logout', adminLogout);
+
+  r.get('/admin/domains', requireAdmin, listDomains(svc));
+  r.post('/admin/domains', requireSuperAdmin, createDomain(svc));
+  r.get('/admin/domains/:domain', requireAdmin, showDomain(svc));
+  r.get(`${M}/new`, requireAdmin, showNewMailbox(svc));
+  r.post(M, requireAdmin, createMailbox(svc));
+  r.post(`${M}/generate`, requireAdmin, generateMailboxPassword(svc));
+  r.get(`${M}/:address`, requireAdmin, showEditMailbox(svc));
+  r.post(`${M}/:address/password`, requireAdmin, updateMailboxPassword(svc));
+  r.post(`${M}/:address/generate`, requireAdmin, generateMailboxPassword(svc));
+  r.post(`${M}/:address/disable`, requireAdmin, setMailboxDisabled(svc, true));
+  r.post(`${M}/:address/enable`, requireAdmin, setMailboxDisabled(svc, false));
+  r.get(`${M}/:address/delete`, requireAdmin, showDeleteMailbox(svc));
+  r.post(`${M}/:address/delete`, requireAdmin, deleteMailbox(svc));
+
+  r.get('/admin/admins', requireSuperAdmin, listAdmins(svc));
+  r.post('/admin/admins', requireSuperAdmin, createAdmin(svc));
+  r.get('/admin/audit', requireSuperAdmin, showAudit(svc));
+  return r;
+}

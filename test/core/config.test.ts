@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+test('defaults match SPEC §1', () => {
+  const c = loadConfig({}, '/srv/mp');
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.port, 8080);
+  assert.equal(c.smtpPort, 2587);
+  assert.equal(c.smtpsPort, 2465);
+  assert.equal(c.smtpHost, '127.0.0.1');
+  assert.equal(c.dbFile, '/srv/mp/data/mailpass.db');
+  assert.deepEqual(c.argon2, { memoryKib: 19456, timeCost: 2, parallelism: 1 });
+  assert.equal(c.minPasswordScore, 2);
+  assert.equal(c.apiRateLimit, 60);
+  assert.equal(c.smtp.maxFailures, 10);
+  assert.equal(c.smtp.windowSeconds, 900);
+  assert.equal(c.smtp.maxMessageBytes, 25 * 1024 * 1024);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('SMTP_HOST defaults to HOST', () => {
+  assert.equal(loadConfig({ HOST: '127.0.0.2' }).smtpHost, '127.0.0.2');
+  assert.equal(loadConfig({ HOST: '127.0.0.2', SMTP_HOST: '127.0.0.3' }).smtpHost, '127.0.0.3');
+});
+
+for (const [name, value] of [
+  ['PORT', 'eighty'],
+  ['PORT', '70000'],
+  ['ARGON2_MEMORY_KIB', '-5'],
+  ['MIN_PASSWORD_SCORE', '5'],
+  ['LOG_LEVEL', 'loud'],
+  ['SMTP_REVERSE_DNS', 'maybe'],
+] as const) {
+  test(`a bad ${name} (${value}) is refused with one message naming it`, () => {
+    assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(err.message.startsWith(`${name}:`), err.message);
+      assert.ok(!err.message.includes('\n'));
+      return true;
+    });
+  });
+}
+
+test('TLS_CERT_FILE without TLS_KEY_FILE is refused', () => {
+  assert.throws(() => loadConfig({ TLS_CERT_FILE: 'c.pem' }), /TLS_KEY_FILE/);
+});

@@ -1,0 +1,53 @@
+import request from 'supertest';
+import type { Env } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+import type { Logger } from '../../src/core/ports.js';
+import { silentLog, tempDataDir, testConfig } from './env.js';
+
+export interface TestServer extends RunningServer {
+  url: string;
+  dataDir: string;
+  /** Closes the server and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+/** The real server (web, and SMTP when its ports are set) on 127.0.0.1:0 over a temp SQLite file. Call `stop()` in `after`. */
+export async function startTestServer(env: Env = {}, log: Logger = silentLog): Promise<TestServer> {
+  const { dir, cleanup } = tempDataDir();
+  const config = testConfig(dir, env);
+  const running = await startServer(config, { log, print: () => {} });
+  const stop = async () => {
+    await running.close();
+    cleanup();
+  };
+  return { ...running, url: `http://127.0.0.1:${running.httpPort}`, dataDir: dir, stop };
+}
+
+/** The CSRF token of the form on a page. */
+export function csrfOf(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error('no CSRF token on the page');
+  return m[1]!;
+}
+
+export type Agent = ReturnType<typeof request.agent>;
+
+/** A browser-like agent: GET the form, POST it with its CSRF token. */
+export async function postForm(agent: Agent, formPage: string, action: string, fields: Record<string, string | string[]>) {
+  const page = await agent.get(formPage);
+  return agent.post(action).type('form').send({ ...fields, _csrf: csrfOf(page.text) });
+}
+
+export async function loginAsMailbox(url: string, email: string, password: string): Promise<Agent> {
+  const agent = request.agent(url);
+  const res = await postForm(agent, '/login', '/login', { email, password });
+  if (res.status !== 303 || res.headers.location !== '/account') throw new Error(`mailbox login failed: ${res.status}`);
+  return agent;
+}
+
+export async function loginAsAdmin(url: string, username: string, password: string): Promise<Agent> {
+  const agent = request.agent(url);
+  const res = await postForm(agent, '/admin/login', '/admin/login', { username, password });
+  if (res.status !== 303) throw new Error(`admin login failed: ${res.status}`);
+  return agent;
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { COMMANDS } from '../../src/cli/index.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDataDir } from '../helpers/env.js';
+import { strongPassword } from '../helpers/builders.js';
+import { createArgon2Hasher } from '../../src/core/hasher.js';
+import { openDatabase } from '../../src/store/sqlite/db.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+const { dir, cleanup } = tempDataDir();
+after(cleanup);
+const D = ['--data-dir', dir];
+
+async function hashOf(address: string) {
+  const store = createSqliteStore(openDatabase(path.join(dir, 'mailpass.db')));
+  try {
+    return (await store.findAccountByLogin(address))?.passwordHash ?? null;
+  } finally {
+    store.close();
+  }
+}
+const hasher = createArgon2Hasher({ memoryKib: 1024, timeCost: 1, parallelism: 1 });
+
+describe('help and usage', () => {
+  test('mailpass --help lists every command and exits 0', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0);
+    for (const c of COMMANDS) assert.ok(r.stdout.includes(c.path.join(' ')), c.path.join(' '));
+  });
+
+  for (const c of COMMANDS) {
+    test(`mailpass ${c.path.join(' ')} --help shows its usage and exits 0`, async () => {
+      const r = await runCli([...c.path, '--help']);
+      assert.equal(r.code, 0);
+      assert.ok(r.stdout.startsWith(`Usage: ${c.usage}`));
+    });
+  }
+
+  test('an unknown command, an unknown option or a missing argument exit 2 with one line on stderr', async () => {
+    for (const argv of [['frobnicate'], ['domain', 'add', 'x.example', '--bogus', ...D], ['domain', 'add', ...D]]) {
+      const r = await runCli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.stderr, /^mailpass: /);
+    }
+  });
+
+  test('a password is taken only from stdin or generated: neither, or both, is bad usage', async () => {
+    assert.equal((await runCli(['mailbox', 'add', 'a@x.example', ...D])).code, 2);
+    assert.equal((await runCli(['mailbox', 'add', 'a@x.example', '--generate', '--password-stdin', ...D])).code, 2);
+  });
+});
+
+describe('commands', () => {
+  test('domain add and list', async () => {
+    assert.equal((await runCli(['domain', 'add', 'cli.example', ...D])).code, 0);
+    assert.equal((await runCli(['domain', 'add', 'pending.example', '--unverified', ...D])).code, 0);
+    const list = await runCli(['domain', 'list', ...D]);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /^cli\.example\tverified\t0\t0$/m);
+    assert.match(list.stdout, /^pending\.example\tunverified\t0\t0$/m);
+  });
+
+  test('a duplicate or malformed domain exits 1 with one line', async () => {
+    for (const name of ['cli.example', 'not a domain', '../etc']) {
+      const r = await runCli(['domain', 'add', name, ...D]);
+      assert.equal(r.code, 1, name);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+  });
+
+  test('mailbox add --password-stdin stores that exact password', async () => {
+    const pw = strongPassword('C');
+    const r = await runCli(['mailbox', 'add', 'jo@cli.example', '--password-stdin', '--name', 'Jo', ...D], { stdin: `${pw}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(await hasher.verify((await hashOf('jo@cli.example'))!, pw), true);
+  });
+
+  test('mailbox add --generate prints the password once', async () => {
+    const r = await runCli(['mailbox', 'add', 'gen@cli.example', '--generate', ...D]);
+    assert.equal(r.code, 0);
+    const pw = r.stdout.trim();
+    assert.equal(pw.length, 20);
+    assert.equal(await hasher.verify((await hashOf('gen@cli.example'))!, pw), true);
+  });
+
+  test('mailbox passwd changes the password; a weak one exits 1 and changes nothing', async () => {
+    const before = await hashOf('jo@cli.example');
+    const weak = await runCli(['mailbox', 'passwd', 'jo@cli.example', '--password-stdin', ...D], { stdin: 'password\n' });
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /commonly used/);
+    assert.equal(await hashOf('jo@cli.example'), before);
+    const pw = strongPassword('D');
+    const ok = await runCli(['mailbox', 'passwd', 'jo@cli.example', '--password-stdin', ...D], { stdin: pw });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await hasher.verify((await hashOf('jo@cli.example'))!, pw), true);
+  });
+
+  test('mailbox passwd of an unknown mailbox exits 1', async () => {
+    const r = await runCli(['mailbox', 'passwd', 'ghost@cli.example', '--generate', ...D]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'mailpass: Mailbox not found\n');
+  });
+
+  test('mailbox disable and enable', async () => {
+    assert.equal((await runCli(['mailbox', 'disable', 'jo@cli.example', ...D])).code, 0);
+    assert.equal((await runCli(['mailbox', 'enable', 'jo@cli.example', ...D])).code, 0);
+  });
+
+  test('admin add: a domain admin needs a known domain', async () => {
+    assert.equal((await runCli(['admin', 'add', 'dom-admin', '--domain', 'cli.example', '--generate', ...D])).code, 0);
+    assert.equal((await runCli(['admin', 'add', 'other', '--domain', 'nowhere.example', '--generate', ...D])).code, 1);
+    assert.equal((await runCli(['admin', 'add', 'root2', '--super', '--generate', ...D])).code, 0);
+  });
+
+  test('backup writes a consistent copy and refuses to overwrite a file', async () => {
+    const file = path.join(dir, 'backup.db');
+    const r = await runCli(['backup', file, ...D]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(file));
+    const copy = createSqliteStore(openDatabase(file, { readonly: true }));
+    assert.ok(await copy.findAccountByLogin('jo@cli.example'));
+    copy.close();
+    assert.equal((await runCli(['backup', file, ...D])).code, 1);
+  });
+
+  test('a bad setting in the environment exits 1 naming the variable', async () => {
+    const r = await runCli(['domain', 'list', ...D], { env: { ARGON2_TIME_COST: 'lots' } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^mailpass: ARGON2_TIME_COST: /);
+  });
+});

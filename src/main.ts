@@ -7,10 +7,12 @@ import { createLogger } from './log.js';
 import { createServices } from './services.js';
 import { openDatabase } from './store/sqlite/db.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
+import { startSmtp } from './smtp/server.js';
 import { createApp } from './web/app.js';
 
 export interface RunningServer {
   httpPort: number;
+  smtpPorts: { smtp: number; smtps: number };
   services: ReturnType<typeof createServices>;
   close(): Promise<void>;
 }
@@ -19,6 +21,8 @@ export interface ServerOptions {
   log?: Logger;
   /** Where the initial admin password line goes (stdout by default). */
   print?: (line: string) => void;
+  /** SMTP ports to bind instead of the configured ones (null: off, 0: any free port). */
+  smtpBind?: { smtp: number | null; smtps: number | null };
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -34,7 +38,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 
-  const app = await createApp({ services, log: log.child({ component: 'web' }) });
+  const smtp = await startSmtp({ config, services, log: log.child({ component: 'smtp' }), bind: options.smtpBind });
+  const app = await createApp({ services, log: log.child({ component: 'web' }), healthChecks: [smtp.healthy] });
   const server = http.createServer(app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
@@ -57,13 +62,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      await httpClosed;
+      await Promise.all([httpClosed, smtp.close(SHUTDOWN_GRACE_MS)]);
       clearTimeout(grace);
       await services.batcher.stop();
       store.close();
       log.info({}, 'stopped');
     })());
-  return { httpPort, services, close };
+  return { httpPort, smtpPorts: smtp.ports, services, close };
 }
 
 /** `npm start` and `mailpass serve`: start, then stop gracefully on SIGTERM or SIGINT. */

@@ -92,6 +92,12 @@ export interface LoginRecord {
   ip: string | null;
 }
 
+export interface LoginBatch {
+  logins: readonly LoginRecord[];
+  rehashes: readonly Rehash[];
+  audit: readonly AuditEntry[];
+}
+
 /** A hash made with old parameters, replaced only while the password is still the one it was made from. */
 export interface Rehash {
   accountId: number;
@@ -133,8 +139,8 @@ export interface Store {
   setPasswordAndEndSessions(accountId: number, hash: string, now: number, expectedVersion?: number): Promise<number | null>;
   setDisabledAndEndSessions(accountId: number, disabled: boolean, now: number): Promise<void>;
   deleteAccountAndEndSessions(accountId: number): Promise<void>;
-  /** Last connections and re-hashes of many logins, in one transaction. */
-  applyLoginBatch(batch: { logins: readonly LoginRecord[]; rehashes: readonly Rehash[] }): Promise<void>;
+  /** Last connections, re-hashes and audit entries of many logins, in one transaction. */
+  applyLoginBatch(batch: LoginBatch): Promise<void>;
 
   insertAdmin(input: { username: string; passwordHash: string; isSuper: boolean; domainIds: number[]; now: number }): Promise<Admin>;
   findAdminByUsername(username: string): Promise<Admin | null>;

@@ -12,10 +12,10 @@ export interface TestServer extends RunningServer {
 }
 
 /** The real server (web, and SMTP when its ports are set) on 127.0.0.1:0 over a temp SQLite file. Call `stop()` in `after`. */
-export async function startTestServer(env: Env = {}, log: Logger = silentLog): Promise<TestServer> {
+export async function startTestServer(env: Env = {}, { smtp = false, log = silentLog }: { smtp?: boolean; log?: Logger } = {}): Promise<TestServer> {
   const { dir, cleanup } = tempDataDir();
   const config = testConfig(dir, env);
-  const running = await startServer(config, { log, print: () => {} });
+  const running = await startServer(config, { log, print: () => {}, smtpBind: smtp ? { smtp: 0, smtps: 0 } : { smtp: null, smtps: null } });
   const stop = async () => {
     await running.close();
     cleanup();

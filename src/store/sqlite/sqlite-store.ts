@@ -7,6 +7,7 @@ import type {
   AuditRecord,
   Domain,
   DomainSummary,
+  LoginBatch,
   LoginRecord,
   Rehash,
   SessionOwner,
@@ -228,9 +229,10 @@ export function createSqliteStore(db: Db): Store {
     q.deleteAccount.run(id);
     q.endSessionsOf.run(owner('mailbox', id));
   });
-  const loginBatchTx = db.transaction((logins: readonly LoginRecord[], rehashes: readonly Rehash[]) => {
+  const loginBatchTx = db.transaction(({ logins, rehashes, audit }: LoginBatch) => {
     for (const r of logins) q.recordLogin.run(r);
     for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
+    for (const e of audit) q.appendAudit.run({ ...e, detail: e.detail ?? null });
   });
   const insertAdminTx = db.transaction(
     (username: string, hash: string, isSuper: boolean, domainIds: number[], now: number): number => {
@@ -303,8 +305,8 @@ export function createSqliteStore(db: Db): Store {
     async deleteAccountAndEndSessions(id) {
       deleteAccountTx.immediate(id);
     },
-    async applyLoginBatch({ logins, rehashes }) {
-      if (logins.length + rehashes.length > 0) loginBatchTx.immediate(logins, rehashes);
+    async applyLoginBatch(batch) {
+      if (batch.logins.length + batch.rehashes.length + batch.audit.length > 0) loginBatchTx.immediate(batch);
     },
 
     async insertAdmin({ username, passwordHash, isSuper, domainIds, now }) {

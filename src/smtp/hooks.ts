@@ -1,0 +1,199 @@
+import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { AuthThrottle } from '../core/auth-throttle.js';
+import { UnavailableError } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
+import type { Services } from '../services.js';
+import type { Closable, LiveSessions, SessionUser } from './live-sessions.js';
+import type { Spool } from './spool.js';
+
+/** An SMTP reply from a hook: smtp-server sends `responseCode` and the message (which starts with our enhanced code). */
+export class SmtpReply extends Error {
+  constructor(
+    readonly responseCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const REPLIES = {
+  badCredentials: () => new SmtpReply(535, '5.7.8 Authentication credentials invalid'),
+  lockedOut: () => new SmtpReply(454, '4.7.0 Too many failed authentication attempts, try again later'),
+  unavailable: () => new SmtpReply(451, '4.3.0 Temporary server error, try again later'),
+  authRequired: () => new SmtpReply(530, '5.7.0 Authentication required'),
+  senderNotAllowed: () => new SmtpReply(553, '5.7.1 Sender address not allowed for this login'),
+  bareLineEnding: () => new SmtpReply(550, '5.6.0 Message refused: bare LF or CR in message data'),
+  tooLarge: (max: number) => new SmtpReply(552, `5.3.4 Message exceeds the maximum size of ${max} bytes`),
+  tooManyRecipients: () => new SmtpReply(452, '4.5.3 Too many recipients'),
+};
+
+const MAX_RECIPIENTS = 100;
+const MAX_LOGIN_LENGTH = 320;
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+type Connection = Closable & { session: SMTPServerSession; secure: boolean; send(code: number, data: string | string[], context?: string | false): void };
+type Server = SMTPServer & { connections: Set<Connection> };
+
+/**
+ * smtp-server derives an enhanced status code from the reply code, which is wrong for some of
+ * SPEC §6's replies (553 5.7.1, 550 5.6.0, 421 4.7.0); a reply whose text already starts with
+ * one is sent as it is. It also advertises AUTH before TLS; SPEC §6 advertises it only after.
+ */
+function adjustConnection(conn: Connection) {
+  const send = conn.send.bind(conn);
+  conn.send = (code, data, context) => {
+    if (typeof data === 'string' && ENHANCED.test(data)) return send(code, data, false);
+    if (code === 250 && Array.isArray(data) && !conn.secure) {
+      return send(code, data.filter((line) => !/^AUTH\b/.test(line)), context);
+    }
+    return send(code, data, context);
+  };
+}
+
+export interface HookDeps {
+  services: Services;
+  throttle: AuthThrottle;
+  live: LiveSessions;
+  spool: Spool;
+  log: Logger;
+  maxMessageBytes: number;
+  onLogin?: (result: 'success' | 'failure' | 'locked') => void;
+}
+
+
+const clientIp = (session: SMTPServerSession) => session.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
+
+/** The smtp-server hooks, over the core: the only place where its callbacks meet promises. */
+export function createHooks(servers: () => Server[], { services, throttle, live, spool, log, maxMessageBytes, onLogin }: HookDeps) {
+  // smtp-server hands hooks the session, not the connection; ending a session needs the connection.
+  const connections = new Map<string, Connection>();
+  const connectionOf = (session: SMTPServerSession) => connections.get(session.id) ?? null;
+
+  const reply = <T>(promise: Promise<T>, callback: (err: Error | null, value?: T) => void) => {
+    promise.then(
+      (value) => callback(null, value),
+      (err: unknown) => {
+        if (err instanceof SmtpReply) return callback(err);
+        if (err instanceof UnavailableError) return callback(REPLIES.unavailable());
+        log.error({ err }, 'smtp hook failed');
+        callback(REPLIES.unavailable());
+      },
+    );
+  };
+
+  const audit = (session: SMTPServerSession, action: 'login.success' | 'login.failure' | 'smtp-login.failure-locked', login: string) =>
+    services.batcher.recordAudit({ at: services.clock.now(), actor: `smtp:${login}`, action, target: login, ip: clientIp(session), detail: 'smtp' });
+
+  const authenticate = async (auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<SMTPServerAuthenticationResponse> => {
+    const login = typeof auth.username === 'string' ? auth.username.trim().toLowerCase() : '';
+    const password = typeof auth.password === 'string' ? auth.password : '';
+    // Over-long input is refused before any hashing: no valid login or password is that long.
+    if (login.length === 0 || login.length > MAX_LOGIN_LENGTH || Buffer.byteLength(password) > 4 * 128) {
+      onLogin?.('failure');
+      throw REPLIES.badCredentials();
+    }
+    const ip = clientIp(session);
+    const attempt = await throttle.begin(login, ip, password);
+    if (!attempt) {
+      onLogin?.('locked');
+      audit(session, 'smtp-login.failure-locked', login);
+      throw REPLIES.lockedOut();
+    }
+    let result;
+    try {
+      result = await services.auth.authenticate(login, password, { kinds: ['mailbox', 'credential'], ip, recordConnection: true });
+    } catch (err) {
+      attempt.finish('aborted');
+      throw err;
+    }
+    attempt.finish(result.ok ? 'success' : 'failure');
+    if (!result.ok) {
+      onLogin?.('failure');
+      audit(session, 'login.failure', login);
+      throw REPLIES.badCredentials();
+    }
+    onLogin?.('success');
+    audit(session, 'login.success', login);
+    const { account } = result;
+    const user: SessionUser = {
+      accountId: account.id,
+      login: account.login,
+      kind: account.kind,
+      domainName: account.domainName,
+      passwordVersion: account.passwordVersion,
+    };
+    const conn = connectionOf(session);
+    if (conn) live.add(conn, user);
+    return { user };
+  };
+
+  const mayUseSender = (user: SessionUser, address: string) => {
+    const from = address.toLowerCase();
+    if (user.kind === 'mailbox') return from === user.login;
+    return from.slice(from.lastIndexOf('@') + 1) === user.domainName;
+  };
+
+  const receive = async (stream: SMTPServerDataStream, session: SMTPServerSession) => {
+    const user = session.user as unknown as SessionUser;
+    const conn = connectionOf(session);
+    if (conn) live.setInMessage(conn, true);
+    try {
+      const result = await spool.accept(stream, {
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        login: user.login,
+        clientAddress: clientIp(session),
+        receivedAt: services.clock.now(),
+      });
+      if (!result.ok) throw result.reason === 'too-large' ? REPLIES.tooLarge(maxMessageBytes) : REPLIES.bareLineEnding();
+      log.info({ session: session.id, spoolId: result.id, bytes: result.bytes, login: user.login }, 'message spooled');
+      return `2.0.0 Message queued as ${result.id}`;
+    } finally {
+      if (conn) {
+        live.setInMessage(conn, false);
+        // The reply to this message goes out first; then the session of a changed account ends.
+        if (live.mustEndAfterMessage(conn)) setImmediate(() => live.endNow(conn));
+      }
+    }
+  };
+
+  return {
+    onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      for (const server of servers()) {
+        for (const c of server.connections) {
+          if (c.session === session) {
+            adjustConnection(c);
+            connections.set(session.id, c);
+          }
+        }
+      }
+      callback();
+    },
+    onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void) {
+      reply(authenticate(auth, session), callback);
+    },
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      const user = session.user as unknown as SessionUser | undefined;
+      if (!user) return callback(REPLIES.authRequired());
+      if (!mayUseSender(user, address.address)) return callback(REPLIES.senderNotAllowed());
+      callback();
+    },
+    onRcptTo(_address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      if (!session.user) return callback(REPLIES.authRequired());
+      if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(REPLIES.tooManyRecipients());
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void) {
+      if (!session.user) {
+        stream.resume();
+        return callback(REPLIES.authRequired());
+      }
+      reply(receive(stream, session), callback);
+    },
+    onClose(session: SMTPServerSession) {
+      const conn = connectionOf(session);
+      connections.delete(session.id);
+      if (conn) live.remove(conn);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+
+export interface Envelope {
+  mailFrom: string;
+  rcptTo: string[];
+  login: string;
+  clientAddress: string | null;
+  receivedAt: number;
+}
+
+export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' };
+
+/**
+ * Watches message data for a bare LF or a bare CR. A message that has one is refused whole:
+ * different servers end lines (and so the data) differently, which is how SMTP smuggling
+ * splits one message into two.
+ */
+class LineEndingCheck extends Transform {
+  bad = false;
+  private prev = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
+    if (!this.bad) {
+      for (let i = 0; i < chunk.length; i++) {
+        const c = chunk[i]!;
+        if ((c === 0x0a && this.prev !== 0x0d) || (this.prev === 0x0d && c !== 0x0a)) {
+          this.bad = true;
+          break;
+        }
+        this.prev = c;
+      }
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: (err?: Error | null) => void) {
+    if (this.prev === 0x0d) this.bad = true;
+    cb();
+  }
+}
+
+async function syncFile(file: string) {
+  const fh = await open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(dir: string) {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface Spool {
+  readonly dir: string;
+  /**
+   * Streams a message into the spool: `<id>.eml`, then `<id>.json` with the envelope, each written
+   * to a temporary file, fsynced and renamed, so that a reader (or a crash) never sees half of one.
+   * The `.json` file is written last: its presence marks a complete message.
+   */
+  accept(data: Readable & { sizeExceeded?: boolean }, envelope: Envelope): Promise<SpoolResult>;
+}
+
+/** `maxBytes`: past it the rest of the data is read and dropped, never written. */
+export async function createSpool(dataDir: string, maxBytes: number): Promise<Spool> {
+  const dir = path.join(dataDir, 'spool');
+  const tmp = path.join(dir, 'tmp');
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
+  return {
+    dir,
+    async accept(data, envelope) {
+      const id = randomUUID();
+      const tmpEml = path.join(tmp, `${id}.eml`);
+      const tmpJson = path.join(tmp, `${id}.json`);
+      const check = new LineEndingCheck();
+      let bytes = 0;
+      try {
+        await pipeline(
+          data,
+          check,
+          async function* count(source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              bytes += chunk.length;
+              if (bytes <= maxBytes) yield chunk;
+            }
+          },
+          createWriteStream(tmpEml, { mode: 0o600 }),
+        );
+        if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
+        if (check.bad) return { ok: false, reason: 'bare-line-ending' };
+        await syncFile(tmpEml);
+        const meta = JSON.stringify({ id, ...envelope, size: bytes });
+        const fh = await open(tmpJson, 'w', 0o600);
+        try {
+          await fh.writeFile(meta);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmpEml, path.join(dir, `${id}.eml`));
+        await rename(tmpJson, path.join(dir, `${id}.json`));
+        await syncDir(dir);
+        return { ok: true, id, bytes };
+      } finally {
+        await rm(tmpEml, { force: true });
+        await rm(tmpJson, { force: true });
+      }
+    },
+  };
+}

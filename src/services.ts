@@ -3,12 +3,14 @@ import { createAdminService } from './core/admins.js';
 import { createAudit } from './core/audit.js';
 import { createAuthCache } from './core/auth-cache.js';
 import { createAuthService } from './core/auth.js';
+import { createCredentialService } from './core/credentials.js';
 import { createDomainService } from './core/domains.js';
 import { createAccountEvents } from './core/events.js';
 import { createArgon2Hasher, type HashObserver } from './core/hasher.js';
 import { createLoginBatcher } from './core/login-batcher.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
+import { createTokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Logger, type Store } from './core/ports.js';
 
 export interface ServiceDeps {
@@ -43,6 +45,8 @@ export function createServices({ config, store, log, clock = systemClock, events
     auth: createAuthService({ store, hasher, clock, batcher, cache, onVerify: onAuthVerify }),
     mailboxes: createMailboxService({ ...writeDeps, audit, domains, rules, minScore: config.minPasswordScore }),
     admins: createAdminService({ store, hasher, clock, audit, rules }),
+    credentials: createCredentialService({ ...writeDeps, audit, domains, rules }),
+    tokens: createTokenService({ store, clock, audit }),
   };
 }
 

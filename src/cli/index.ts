@@ -9,9 +9,11 @@ import { createSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { UsageError, type CliIo, type Command, type CommandContext } from './command.js';
 import { adminAdd } from './commands/admin.js';
 import { backup } from './commands/backup.js';
+import { credentialAdd } from './commands/credential.js';
 import { domainAdd, domainList } from './commands/domain.js';
 import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
 import { serveCommand } from './commands/serve.js';
+import { tokenAdd } from './commands/token.js';
 
 export const COMMANDS: Command[] = [
   serveCommand,
@@ -22,6 +24,8 @@ export const COMMANDS: Command[] = [
   mailboxDisable,
   mailboxEnable,
   adminAdd,
+  tokenAdd,
+  credentialAdd,
   backup,
 ];
 

@@ -9,10 +9,24 @@ export interface DomainService {
   listDomains(actor: Actor): Promise<DomainSummary[]>;
   /** The domain if the actor may see it; otherwise 'domain-not-found', as if it did not exist. */
   requireDomain(actor: Actor, name: unknown): Promise<Domain>;
+  /** Like requireDomain, and the domain must be verified ('domain-not-verified' otherwise). */
+  requireVerifiedDomain(actor: Actor, name: unknown): Promise<Domain>;
 }
 
 export function createDomainService({ store, clock, audit }: { store: Store; clock: Clock; audit: Audit }): DomainService {
+  const requireDomain = async (actor: Actor, input: unknown) => {
+    const name = typeof input === 'string' ? input.trim().toLowerCase() : '';
+    const domain = name.length > 0 && name.length <= 253 ? await store.findDomainByName(name) : null;
+    if (!domain || !canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
+    return domain;
+  };
   return {
+    requireDomain,
+    async requireVerifiedDomain(actor, input) {
+      const domain = await requireDomain(actor, input);
+      if (!domain.verified) throw new ConflictError('domain-not-verified', 'Domain is not verified');
+      return domain;
+    },
     async addDomain(actor, input, { verified = true, ip = null } = {}) {
       if (!isSuper(actor)) throw new NotFoundError('domain-not-found', 'Domain not found');
       const name = normalizeDomain(input);
@@ -26,12 +40,6 @@ export function createDomainService({ store, clock, audit }: { store: Store; clo
     async listDomains(actor) {
       if (actor.kind === 'mailbox') return [];
       return store.listDomains(isSuper(actor) || actor.kind !== 'admin' ? undefined : actor.domainIds);
-    },
-    async requireDomain(actor, input) {
-      const name = typeof input === 'string' ? input.trim().toLowerCase() : '';
-      const domain = name.length > 0 && name.length <= 253 ? await store.findDomainByName(name) : null;
-      if (!domain || !canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
-      return domain;
     },
   };
 }

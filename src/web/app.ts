@@ -12,12 +12,13 @@ import { loadActor } from './middleware/auth.js';
 import { handleErrors, notFound } from './middleware/errors.js';
 import { createLoginLimits } from './middleware/login-limits.js';
 import { SqliteSessionStore } from './middleware/session-store.js';
+import { apiRouter } from './api/router.js';
+import { BODY_LIMIT } from './limits.js';
 import { panelRoutes } from './routes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const VIEWS_DIR = path.join(ROOT, 'views');
 export const PUBLIC_DIR = path.join(ROOT, 'public');
-export const BODY_LIMIT = '100kb';
 
 export interface AppDeps {
   services: Services;
@@ -71,6 +72,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   );
   app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
   app.get('/healthz', healthz(store, healthChecks));
+  app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   for (const m of mounts) app.use(m.path, m.handler);
 
   const secret = await store.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64'));

@@ -3,6 +3,15 @@ import type { Services } from '../services.js';
 import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
 import { createAdmin, listAdmins } from './handlers/admin-admins.js';
 import { showAudit } from './handlers/admin-audit.js';
+import {
+  createCredential,
+  deleteCredential,
+  resetCredential,
+  showDeleteCredential,
+  showNewCredential,
+  showResetCredential,
+} from './handlers/admin-credentials.js';
+import { createToken, listTokens, revokeToken } from './handlers/admin-tokens.js';
 import { createDomain, listDomains, showDomain } from './handlers/admin-domains.js';
 import {
   createMailbox,
@@ -22,6 +31,7 @@ import type { LoginLimits } from './middleware/login-limits.js';
 export function panelRoutes(svc: Services, limits: LoginLimits): Router {
   const r = Router();
   const M = '/admin/domains/:domain/mailboxes';
+  const C = '/admin/domains/:domain/credentials';
 
   r.get('/', (_req, res) => res.redirect(303, '/login'));
   r.get('/login', showLogin);
@@ -49,6 +59,17 @@ export function panelRoutes(svc: Services, limits: LoginLimits): Router {
   r.post(`${M}/:address/enable`, requireAdmin, setMailboxDisabled(svc, false));
   r.get(`${M}/:address/delete`, requireAdmin, showDeleteMailbox(svc));
   r.post(`${M}/:address/delete`, requireAdmin, deleteMailbox(svc));
+
+  r.get(`${C}/new`, requireAdmin, showNewCredential(svc));
+  r.post(C, requireAdmin, createCredential(svc));
+  r.get(`${C}/:guid/reset`, requireAdmin, showResetCredential(svc));
+  r.post(`${C}/:guid/reset`, requireAdmin, resetCredential(svc));
+  r.get(`${C}/:guid/delete`, requireAdmin, showDeleteCredential(svc));
+  r.post(`${C}/:guid/delete`, requireAdmin, deleteCredential(svc));
+
+  r.get('/admin/tokens', requireAdmin, listTokens(svc));
+  r.post('/admin/tokens', requireAdmin, createToken(svc));
+  r.post('/admin/tokens/:id/revoke', requireAdmin, revokeToken(svc));
 
   r.get('/admin/admins', requireSuperAdmin, listAdmins(svc));
   r.post('/admin/admins', requireSuperAdmin, createAdmin(svc));

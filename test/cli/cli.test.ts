@@ -133,3 +133,21 @@ describe('commands', () => {
     assert.match(r.stderr, /^mailpass: ARGON2_TIME_COST: /);
   });
 });
+
+describe('tokens and credentials', () => {
+  test('token add prints a token once; an unknown admin exits 1', async () => {
+    const r = await runCli(['token', 'add', 'dom-admin', '--name', 'ci', ...D]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^mp_[A-Za-z0-9_-]{43}\n$/);
+    assert.equal((await runCli(['token', 'add', 'nobody', '--name', 'ci', ...D])).code, 1);
+    assert.equal((await runCli(['token', 'add', 'dom-admin', ...D])).code, 1);
+  });
+
+  test('credential add prints the username and the password', async () => {
+    const r = await runCli(['credential', 'add', 'cli.example', '--name', 'Billing App', ...D]);
+    assert.equal(r.code, 0, r.stderr);
+    const [username, password] = r.stdout.trim().split('\n');
+    assert.match(username!, /^billing-app-[a-z0-9]{4}@cli\.example$/);
+    assert.equal(await hasher.verify((await hashOf(username!))!, password!), true);
+  });
+});

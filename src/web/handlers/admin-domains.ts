@@ -30,7 +30,7 @@ export const showDomain = (svc: Services): RequestHandler => async (req, res) =>
   const domain = await svc.domains.requireDomain(actor, req.params.domain);
   const query = parseForm(SearchQuery, req.query);
   const mailboxes = await svc.mailboxes.listMailboxes(actor, domain.name, { search: query.q, page: query.page });
-  const credentials: unknown[] = [];
+  const credentials = await svc.credentials.listCredentials(actor, domain.name);
   res.render(VIEW_SHOW, {
     domain,
     mailboxes,

@@ -1,0 +1,119 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { removeAccount, writePassword, type AccountWriteDeps } from './account-writes.js';
+import { canSeeDomain, type Actor } from './actors.js';
+import { parseDisplayName } from './addresses.js';
+import type { Audit } from './audit.js';
+import type { DomainService } from './domains.js';
+import { ConflictError, ForbiddenError, NotFoundError } from './errors.js';
+import type { PasswordRules } from './password-rules.js';
+import type { Account, Domain } from './ports.js';
+
+const SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** `WordPress Blog` → `wordpress-blog`: the readable part of a credential's username. */
+export function slugOf(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 32)
+    .replace(/-+$/, '');
+  return slug || 'app';
+}
+
+const suffix = () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join('');
+
+export interface CredentialService {
+  createCredential(actor: Actor, domain: unknown, name: unknown, ip?: string | null): Promise<{ credential: Account; password: string }>;
+  listCredentials(actor: Actor, domain: unknown): Promise<Account[]>;
+  /**
+   * The credential `guid` of `domain`. Another domain's credential answers 403 when the actor
+   * manages that domain too, 404 otherwise, so nothing outside the actor's domains is revealed.
+   */
+  getCredential(actor: Actor, domain: unknown, guid: unknown): Promise<Account>;
+  /** A new generated password; a reset racing another one on the same credential loses with a conflict. */
+  resetCredential(actor: Actor, domain: unknown, guid: unknown, ip?: string | null): Promise<{ credential: Account; password: string }>;
+  deleteCredential(actor: Actor, domain: unknown, guid: unknown, ip?: string | null): Promise<Account>;
+}
+
+export interface CredentialDeps extends AccountWriteDeps {
+  audit: Audit;
+  domains: DomainService;
+  rules: PasswordRules;
+}
+
+export function createCredentialService(deps: CredentialDeps): CredentialService {
+  const { store, hasher, clock, audit, domains, rules } = deps;
+  const passwordFor = (login: string, domain: string) => rules.generate({ localPart: login.slice(0, login.indexOf('@')), domain });
+
+  const find = async (actor: Actor, domain: Domain, guidInput: unknown) => {
+    const guid = typeof guidInput === 'string' ? guidInput.trim().toLowerCase() : '';
+    const credential = GUID.test(guid) ? await store.findCredentialByGuid(guid) : null;
+    if (!credential || !canSeeDomain(actor, credential.domainId)) throw new NotFoundError('credential-not-found', 'Credential not found');
+    if (credential.domainId !== domain.id) {
+      throw new ForbiddenError('credential-wrong-domain', 'Credential does not belong to the specified domain');
+    }
+    return credential;
+  };
+
+  return {
+    async createCredential(actor, domainInput, nameInput, ip = null) {
+      const domain = await domains.requireDomain(actor, domainInput);
+      const name = parseDisplayName(nameInput, 'name', { required: true });
+      const slug = slugOf(name);
+      // 36^4 suffixes per name: a clash is rare, and retried with another suffix.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const login = `${slug}-${suffix()}@${domain.name}`;
+        if (await store.findAccountByLogin(login)) continue;
+        const password = passwordFor(login, domain.name);
+        try {
+          const credential = await store.insertAccount({
+            kind: 'credential',
+            domainId: domain.id,
+            login,
+            localPart: login.slice(0, login.indexOf('@')),
+            name,
+            guid: randomUUID(),
+            passwordHash: await hasher.hash(password),
+            now: clock.now(),
+          });
+          await audit.record(actor, 'credential.create', login, ip, name);
+          return { credential, password };
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }
+      throw new ConflictError('login-taken', 'Could not find a free username for this name; choose another name');
+    },
+
+    async listCredentials(actor, domainInput) {
+      const domain = await domains.requireDomain(actor, domainInput);
+      const { items } = await store.listAccounts(domain.id, 'credential', { limit: 10_000, offset: 0 });
+      return items;
+    },
+
+    async getCredential(actor, domainInput, guid) {
+      return find(actor, await domains.requireDomain(actor, domainInput), guid);
+    },
+
+    async resetCredential(actor, domainInput, guid, ip = null) {
+      const credential = await find(actor, await domains.requireDomain(actor, domainInput), guid);
+      const password = passwordFor(credential.login, credential.domainName);
+      const version = await writePassword(deps, credential, password, credential.passwordVersion);
+      if (version === null) throw new ConflictError('conflict', 'The credential was changed at the same time; try again');
+      await audit.record(actor, 'credential.reset', credential.login, ip);
+      const updated = (await store.findAccountById(credential.id)) ?? credential;
+      return { credential: updated, password };
+    },
+
+    async deleteCredential(actor, domainInput, guid, ip = null) {
+      const credential = await find(actor, await domains.requireDomain(actor, domainInput), guid);
+      await removeAccount(deps, credential);
+      await audit.record(actor, 'credential.delete', credential.login, ip);
+      return credential;
+    },
+  };
+}

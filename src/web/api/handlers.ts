@@ -1,0 +1,86 @@
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import type { Actor } from '../../core/actors.js';
+import type { Services } from '../../services.js';
+import { parseForm } from '../forms.js';
+import { credentialJson, domainJson, mailboxJson, strengthJson } from './serialize.js';
+
+const NameBody = z.object({ name: z.string({ error: 'Must be a string.' }).max(100, 'Must be at most 100 characters.') });
+const PasswordBody = z.object({ password: z.string({ error: 'Must be a string.' }).max(1024, 'Must be at most 1024 characters.').optional() });
+const ListQuery = z.object({ search: z.string().max(320).optional(), page: z.string().max(10).optional() });
+
+const actorOf = (res: Parameters<RequestHandler>[1]): Actor => res.locals.actor!;
+
+export const listDomains = (svc: Services): RequestHandler => async (_req, res) => {
+  const domains = await svc.domains.listDomains(actorOf(res));
+  res.json({ success: true, data: { domains: domains.map(domainJson) } });
+};
+
+export const listCredentials = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const credentials = await svc.credentials.listCredentials(actorOf(res), domain.name);
+  res.json({ success: true, data: { credentials: credentials.map(credentialJson) } });
+};
+
+/**
+ * `synced` is true when the password is committed: SMTP logins read the password version from
+ * the same database on every attempt (cache hits included), so no listener accepts the old one.
+ */
+const secretResponse = (svc: Services, message: string, credential: Parameters<typeof credentialJson>[0], password: string) => ({
+  success: true,
+  message,
+  data: {
+    credential: credentialJson(credential),
+    password,
+    password_strength: strengthJson(password, { localPart: credential.localPart, domain: credential.domainName }, svc.config.minPasswordScore),
+    synced: true,
+  },
+});
+
+export const createCredential = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const body = parseForm(NameBody, req.body);
+  const { credential, password } = await svc.credentials.createCredential(actorOf(res), domain.name, body.name, req.ip);
+  res.set('Cache-Control', 'no-store');
+  res.status(201).json(secretResponse(svc, 'Credential created successfully.', credential, password));
+};
+
+export const resetCredential = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const { credential, password } = await svc.credentials.resetCredential(actorOf(res), domain.name, req.params.credential, req.ip);
+  res.set('Cache-Control', 'no-store');
+  res.json(secretResponse(svc, 'Password reset successfully.', credential, password));
+};
+
+export const deleteCredential = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const credential = await svc.credentials.deleteCredential(actorOf(res), domain.name, req.params.credential, req.ip);
+  res.json({ success: true, message: 'Credential deleted successfully.', data: { credential: credentialJson(credential) } });
+};
+
+export const listMailboxes = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const query = parseForm(ListQuery, req.query);
+  const page = await svc.mailboxes.listMailboxes(actorOf(res), domain.name, { search: query.search, page: query.page });
+  res.json({ success: true, data: { mailboxes: page.items.map(mailboxJson), total: page.total, page: page.page, page_size: page.pageSize } });
+};
+
+/** Sets the given password, or generates one when `password` is omitted (returned only then). */
+export const setMailboxPassword = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const body = parseForm(PasswordBody, req.body ?? {});
+  const input = body.password === undefined ? { generate: true as const } : { password: body.password };
+  const { mailbox, password, generated } = await svc.mailboxes.resetPassword(actorOf(res), domain.name, req.params.address, input, req.ip);
+  const updated = (await svc.store.findAccountById(mailbox.id)) ?? mailbox;
+  res.set('Cache-Control', 'no-store');
+  res.json({
+    success: true,
+    message: 'Password updated successfully.',
+    data: {
+      mailbox: mailboxJson(updated),
+      ...(generated ? { password } : {}),
+      password_strength: strengthJson(password, svc.mailboxes.policyContext(updated.login), svc.config.minPasswordScore),
+      synced: true,
+    },
+  });
+};

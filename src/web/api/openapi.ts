@@ -1,0 +1,322 @@
+/** The OpenAPI 3.1 document of the REST API (SPEC §5), served at /api/openapi.json. */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const nullableInt = { type: ['integer', 'null'] };
+const nullableString = { type: ['string', 'null'] };
+
+const credentialExample = {
+  id: 1,
+  guid: '92703823-f3a4-48e2-8e87-7adf25454800',
+  name: 'WordPress',
+  username: 'wordpress-x7k2@example.com',
+  created_at: 1640995200,
+  updated_at: 1640995200,
+  last_connection_at: null,
+  last_connection_ip: null,
+};
+
+const strengthExample = {
+  score: 4,
+  length: 20,
+  has_uppercase: true,
+  has_lowercase: true,
+  has_digit: true,
+  has_special: true,
+  meets_policy: true,
+};
+
+const mailboxExample = {
+  id: 7,
+  address: 'jane@example.com',
+  name: 'Jane Doe',
+  disabled: false,
+  created_at: 1640995200,
+  updated_at: 1641081600,
+  last_connection_at: 1641081000,
+  last_connection_ip: '192.0.2.10',
+};
+
+const schemas = {
+  Error: {
+    type: 'object',
+    required: ['success', 'message'],
+    properties: {
+      success: { const: false },
+      message: { type: 'string' },
+      errors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+    },
+  },
+  Credential: {
+    type: 'object',
+    required: ['id', 'guid', 'name', 'username', 'created_at', 'updated_at', 'last_connection_at', 'last_connection_ip'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'integer' },
+      guid: { type: 'string', format: 'uuid' },
+      name: { type: 'string' },
+      username: { type: 'string', description: '`<slug of name>-<4 random [a-z0-9]>@<domain>`' },
+      created_at: { type: 'integer', description: 'Unix seconds' },
+      updated_at: { type: 'integer', description: 'Unix seconds' },
+      last_connection_at: { ...nullableInt, description: 'Last successful SMTP authentication, Unix seconds' },
+      last_connection_ip: nullableString,
+    },
+  },
+  Mailbox: {
+    type: 'object',
+    required: ['id', 'address', 'name', 'disabled', 'created_at', 'updated_at', 'last_connection_at', 'last_connection_ip'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'integer' },
+      address: { type: 'string' },
+      name: { type: 'string' },
+      disabled: { type: 'boolean' },
+      created_at: { type: 'integer' },
+      updated_at: { type: 'integer' },
+      last_connection_at: nullableInt,
+      last_connection_ip: nullableString,
+    },
+  },
+  Domain: {
+    type: 'object',
+    required: ['name', 'verified', 'created_at', 'mailbox_count', 'credential_count'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string' },
+      verified: { type: 'boolean' },
+      created_at: { type: 'integer' },
+      mailbox_count: { type: 'integer' },
+      credential_count: { type: 'integer' },
+    },
+  },
+  PasswordStrength: {
+    type: 'object',
+    required: ['score', 'length', 'has_uppercase', 'has_lowercase', 'has_digit', 'has_special', 'meets_policy'],
+    additionalProperties: false,
+    properties: {
+      score: { type: 'integer', minimum: 0, maximum: 4, description: 'zxcvbn score' },
+      length: { type: 'integer', description: 'Unicode code points' },
+      has_uppercase: { type: 'boolean' },
+      has_lowercase: { type: 'boolean' },
+      has_digit: { type: 'boolean' },
+      has_special: { type: 'boolean' },
+      meets_policy: { type: 'boolean' },
+    },
+  },
+  CredentialSecret: {
+    type: 'object',
+    required: ['success', 'message', 'data'],
+    properties: {
+      success: { const: true },
+      message: { type: 'string' },
+      data: {
+        type: 'object',
+        required: ['credential', 'password', 'password_strength', 'synced'],
+        additionalProperties: false,
+        properties: {
+          credential: ref('Credential'),
+          password: { type: 'string', description: 'Shown only in this response' },
+          password_strength: ref('PasswordStrength'),
+          synced: { type: 'boolean', description: 'True once every SMTP listener refuses the old password' },
+        },
+      },
+    },
+  },
+  DomainList: {
+    type: 'object',
+    required: ['success', 'data'],
+    properties: {
+      success: { const: true },
+      data: { type: 'object', required: ['domains'], properties: { domains: { type: 'array', items: ref('Domain') } } },
+    },
+  },
+  CredentialList: {
+    type: 'object',
+    required: ['success', 'data'],
+    properties: {
+      success: { const: true },
+      data: { type: 'object', required: ['credentials'], properties: { credentials: { type: 'array', items: ref('Credential') } } },
+    },
+  },
+  CredentialDeleted: {
+    type: 'object',
+    required: ['success', 'message', 'data'],
+    properties: {
+      success: { const: true },
+      message: { type: 'string' },
+      data: { type: 'object', required: ['credential'], properties: { credential: ref('Credential') } },
+    },
+  },
+  MailboxList: {
+    type: 'object',
+    required: ['success', 'data'],
+    properties: {
+      success: { const: true },
+      data: {
+        type: 'object',
+        required: ['mailboxes', 'total', 'page', 'page_size'],
+        properties: {
+          mailboxes: { type: 'array', items: ref('Mailbox') },
+          total: { type: 'integer' },
+          page: { type: 'integer' },
+          page_size: { type: 'integer' },
+        },
+      },
+    },
+  },
+  MailboxPassword: {
+    type: 'object',
+    required: ['success', 'message', 'data'],
+    properties: {
+      success: { const: true },
+      message: { type: 'string' },
+      data: {
+        type: 'object',
+        required: ['mailbox', 'password_strength', 'synced'],
+        additionalProperties: false,
+        properties: {
+          mailbox: ref('Mailbox'),
+          password: { type: 'string', description: 'Only when it was generated' },
+          password_strength: ref('PasswordStrength'),
+          synced: { type: 'boolean' },
+        },
+      },
+    },
+  },
+};
+
+const error = (description: string, message: string) => ({
+  description,
+  content: { 'application/json': { schema: ref('Error'), example: { success: false, message } } },
+});
+
+const rateHeaders = {
+  'X-RateLimit-Limit': { description: 'Requests per minute', schema: { type: 'integer' } },
+  'X-RateLimit-Remaining': { description: 'Requests left in this minute', schema: { type: 'integer' } },
+};
+
+const ok = (description: string, schema: string, example: unknown) => ({
+  description,
+  headers: rateHeaders,
+  content: { 'application/json': { schema: ref(schema), example } },
+});
+
+const common = {
+  '401': error('No or an invalid bearer token', 'Unauthorized'),
+  '404': error('Domain (or object) outside the token admin\'s domains, or unknown', 'Domain not found'),
+  '429': {
+    ...error('Rate limit exceeded', 'Too many attempts. Please try again later.'),
+    headers: { ...rateHeaders, 'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer' } } },
+  },
+  '500': error('Unexpected error; details go to the log only', 'An error occurred while processing the request.'),
+  '503': error('The database cannot be written now', 'Service temporarily unavailable.'),
+};
+const domainErrors = { ...common, '409': error('The domain is not verified', 'Domain is not verified') };
+const credentialErrors = {
+  ...domainErrors,
+  '403': error('The credential belongs to another domain of the same admin', 'Credential does not belong to the specified domain'),
+  '404': error('Unknown domain or credential', 'Credential not found'),
+};
+const bodyErrors = {
+  '400': error('Malformed JSON', 'Malformed JSON in the request body.'),
+  '413': error('Body over 100 kB', 'Request body too large (limit 100 kB).'),
+  '422': {
+    description: 'Invalid input, with the reasons per field',
+    content: { 'application/json': { schema: ref('Error'), example: { success: false, message: 'Validation failed', errors: { name: ['Is required.'] } } } },
+  },
+};
+
+const domainParam = { name: 'domain', in: 'path', required: true, schema: { type: 'string' }, example: 'example.com' };
+const credentialParam = { name: 'credential', in: 'path', required: true, description: 'The credential GUID', schema: { type: 'string', format: 'uuid' } };
+const addressParam = { name: 'address', in: 'path', required: true, schema: { type: 'string' }, example: 'jane@example.com' };
+
+export function openApiDocument(rateLimit: number) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'mailpass API',
+      version: '1.0.0',
+      description: `Mail passwords and per-application SMTP credentials. Bearer tokens are created in the panel (API tokens) or with \`mailpass token add\`; each acts within its admin's domains. ${rateLimit} requests per minute per token. Times are Unix seconds.`,
+    },
+    servers: [{ url: '/api' }],
+    security: [{ bearer: [] }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
+    paths: {
+      '/domains': {
+        get: {
+          operationId: 'listDomains',
+          summary: "The token admin's domains",
+          responses: { '200': ok('Domains', 'DomainList', { success: true, data: { domains: [{ name: 'example.com', verified: true, created_at: 1640995200, mailbox_count: 12, credential_count: 2 }] } }), ...common },
+        },
+      },
+      '/domains/{domain}/credentials': {
+        parameters: [domainParam],
+        get: {
+          operationId: 'listCredentials',
+          summary: "The domain's SMTP credentials",
+          responses: { '200': ok('Credentials', 'CredentialList', { success: true, data: { credentials: [credentialExample] } }), ...domainErrors },
+        },
+        post: {
+          operationId: 'createCredential',
+          summary: 'Create an SMTP credential; its password is shown only in this response',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 100 } } }, example: { name: 'WordPress' } } },
+          },
+          responses: {
+            '201': ok('Created', 'CredentialSecret', { success: true, message: 'Credential created successfully.', data: { credential: credentialExample, password: 'x7#Kq2!pLm9@Zr4^Wt8_', password_strength: strengthExample, synced: true } }),
+            ...domainErrors,
+            ...bodyErrors,
+          },
+        },
+      },
+      '/domains/{domain}/credentials/{credential}/reset-password': {
+        parameters: [domainParam, credentialParam],
+        put: {
+          operationId: 'resetCredentialPassword',
+          summary: 'Generate a new password; the old one fails over SMTP when this answers',
+          responses: {
+            '200': ok('Reset', 'CredentialSecret', { success: true, message: 'Password reset successfully.', data: { credential: credentialExample, password: 'x7#Kq2!pLm9@Zr4^Wt8_', password_strength: strengthExample, synced: true } }),
+            ...credentialErrors,
+            '409': error('Domain not verified, or a concurrent reset of the same credential', 'Domain is not verified'),
+          },
+        },
+      },
+      '/domains/{domain}/credentials/{credential}': {
+        parameters: [domainParam, credentialParam],
+        delete: {
+          operationId: 'deleteCredential',
+          summary: 'Delete a credential, irreversibly; its SMTP sessions end',
+          responses: { '200': ok('Deleted', 'CredentialDeleted', { success: true, message: 'Credential deleted successfully.', data: { credential: credentialExample } }), ...credentialErrors },
+        },
+      },
+      '/domains/{domain}/mailboxes': {
+        parameters: [domainParam],
+        get: {
+          operationId: 'listMailboxes',
+          summary: 'Mailboxes of the domain, 50 a page, searched by the start of the address',
+          parameters: [
+            { name: 'search', in: 'query', schema: { type: 'string' } },
+            { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1 } },
+          ],
+          responses: { '200': ok('Mailboxes', 'MailboxList', { success: true, data: { mailboxes: [mailboxExample], total: 1, page: 1, page_size: 50 } }), ...domainErrors },
+        },
+      },
+      '/domains/{domain}/mailboxes/{address}/password': {
+        parameters: [domainParam, addressParam],
+        put: {
+          operationId: 'setMailboxPassword',
+          summary: 'Set a mailbox password (omit `password` to generate one); its sessions end',
+          requestBody: {
+            required: false,
+            content: { 'application/json': { schema: { type: 'object', properties: { password: { type: 'string', maxLength: 128 } } }, example: { password: 'Kv7#pLq2!wZr' } } },
+          },
+          responses: {
+            '200': ok('Updated', 'MailboxPassword', { success: true, message: 'Password updated successfully.', data: { mailbox: mailboxExample, password_strength: strengthExample, synced: true } }),
+            ...domainErrors,
+            ...bodyErrors,
+          },
+        },
+      },
+    },
+  };
+}

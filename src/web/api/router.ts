@@ -1,0 +1,85 @@
+import express, { Router, type RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Logger } from '../../core/ports.js';
+import type { Services } from '../../services.js';
+import { BODY_LIMIT } from '../limits.js';
+import { apiNotFound, fail, handleApiErrors } from './errors.js';
+import { createCredential, deleteCredential, listCredentials, listDomains, listMailboxes, resetCredential, setMailboxPassword } from './handlers.js';
+import { openApiDocument } from './openapi.js';
+
+export type Method = 'get' | 'post' | 'put' | 'delete';
+
+/** Every API route, in one table; the OpenAPI document and its test are checked against it. */
+export const API_ROUTES: ReadonlyArray<{ method: Method; path: string; handler: (svc: Services) => RequestHandler }> = [
+  { method: 'get', path: '/domains', handler: listDomains },
+  { method: 'get', path: '/domains/:domain/credentials', handler: listCredentials },
+  { method: 'post', path: '/domains/:domain/credentials', handler: createCredential },
+  { method: 'put', path: '/domains/:domain/credentials/:credential/reset-password', handler: resetCredential },
+  { method: 'delete', path: '/domains/:domain/credentials/:credential', handler: deleteCredential },
+  { method: 'get', path: '/domains/:domain/mailboxes', handler: listMailboxes },
+  { method: 'put', path: '/domains/:domain/mailboxes/:address/password', handler: setMailboxPassword },
+];
+
+const BEARER = /^Bearer ([^\s]+)$/;
+
+/** Resolves the bearer token to an actor (admin acting through the API); refusing is left to requireToken. */
+const resolveToken = (svc: Services): RequestHandler => async (req, res, next) => {
+  res.locals.actor = null;
+  const m = BEARER.exec(req.get('authorization') ?? '');
+  const found = m ? await svc.tokens.authenticateToken(m[1]!) : null;
+  if (found) {
+    const { admin, token } = found;
+    res.locals.tokenId = token.id;
+    res.locals.actor = { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'api' };
+  }
+  next();
+};
+
+const requireToken: RequestHandler = (_req, res, next) => {
+  if (res.locals.actor) return next();
+  res.set('WWW-Authenticate', 'Bearer');
+  res.status(401).json(fail('Unauthorized'));
+};
+
+/** The JSON API of SPEC §5 under /api: Bearer tokens, a rate limit per token, one error translator. */
+export function apiRouter(svc: Services, log: Logger): Router {
+  const r = Router();
+  r.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  r.use(resolveToken(svc));
+  // Per token; requests without a valid token share a limit per client address.
+  r.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: svc.config.apiRateLimit,
+      standardHeaders: false,
+      legacyHeaders: true,
+      keyGenerator: (req, res) => (res.locals.tokenId ? `token:${res.locals.tokenId}` : `ip:${req.ip}`),
+      handler: (_req, res) => {
+        res.status(429).json(fail('Too many attempts. Please try again later.'));
+      },
+      validate: { keyGeneratorIpFallback: false },
+    }),
+  );
+  r.get('/openapi.json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300');
+    res.json(openApiDocument(svc.config.apiRateLimit));
+  });
+  r.use(requireToken);
+  r.use(express.json({ limit: BODY_LIMIT }));
+  for (const route of API_ROUTES) r[route.method](route.path, route.handler(svc));
+  r.use(apiNotFound);
+  r.use(handleApiErrors(log));
+  return r;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      tokenId?: number;
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import type { RequestHandler } from 'express';
+import type { Services } from '../../services.js';
+import { NameForm, formView, parseForm } from '../forms.js';
+import { setFlash, takeFlash } from '../flash.js';
+
+const VIEW_LIST = 'admin/tokens';
+const VIEW_CREATED = 'admin/token-created';
+
+export const listTokens = (svc: Services): RequestHandler => async (req, res) => {
+  res.render(VIEW_LIST, { tokens: await svc.tokens.listTokens(res.locals.actor!), values: {}, flash: takeFlash(req) });
+};
+
+/** The token is shown once, on this response only; the database keeps its SHA-256. */
+export const createToken = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  formView(res, VIEW_LIST, { tokens: await svc.tokens.listTokens(actor) }, req.body);
+  const form = parseForm(NameForm, req.body);
+  const { token, plaintext } = await svc.tokens.createToken(actor, { name: form.name }, req.ip);
+  res.set('Cache-Control', 'no-store');
+  res.status(201).render(VIEW_CREATED, { token, plaintext });
+};
+
+export const revokeToken = (svc: Services): RequestHandler => async (req, res) => {
+  const token = await svc.tokens.revokeToken(res.locals.actor!, req.params.id, req.ip);
+  setFlash(req, 'success', `Token ${token.name} revoked.`);
+  res.redirect(303, '/admin/tokens');
+};

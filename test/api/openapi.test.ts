@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { Router } from 'express';
+import request from 'supertest';
+import { apiRouter } from '../../src/web/api/router.js';
+import { openApiDocument } from '../../src/web/api/openapi.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { silentLog } from '../helpers/env.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(() => server.stop());
+
+/** Every (method, path) that the API router really serves, read from the router itself. */
+function servedRoutes(router: Router): string[] {
+  const out: string[] = [];
+  for (const layer of (router as unknown as { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> }).stack) {
+    if (!layer.route) continue;
+    for (const method of Object.keys(layer.route.methods)) out.push(`${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+  }
+  return out.sort();
+}
+
+test('/api/openapi.json is an OpenAPI 3.1 document served without a token', async () => {
+  const res = await request(server.url).get('/api/openapi.json');
+  assert.equal(res.status, 200);
+  assert.equal(res.body.openapi, '3.1.0');
+});
+
+test('every route the API router serves is in the document, and nothing else', () => {
+  const doc = openApiDocument(60);
+  const documented = Object.entries(doc.paths)
+    .flatMap(([path, item]) => Object.keys(item).filter((k) => ['get', 'post', 'put', 'delete', 'patch'].includes(k)).map((m) => `${m} ${path}`))
+    .sort();
+  const served = servedRoutes(apiRouter(server.services, silentLog)).filter((r) => r !== 'get /openapi.json');
+  assert.ok(served.length >= 7);
+  assert.deepEqual(documented, served);
+});
+
+test('every example response validates against its schema', () => {
+  const doc = openApiDocument(60);
+  const ajv = new Ajv2020({ strict: false });
+  addFormats.default(ajv);
+  for (const [name, schema] of Object.entries(doc.components.schemas)) ajv.addSchema(schema, `#/components/schemas/${name}`);
+  let checked = 0;
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const responses = (op as { responses?: Record<string, { content?: Record<string, { schema: object; example?: unknown }> }> }).responses;
+      for (const [status, response] of Object.entries(responses ?? {})) {
+        const media = response.content?.['application/json'];
+        if (!media || media.example === undefined) continue;
+        const validate = ajv.compile({ ...media.schema, components: doc.components });
+        assert.ok(validate(media.example), `${method} ${path} ${status}: ${ajv.errorsText(validate.errors)}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 30, `checked ${checked}`);
+});
+
+test('a live reset response validates against the documented schema', async () => {
+  const { aToken, apiClient } = await import('../helpers/api.js');
+  const { aDomain } = await import('../helpers/builders.js');
+  const domain = await aDomain(server.services);
+  const api = apiClient(server.url, (await aToken(server.services, 'admin')).plaintext);
+  const created = await api.post(`/domains/${domain.name}/credentials`, { name: 'Schema' });
+  const reset = await api.put(`/domains/${domain.name}/credentials/${created.body.data.credential.guid}/reset-password`);
+  const doc = openApiDocument(60);
+  const ajv = new Ajv2020({ strict: false });
+  addFormats.default(ajv);
+  for (const [name, schema] of Object.entries(doc.components.schemas)) ajv.addSchema(schema, `#/components/schemas/${name}`);
+  const validate = ajv.getSchema('#/components/schemas/CredentialSecret')!;
+  assert.ok(validate(created.body), ajv.errorsText(validate.errors));
+  assert.ok(validate(reset.body), ajv.errorsText(validate.errors));
+});

@@ -43,6 +43,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const server = http.createServer(app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
+  let stopping = false;
+  // While stopping, a keep-alive connection ends once its response is out, not keepAliveTimeout later.
+  server.on('request', (_req, res: http.ServerResponse) => {
+    res.once('finish', () => {
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -59,6 +66,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const close = () =>
     (closing ??= (async () => {
       clearInterval(prune);
+      stopping = true;
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);

@@ -1,9 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Logger } from './core/ports.js';
 import { createLogger } from './log.js';
+import { createMetrics, webLoginResult } from './metrics.js';
 import { createServices } from './services.js';
 import { openDatabase } from './store/sqlite/db.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
@@ -33,13 +35,32 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const db = openDatabase(config.dbFile);
   const store = createSqliteStore(db);
-  const services = createServices({ config, store, log });
+  const metrics = config.metricsToken ? createMetrics({ token: config.metricsToken, spoolDir: path.join(config.dataDir, 'spool') }) : null;
+  const services = createServices({ config, store, log, observeHash: metrics?.observeHash, onAuthVerify: metrics?.observeAuthVerify });
 
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 
-  const smtp = await startSmtp({ config, services, log: log.child({ component: 'smtp' }), bind: options.smtpBind });
-  const app = await createApp({ services, log: log.child({ component: 'web' }), healthChecks: [smtp.healthy] });
+  const smtp = await startSmtp({
+    config,
+    services,
+    log: log.child({ component: 'smtp' }),
+    bind: options.smtpBind,
+    onLogin: metrics ? (result) => metrics.login('smtp', result) : undefined,
+  });
+  const app = await createApp({
+    services,
+    log: log.child({ component: 'web' }),
+    healthChecks: [smtp.healthy],
+    mounts: metrics ? [{ path: '/metrics', handler: metrics.handler }] : [],
+    observeRequest: metrics
+      ? (method, route, status, seconds) => {
+          metrics.observeRequest(method, route, status, seconds);
+          const login = webLoginResult(method, route, status);
+          if (login) metrics.login('web', login);
+        }
+      : undefined,
+  });
   const server = http.createServer(app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;

@@ -1,0 +1,133 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { RequestHandler } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type LoginProtocol = 'smtp' | 'web';
+export type LoginResult = 'success' | 'failure' | 'locked';
+
+export interface Metrics {
+  readonly registry: Registry;
+  login(protocol: LoginProtocol, result: LoginResult): void;
+  /** The hasher's observer: one argon2 operation and how long it took. */
+  observeHash(op: 'hash' | 'verify', seconds: number): void;
+  /** The auth service's observer: a login answered from the cache of recent logins, or by argon2. */
+  observeAuthVerify(result: 'hit' | 'miss'): void;
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** GET /metrics: Prometheus text for `Authorization: Bearer <token>`, 401 for anything else. */
+  handler: RequestHandler;
+}
+
+export interface MetricsDeps {
+  token: string;
+  /** Counted on each scrape: files and bytes waiting in the spool. */
+  spoolDir: string;
+}
+
+// argon2id with the default m=19456,t=2 takes tens of milliseconds; a second means the pool is saturated.
+const ARGON2_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+async function spoolUsage(dir: string): Promise<{ files: number; bytes: number }> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return { files: 0, bytes: 0 };
+  }
+  let bytes = 0;
+  let files = 0;
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    // A file taken by a delivery agent between readdir and stat is simply not counted.
+    const size = await stat(path.join(dir, e.name)).then((s) => s.size, () => null);
+    if (size === null) continue;
+    files++;
+    bytes += size;
+  }
+  return { files, bytes };
+}
+
+/** Hashes both sides first, so the comparison takes the same time whatever the lengths. */
+function sameToken(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** mailpass's Prometheus metrics in a registry of their own (never prom-client's global one). */
+export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const logins = new Counter({
+    name: 'mailpass_logins_total',
+    help: 'Login attempts by protocol and result',
+    labelNames: ['protocol', 'result'] as const,
+    registers: [registry],
+  });
+  const argon2 = new Histogram({
+    name: 'mailpass_argon2_seconds',
+    help: 'Duration of argon2id operations (hash or verify), queueing for the thread pool included',
+    labelNames: ['op'] as const,
+    buckets: ARGON2_BUCKETS,
+    registers: [registry],
+  });
+  const authVerify = new Counter({
+    name: 'mailpass_auth_cache_lookups_total',
+    help: 'Mailbox and credential password checks answered from the cache of recent logins (hit) or by argon2 (miss)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const http = new Histogram({
+    name: 'mailpass_http_request_duration_seconds',
+    help: 'Duration of HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const spoolFiles = new Gauge({ name: 'mailpass_spool_files', help: 'Files waiting in the spool (.eml and .json)', registers: [registry] });
+  const spoolBytes = new Gauge({ name: 'mailpass_spool_bytes', help: 'Bytes waiting in the spool', registers: [registry] });
+
+  for (const protocol of ['smtp', 'web'] as const) {
+    for (const result of ['success', 'failure', 'locked'] as const) logins.labels(protocol, result).inc(0);
+  }
+
+  const handler: RequestHandler = async (req, res, next) => {
+    if (req.path !== '/' || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+    res.set('Cache-Control', 'no-store');
+    const auth = req.get('authorization') ?? '';
+    const given = /^Bearer (\S+)$/i.exec(auth)?.[1];
+    if (given === undefined || !sameToken(given, token)) {
+      res.set('WWW-Authenticate', 'Bearer realm="metrics"');
+      return res.status(401).type('text/plain').send('Unauthorized\n');
+    }
+    const usage = await spoolUsage(spoolDir);
+    spoolFiles.set(usage.files);
+    spoolBytes.set(usage.bytes);
+    res.type(registry.contentType).send(await registry.metrics());
+  };
+
+  return {
+    registry,
+    login: (protocol, result) => logins.labels(protocol, result).inc(),
+    observeHash: (op, seconds) => argon2.labels(op).observe(seconds),
+    observeAuthVerify: (result) => authVerify.labels(result).inc(),
+    observeRequest: (method, route, status, seconds) => http.labels(method, route, String(status)).observe(seconds),
+    handler,
+  };
+}
+
+/**
+ * Web logins as the panel answers them (SPEC §4): a POST to a login form is a success when it
+ * redirects (303), a failure on 401 and locked on 429. Anything else (a CSRF 403, an empty form) is
+ * not a login attempt.
+ */
+export function webLoginResult(method: string, route: string, status: number): LoginResult | null {
+  if (method !== 'POST' || (route !== '/login' && route !== '/admin/login')) return null;
+  if (status === 303) return 'success';
+  if (status === 401) return 'failure';
+  if (status === 429) return 'locked';
+  return null;
+}

@@ -7,8 +7,10 @@ CREATE TABLE domains (
   created_at INTEGER NOT NULL
 );
 
+-- AUTOINCREMENT: an id is never reused, so a cache entry, a live SMTP session or a web session
+-- of a deleted account can never match a new account that gets the same login.
 CREATE TABLE accounts (
-  id               INTEGER PRIMARY KEY,
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
   kind             TEXT    NOT NULL CHECK (kind IN ('mailbox', 'credential')),
   domain_id        INTEGER NOT NULL REFERENCES domains (id) ON DELETE CASCADE,
   login            TEXT    NOT NULL UNIQUE,
@@ -28,7 +30,7 @@ CREATE TABLE accounts (
 CREATE INDEX accounts_domain_kind_login ON accounts (domain_id, kind, login);
 
 CREATE TABLE admins (
-  id               INTEGER PRIMARY KEY,
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
   username         TEXT    NOT NULL UNIQUE,
   password_hash    TEXT    NOT NULL,
   password_version INTEGER NOT NULL DEFAULT 1,

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cliActor } from '../../src/core/actors.js';
+import { createAuthCache } from '../../src/core/auth-cache.js';
+import { createServices, type Services } from '../../src/services.js';
+import { openDatabase } from '../../src/store/sqlite/db.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
+import { runCliProcess } from '../helpers/cli-process.js';
+import { silentLog, tempDataDir, testConfig } from '../helpers/env.js';
+
+const { dir, cleanup } = tempDataDir();
+let svc: Services;
+let domain: string;
+let verifications = 0;
+
+before(async () => {
+  const config = testConfig(dir);
+  svc = createServices({ config, store: createSqliteStore(openDatabase(config.dbFile)), log: silentLog, onAuthVerify: (r) => r === 'miss' && verifications++ });
+  domain = (await aDomain(svc)).name;
+});
+after(async () => {
+  await svc.batcher.stop();
+  svc.store.close();
+  cleanup();
+});
+
+const login = (address: string, password: string) => svc.auth.authenticate(address, password, { kinds: ['mailbox', 'credential'], ip: '127.0.0.1', recordConnection: true });
+
+/** Logs in twice: the second answer must come from the cache, without argon2. */
+async function warm(address: string, password: string) {
+  assert.equal((await login(address, password)).ok, true);
+  const before = verifications;
+  const again = await login(address, password);
+  assert.ok(again.ok && again.cached, 'second login is a cache hit');
+  assert.equal(verifications, before, 'no argon2 verification on a hit');
+}
+
+describe('the authentication cache never accepts an old password', () => {
+  test('after the owner changes it', async () => {
+    const { address, password, mailbox } = await aMailbox(svc, { domain });
+    await warm(address, password);
+    const next = strongPassword('N');
+    await svc.mailboxes.changeOwnPassword(mailbox.id, { current: password, next, confirm: next });
+    assert.equal((await login(address, password)).ok, false);
+    assert.equal((await login(address, next)).ok, true);
+  });
+
+  test('after an admin resets it', async () => {
+    const { address, password } = await aMailbox(svc, { domain });
+    await warm(address, password);
+    await svc.mailboxes.resetPassword(cliActor, domain, address, { generate: true });
+    assert.equal((await login(address, password)).ok, false);
+  });
+
+  test('after the mailbox is disabled, and again once re-enabled it needs argon2 first', async () => {
+    const { address, password } = await aMailbox(svc, { domain });
+    await warm(address, password);
+    await svc.mailboxes.setDisabled(cliActor, domain, address, true);
+    assert.equal((await login(address, password)).ok, false);
+    await svc.mailboxes.setDisabled(cliActor, domain, address, false);
+    const before = verifications;
+    const again = await login(address, password);
+    assert.ok(again.ok && !again.cached);
+    assert.equal(verifications, before + 1);
+  });
+
+  test('after the account is deleted, even if the same login is created again', async () => {
+    const { address, password } = await aMailbox(svc, { domain });
+    await warm(address, password);
+    await svc.mailboxes.deleteMailbox(cliActor, domain, address);
+    assert.equal((await login(address, password)).ok, false);
+    const other = strongPassword('Z');
+    await aMailbox(svc, { domain, local: address.split('@')[0], password: other });
+    assert.equal((await login(address, password)).ok, false);
+    assert.equal((await login(address, other)).ok, true);
+  });
+
+  test('after a credential reset', async () => {
+    const { credential, password } = await svc.credentials.createCredential(cliActor, domain, 'App');
+    await warm(credential.login, password);
+    await svc.credentials.resetCredential(cliActor, domain, credential.guid);
+    assert.equal((await login(credential.login, password)).ok, false);
+  });
+
+  test('after a change made by the CLI in another process on the same database file', async () => {
+    const { address, password } = await aMailbox(svc, { domain });
+    await warm(address, password);
+    const next = strongPassword('Q');
+    const cli = await runCliProcess(['mailbox', 'passwd', address, '--password-stdin', '--data-dir', dir], next);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((await login(address, password)).ok, false);
+    assert.equal((await login(address, next)).ok, true);
+  });
+
+  test('a failed login is never cached as a success', async () => {
+    const { address, password } = await aMailbox(svc, { domain });
+    for (let i = 0; i < 3; i++) assert.equal((await login(address, `${password}x`)).ok, false);
+    const r = await login(address, password);
+    assert.ok(r.ok && !r.cached);
+  });
+});
+
+describe('the cache itself', () => {
+  test('keeps no plaintext, is bounded, and expires entries', () => {
+    const cache = createAuthCache({ size: 2, ttlSeconds: 10 })!;
+    cache.set('a@x.test', 'Secret#1pass', 1, 1, 0);
+    cache.set('b@x.test', 'Secret#2pass', 2, 1, 0);
+    cache.set('c@x.test', 'Secret#3pass', 3, 1, 0);
+    assert.equal(cache.size, 2);
+    assert.equal(cache.get('a@x.test', 'Secret#1pass', 1), null, 'least recently used was dropped');
+    assert.deepEqual(cache.get('c@x.test', 'Secret#3pass', 1), { accountId: 3, passwordVersion: 1 });
+    assert.equal(cache.get('c@x.test', 'Secret#3pass', 10_001), null, 'expired');
+    assert.ok(!JSON.stringify([...(cache as unknown as { entries?: Map<string, unknown> }).entries?.keys() ?? []]).includes('Secret'));
+  });
+
+  test('size or TTL 0 turns it off', () => {
+    assert.equal(createAuthCache({ size: 0, ttlSeconds: 10 }), null);
+    assert.equal(createAuthCache({ size: 10, ttlSeconds: 0 }), null);
+  });
+});
+
+test('search uses the index, not a full scan', () => {
+  const db = openDatabase(path.join(dir, 'mailpass.db'));
+  const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ domainId: 1, kind: 'mailbox', lo: 'a', hi: 'b', limit: 50, offset: 0 }) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
+  const list = plan(`SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id
+      WHERE a.domain_id = @domainId AND a.kind = @kind AND a.login >= @lo AND a.login < @hi ORDER BY a.login LIMIT @limit OFFSET @offset`);
+  const count = plan('SELECT count(*) FROM accounts WHERE domain_id = @domainId AND kind = @kind AND login >= @lo AND login < @hi');
+  for (const p of [list, count]) {
+    assert.match(p, /USING (COVERING )?INDEX accounts_domain_kind_login/);
+    assert.doesNotMatch(p, /SCAN a(ccounts)?\b(?! USING)/);
+  }
+  db.close();
+});

@@ -12,6 +12,7 @@ import { backup } from './commands/backup.js';
 import { credentialAdd } from './commands/credential.js';
 import { domainAdd, domainList } from './commands/domain.js';
 import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
+import { restore } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenAdd } from './commands/token.js';
 
@@ -27,6 +28,7 @@ export const COMMANDS: Command[] = [
   tokenAdd,
   credentialAdd,
   backup,
+  restore,
 ];
 
 const GLOBAL_OPTIONS = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;

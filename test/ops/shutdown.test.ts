@@ -97,7 +97,7 @@ test('SIGTERM: listeners stop accepting, an SMTP message and an HTTP request in 
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child!.once('exit', (code, signal) => resolve({ code, signal })));
   const log = logLines(child);
-  const web = await log.waitFor('web panel listening', 15_000);
+  const web = await log.waitFor('web panel listening', 30_000);
   const smtp = await log.waitFor('smtp listening');
   const httpPort = web.port as number;
   assert.deepEqual([smtp.smtp, smtp.smtps], [smtpPort, smtpsPort]);

@@ -94,6 +94,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await Promise.all([httpClosed, smtp.close(SHUTDOWN_GRACE_MS)]);
       clearTimeout(grace);
       await services.batcher.stop();
+      await services.estimator.close();
       store.close();
       log.info({}, 'stopped');
     })());

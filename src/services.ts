@@ -10,6 +10,7 @@ import { createArgon2Hasher, type HashObserver } from './core/hasher.js';
 import { createLoginBatcher } from './core/login-batcher.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
+import { createStrengthEstimator } from './core/strength.js';
 import { createTokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Logger, type Store } from './core/ports.js';
 
@@ -27,7 +28,8 @@ export interface ServiceDeps {
 export function createServices({ config, store, log, clock = systemClock, events = createAccountEvents(), observeHash, onAuthVerify }: ServiceDeps) {
   const hasher = createArgon2Hasher(config.argon2, undefined, observeHash);
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
-  const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore });
+  const estimator = createStrengthEstimator();
+  const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
   const batcher = createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }) });
   const cache = createAuthCache(config.authCache);
   const domains = createDomainService({ store, clock, audit });
@@ -40,10 +42,11 @@ export function createServices({ config, store, log, clock = systemClock, events
     hasher,
     audit,
     rules,
+    estimator,
     batcher,
     domains,
     auth: createAuthService({ store, hasher, clock, batcher, cache, onVerify: onAuthVerify }),
-    mailboxes: createMailboxService({ ...writeDeps, audit, domains, rules, minScore: config.minPasswordScore }),
+    mailboxes: createMailboxService({ ...writeDeps, audit, domains, rules }),
     admins: createAdminService({ store, hasher, clock, audit, rules }),
     credentials: createCredentialService({ ...writeDeps, audit, domains, rules }),
     tokens: createTokenService({ store, clock, audit }),

@@ -132,7 +132,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     io.stderr(`mailpass: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   } finally {
-    if (services) await (services as Services).batcher.stop();
+    if (services) {
+      await (services as Services).batcher.stop();
+      await (services as Services).estimator.close();
+    }
     (closeStore as (() => void) | null)?.();
   }
 }

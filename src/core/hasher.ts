@@ -1,3 +1,4 @@
+import os from 'node:os';
 import argon2 from 'argon2';
 import type { Hasher } from './ports.js';
 
@@ -54,10 +55,14 @@ export function createLimiter(limit: number) {
   };
 }
 
-/** How many argon2 operations may run at once: the libuv thread pool, less one left for fs and DNS. */
+/**
+ * How many argon2 operations may run at once: one per CPU core, and never the whole libuv
+ * thread pool (one thread stays free for fs and DNS). argon2id is memory-hard: more hashes
+ * than cores thrash the caches (measured on 2 cores: 63 verifications/s at 2, 53 at 3, 40 at 4).
+ */
 export function defaultHashConcurrency(): number {
   const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  return Math.max(1, pool - 1);
+  return Math.max(1, Math.min(os.availableParallelism(), pool - 1));
 }
 
 export interface HashObserver {

@@ -5,7 +5,7 @@ import type { Audit } from './audit.js';
 import type { DomainService } from './domains.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldErrors } from './errors.js';
 import type { PasswordRules } from './password-rules.js';
-import { checkPolicy, type PolicyContext } from './passwords.js';
+import type { PolicyContext } from './passwords.js';
 import type { Account, Page } from './ports.js';
 
 export const MAILBOX_PAGE_SIZE = 50;
@@ -30,7 +30,6 @@ export interface MailboxDeps extends AccountWriteDeps {
   audit: Audit;
   domains: DomainService;
   rules: PasswordRules;
-  minScore: number;
 }
 
 const policyContext = (address: string): PolicyContext => {
@@ -111,7 +110,7 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       if (next === '') {
         errors.new_password = ['Is required.'];
       } else {
-        const reasons = checkPolicy(next, policyContext(mailbox.login), deps.minScore).map((f) => f.message);
+        const reasons = (await rules.check(next, policyContext(mailbox.login))).map((f) => f.message);
         if (reasons.length === 0 && next === current && !errors.current_password) reasons.push('Must differ from the current password.');
         if (reasons.length > 0) errors.new_password = reasons;
       }

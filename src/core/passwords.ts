@@ -1,7 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
-import * as english from '@zxcvbn-ts/language-en';
+import type { StrengthEstimator } from './strength.js';
 
 export const PRODUCT_NAME = 'mailpass';
 export const MIN_LENGTH = 8;
@@ -53,23 +51,6 @@ const SPECIAL = /[^\p{L}\p{N}\s]/u;
 // Control characters are refused: they cannot be typed reliably and break line-based protocols.
 const CONTROL = /\p{Cc}/u;
 
-/** Only the first 64 characters are scored; the policy's cheap rules still see the whole password. */
-const ZXCVBN_MAX_LENGTH = 64;
-
-const zxcvbn = new ZxcvbnFactory({
-  dictionary: { ...common.dictionary, ...english.dictionary },
-  graphs: common.adjacencyGraphs,
-  translations: english.translations,
-  // Bounded work per check: the l33t matcher and long inputs otherwise cost hundreds of
-  // milliseconds of event-loop time for a single password (measured: 1.2 s for a 26-character one).
-  l33tMaxSubstitutions: 16,
-  maxLength: ZXCVBN_MAX_LENGTH,
-});
-
-const commonPasswords: ReadonlySet<string> = new Set(
-  (common.dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()),
-);
-
 export function codePointLength(s: string): number {
   let n = 0;
   for (const _ of s) n++;
@@ -84,11 +65,6 @@ export interface Strength {
   has_digit: boolean;
   has_special: boolean;
   meets_policy: boolean;
-}
-
-/** zxcvbn score 0-4, of the first 64 code points. */
-export function estimateScore(password: string, userInputs: string[] = []): number {
-  return zxcvbn.check(Array.from(password).slice(0, ZXCVBN_MAX_LENGTH).join(''), userInputs).score;
 }
 
 /** Words the password must not contain: parts of the context that are long enough to matter. */
@@ -112,8 +88,11 @@ function forbiddenWords(ctx: PolicyContext): Array<{ rule: PolicyRule; word: str
   return out;
 }
 
-/** Every rule of SPEC §3 the password breaks (empty when it meets the policy), except "differs from the current one". */
-export function checkPolicy(password: string, ctx: PolicyContext = {}, minScore = 2): PolicyFailure[] {
+/**
+ * The rules of SPEC §3 that need no dictionary: length, character classes, control characters,
+ * and the words of its context. Synchronous and cheap.
+ */
+export function checkBasicRules(password: string, ctx: PolicyContext = {}): PolicyFailure[] {
   const failures: PolicyFailure[] = [];
   const length = codePointLength(password);
   if (length < MIN_LENGTH) failures.push({ rule: 'too-short', message: `Must be at least ${MIN_LENGTH} characters long.` });
@@ -123,10 +102,8 @@ export function checkPolicy(password: string, ctx: PolicyContext = {}, minScore 
   if (!DIGIT.test(password)) failures.push({ rule: 'no-digit', message: 'Must contain a digit.' });
   if (!SPECIAL.test(password)) failures.push({ rule: 'no-special', message: 'Must contain a special character (such as . , / ! @ # $ % ^ & *).' });
   if (CONTROL.test(password)) failures.push({ rule: 'control-character', message: 'Must not contain control characters.' });
-  // The remaining rules are costlier; an over-long input is refused on length alone.
   if (length > MAX_LENGTH) return failures;
   const lower = password.toLowerCase();
-  if (commonPasswords.has(lower)) failures.push({ rule: 'common-password', message: 'Is a commonly used password.' });
   const seen = new Set<PolicyRule>();
   for (const { rule, word, message } of forbiddenWords(ctx)) {
     if (!seen.has(rule) && lower.includes(word)) {
@@ -134,25 +111,34 @@ export function checkPolicy(password: string, ctx: PolicyContext = {}, minScore 
       failures.push({ rule, message });
     }
   }
-  if (failures.length === 0 && minScore > 0) {
-    const inputs = [PRODUCT_NAME, ctx.localPart, ctx.domain, ...(ctx.words ?? [])].filter((s): s is string => !!s);
-    if (estimateScore(password, inputs) < minScore) {
-      failures.push({ rule: 'too-weak', message: 'Is too easy to guess: make it longer or less predictable.' });
-    }
+  return failures;
+}
+
+const userInputs = (ctx: PolicyContext) => [PRODUCT_NAME, ctx.localPart, ctx.domain, ...(ctx.words ?? [])].filter((s): s is string => !!s);
+
+/** Every rule of SPEC §3 the password breaks (empty when it meets the policy), except "differs from the current one". */
+export async function checkPolicy(password: string, ctx: PolicyContext, minScore: number, estimator: StrengthEstimator): Promise<PolicyFailure[]> {
+  const failures = checkBasicRules(password, ctx);
+  if (codePointLength(password) > MAX_LENGTH) return failures;
+  const { score, common } = await estimator.assess(password, userInputs(ctx));
+  if (common) failures.push({ rule: 'common-password', message: 'Is a commonly used password.' });
+  if (failures.length === 0 && score < minScore) {
+    failures.push({ rule: 'too-weak', message: 'Is too easy to guess: make it longer or less predictable.' });
   }
   return failures;
 }
 
 /** The `password_strength` object of the API (SPEC §5). */
-export function describeStrength(password: string, ctx: PolicyContext = {}, minScore = 2): Strength {
+export async function describeStrength(password: string, ctx: PolicyContext, minScore: number, estimator: StrengthEstimator): Promise<Strength> {
+  const { score } = await estimator.assess(password, []);
   return {
-    score: estimateScore(password),
+    score,
     length: codePointLength(password),
     has_uppercase: UPPER.test(password),
     has_lowercase: LOWER.test(password),
     has_digit: DIGIT.test(password),
     has_special: SPECIAL.test(password),
-    meets_policy: checkPolicy(password, ctx, minScore).length === 0,
+    meets_policy: (await checkPolicy(password, ctx, minScore, estimator)).length === 0,
   };
 }
 
@@ -169,8 +155,8 @@ function pick(chars: string): string {
 
 /**
  * A 20-character password from the CSPRNG that always meets the policy for this context.
- * 20 uniform draws from 71 symbols are over 120 bits: the strength estimate (tens of
- * milliseconds of CPU) has nothing to add, so only the other rules are checked.
+ * 20 uniform draws from 71 symbols are over 120 bits: neither the strength estimate nor the
+ * common-password list has anything to add, so only the other rules are checked.
  */
 export function generatePassword(ctx: PolicyContext = {}): string {
   for (;;) {
@@ -181,6 +167,6 @@ export function generatePassword(ctx: PolicyContext = {}): string {
       [chars[i], chars[j]] = [chars[j]!, chars[i]!];
     }
     const password = chars.join('');
-    if (checkPolicy(password, ctx, 0).length === 0) return password;
+    if (checkBasicRules(password, ctx).length === 0) return password;
   }
 }

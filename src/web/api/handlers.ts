@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Actor } from '../../core/actors.js';
 import type { Services } from '../../services.js';
 import { parseForm } from '../forms.js';
-import { credentialJson, domainJson, mailboxJson, strengthJson } from './serialize.js';
+import { credentialJson, domainJson, mailboxJson } from './serialize.js';
 
 const NameBody = z.object({ name: z.string({ error: 'Must be a string.' }).max(100, 'Must be at most 100 characters.') });
 const PasswordBody = z.object({ password: z.string({ error: 'Must be a string.' }).max(1024, 'Must be at most 1024 characters.').optional() });
@@ -26,13 +26,13 @@ export const listCredentials = (svc: Services): RequestHandler => async (req, re
  * `synced` is true when the password is committed: SMTP logins read the password version from
  * the same database on every attempt (cache hits included), so no listener accepts the old one.
  */
-const secretResponse = (svc: Services, message: string, credential: Parameters<typeof credentialJson>[0], password: string) => ({
+const secretResponse = async (svc: Services, message: string, credential: Parameters<typeof credentialJson>[0], password: string) => ({
   success: true,
   message,
   data: {
     credential: credentialJson(credential),
     password,
-    password_strength: strengthJson(password, { localPart: credential.localPart, domain: credential.domainName }, svc.config.minPasswordScore),
+    password_strength: await svc.rules.describe(password, { localPart: credential.localPart, domain: credential.domainName }),
     synced: true,
   },
 });
@@ -42,14 +42,14 @@ export const createCredential = (svc: Services): RequestHandler => async (req, r
   const body = parseForm(NameBody, req.body);
   const { credential, password } = await svc.credentials.createCredential(actorOf(res), domain.name, body.name, req.ip);
   res.set('Cache-Control', 'no-store');
-  res.status(201).json(secretResponse(svc, 'Credential created successfully.', credential, password));
+  res.status(201).json(await secretResponse(svc, 'Credential created successfully.', credential, password));
 };
 
 export const resetCredential = (svc: Services): RequestHandler => async (req, res) => {
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
   const { credential, password } = await svc.credentials.resetCredential(actorOf(res), domain.name, req.params.credential, req.ip);
   res.set('Cache-Control', 'no-store');
-  res.json(secretResponse(svc, 'Password reset successfully.', credential, password));
+  res.json(await secretResponse(svc, 'Password reset successfully.', credential, password));
 };
 
 export const deleteCredential = (svc: Services): RequestHandler => async (req, res) => {
@@ -79,7 +79,7 @@ export const setMailboxPassword = (svc: Services): RequestHandler => async (req,
     data: {
       mailbox: mailboxJson(updated),
       ...(generated ? { password } : {}),
-      password_strength: strengthJson(password, svc.mailboxes.policyContext(updated.login), svc.config.minPasswordScore),
+      password_strength: await svc.rules.describe(password, svc.mailboxes.policyContext(updated.login)),
       synced: true,
     },
   });

@@ -1,4 +1,3 @@
-import { describeStrength, type PolicyContext } from '../../core/passwords.js';
 import type { Account, DomainSummary } from '../../core/ports.js';
 
 /** The JSON shapes of SPEC §5: snake_case, times in Unix seconds. */
@@ -31,5 +30,3 @@ export const domainJson = (d: DomainSummary) => ({
   mailbox_count: d.mailboxCount,
   credential_count: d.credentialCount,
 });
-
-export const strengthJson = (password: string, ctx: PolicyContext, minScore: number) => describeStrength(password, ctx, minScore);

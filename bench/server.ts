@@ -1,0 +1,38 @@
+// The server under test, in its own process so that the load generator's CPU use does not
+// show up as its event-loop delay. Reports ports when ready; answers {cmd:'stats'} over IPC.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { startServer } from '../src/main.js';
+
+const config = loadConfig(process.env);
+const running = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: 0, smtps: 0 } });
+let eld = monitorEventLoopDelay({ resolution: 10 });
+eld.enable();
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 200);
+
+process.on('message', async (msg: { cmd: string }) => {
+  if (msg.cmd === 'reset-eld') {
+    eld.disable();
+    eld = monitorEventLoopDelay({ resolution: 10 });
+    eld.enable();
+    process.send!({ cmd: 'reset-eld' });
+  } else if (msg.cmd === 'stats') {
+    process.send!({
+      cmd: 'stats',
+      eldP50Ms: eld.percentile(50) / 1e6,
+      eldP99Ms: eld.percentile(99) / 1e6,
+      eldMaxMs: eld.max / 1e6,
+      rssMb: process.memoryUsage().rss / 2 ** 20,
+      peakRssMb: peakRss / 2 ** 20,
+    });
+  } else if (msg.cmd === 'stop') {
+    clearInterval(sampler);
+    await running.close();
+    process.exit(0);
+  }
+});
+process.send!({ cmd: 'ready', http: running.httpPort, smtp: running.smtpPorts.smtp, smtps: running.smtpPorts.smtps });

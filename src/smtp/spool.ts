@@ -43,17 +43,9 @@ class LineEndingCheck extends Transform {
   }
 }
 
-async function syncFile(file: string) {
-  const fh = await open(file, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string) {
-  const fh = await open(dir, 'r');
+/** fsync of a file, or of a directory so that a rename in it is durable. */
+async function fsyncPath(target: string) {
+  const fh = await open(target, 'r');
   try {
     await fh.sync();
   } finally {
@@ -98,7 +90,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
         );
         if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
         if (check.bad) return { ok: false, reason: 'bare-line-ending' };
-        await syncFile(tmpEml);
+        await fsyncPath(tmpEml);
         const meta = JSON.stringify({ id, ...envelope, size: bytes });
         const fh = await open(tmpJson, 'w', 0o600);
         try {
@@ -109,7 +101,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
         }
         await rename(tmpEml, path.join(dir, `${id}.eml`));
         await rename(tmpJson, path.join(dir, `${id}.json`));
-        await syncDir(dir);
+        await fsyncPath(dir);
         return { ok: true, id, bytes };
       } finally {
         await rm(tmpEml, { force: true });

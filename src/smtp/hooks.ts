@@ -36,13 +36,15 @@ type Server = SMTPServer & { connections: Set<Connection> };
 
 /**
  * smtp-server derives an enhanced status code from the reply code, which is wrong for some of
- * SPEC §6's replies (553 5.7.1, 550 5.6.0, 421 4.7.0); a reply whose text already starts with
+ * SPEC §6's replies (553 5.7.1, 550 5.6.0, 421 4.7.0, 538 5.7.11); a reply whose text already starts with
  * one is sent as it is. It also advertises AUTH before TLS; SPEC §6 advertises it only after.
  */
 function adjustConnection(conn: Connection) {
   const send = conn.send.bind(conn);
   conn.send = (code, data, context) => {
     if (typeof data === 'string' && ENHANCED.test(data)) return send(code, data, false);
+    // RFC 5248: 5.7.11, encryption required for the requested authentication mechanism.
+    if (code === 538) return send(538, '5.7.11 Must issue a STARTTLS command first', false);
     if (code === 250 && Array.isArray(data) && !conn.secure) {
       return send(code, data.filter((line) => !/^AUTH\b/.test(line)), context);
     }

@@ -35,7 +35,7 @@ describe('before TLS', () => {
     assert.match(ehlo.text, /STARTTLS/);
     assert.doesNotMatch(ehlo.text, /AUTH/);
     const auth = await c.authPlain('x@y.test', 'whatever');
-    assert.equal(auth.code, 538);
+    assert.match(auth.text, /^538 5\.7\.11 /);
     await c.startTls();
     const secure = await c.cmd('EHLO client.test');
     assert.match(secure.text, /AUTH PLAIN LOGIN/);

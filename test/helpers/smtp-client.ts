@@ -63,7 +63,7 @@ export class RawSmtp {
   }
 
   /** The next reply from the server (within `ms`). */
-  read(ms = 10_000): Promise<Reply> {
+  read(ms = 30_000): Promise<Reply> {
     const ready = this.replies.shift();
     if (ready) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {

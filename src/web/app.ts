@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csrfSync } from 'csrf-sync';
@@ -11,6 +11,7 @@ import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
 import { handleErrors, notFound } from './middleware/errors.js';
 import { createLoginLimits } from './middleware/login-limits.js';
+import { requestLog } from './middleware/request-log.js';
 import { SqliteSessionStore } from './middleware/session-store.js';
 import { apiRouter } from './api/router.js';
 import { BODY_LIMIT } from './limits.js';
@@ -40,17 +41,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.set('view engine', 'ejs');
   app.locals.productName = 'mailpass';
 
-  app.use((req, res, next) => {
-    req.id = randomUUID();
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
-      observeRequest?.(req.method, route, res.statusCode, seconds);
-      log.debug({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
-    });
-    next();
-  });
+  app.use(requestLog(log, observeRequest));
   app.use(
     helmet({
       contentSecurityPolicy: {

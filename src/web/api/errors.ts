@@ -19,7 +19,7 @@ export const handleApiErrors = (log: Logger): ErrorRequestHandler => (err, req, 
     return res.status(429).json(fail(err.message));
   }
   if (err instanceof UnavailableError) {
-    log.warn({ err: err.cause ?? err, reqId: req.id }, 'store unavailable');
+    (req.log ?? log).warn({ err: err.cause ?? err }, 'store unavailable');
     res.set('Retry-After', '5');
     return res.status(503).json(fail('Service temporarily unavailable.'));
   }
@@ -31,6 +31,6 @@ export const handleApiErrors = (log: Logger): ErrorRequestHandler => (err, req, 
     if (type === 'encoding.unsupported' || type === 'charset.unsupported') return res.status(415).json(fail('Unsupported body encoding.'));
     if (typeof status === 'number' && status >= 400 && status < 500) return res.status(status).json(fail('The request could not be processed.'));
   }
-  log.error({ err, reqId: req.id }, 'api request failed');
+  (req.log ?? log).error({ err }, 'api request failed');
   res.status(500).json(fail('An error occurred while processing the request.'));
 };

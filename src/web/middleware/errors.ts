@@ -40,7 +40,7 @@ export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res
     return res.status(429).render(VIEW_ERROR, { title: 'Too many attempts', message: err.message });
   }
   if (err instanceof UnavailableError) {
-    log.warn({ err: err.cause ?? err, reqId: req.id }, 'store unavailable');
+    (req.log ?? log).warn({ err: err.cause ?? err }, 'store unavailable');
     res.set('Retry-After', '5');
     return res.status(503).render(VIEW_ERROR, { title: 'Unavailable', message: err.message });
   }
@@ -48,15 +48,6 @@ export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res
   if (status) {
     return res.status(status).render(VIEW_ERROR, { title: 'Request refused', message: MESSAGES[status] ?? 'The request was refused.' });
   }
-  log.error({ err, reqId: req.id }, 'request failed');
+  (req.log ?? log).error({ err }, 'request failed');
   res.status(500).render(VIEW_ERROR, { title: 'Error', message: 'An error occurred while processing the request.' });
 };
-
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      id?: string;
-    }
-  }
-}

@@ -56,6 +56,11 @@ export function createAuthService({ store, hasher, clock, batcher, cache, onVeri
       } else {
         ok = await hasher.verify(account.passwordHash, password);
         onVerify?.('miss');
+        if (ok) {
+          // The password may have changed while argon2 ran: the old one must not get through.
+          const current = (await store.readAccountVersions([account.id])).get(account.id);
+          if (!current || current.passwordVersion !== account.passwordVersion || current.disabled) return { ok: false, reason: 'bad-credentials' };
+        }
         if (ok && cache) cache.set(account.login, password, account.id, account.passwordVersion, now * 1000);
         if (ok && hasher.needsRehash(account.passwordHash)) {
           batcher.recordRehash({ accountId: account.id, passwordVersion: account.passwordVersion, hash: await hasher.hash(password) });

@@ -64,15 +64,17 @@ export function createLiveSessions({ store, events, log, pollMs = 2000 }: { stor
     if (set && set.size === 0) byAccount.delete(live.user.accountId);
   };
 
-  const endAccount = (accountId: number) => {
+  /** Ends the account's sessions, or only those not authenticated with `currentVersion`. */
+  const endAccount = (accountId: number, currentVersion?: number) => {
     for (const conn of [...(byAccount.get(accountId) ?? [])]) {
       const live = byConn.get(conn)!;
+      if (currentVersion !== undefined && live.user.passwordVersion === currentVersion) continue;
       if (live.inMessage) live.endAfterMessage = true;
       else endNow(conn);
     }
   };
 
-  const unsubscribe = events.onChanged(endAccount);
+  const unsubscribe = events.onChanged((accountId) => endAccount(accountId));
 
   let polling = false;
   const poll = setInterval(() => {
@@ -84,10 +86,8 @@ export function createLiveSessions({ store, events, log, pollMs = 2000 }: { stor
       .then((versions) => {
         for (const id of ids) {
           const v = versions.get(id);
-          const conns = byAccount.get(id);
-          if (!conns) continue;
-          const stale = [...conns].some((c) => byConn.get(c)!.user.passwordVersion !== v?.passwordVersion);
-          if (!v || v.disabled || stale) endAccount(id);
+          // Gone or disabled: every session ends; changed: those that logged in with an older password.
+          endAccount(id, !v || v.disabled ? undefined : v.passwordVersion);
         }
       })
       .catch((err: unknown) => log.warn({ err }, 'live session check failed'))

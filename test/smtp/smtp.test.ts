@@ -201,8 +201,10 @@ describe('a password change takes effect at once', () => {
     c.close();
     const d = await ready(listeners[1]!);
     assert.equal((await d.authPlain(address, next)).code, 235);
-    d.close();
     assert.match((await idle.read(5000)).text, /^421 4\.7\.0 /);
+    // The session that logged in with the new password is not ended with the stale one.
+    assert.equal((await d.cmd('NOOP')).code, 250);
+    d.close();
   });
 });
 

@@ -7,7 +7,7 @@ import type { Logger } from './core/ports.js';
 import { createLogger } from './log.js';
 import { createMetrics, webLoginResult } from './metrics.js';
 import { createServices } from './services.js';
-import { openDatabase } from './store/sqlite/db.js';
+import { openDatabase, type Db } from './store/sqlite/db.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 import { startSmtp } from './smtp/server.js';
 import { createApp } from './web/app.js';
@@ -16,6 +16,8 @@ export interface RunningServer {
   httpPort: number;
   smtpPorts: { smtp: number; smtps: number };
   services: ReturnType<typeof createServices>;
+  /** The server's own database connection: fault tests set pragmas on it (query_only, max_page_count). */
+  db: Db;
   close(): Promise<void>;
 }
 
@@ -98,7 +100,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       store.close();
       log.info({}, 'stopped');
     })());
-  return { httpPort, smtpPorts: smtp.ports, services, close };
+  return { httpPort, smtpPorts: smtp.ports, services, db, close };
 }
 
 /** `npm start` and `mailpass serve`: start, then stop gracefully on SIGTERM or SIGINT. */

@@ -23,6 +23,14 @@ const MESSAGES: Record<number, string> = {
 
 /** The one error handler of the HTML panel: domain errors become statuses and pages; a stack only reaches the log. */
 export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res, _next) => {
+  if (res.headersSent) {
+    // express-session saves the session after the page went out; when that fails (a lock, a
+    // read-only or full disk) the page was already served. Rendering again would throw, and
+    // Express's fallback would drop the connection, possibly before the page is flushed.
+    log.warn({ err: err instanceof UnavailableError ? (err.cause ?? err) : err, reqId: req.id }, 'request failed after its response was sent');
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
   const form = res.locals.form;
   if (err instanceof ValidationError || (err instanceof ConflictError && form)) {
     const errors = err instanceof ValidationError ? err.fields : { form: [err.message] };

@@ -47,8 +47,13 @@ export class SqliteSessionStore extends session.Store {
     this.store.setSession(sessionKey(sid), sess.owner ?? null, JSON.stringify(sess), this.expiry(sess)).then(() => cb?.(), (err) => cb?.(err));
   }
 
+  /**
+   * Moves the idle expiry after the page was served. When the database cannot be written (locked,
+   * read-only, full) the session simply ends sooner: express-session would otherwise report the
+   * failure after the response, when no handler can answer it any more.
+   */
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.store.touchSession(sessionKey(sid), this.expiry(sess)).then(() => cb?.(), (err) => cb?.(err));
+    this.store.touchSession(sessionKey(sid), this.expiry(sess)).then(() => cb?.(), () => cb?.());
   }
 
   override destroy(sid: string, cb?: Callback): void {

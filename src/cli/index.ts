@@ -11,6 +11,7 @@ import { adminAdd } from './commands/admin.js';
 import { backup } from './commands/backup.js';
 import { credentialAdd } from './commands/credential.js';
 import { domainAdd, domainList } from './commands/domain.js';
+import { dovecotConfig } from './commands/dovecot-config.js';
 import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
 import { restore } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   credentialAdd,
   backup,
   restore,
+  dovecotConfig,
 ];
 
 const GLOBAL_OPTIONS = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;

@@ -1,4 +1,5 @@
-import type { AuditEntry, Logger, LoginRecord, Rehash, Store } from './ports.js';
+import { UnavailableError } from './errors.js';
+import type { AuditEntry, LoginBatch, Logger, LoginRecord, Rehash, Store } from './ports.js';
 
 export interface LoginBatcher {
   recordLogin(record: LoginRecord): void;
@@ -23,6 +24,21 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
   let dropped = 0;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  /** Puts a batch the store could not take back in front of what arrived since, for the next write. */
+  const requeue = (batch: LoginBatch) => {
+    for (const r of batch.logins) {
+      const newer = logins.get(r.accountId);
+      if (!newer || newer.at < r.at) logins.set(r.accountId, r);
+    }
+    for (const r of batch.rehashes) if (!rehashes.has(r.accountId)) rehashes.set(r.accountId, r);
+    audit = [...batch.audit, ...audit];
+    if (audit.length > MAX_PENDING_AUDIT) {
+      dropped += audit.length - MAX_PENDING_AUDIT;
+      audit = audit.slice(-MAX_PENDING_AUDIT);
+    }
+  };
 
   const write = async () => {
     timer = null;
@@ -38,8 +54,14 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
     try {
       await store.applyLoginBatch(batch);
     } catch (err) {
-      // Last-connection times are informative; a failed batch is logged, not retried forever.
-      log.warn({ err, logins: batch.logins.length, rehashes: batch.rehashes.length, audit: batch.audit.length }, 'login batch not written');
+      const retry = err instanceof UnavailableError && !stopped;
+      log.warn({ err, logins: batch.logins.length, rehashes: batch.rehashes.length, audit: batch.audit.length, retry }, 'login batch not written');
+      // A lock or a full disk passes: keep the batch (audit entries above all) for the next write.
+      // Any other failure would fail again; it is logged, not retried forever.
+      if (retry) {
+        requeue(batch);
+        schedule();
+      }
     }
   };
   const schedule = () => {
@@ -74,6 +96,7 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
       await running;
     },
     async stop() {
+      stopped = true;
       await this.flush();
     },
   };

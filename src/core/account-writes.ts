@@ -1,4 +1,4 @@
-import type { Account, AccountEvents, Clock, Hasher, Store } from './ports.js';
+import type { Account, AccountEvents, AuditEntry, Clock, Hasher, Store } from './ports.js';
 
 export interface AccountWriteDeps {
   store: Store;
@@ -12,10 +12,11 @@ export interface AccountWriteDeps {
  * the owner's web sessions in one transaction, then tell live SMTP sessions and caches.
  * When the promise resolves, the old password no longer authenticates anywhere.
  * With `expectedVersion`, the write happens only if nobody changed the password meanwhile (null otherwise).
+ * `audit` is written in the same transaction.
  */
-export async function writePassword(deps: AccountWriteDeps, account: Account, password: string, expectedVersion?: number): Promise<number | null> {
+export async function writePassword(deps: AccountWriteDeps, account: Account, password: string, expectedVersion?: number, audit?: AuditEntry): Promise<number | null> {
   const hash = await deps.hasher.hash(password);
-  const version = await deps.store.setPasswordAndEndSessions(account.id, hash, deps.clock.now(), expectedVersion);
+  const version = await deps.store.setPasswordAndEndSessions(account.id, hash, deps.clock.now(), expectedVersion, audit);
   if (version !== null) deps.events.emitChanged(account.id);
   return version;
 }

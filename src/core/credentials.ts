@@ -102,9 +102,10 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
     async resetCredential(actor, domainInput, guid, ip = null) {
       const credential = await find(actor, await domains.requireDomain(actor, domainInput), guid);
       const password = passwordFor(credential.login, credential.domainName);
-      const version = await writePassword(deps, credential, password, credential.passwordVersion);
+      const entry = audit.entry(actor, 'credential.reset', credential.login, ip);
+      const version = await writePassword(deps, credential, password, credential.passwordVersion, entry);
       if (version === null) throw new ConflictError('conflict', 'The credential was changed at the same time; try again');
-      await audit.record(actor, 'credential.reset', credential.login, ip);
+      audit.logged(entry);
       const updated = (await store.findAccountById(credential.id)) ?? credential;
       return { credential: updated, password };
     },

@@ -93,8 +93,9 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
     async resetPassword(actor, domainInput, addressInput, input, ip = null) {
       const mailbox = await getMailbox(actor, domainInput, addressInput);
       const { password, generated } = await choosePassword(input, policyContext(mailbox.login), 'password');
-      await writePassword(deps, mailbox, password);
-      await audit.record(actor, 'password.reset', mailbox.login, ip);
+      const entry = audit.entry(actor, 'password.reset', mailbox.login, ip);
+      await writePassword(deps, mailbox, password, undefined, entry);
+      audit.logged(entry);
       return { mailbox, password, generated };
     },
 
@@ -116,8 +117,9 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       }
       if (input.confirm !== next) errors.confirm_password = ['Does not match the new password.'];
       if (Object.keys(errors).length > 0) throw new ValidationError(errors);
-      await writePassword(deps, mailbox, next);
-      await audit.record({ kind: 'mailbox', id: mailbox.id, login: mailbox.login }, 'password.change', mailbox.login, ip);
+      const entry = audit.entry({ kind: 'mailbox', id: mailbox.id, login: mailbox.login }, 'password.change', mailbox.login, ip);
+      await writePassword(deps, mailbox, next, undefined, entry);
+      audit.logged(entry);
     },
 
     async setDisabled(actor, domainInput, addressInput, disabled, ip = null) {

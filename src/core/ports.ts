@@ -135,8 +135,11 @@ export interface Store {
     kind: AccountKind,
     query: { search?: string; limit: number; offset: number },
   ): Promise<{ items: Account[]; total: number }>;
-  /** Stores a new hash, bumps the password version and ends the owner's web sessions, in one transaction. */
-  setPasswordAndEndSessions(accountId: number, hash: string, now: number, expectedVersion?: number): Promise<number | null>;
+  /**
+   * Stores a new hash, bumps the password version, ends the owner's web sessions and appends
+   * `audit`, in one transaction: a change is never stored without its audit entry, nor the reverse.
+   */
+  setPasswordAndEndSessions(accountId: number, hash: string, now: number, expectedVersion?: number, audit?: AuditEntry): Promise<number | null>;
   setDisabledAndEndSessions(accountId: number, disabled: boolean, now: number): Promise<void>;
   deleteAccountAndEndSessions(accountId: number): Promise<void>;
   /** Last connections, re-hashes and audit entries of many logins, in one transaction. */

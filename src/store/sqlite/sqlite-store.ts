@@ -4,6 +4,7 @@ import type {
   AccountKind,
   Admin,
   ApiToken,
+  AuditEntry,
   AuditRecord,
   Domain,
   DomainSummary,
@@ -212,12 +213,13 @@ export function createSqliteStore(db: Db): Store {
   };
 
   const setPasswordTx = db.transaction(
-    (id: number, hash: string, now: number, expectedVersion: number | undefined): number | null => {
+    (id: number, hash: string, now: number, expectedVersion: number | undefined, audit: AuditEntry | undefined): number | null => {
       const row = (
         expectedVersion === undefined ? q.setPassword.get(hash, now, id) : q.setPasswordIfVersion.get(hash, now, id, expectedVersion)
       ) as { password_version: number } | undefined;
       if (!row) return null;
       q.endSessionsOf.run(owner('mailbox', id));
+      if (audit) q.appendAudit.run({ ...audit, detail: audit.detail ?? null });
       return row.password_version;
     },
   );
@@ -296,8 +298,8 @@ export function createSqliteStore(db: Db): Store {
       const { n } = q.countAccounts.get(params) as { n: number };
       return { items, total: n };
     },
-    async setPasswordAndEndSessions(id, hash, now, expectedVersion) {
-      return setPasswordTx.immediate(id, hash, now, expectedVersion);
+    async setPasswordAndEndSessions(id, hash, now, expectedVersion, audit) {
+      return setPasswordTx.immediate(id, hash, now, expectedVersion, audit);
     },
     async setDisabledAndEndSessions(id, disabled, now) {
       setDisabledTx.immediate(id, disabled, now);

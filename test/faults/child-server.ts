@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { TEST_ENV } from '../helpers/env.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A port that was free a moment ago: SMTP_PORT=0 turns a listener off, so a test that needs one picks a real port. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface ChildServer {
+  proc: ChildProcess;
+  url: string;
+  httpPort: number;
+  smtpPort: number;
+  /** Everything the child wrote on stderr so far. */
+  stderr(): string;
+  /** SIGKILL, as a crash or a power cut of the process would end it; resolves once it is gone. */
+  kill(): Promise<void>;
+}
+
+/**
+ * `mailpass serve` as an operator runs it (`node --import tsx src/main.ts`) on `dataDir`, with cheap
+ * argon2 parameters; resolves once its JSON log says the web panel listens. SMTP runs on a free
+ * STARTTLS port when `smtp` is set (implicit TLS stays off).
+ */
+export async function startChild(dataDir: string, { smtp = false, env = {} }: { smtp?: boolean; env?: Record<string, string> } = {}): Promise<ChildServer> {
+  const smtpPort = smtp ? await freePort() : 0;
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...TEST_ENV, DATA_DIR: dataDir, PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const httpPort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "web panel listening" line within 30 s; stderr: ${stderr}`)), 30_000);
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening; stderr: ${stderr}`)));
+    createInterface({ input: proc.stdout! }).on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as { msg?: string; port?: number };
+        if (line.msg === 'web panel listening') {
+          clearTimeout(timer);
+          resolve(line.port!);
+        }
+      } catch {
+        // Not a log line (e.g. the initial admin password line).
+      }
+    });
+  });
+  return {
+    proc,
+    url: `http://127.0.0.1:${httpPort}`,
+    httpPort,
+    smtpPort,
+    stderr: () => stderr,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await gone;
+    },
+  };
+}

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csrfSync } from 'csrf-sync';
@@ -20,6 +21,13 @@ import { panelRoutes } from './routes.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const VIEWS_DIR = path.join(ROOT, 'views');
 export const PUBLIC_DIR = path.join(ROOT, 'public');
+
+/** Browser builds of the strength estimator the server scores with, for the strength meter of public/app.js. */
+const requireHere = createRequire(import.meta.url);
+const VENDOR_DIRS = ['core', 'language-common', 'language-en'].map((name) => ({
+  url: `/vendor/zxcvbn-ts/${name}`,
+  dir: path.dirname(requireHere.resolve(`@zxcvbn-ts/${name}/dist/zxcvbn-ts.js`)),
+}));
 
 export interface AppDeps {
   services: Services;
@@ -62,6 +70,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
     }),
   );
   app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
+  for (const v of VENDOR_DIRS) app.use(v.url, express.static(v.dir, { index: false, maxAge: '1h' }));
   app.get('/healthz', healthz(store, healthChecks));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   for (const m of mounts) app.use(m.path, m.handler);

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { cliActor } from '../../src/core/actors.js';
+import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
+import { ADMIN_PASSWORD } from '../helpers/env.js';
+import {
+  DESKTOP,
+  PHONE,
+  addSession,
+  elementsWithoutFocusRing,
+  launchBrowser,
+  newJourney,
+  overflowsHorizontally,
+  seriousAxeViolations,
+  type Journey,
+} from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let browser: Browser;
+let domain: string;
+let mailbox: { address: string; password: string };
+let credentialGuid: string;
+const journeys: Journey[] = [];
+
+before(async () => {
+  [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  domain = (await aDomain(server.services)).name;
+  mailbox = await aMailbox(server.services, { domain, name: 'Jane Doe' });
+  for (const local of ['info', 'sales']) await aMailbox(server.services, { domain, local });
+  const { credential } = await server.services.credentials.createCredential(cliActor, domain, 'WordPress');
+  credentialGuid = credential.guid!;
+  await server.services.audit.record('test', 'login.success', mailbox.address, '192.0.2.1');
+});
+after(async () => {
+  await Promise.all(journeys.map((j) => j.close()));
+  await browser?.close();
+  await server?.stop();
+});
+
+async function journey() {
+  const j = await newJourney(browser, server.url);
+  journeys.push(j);
+  return j;
+}
+
+/**
+ * What every page must be: free of CSP reports and script errors, without serious or critical
+ * axe-core violations, with a visible focus on everything focusable, and readable at 375 px
+ * without scrolling sideways.
+ */
+async function checkPage(j: Journey, name: string, open: (page: Page) => Promise<unknown>) {
+  const { page } = j;
+  const seen = j.problems.length;
+  await page.setViewportSize(DESKTOP);
+  await open(page);
+  await page.waitForLoadState('load');
+  assert.deepEqual(j.problems.slice(seen), [], `${name}: console`);
+  assert.deepEqual(await seriousAxeViolations(page), [], `${name}: axe at ${DESKTOP.width} px`);
+  assert.deepEqual(await elementsWithoutFocusRing(page), [], `${name}: focus ring`);
+  await page.setViewportSize(PHONE);
+  assert.equal(await overflowsHorizontally(page), false, `${name}: scrolls sideways at ${PHONE.width} px`);
+  assert.deepEqual(await seriousAxeViolations(page), [], `${name}: axe at ${PHONE.width} px`);
+  assert.deepEqual(j.problems.slice(seen), [], `${name}: console`);
+}
+
+const base = () => `/admin/domains/${domain}`;
+const editUrl = () => `${base()}/mailboxes/${encodeURIComponent(mailbox.address)}`;
+
+describe('every page: no CSP or script error, no serious axe violation, readable at 375 px', () => {
+  test('pages of visitors: the logins, a failed login, a missing page', async () => {
+    const j = await journey();
+    await checkPage(j, 'user login', (p) => p.goto('/login'));
+    await checkPage(j, 'failed user login', async (p) => {
+      await p.getByLabel('Email address').fill(`nobody@${domain}`);
+      await p.getByLabel('Password', { exact: true }).fill('Wrong#Pass12');
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByText('The email address or password is incorrect.').waitFor();
+    });
+    await checkPage(j, 'admin login', (p) => p.goto('/admin/login'));
+    await checkPage(j, 'error page', async (p) => {
+      const res = await p.goto('/no-such-page');
+      assert.equal(res?.status(), 404);
+    });
+  });
+
+  test("a mailbox owner's pages: the account, with and without errors, and after the change", async () => {
+    const j = await journey();
+    await addSession(j.context, server.url, 'mailbox', mailbox.address, mailbox.password);
+    await checkPage(j, 'account', (p) => p.goto('/account'));
+    await checkPage(j, 'account with a typed new password', async (p) => {
+      await p.getByLabel('New password', { exact: true }).fill('summer2024');
+      await p.locator('#new_password-strength[data-score]').waitFor();
+    });
+    await checkPage(j, 'account with errors', async (p) => {
+      await p.getByLabel('Current password').fill('Not#The1Password');
+      await p.getByLabel('New password', { exact: true }).fill('short');
+      await p.getByLabel('Confirm new password').fill('other');
+      await p.getByRole('button', { name: 'Update password and log me out from everywhere' }).click();
+      await p.locator('#current_password-errors').waitFor();
+    });
+    await checkPage(j, 'password updated', async (p) => {
+      const next = strongPassword('Pages');
+      await p.getByLabel('Current password').fill(mailbox.password);
+      await p.getByLabel('New password', { exact: true }).fill(next);
+      await p.getByLabel('Confirm new password').fill(next);
+      await p.getByRole('button', { name: 'Update password and log me out from everywhere' }).click();
+      await p.waitForURL('**/login?updated=1');
+      mailbox.password = next;
+    });
+  });
+
+  test("an admin's pages: domains, a domain, mailboxes, credentials, tokens, audit log, admins, errors", async () => {
+    const j = await journey();
+    await addSession(j.context, server.url, 'admin', 'admin', ADMIN_PASSWORD);
+    await checkPage(j, 'domains', (p) => p.goto('/admin/domains'));
+    await checkPage(j, 'domain', (p) => p.goto(base()));
+    await checkPage(j, 'domain search without match', (p) => p.goto(`${base()}?q=nobody`));
+    await checkPage(j, 'mailbox new', (p) => p.goto(`${base()}/mailboxes/new`));
+    await checkPage(j, 'mailbox added with a generated password', async (p) => {
+      await p.getByLabel('Address').fill('generated');
+      await p.getByRole('button', { name: 'Add mailbox' }).click();
+      await p.locator('#created-password').waitFor();
+    });
+    await checkPage(j, 'mailbox edit', (p) => p.goto(editUrl()));
+    await checkPage(j, 'mailbox edit with a refused password', async (p) => {
+      await p.getByLabel('Password', { exact: true }).fill('password');
+      await p.getByRole('button', { name: 'Update user' }).click();
+      await p.locator('#password-errors').waitFor();
+    });
+    await checkPage(j, 'mailbox delete', (p) => p.goto(`${editUrl()}/delete`));
+    await checkPage(j, 'credential new', (p) => p.goto(`${base()}/credentials/new`));
+    await checkPage(j, 'credential created', async (p) => {
+      await p.getByLabel('Name').fill('CRM');
+      await p.getByRole('button', { name: 'Create credential' }).click();
+      await p.locator('#cred-password').waitFor();
+    });
+    await checkPage(j, 'credential reset', (p) => p.goto(`${base()}/credentials/${credentialGuid}/reset`));
+    await checkPage(j, 'credential new password', async (p) => {
+      await p.getByRole('button', { name: 'Reset password' }).click();
+      await p.getByRole('heading', { name: 'New password for WordPress' }).waitFor();
+    });
+    await checkPage(j, 'credential delete', (p) => p.goto(`${base()}/credentials/${credentialGuid}/delete`));
+    await checkPage(j, 'tokens', (p) => p.goto('/admin/tokens'));
+    await checkPage(j, 'token created', async (p) => {
+      await p.getByLabel('Name').fill('deploy');
+      await p.getByRole('button', { name: 'Create token' }).click();
+      await p.locator('#token-value').waitFor();
+    });
+    await checkPage(j, 'tokens with one', (p) => p.goto('/admin/tokens'));
+    await checkPage(j, 'audit log', (p) => p.goto('/admin/audit'));
+    await checkPage(j, 'admins', (p) => p.goto('/admin/admins'));
+    await checkPage(j, 'admin error page', async (p) => {
+      const res = await p.goto('/admin/domains/nowhere.example');
+      assert.equal(res?.status(), 404);
+    });
+  });
+});

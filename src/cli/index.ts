@@ -117,7 +117,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return services;
       },
     };
-    return (await command.run(ctx, positionals, values)) ?? 0;
+    const code = await command.run(ctx, positionals, values);
+    return typeof code === 'number' ? code : 0;
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`mailpass: ${(err as Error).message}\nUsage: ${command.usage}\n`);

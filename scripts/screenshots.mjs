@@ -1,0 +1,138 @@
+// `npm run screenshots`: starts the panel on a throw-away database with example data, and writes
+// PNGs of its main pages into docs/ for the README. Uses Debian's chromium, like the browser tests.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { loadConfig } from '../src/config.ts';
+import { cliActor } from '../src/core/actors.ts';
+import { createLogger } from '../src/log.ts';
+import { startServer } from '../src/main.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const OUT = path.join(ROOT, 'docs');
+const ADMIN_PASSWORD = 'Sup3r-Bo55.Pass';
+const JANE_PASSWORD = 'Kv7#pLq2!wZr';
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 375, height: 740 };
+
+if (!existsSync(CHROMIUM)) {
+  console.error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  process.exit(1);
+}
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-screenshots-'));
+const config = loadConfig({
+  HOST: '127.0.0.1',
+  PORT: '0',
+  SMTP_PORT: '587',
+  SMTPS_PORT: '465',
+  SMTP_HOSTNAME: 'mail.example.com',
+  DATA_DIR: dataDir,
+  LOG_LEVEL: 'silent',
+  ARGON2_MEMORY_KIB: '1024',
+  ARGON2_TIME_COST: '1',
+  INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+});
+const server = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: null, smtps: null } });
+const base = `http://127.0.0.1:${server.httpPort}`;
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--hide-scrollbars'],
+});
+
+try {
+  await seed(server.services);
+  mkdirSync(OUT, { recursive: true });
+  const written = [];
+  const shot = async (page, name) => {
+    const file = path.join(OUT, `${name}.png`);
+    await page.mouse.move(0, 0);
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+    written.push(path.relative(ROOT, file));
+  };
+
+  const user = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1 });
+  const u = await user.newPage();
+  await u.goto('/login');
+  await u.getByLabel('Email address').fill('jane@example.com');
+  await shot(u, 'user-login');
+  await u.getByLabel('Password', { exact: true }).fill(JANE_PASSWORD);
+  await u.getByRole('button', { name: 'Log in' }).click();
+  await u.waitForURL('**/account');
+  await u.getByLabel('Current password').fill(JANE_PASSWORD);
+  await u.getByLabel('New password', { exact: true }).fill('summer2024');
+  await u.locator('#new_password-strength[data-score]').waitFor();
+  await shot(u, 'account');
+  await user.close();
+
+  const phone = await browser.newContext({ baseURL: base, viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  const p = await phone.newPage();
+  await p.goto('/login');
+  await p.getByLabel('Email address').fill('jane@example.com');
+  await p.getByLabel('Password', { exact: true }).fill(JANE_PASSWORD);
+  await p.getByRole('button', { name: 'Log in' }).click();
+  await p.waitForURL('**/account');
+  await p.getByLabel('Current password').fill(JANE_PASSWORD);
+  await p.getByLabel('New password', { exact: true }).fill('Correct-Horse-7-Battery');
+  await p.locator('#new_password-strength[data-score]').waitFor();
+  await shot(p, 'account-375px');
+  await phone.close();
+
+  const admin = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1 });
+  const a = await admin.newPage();
+  await a.goto('/admin/login');
+  await a.getByLabel('Username').fill('admin');
+  await a.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+  await a.getByRole('button', { name: 'Log in' }).click();
+  await a.waitForURL('**/admin/domains');
+  await a.getByLabel('Select domain').selectOption('example.com');
+  await a.getByRole('button', { name: 'Select domain' }).click();
+  await a.waitForURL('**/admin/domains/example.com');
+  await shot(a, 'admin-domain');
+  await a.getByRole('link', { name: 'Edit jane@example.com' }).click();
+  await a.getByRole('button', { name: 'Generate' }).click();
+  await a.locator('#password-strength[data-score]').waitFor();
+  await shot(a, 'mailbox-edit');
+  await a.goto('/admin/domains/example.com/credentials/new');
+  await a.getByLabel('Name').fill('Newsletter');
+  await a.getByRole('button', { name: 'Create credential' }).click();
+  await a.getByRole('heading', { name: 'SMTP credential created' }).waitFor();
+  await shot(a, 'credential-created');
+  await admin.close();
+
+  console.log(written.join('\n'));
+} finally {
+  await browser.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Example data: two domains, a few mailboxes (some with a last SMTP connection) and credentials. */
+async function seed(svc) {
+  await svc.domains.addDomain(cliActor, 'example.com', { verified: true });
+  await svc.domains.addDomain(cliActor, 'example.org', { verified: true });
+  await svc.domains.addDomain(cliActor, 'shop.example.net', { verified: false });
+  const boxes = [
+    ['jane', 'Jane Doe', JANE_PASSWORD],
+    ['john', 'John Smith'],
+    ['accounts', 'Accounts team'],
+    ['info', ''],
+    ['sales', 'Sales'],
+    ['support', 'Support desk'],
+  ];
+  const now = Math.floor(Date.now() / 1000);
+  const logins = [];
+  for (const [i, [local, name, password]] of boxes.entries()) {
+    const { mailbox } = await svc.mailboxes.addMailbox(cliActor, password ? { address: `${local}@example.com`, name, password } : { address: `${local}@example.com`, name, generate: true });
+    if (i % 2 === 0) logins.push({ accountId: mailbox.id, at: now - 3600 * (i + 1) - 420, ip: `192.0.2.${10 + i}` });
+  }
+  await svc.mailboxes.addMailbox(cliActor, { address: 'hello@example.org', name: 'Hello', generate: true });
+  const wordpress = await svc.credentials.createCredential(cliActor, 'example.com', 'WordPress');
+  await svc.credentials.createCredential(cliActor, 'example.com', 'CRM');
+  logins.push({ accountId: wordpress.credential.id, at: now - 900, ip: '198.51.100.7' });
+  await svc.store.applyLoginBatch({ logins, rehashes: [], audit: [] });
+}

@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config, Env } from '../config.js';
+import { ValidationError } from '../core/errors.js';
 import type { Services } from '../services.js';
 
 export interface CliIo {
@@ -47,6 +49,8 @@ export async function passwordSource(ctx: CommandContext, values: Values): Promi
   if (!values['password-stdin']) throw new UsageError('a password is needed: --password-stdin or --generate');
   const chunks: Buffer[] = [];
   for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-  const text = Buffer.concat(chunks).toString('utf8');
-  return { password: text.replace(/\r?\n$/, '') };
+  const bytes = Buffer.concat(chunks);
+  // Decoding invalid UTF-8 would silently store another password (with U+FFFD) than the one sent.
+  if (!isUtf8(bytes)) throw new ValidationError({ password: ['Must be valid UTF-8 text.'] });
+  return { password: bytes.toString('utf8').replace(/\r?\n$/, '') };
 }

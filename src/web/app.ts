@@ -13,6 +13,7 @@ import { loadActor } from './middleware/auth.js';
 import { handleErrors, notFound } from './middleware/errors.js';
 import { createLoginLimits } from './middleware/login-limits.js';
 import { requestLog } from './middleware/request-log.js';
+import { requireUtf8Form } from './middleware/require-utf8.js';
 import { SqliteSessionStore } from './middleware/session-store.js';
 import { apiRouter } from './api/router.js';
 import { BODY_LIMIT } from './limits.js';
@@ -88,7 +89,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
       cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: idleSeconds * 1000, path: '/' },
     }),
   );
-  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 }));
+  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100, verify: requireUtf8Form }));
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? (req.headers['x-csrf-token'] as string | undefined),

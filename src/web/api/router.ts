@@ -3,6 +3,7 @@ import { rateLimit } from 'express-rate-limit';
 import type { Logger } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
+import { requireUtf8Json } from '../middleware/require-utf8.js';
 import { apiNotFound, fail, handleApiErrors } from './errors.js';
 import { createCredential, deleteCredential, listCredentials, listDomains, listMailboxes, resetCredential, setMailboxPassword } from './handlers.js';
 import { openApiDocument } from './openapi.js';
@@ -68,7 +69,7 @@ export function apiRouter(svc: Services, log: Logger): Router {
     res.json(openApiDocument(svc.config.apiRateLimit));
   });
   r.use(requireToken);
-  r.use(express.json({ limit: BODY_LIMIT }));
+  r.use(express.json({ limit: BODY_LIMIT, verify: requireUtf8Json }));
   for (const route of API_ROUTES) r[route.method](route.path, route.handler(svc));
   r.use(apiNotFound);
   r.use(handleApiErrors(log));

@@ -74,6 +74,9 @@ const processIo = (): CliIo => ({
   env: process.env,
 });
 
+/** A message on one line: control characters it echoes from the input (a newline, a terminal escape) are shown escaped. */
+const printable = (text: string) => text.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
 /** Runs one command line and returns its exit code: 0 success, 1 error (one line on stderr), 2 bad usage. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -82,7 +85,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   }
   const found = findCommand(argv);
   if (!found) {
-    io.stderr(`mailpass: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}"; see mailpass --help\n`);
+    io.stderr(`mailpass: unknown command "${printable(argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' '))}"; see mailpass --help\n`);
     return 2;
   }
   const { command, rest } = found;
@@ -121,18 +124,18 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return typeof code === 'number' ? code : 0;
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`mailpass: ${(err as Error).message}\nUsage: ${command.usage}\n`);
+      io.stderr(`mailpass: ${printable((err as Error).message)}\nUsage: ${command.usage}\n`);
       return 2;
     }
     if (err instanceof ValidationError) {
-      io.stderr(`mailpass: ${Object.values(err.fields).flat().join(' ')}\n`);
+      io.stderr(`mailpass: ${printable(Object.values(err.fields).flat().join(' '))}\n`);
       return 1;
     }
     if (err instanceof ConfigError || err instanceof AppError) {
-      io.stderr(`mailpass: ${err.message}\n`);
+      io.stderr(`mailpass: ${printable(err.message)}\n`);
       return 1;
     }
-    io.stderr(`mailpass: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`mailpass: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   } finally {
     if (services) {

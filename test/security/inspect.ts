@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import type { Db } from '../../src/store/sqlite/db.js';
+
+/**
+ * Every table that holds what mailpass owns, serialized. Left out on purpose: `audit_log` (refused
+ * attempts are audited), `sessions` (an anonymous visit stores its CSRF token in a session) and
+ * `api_tokens.last_used_at` (an API call records it at most once a minute). Those change legitimately
+ * when a request is refused; nothing else may.
+ */
+export function dumpDatabase(db: Db): string {
+  const tables = {
+    domains: db.prepare('SELECT * FROM domains ORDER BY id').all(),
+    accounts: db.prepare('SELECT * FROM accounts ORDER BY id').all(),
+    admins: db.prepare('SELECT * FROM admins ORDER BY id').all(),
+    admin_domains: db.prepare('SELECT * FROM admin_domains ORDER BY admin_id, domain_id').all(),
+    api_tokens: db.prepare('SELECT id, admin_id, name, prefix, token_hash, created_at, revoked_at FROM api_tokens ORDER BY id').all(),
+    settings: db.prepare('SELECT * FROM settings ORDER BY key').all(),
+    schema_migrations: db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(),
+  };
+  return JSON.stringify(tables);
+}
+
+/** Signs of an internal error leaking out: a stack frame, a source path, an error class name. */
+const LEAK = /\n\s+at [^\n]+:\d+:\d+|node_modules|\.ts:\d+|\b(?:Type|Reference|Range|Syntax|Sqlite|Zod)Error\b|SQLITE_/;
+
+export function assertNoLeak(body: string, context: string) {
+  const m = LEAK.exec(body);
+  assert.equal(m, null, `${context}: internal detail in the response: ${m?.[0]}`);
+}

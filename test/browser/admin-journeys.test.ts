@@ -86,6 +86,39 @@ describe('an admin in the browser', () => {
     assert.deepEqual(owner.problems, []);
   });
 
+  test('the same by keyboard alone: Enter in the password field saves it, it does not generate another', async () => {
+    const domain = (await aDomain(server.services, { name: `keys${Date.now()}.test` })).name;
+    const { address } = await aMailbox(server.services, { domain, local: 'kim' });
+    const { page } = await adminJourney();
+    const keys = async (...presses: string[]) => {
+      for (const key of presses) await page.keyboard.press(key);
+    };
+    await page.goto('/admin/domains');
+    await page.getByLabel('Select domain').focus();
+    await page.keyboard.press('Home');
+    while ((await page.getByLabel('Select domain').inputValue()) !== domain) await page.keyboard.press('ArrowDown');
+    await keys('Tab', 'Enter');
+    await page.waitForURL(`**/admin/domains/${domain}`);
+
+    await page.getByLabel('Search mailboxes').focus();
+    await page.keyboard.type('ki');
+    await keys('Enter');
+    await page.waitForURL(/q=ki/);
+    await page.getByRole('link', { name: `Edit ${address}` }).focus();
+    await keys('Enter');
+    await page.waitForURL(`**/mailboxes/${encodeURIComponent(address)}`);
+
+    await page.getByRole('button', { name: 'Generate' }).focus();
+    await keys('Enter');
+    await page.waitForFunction(() => (document.getElementById('password') as HTMLInputElement).value !== '');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'password', 'the focus goes to the generated password');
+    const generated = await page.getByLabel('Password', { exact: true }).inputValue();
+    await keys('Enter');
+    await page.waitForURL(`**/admin/domains/${domain}`);
+    await page.getByRole('status').getByText(`Password of ${address} updated.`).waitFor();
+    assert.ok(await verifies(address, generated));
+  });
+
   test('a password the policy refuses is named beside the field, and the hash stays', async () => {
     const domain = (await aDomain(server.services)).name;
     const { address, password } = await aMailbox(server.services, { domain });

@@ -180,7 +180,8 @@
     var list = meter.querySelector('.strength-rules');
     var warning = meter.querySelector('.strength-warning');
     if (estimator) {
-      var inputs = forbiddenWords(meter);
+      // The user inputs the server scores with: the product name, the local part and the domain.
+      var inputs = [PRODUCT_NAME, meter.getAttribute('data-local'), meter.getAttribute('data-domain')].filter(Boolean);
       var result = estimator.check(Array.from(password).slice(0, ZXCVBN_MAX_LENGTH).join(''), inputs);
       meter.setAttribute('data-score', String(result.score));
       bar.setAttribute('data-score', String(result.score));

@@ -90,8 +90,10 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
     const login = typeof auth.username === 'string' ? auth.username.trim().toLowerCase() : '';
     const password = typeof auth.password === 'string' ? auth.password : '';
     // Over-long input is refused before any hashing: no valid login or password is that long.
+    // It is still a failed login, and audited as one (it cannot lock anyone out: it never counts).
     if (login.length === 0 || login.length > MAX_LOGIN_LENGTH || Buffer.byteLength(password) > 4 * 128) {
       onLogin?.('failure');
+      audit(session, 'login.failure', login.slice(0, MAX_LOGIN_LENGTH));
       throw REPLIES.badCredentials();
     }
     const ip = clientIp(session);

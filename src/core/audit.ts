@@ -4,8 +4,10 @@ import type { AuditEntry, Clock, Logger, Store } from './ports.js';
 export type AuditAction =
   | 'login.success'
   | 'login.failure'
+  | 'login.failure-limited'
   | 'admin-login.success'
   | 'admin-login.failure'
+  | 'admin-login.failure-limited'
   | 'smtp-login.failure-locked'
   | 'password.change'
   | 'password.reset'

@@ -15,7 +15,7 @@ export const showAdminLogin: RequestHandler = (req, res) => {
 export const adminLogin = (svc: Services, limits: LoginLimits): RequestHandler => async (req, res) => {
   formView(res, VIEW_LOGIN, {}, req.body);
   const form = parseForm(AdminLoginForm, req.body);
-  await limits.consume(req, `admin:${form.username}`);
+  await limits.consume(req, `admin:${form.username}`, () => svc.audit.record(`admin:${form.username}`, 'admin-login.failure-limited', form.username, req.ip));
   const admin = await svc.auth.authenticateAdmin(form.username, form.password);
   if (!admin) {
     await svc.audit.record(`admin:${form.username}`, 'admin-login.failure', form.username, req.ip);

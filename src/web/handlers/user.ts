@@ -19,7 +19,7 @@ export const showLogin: RequestHandler = (req, res) => {
 export const login = (svc: Services, limits: LoginLimits): RequestHandler => async (req, res) => {
   formView(res, VIEW_LOGIN, {}, req.body);
   const form = parseForm(LoginForm, req.body);
-  await limits.consume(req, form.email);
+  await limits.consume(req, form.email, () => svc.audit.record(`login:${form.email.slice(0, 320)}`, 'login.failure-limited', form.email.slice(0, 320), req.ip));
   const result = await svc.auth.authenticate(form.email, form.password, { kinds: ['mailbox'], ip: req.ip ?? null, recordConnection: false });
   if (!result.ok) {
     await svc.audit.record(`login:${form.email.slice(0, 320)}`, 'login.failure', form.email.slice(0, 320), req.ip);

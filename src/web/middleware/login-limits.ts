@@ -3,8 +3,11 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../../core/errors.js';
 
 export interface LoginLimits {
-  /** Counts one attempt of this client and login; throws RateLimitedError (429) when either is over its limit. */
-  consume(req: Request, login: string): Promise<void>;
+  /**
+   * Counts one attempt of this client and login; throws RateLimitedError (429) when either is over
+   * its limit, after `onRefused` (which audits the refused attempt, as SMTP audits its 454s).
+   */
+  consume(req: Request, login: string, onRefused?: () => Promise<void>): Promise<void>;
   /** A successful login clears the count of its login name. */
   reward(login: string): Promise<void>;
 }
@@ -15,12 +18,13 @@ export function createLoginLimits({ maxAttempts, maxAttemptsPerIp, windowSeconds
   const perLogin = new RateLimiterMemory({ keyPrefix: 'login', points: maxAttempts, duration: windowSeconds });
   const key = (login: string) => login.trim().toLowerCase().slice(0, 320);
   return {
-    async consume(req, login) {
+    async consume(req, login, onRefused) {
       try {
         await Promise.all([perIp.consume(req.ip ?? 'unknown'), perLogin.consume(key(login))]);
       } catch (err) {
-        if (err instanceof RateLimiterRes) throw new RateLimitedError(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
-        throw err;
+        if (!(err instanceof RateLimiterRes)) throw err;
+        await onRefused?.();
+        throw new RateLimitedError(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
       }
     },
     async reward(login) {

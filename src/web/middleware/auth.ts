@@ -15,6 +15,13 @@ const end = (req: Parameters<RequestHandler>[0]) =>
   new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
 
 /**
+ * Ends a stale session in the middle of a request and leaves an empty one in its place, as an
+ * anonymous visitor has: what runs next (the CSRF token of the page, the redirect) needs a session.
+ */
+const restart = (req: Parameters<RequestHandler>[0]) =>
+  new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+
+/**
  * Turns the session into an actor. A session whose password version is stale (the password
  * changed), whose account is gone or disabled, or that outlived its absolute limit, ends here.
  */
@@ -26,7 +33,7 @@ export const loadActor = (svc: Services): RequestHandler => async (req, res, nex
   const [kind, idText] = owner.split(':');
   const id = Number(idText);
   if ((req.session.createdAt ?? 0) + maxAge <= svc.clock.now()) {
-    await end(req);
+    await restart(req);
     return next();
   }
   if (kind === 'admin') {
@@ -42,7 +49,7 @@ export const loadActor = (svc: Services): RequestHandler => async (req, res, nex
       return next();
     }
   }
-  await end(req);
+  await restart(req);
   next();
 };
 

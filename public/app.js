@@ -249,14 +249,13 @@
     });
   }
 
-  // About 1.7 MB of dictionaries: fetched and built only once someone starts on a password field.
+  // About 1.7 MB of dictionaries: fetched and built only once someone types a password.
   var loading = null;
   function loadEstimator() {
     loading = loading || Promise.all(ZXCVBN_SCRIPTS.map(loadScript)).then(buildEstimator, estimatorFailed);
     return loading;
   }
   fields.forEach(function (field) {
-    field.addEventListener('focus', loadEstimator);
     field.addEventListener('input', loadEstimator);
     if (field.value !== '') loadEstimator();
   });

@@ -13,6 +13,7 @@ import {
   newJourney,
   overflowsHorizontally,
   seriousAxeViolations,
+  withAxe,
   type Journey,
 } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -42,6 +43,7 @@ after(async () => {
 async function journey() {
   const j = await newJourney(browser, server.url);
   journeys.push(j);
+  await withAxe(j.context);
   return j;
 }
 
@@ -61,7 +63,8 @@ async function checkPage(j: Journey, name: string, open: (page: Page) => Promise
   assert.deepEqual(await elementsWithoutFocusRing(page), [], `${name}: focus ring`);
   await page.setViewportSize(PHONE);
   assert.equal(await overflowsHorizontally(page), false, `${name}: scrolls sideways at ${PHONE.width} px`);
-  assert.deepEqual(await seriousAxeViolations(page), [], `${name}: axe at ${PHONE.width} px`);
+  // The colours do not change with the width; what does (layout, target sizes) is checked again.
+  assert.deepEqual(await seriousAxeViolations(page, { colorContrast: false }), [], `${name}: axe at ${PHONE.width} px`);
   assert.deepEqual(j.problems.slice(seen), [], `${name}: console`);
 }
 

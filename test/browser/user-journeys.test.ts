@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { PRODUCT_NAME, checkPolicy } from '../../src/core/passwords.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
-import { launchBrowser, logInAsMailbox, newJourney, type Journey } from '../helpers/browser.js';
+import { addSession, launchBrowser, logInAsMailbox, newJourney, type Journey } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -25,6 +25,12 @@ async function journey(options = {}) {
   const j = await newJourney(browser, server.url, options);
   journeys.push(j);
   return j;
+}
+
+/** The account page of a mailbox whose session was set up without the login form. */
+async function openAccount(j: Journey, address: string, password: string) {
+  await addSession(j.context, server.url, 'mailbox', address, password);
+  await j.page.goto('/account');
 }
 
 async function fillPasswordForm(page: Page, current: string, next: string, confirm = next) {
@@ -67,7 +73,7 @@ describe('a mailbox owner changes its password in the browser', () => {
     const { address, password, mailbox } = await aMailbox(server.services, { domain });
     const j = await journey();
     const { page } = j;
-    await logInAsMailbox(page, address, password);
+    await openAccount(j, address, password);
     await fillPasswordForm(page, 'Not#The1Password', strongPassword('N'));
     await submitChange(page);
     const field = page.getByLabel('Current password');
@@ -82,8 +88,9 @@ describe('a mailbox owner changes its password in the browser', () => {
 
   test('each policy failure is shown beside the field it concerns, and nothing is echoed back', async () => {
     const { address, password } = await aMailbox(server.services, { domain });
-    const { page } = await journey();
-    await logInAsMailbox(page, address, password);
+    const j = await journey();
+    const { page } = j;
+    await openAccount(j, address, password);
 
     await fillPasswordForm(page, password, 'short');
     await submitChange(page);
@@ -114,14 +121,12 @@ describe('a mailbox owner changes its password in the browser', () => {
     const local = address.split('@')[0]!;
     const j = await journey();
     const { page } = j;
-    await logInAsMailbox(page, address, password);
+    await openAccount(j, address, password);
     const meter = page.locator('#new_password-strength');
     assert.equal(await meter.isVisible(), false, 'no meter before typing');
     const field = page.getByLabel('New password', { exact: true });
-    await field.focus();
-    await page.waitForSelector('html[data-strength-ready]', { state: 'attached' });
-
     await field.fill('abc');
+    await page.waitForSelector('html[data-strength-ready]', { state: 'attached' });
     await meter.getByText('Still needed:').waitFor();
     const rules = await meter.locator('li').allInnerTexts();
     assert.deepEqual(rules, ['at least 8 characters (3 now)', 'an uppercase letter', 'a digit', 'a special character such as . , / ! @ # $ % ^ & *']);
@@ -146,9 +151,10 @@ describe('a mailbox owner changes its password in the browser', () => {
 
   test('Generate fills both fields with a password that meets the policy; Copy puts it on the clipboard', async () => {
     const { address, password } = await aMailbox(server.services, { domain });
-    const { page, context } = await journey();
+    const j = await journey();
+    const { page, context } = j;
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    await logInAsMailbox(page, address, password);
+    await openAccount(j, address, password);
     await page.getByRole('button', { name: 'Generate' }).click();
     const field = page.getByLabel('New password', { exact: true });
     await page.waitForFunction(() => (document.getElementById('new_password') as HTMLInputElement).value.length > 0);
@@ -186,8 +192,7 @@ describe('a mailbox owner changes its password in the browser', () => {
     const { address, password } = await aMailbox(server.services, { domain });
     const j = await journey();
     const { page } = j;
-    await logInAsMailbox(page, address, password);
-    await page.goto('/account');
+    await openAccount(j, address, password);
     const focused = () =>
       page.evaluate(() => {
         const el = document.activeElement as HTMLElement;

@@ -81,16 +81,25 @@ export interface AxeViolation {
 }
 
 /**
- * The serious and critical axe-core violations of the page as it is now. The script is evaluated
- * through the DevTools protocol, which the page's CSP does not govern, so the page keeps its CSP.
+ * Makes axe-core available on every page of the context. Init scripts go through the DevTools
+ * protocol, which the page's CSP does not govern: the pages keep their CSP.
  */
-export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
+export function withAxe(context: BrowserContext) {
+  return context.addInitScript({ content: AXE_SOURCE });
+}
+
+/**
+ * The serious and critical axe-core violations of the page as it is now (its context went
+ * through `withAxe`, or the script is evaluated here, again outside the CSP).
+ * `colorContrast: false` skips the costliest rule, e.g. for a second pass at another width.
+ */
+export async function seriousAxeViolations(page: Page, { colorContrast = true } = {}): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async (colorContrast) => {
     const axe = (globalThis as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
+    const result = await axe.run(document, { resultTypes: ['violations'], rules: { 'color-contrast': { enabled: colorContrast } } });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
-  });
+  }, colorContrast);
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 

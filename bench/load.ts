@@ -1,0 +1,304 @@
+// `npm run bench:load`: 200 concurrent SMTP sessions sending mail and 50 web users clicking
+// through the panel, for BENCH_SECONDS (default 60), against a server in a child process
+// (bench/server.ts) on a temp data dir with the default argon2 parameters. /healthz is probed
+// throughout. Prints one JSON object of figures on stdout; exits 1 on an error, a lost message or
+// a failed health check. All traffic goes to 127.0.0.1.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.js';
+import { createArgon2Hasher } from '../src/core/hasher.js';
+import { openDatabase } from '../src/store/sqlite/db.js';
+import { percentile } from './smtp-load.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const SMTP_SESSIONS = Number(process.env.BENCH_SMTP_SESSIONS ?? 200);
+const WEB_USERS = Number(process.env.BENCH_WEB_USERS ?? 50);
+/** Messages per SMTP session before it QUITs and a new one (with a new AUTH) starts. */
+const MESSAGES_PER_SESSION = 10;
+/**
+ * The SMTP clients come from 25 loopback addresses (8 sessions each), as clients of a real server
+ * do: the lock-out logic admits at most SMTP_AUTH_MAX_FAILURES attempts in flight per address.
+ */
+const SOURCE_ADDRESSES = 25;
+const DOMAIN = 'load.test';
+const PASSWORD = 'Load#Bench-2024x';
+const MESSAGE = `Subject: load test\r\nFrom: <sender@${DOMAIN}>\r\n\r\n${'A line of a message body, as mail has.\r\n'.repeat(50)}`;
+
+const note = (text: string) => process.stderr.write(`# ${text}\n`);
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-load-'));
+let child: ChildProcess | null = null;
+
+/** Mailboxes straight into a new database, all with one hash made with the default parameters. */
+async function seed(n: number) {
+  const hash = await createArgon2Hasher(loadConfig({}).argon2).hash(PASSWORD);
+  const db = openDatabase(path.join(dataDir, 'mailpass.db'));
+  const now = Math.floor(Date.now() / 1000);
+  const { id } = db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) RETURNING id').get(DOMAIN, now) as { id: number };
+  const insert = db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, created_at, updated_at)
+    VALUES ('mailbox', ?, ?, ?, '', ?, ?, ?)`);
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) insert.run(id, `user${i}@${DOMAIN}`, `user${i}`, hash, now, now);
+  })();
+  db.close();
+}
+
+async function startChild() {
+  child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      SMTP_HOSTNAME: 'mail.test',
+      INITIAL_ADMIN_PASSWORD: 'Load#Root-2024x',
+      SMTP_MAX_CLIENTS: String(SMTP_SESSIONS + 50),
+      LOGIN_MAX_ATTEMPTS: '100000',
+      LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise<{ http: number; smtp: number }>((resolve, reject) => {
+    child!.once('message', (msg: { http: number; smtp: number }) => resolve(msg));
+    child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+/** A lean SMTP client over STARTTLS: one reply per command, every reply checked. */
+class Session {
+  private socket: net.Socket;
+  private buffer = '';
+  private waiter: ((reply: string) => void) | null = null;
+  private failure: ((err: Error) => void) | null = null;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    this.listen(socket);
+  }
+
+  private listen(socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buffer += d.toString('latin1');
+      const m = /(?:^|\r\n)(\d{3}) [^\r\n]*\r\n$/.exec(this.buffer);
+      if (m && this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        const reply = this.buffer;
+        this.buffer = '';
+        const lastLine = reply.lastIndexOf('\r\n', reply.length - 3);
+        w(reply.slice(lastLine === -1 ? 0 : lastLine + 2));
+      }
+    });
+    socket.on('error', (err) => this.failure?.(err));
+    socket.on('close', () => this.failure?.(new Error('connection closed')));
+  }
+
+  private reply(ms = 30_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no reply within 30 s')), ms);
+      this.waiter = (r) => {
+        clearTimeout(timer);
+        this.failure = null;
+        resolve(r);
+      };
+      this.failure = (err) => {
+        clearTimeout(timer);
+        this.waiter = null;
+        this.failure = null;
+        reject(err);
+      };
+    });
+  }
+
+  async expect(line: string | null, code: number): Promise<string> {
+    const r = this.reply();
+    if (line !== null) this.socket.write(`${line}\r\n`);
+    const text = await r;
+    if (!text.startsWith(`${code} `)) throw new Error(`${line?.slice(0, 20) ?? 'greeting'}: ${text.trim()}`);
+    return text;
+  }
+
+  static async open(port: number, ca: Buffer, login: string, localAddress: string): Promise<Session> {
+    const plain = net.connect({ host: '127.0.0.1', port, localAddress });
+    await new Promise<void>((resolve, reject) => plain.once('connect', resolve).once('error', reject));
+    const s = new Session(plain);
+    await s.expect(null, 220);
+    await s.expect('EHLO load.test', 250);
+    await s.expect('STARTTLS', 220);
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    const secure = tls.connect({ socket: plain, ca, servername: 'mail.test' });
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    s.socket = secure;
+    s.listen(secure);
+    await s.expect('EHLO load.test', 250);
+    await s.expect(`AUTH PLAIN ${Buffer.from(`\0${login}\0${PASSWORD}`).toString('base64')}`, 235);
+    return s;
+  }
+
+  /** One message; resolves with the spool id of the 250 reply. */
+  async send(from: string): Promise<string> {
+    await this.expect(`MAIL FROM:<${from}>`, 250);
+    await this.expect('RCPT TO:<friend@example.net>', 250);
+    await this.expect('DATA', 354);
+    const r = await this.expect(`${MESSAGE}.`, 250);
+    const id = /queued as ([0-9a-f-]{36})/.exec(r)?.[1];
+    if (!id) throw new Error(`no spool id in ${r.trim()}`);
+    return id;
+  }
+
+  async quit() {
+    await this.expect('QUIT', 221).catch(() => {});
+    this.socket.destroy();
+  }
+
+  destroy() {
+    this.socket.destroy();
+  }
+}
+
+/** A web user: logs in with the form, then reads its account page and asks for generated passwords. */
+async function webUser(base: string, email: string, deadline: number, stats: { requests: number; errors: number; latencies: number[] }) {
+  const timed = async (url: string, init: RequestInit, ok: number) => {
+    const t = performance.now();
+    const res = await fetch(url, { redirect: 'manual', ...init });
+    const text = await res.text();
+    stats.latencies.push(performance.now() - t);
+    stats.requests++;
+    if (res.status !== ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status}`);
+    return { res, text };
+  };
+  while (performance.now() < deadline) {
+    try {
+      const form = await timed(`${base}/login`, {}, 200);
+      let cookie = (form.res.headers.get('set-cookie') ?? '').split(';')[0]!;
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1]!;
+      const login = await timed(
+        `${base}/login`,
+        { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email, password: PASSWORD, _csrf: csrf }) },
+        303,
+      );
+      cookie = (login.res.headers.get('set-cookie') ?? '').split(';')[0]!;
+      for (let i = 0; i < 20 && performance.now() < deadline; i++) {
+        const page = await timed(`${base}/account`, { headers: { cookie } }, 200);
+        if (i % 5 === 4) {
+          const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+          await timed(
+            `${base}/account/generate`,
+            { method: 'POST', headers: { cookie, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: token }) },
+            200,
+          );
+        }
+      }
+    } catch (err) {
+      stats.errors++;
+      note(`web: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function main() {
+  note(`seeding ${SMTP_SESSIONS + WEB_USERS} mailboxes`);
+  await seed(SMTP_SESSIONS + WEB_USERS);
+  const ports = await startChild();
+  const base = `http://127.0.0.1:${ports.http}`;
+  const ca = readFileSync(path.join(dataDir, 'tls', 'cert.pem'));
+  note(`${SMTP_SESSIONS} SMTP sessions and ${WEB_USERS} web users for ${SECONDS} s`);
+
+  const start = performance.now();
+  const deadline = start + SECONDS * 1000;
+  const acked: string[] = [];
+  const smtpErrors: string[] = [];
+  let smtpSessions = 0;
+  const web = { requests: 0, errors: 0, latencies: [] as number[] };
+  const health: number[] = [];
+  let healthFailures = 0;
+
+  let probing = true;
+  const probe = (async () => {
+    while (probing) {
+      const t = performance.now();
+      try {
+        const res = await fetch(`${base}/healthz`);
+        await res.text();
+        if (res.status !== 200) healthFailures++;
+      } catch {
+        healthFailures++;
+      }
+      health.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+
+  const smtpWorker = async (i: number) => {
+    const login = `user${i}@${DOMAIN}`;
+    while (performance.now() < deadline) {
+      let s: Session | null = null;
+      try {
+        s = await Session.open(ports.smtp, ca, login, `127.0.1.${1 + (i % SOURCE_ADDRESSES)}`);
+        smtpSessions++;
+        for (let m = 0; m < MESSAGES_PER_SESSION && performance.now() < deadline; m++) acked.push(await s.send(login));
+        await s.quit();
+      } catch (err) {
+        smtpErrors.push((err as Error).message);
+        s?.destroy();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+
+  await Promise.all([
+    ...Array.from({ length: SMTP_SESSIONS }, (_, i) => smtpWorker(i)),
+    ...Array.from({ length: WEB_USERS }, (_, i) => webUser(base, `user${SMTP_SESSIONS + i}@${DOMAIN}`, deadline, web)),
+  ]);
+  const elapsed = (performance.now() - start) / 1000;
+  probing = false;
+  await probe;
+
+  const spool = new Set(readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)));
+  const lost = acked.filter((id) => !spool.has(id)).length;
+  health.sort((a, b) => a - b);
+  web.latencies.sort((a, b) => a - b);
+  for (const e of [...new Set(smtpErrors)].slice(0, 5)) note(`smtp: ${e}`);
+  const figures = {
+    seconds: Math.round(elapsed * 10) / 10,
+    smtp_sessions_concurrent: SMTP_SESSIONS,
+    smtp_sessions_completed: smtpSessions,
+    messages_accepted: acked.length,
+    messages_per_s: Math.round((acked.length / elapsed) * 10) / 10,
+    messages_spooled: spool.size,
+    messages_lost: lost,
+    smtp_errors: smtpErrors.length,
+    web_users: WEB_USERS,
+    web_requests: web.requests,
+    web_requests_per_s: Math.round((web.requests / elapsed) * 10) / 10,
+    web_p50_ms: Math.round(percentile(web.latencies, 50)),
+    web_p99_ms: Math.round(percentile(web.latencies, 99)),
+    web_errors: web.errors,
+    healthz_checks: health.length,
+    healthz_failures: healthFailures,
+    healthz_p50_ms: Math.round(percentile(health, 50) * 10) / 10,
+    healthz_p99_ms: Math.round(percentile(health, 99) * 10) / 10,
+  };
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+  return smtpErrors.length === 0 && web.errors === 0 && lost === 0 && spool.size === acked.length && healthFailures === 0 ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} finally {
+  const running = child as ChildProcess | null;
+  if (running && running.exitCode === null) {
+    running.send({ cmd: 'stop' });
+    await Promise.race([new Promise((r) => running.once('exit', r)), new Promise((r) => setTimeout(r, 15_000))]);
+    if (running.exitCode === null) running.kill('SIGKILL');
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(code);

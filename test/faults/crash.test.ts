@@ -203,7 +203,7 @@ test('SIGKILL mid-stream: every acknowledged change survives, revoked sessions s
     const streams = [api1, api2, api3].map(apiStream).concat(webStream(web1), smtpStream());
     const acksBefore = boxes.map((b) => b.acks);
     const queuedBefore = queued.length;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && boxes.some((b, i) => b.acks - acksBefore[i]! < 3)) await new Promise((r) => setTimeout(r, 20));
     assert.ok(Date.now() < deadline, `too few acknowledged changes: ${boxes.map((b) => b.acks)}`);
     // The session of api1 ended with its first acknowledged change, before the crash.

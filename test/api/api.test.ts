@@ -75,6 +75,14 @@ describe('authentication and limits', () => {
     assert.equal(big.body.success, false);
   });
 
+  test('a body that is not JSON → 415, and nothing is generated or changed', async () => {
+    const { address, mailbox } = await aMailbox(server.services, { domain });
+    const res = await api.put(`/domains/${domain}/mailboxes/${address}/password`).type('form').send({ password: 'Kv7#pLq2!wZr-form' });
+    assert.equal(res.status, 415);
+    assert.deepEqual(res.body, { success: false, message: 'Content-Type must be application/json.' });
+    assert.equal((await server.services.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
+  });
+
   test('an unknown API route → 404 in the error shape', async () => {
     const res = await api.get('/nothing-here');
     assert.equal(res.status, 404);

@@ -219,6 +219,7 @@ const credentialErrors = {
 const bodyErrors = {
   '400': error('Malformed JSON', 'Malformed JSON in the request body.'),
   '413': error('Body over 100 kB', 'Request body too large (limit 100 kB).'),
+  '415': error('A body that is not JSON', 'Content-Type must be application/json.'),
   '422': {
     description: 'Invalid input, with the reasons per field',
     content: { 'application/json': { schema: ref('Error'), example: { success: false, message: 'Validation failed', errors: { name: ['Is required.'] } } } },

@@ -69,6 +69,12 @@ export function apiRouter(svc: Services, log: Logger): Router {
     res.json(openApiDocument(svc.config.apiRateLimit));
   });
   r.use(requireToken);
+  // A body in another format is refused, not read as "no body" (which would mean "generate").
+  r.use((req, res, next) => {
+    const empty = req.headers['content-length'] === '0';
+    if (!empty && req.is('application/json') === false) return void res.status(415).json(fail('Content-Type must be application/json.'));
+    next();
+  });
   r.use(express.json({ limit: BODY_LIMIT, verify: requireUtf8Json }));
   for (const route of API_ROUTES) r[route.method](route.path, route.handler(svc));
   r.use(apiNotFound);

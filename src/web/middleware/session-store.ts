@@ -15,6 +15,8 @@ declare module 'express-session' {
 /** The store never sees a session id as such: rows are keyed by its SHA-256, so the database file holds no usable id. */
 export const sessionKey = (sid: string) => createHash('sha256').update(sid).digest('hex');
 
+const TOUCH_EVERY_SECONDS = 60;
+
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /**
@@ -43,8 +45,27 @@ export class SqliteSessionStore extends session.Store {
     );
   }
 
+  /**
+   * The idle expiry last written per session: a touch that would move it by less than a minute
+   * is skipped, so browsing costs at most one (fsynced) write a minute per session, not one per page.
+   */
+  private readonly written = new Map<string, number>();
+
+  private remember(key: string, expiresAt: number) {
+    if (this.written.size >= 50_000) this.written.clear();
+    this.written.set(key, expiresAt);
+  }
+
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.store.setSession(sessionKey(sid), sess.owner ?? null, JSON.stringify(sess), this.expiry(sess)).then(() => cb?.(), (err) => cb?.(err));
+    const key = sessionKey(sid);
+    const expiresAt = this.expiry(sess);
+    this.store.setSession(key, sess.owner ?? null, JSON.stringify(sess), expiresAt).then(
+      () => {
+        this.remember(key, expiresAt);
+        cb?.();
+      },
+      (err) => cb?.(err),
+    );
   }
 
   /**
@@ -53,10 +74,22 @@ export class SqliteSessionStore extends session.Store {
    * failure after the response, when no handler can answer it any more.
    */
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.store.touchSession(sessionKey(sid), this.expiry(sess)).then(() => cb?.(), () => cb?.());
+    const key = sessionKey(sid);
+    const expiresAt = this.expiry(sess);
+    const last = this.written.get(key);
+    if (last !== undefined && expiresAt - last < TOUCH_EVERY_SECONDS) return void cb?.();
+    this.store.touchSession(key, expiresAt).then(
+      () => {
+        this.remember(key, expiresAt);
+        cb?.();
+      },
+      () => cb?.(),
+    );
   }
 
   override destroy(sid: string, cb?: Callback): void {
-    this.store.destroySession(sessionKey(sid)).then(() => cb?.(), (err) => cb?.(err));
+    const key = sessionKey(sid);
+    this.written.delete(key);
+    this.store.destroySession(key).then(() => cb?.(), (err) => cb?.(err));
   }
 }

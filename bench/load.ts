@@ -1,6 +1,6 @@
 // `npm run bench:load`: 200 concurrent SMTP sessions sending mail and 50 web users clicking
 // through the panel, for BENCH_SECONDS (default 60), against a server in a child process
-// (bench/server.ts) on a temp data dir with the default argon2 parameters. /healthz is probed
+// (bench/server.mjs) on a temp data dir with the default argon2 parameters. /healthz is probed
 // throughout. Prints one JSON object of figures on stdout; exits 1 on an error, a lost message or
 // a failed health check. All traffic goes to 127.0.0.1.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -48,8 +48,8 @@ async function seed(n: number) {
 }
 
 async function startChild() {
-  child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
+  child = fork(fileURLToPath(new URL('./server.mjs', import.meta.url)), [], {
+    execArgv: [],
     env: {
       ...process.env,
       DATA_DIR: dataDir,
@@ -68,7 +68,7 @@ async function startChild() {
   });
 }
 
-/** Asks the server process over IPC (bench/server.ts answers `reset-eld` and `stats`). */
+/** Asks the server process over IPC (bench/server.mjs answers `reset-eld` and `stats`). */
 function ask<T>(cmd: string): Promise<T> {
   return new Promise((resolve) => {
     const on = (msg: { cmd: string }) => {

@@ -1,5 +1,5 @@
 // `npm run bench`: one JSON object per figure on stdout, each beside its baseline from the same run.
-// The server runs in a child process (bench/server.ts) on a temp data dir seeded with 100,000
+// The server runs in a child process (bench/server.mjs, from the build) on a temp data dir seeded with 100,000
 // mailboxes; all traffic goes to 127.0.0.1. Set BENCH_SECONDS to change each phase's length.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
@@ -74,9 +74,9 @@ async function rawArgon2Rate(hash: string) {
 }
 
 async function startChild() {
-  const entry = fileURLToPath(new URL('./server.ts', import.meta.url));
+  const entry = fileURLToPath(new URL('./server.mjs', import.meta.url));
   child = fork(entry, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [],
     env: {
       ...process.env,
       DATA_DIR: dataDir,
@@ -148,6 +148,8 @@ async function main() {
   for (const concurrency of [16, 64]) {
     note(`cold logins (distinct mailboxes), concurrency ${concurrency}`);
     const start = offset;
+    const cpuBefore = (await ask<{ cpuMs: number }>('stats')).cpuMs;
+    const clientBefore = process.cpuUsage();
     let refused = 0;
     const cold = await load(concurrency, SECONDS, async (i) => {
       const r = await smtpSession(ports.smtp, ca, { login: login(start + i), password: PASSWORD });
@@ -155,7 +157,14 @@ async function main() {
       return r.authMs;
     });
     offset += cold.ops + cold.errors + 10;
+    const serverCpuMs = (await ask<{ cpuMs: number }>('stats')).cpuMs - cpuBefore;
+    const clientCpu = process.cpuUsage(clientBefore);
     report(`smtp_cold_login_rate_c${concurrency}`, cold.rate, 'logins/s', {
+      server_cpu_ms_per_login: serverCpuMs / cold.ops,
+      // One verification's CPU time over the server's CPU time per login: how much of the server's work is argon2.
+      argon2_share_of_server_cpu: (1000 / (raw.rate / defaultHashConcurrency())) / (serverCpuMs / cold.ops),
+      // The load generator runs on the same cores: its CPU per login is taken from argon2's.
+      client_cpu_ms_per_login: (clientCpu.user + clientCpu.system) / 1000 / cold.ops,
       baseline: 'argon2_verify_rate_raw',
       ratio: cold.rate / raw.rate,
       target: '>= 0.8 (issue 4), >= 0.9 (issue 7)',

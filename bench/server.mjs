@@ -1,9 +1,10 @@
 // The server under test, in its own process so that the load generator's CPU use does not
-// show up as its event-loop delay. Reports ports when ready; answers {cmd:'stats'} over IPC.
+// show up as its event-loop delay, and from the compiled build, as it runs in production (no
+// TypeScript loader in its memory). Reports ports when ready; answers {cmd:'stats'} over IPC.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { startServer } from '../src/main.js';
+import { loadConfig } from '../dist/config.js';
+import { createLogger } from '../dist/log.js';
+import { startServer } from '../dist/main.js';
 
 const config = loadConfig(process.env);
 const running = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: 0, smtps: 0 } });
@@ -14,20 +15,21 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 200);
 
-process.on('message', async (msg: { cmd: string }) => {
+process.on('message', async (msg) => {
   if (msg.cmd === 'reset-eld') {
     eld.disable();
     eld = monitorEventLoopDelay({ resolution: 10 });
     eld.enable();
-    process.send!({ cmd: 'reset-eld' });
+    process.send({ cmd: 'reset-eld' });
   } else if (msg.cmd === 'stats') {
-    process.send!({
+    process.send({
       cmd: 'stats',
       eldP50Ms: eld.percentile(50) / 1e6,
       eldP99Ms: eld.percentile(99) / 1e6,
       eldMaxMs: eld.max / 1e6,
       rssMb: process.memoryUsage().rss / 2 ** 20,
       peakRssMb: peakRss / 2 ** 20,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
   } else if (msg.cmd === 'stop') {
     clearInterval(sampler);
@@ -35,4 +37,4 @@ process.on('message', async (msg: { cmd: string }) => {
     process.exit(0);
   }
 });
-process.send!({ cmd: 'ready', http: running.httpPort, smtp: running.smtpPorts.smtp, smtps: running.smtpPorts.smtps });
+process.send({ cmd: 'ready', http: running.httpPort, smtp: running.smtpPorts.smtp, smtps: running.smtpPorts.smtps });

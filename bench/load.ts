@@ -3,16 +3,12 @@
 // (bench/server.mjs) on a temp data dir with the default argon2 parameters. /healthz is probed
 // throughout. Prints one JSON object of figures on stdout; exits 1 on an error, a lost message or
 // a failed health check. All traffic goes to 127.0.0.1.
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config.js';
-import { createArgon2Hasher } from '../src/core/hasher.js';
-import { openDatabase } from '../src/store/sqlite/db.js';
+import { seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { percentile } from './smtp-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -31,56 +27,7 @@ const MESSAGE = `Subject: load test\r\nFrom: <sender@${DOMAIN}>\r\n\r\n${'A line
 
 const note = (text: string) => process.stderr.write(`# ${text}\n`);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-load-'));
-let child: ChildProcess | null = null;
-
-/** Mailboxes straight into a new database, all with one hash made with the default parameters. */
-async function seed(n: number) {
-  const hash = await createArgon2Hasher(loadConfig({}).argon2).hash(PASSWORD);
-  const db = openDatabase(path.join(dataDir, 'mailpass.db'));
-  const now = Math.floor(Date.now() / 1000);
-  const { id } = db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) RETURNING id').get(DOMAIN, now) as { id: number };
-  const insert = db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, created_at, updated_at)
-    VALUES ('mailbox', ?, ?, ?, '', ?, ?, ?)`);
-  db.transaction(() => {
-    for (let i = 0; i < n; i++) insert.run(id, `user${i}@${DOMAIN}`, `user${i}`, hash, now, now);
-  })();
-  db.close();
-}
-
-async function startChild() {
-  child = fork(fileURLToPath(new URL('./server.mjs', import.meta.url)), [], {
-    execArgv: [],
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      SMTP_HOSTNAME: 'mail.test',
-      INITIAL_ADMIN_PASSWORD: 'Load#Root-2024x',
-      SMTP_MAX_CLIENTS: String(SMTP_SESSIONS + 50),
-      LOGIN_MAX_ATTEMPTS: '100000',
-      LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  return new Promise<{ http: number; smtp: number }>((resolve, reject) => {
-    child!.once('message', (msg: { http: number; smtp: number }) => resolve(msg));
-    child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-/** Asks the server process over IPC (bench/server.mjs answers `reset-eld` and `stats`). */
-function ask<T>(cmd: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (msg: { cmd: string }) => {
-      if (msg.cmd === cmd) {
-        child!.off('message', on);
-        resolve(msg as T);
-      }
-    };
-    child!.on('message', on);
-    child!.send({ cmd });
-  });
-}
+let server: ServerProcess | null = null;
 
 /** A lean SMTP client over STARTTLS: one reply per command, every reply checked. */
 class Session {
@@ -218,13 +165,19 @@ async function webUser(base: string, email: string, deadline: number, stats: { r
 
 async function main() {
   note(`seeding ${SMTP_SESSIONS + WEB_USERS} mailboxes`);
-  await seed(SMTP_SESSIONS + WEB_USERS);
-  const ports = await startChild();
+  await seedMailboxes(dataDir, { domain: DOMAIN, count: SMTP_SESSIONS + WEB_USERS, password: PASSWORD, localPart: (i) => `user${i}` });
+  server = await startServerProcess(dataDir, {
+    INITIAL_ADMIN_PASSWORD: 'Load#Root-2024x',
+    SMTP_MAX_CLIENTS: String(SMTP_SESSIONS + 50),
+    LOGIN_MAX_ATTEMPTS: '100000',
+    LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
+  });
+  const { ports } = server;
   const base = `http://127.0.0.1:${ports.http}`;
   const ca = readFileSync(path.join(dataDir, 'tls', 'cert.pem'));
   note(`${SMTP_SESSIONS} SMTP sessions and ${WEB_USERS} web users for ${SECONDS} s`);
 
-  await ask('reset-eld');
+  await server.ask('reset-eld');
   const start = performance.now();
   const deadline = start + SECONDS * 1000;
   const acked: string[] = [];
@@ -274,7 +227,7 @@ async function main() {
   const elapsed = (performance.now() - start) / 1000;
   probing = false;
   await probe;
-  const server = await ask<{ eldP50Ms: number; eldP99Ms: number; eldMaxMs: number; peakRssMb: number }>('stats');
+  const stats = await server.ask<{ eldP50Ms: number; eldP99Ms: number; eldMaxMs: number; peakRssMb: number }>('stats');
 
   const spool = new Set(readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)));
   const lost = acked.filter((id) => !spool.has(id)).length;
@@ -302,9 +255,9 @@ async function main() {
     healthz_p99_ms: Math.round(percentile(health, 99) * 10) / 10,
     // /healthz times above include the load generator's own delays (it shares the machine);
     // the server's event-loop delay is measured inside the server process.
-    server_event_loop_delay_p99_ms: Math.round(server.eldP99Ms * 10) / 10,
-    server_event_loop_delay_max_ms: Math.round(server.eldMaxMs),
-    server_peak_rss_mb: Math.round(server.peakRssMb),
+    server_event_loop_delay_p99_ms: Math.round(stats.eldP99Ms * 10) / 10,
+    server_event_loop_delay_max_ms: Math.round(stats.eldMaxMs),
+    server_peak_rss_mb: Math.round(stats.peakRssMb),
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   return smtpErrors.length === 0 && web.errors === 0 && lost === 0 && spool.size === acked.length && healthFailures === 0 ? 0 : 1;
@@ -314,12 +267,7 @@ let code = 1;
 try {
   code = await main();
 } finally {
-  const running = child as ChildProcess | null;
-  if (running && running.exitCode === null) {
-    running.send({ cmd: 'stop' });
-    await Promise.race([new Promise((r) => running.once('exit', r)), new Promise((r) => setTimeout(r, 15_000))]);
-    if (running.exitCode === null) running.kill('SIGKILL');
-  }
+  await (server as ServerProcess | null)?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(code);

@@ -1,14 +1,12 @@
 // `npm run bench`: one JSON object per figure on stdout, each beside its baseline from the same run.
 // The server runs in a child process (bench/server.mjs, from the build) on a temp data dir seeded with 100,000
 // mailboxes; all traffic goes to 127.0.0.1. Set BENCH_SECONDS to change each phase's length.
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { createArgon2Hasher, defaultHashConcurrency } from '../src/core/hasher.js';
-import { openDatabase } from '../src/store/sqlite/db.js';
+import { seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { load, percentile, smtpSession } from './smtp-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -27,43 +25,15 @@ function report(figure: string, value: number, unit: string, extra: Record<strin
 const note = (text: string) => process.stderr.write(`# ${text}\n`);
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-bench-'));
-let child: ChildProcess | null = null;
-
-function ask<T>(cmd: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (msg: { cmd: string }) => {
-      if (msg.cmd === cmd) {
-        child!.off('message', on);
-        resolve(msg as T);
-      }
-    };
-    child!.on('message', on);
-    child!.send({ cmd });
-  });
-}
+let server: ServerProcess | null = null;
 
 async function seed() {
   note(`seeding ${MAILBOXES} mailboxes (one shared hash, default argon2 parameters)`);
-  const hasher = createArgon2Hasher(defaults.argon2);
-  const hash = await hasher.hash(PASSWORD);
-  const db = openDatabase(path.join(dataDir, 'mailpass.db'));
-  const now = Math.floor(Date.now() / 1000);
-  const { id } = db.prepare("INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) RETURNING id").get(DOMAIN, now) as { id: number };
-  const insert = db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, created_at, updated_at)
-    VALUES ('mailbox', ?, ?, ?, ?, ?, ?, ?)`);
-  db.transaction(() => {
-    for (let i = 0; i < MAILBOXES; i++) {
-      const local = `user${String(i).padStart(6, '0')}`;
-      insert.run(id, `${local}@${DOMAIN}`, local, `User ${i}`, hash, now, now);
-    }
-  })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-  return hash;
+  return seedMailboxes(dataDir, { domain: DOMAIN, count: MAILBOXES, password: PASSWORD, localPart: (i) => `user${String(i).padStart(6, '0')}` });
 }
 
 async function rawArgon2Rate(hash: string) {
-  // The same limiter the server uses (thread pool less one), so the ceiling is comparable.
+  // The same limiter the server uses (one per core), so the ceiling is comparable.
   const hasher = createArgon2Hasher(defaults.argon2);
   const r = await load(16, Math.min(SECONDS, 8), async () => {
     const t = performance.now();
@@ -71,28 +41,6 @@ async function rawArgon2Rate(hash: string) {
     return performance.now() - t;
   });
   return r;
-}
-
-async function startChild() {
-  const entry = fileURLToPath(new URL('./server.mjs', import.meta.url));
-  child = fork(entry, [], {
-    execArgv: [],
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      SMTP_HOSTNAME: 'mail.test',
-      INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      SMTP_MAX_CLIENTS: '1000',
-      LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
-      LOGIN_MAX_ATTEMPTS: '100000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  return new Promise<{ http: number; smtp: number; smtps: number }>((resolve, reject) => {
-    child!.once('message', (msg: { http: number; smtp: number; smtps: number }) => resolve(msg));
-    child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
 }
 
 /** Sequential GETs with a session cookie: p50 and p95 in ms. */
@@ -130,7 +78,13 @@ async function main() {
   const hash = await seed();
   const raw = await rawArgon2Rate(hash);
   note(`raw argon2: ${raw.rate.toFixed(1)}/s at the server's concurrency of ${defaultHashConcurrency()}`);
-  const ports = await startChild();
+  server = await startServerProcess(dataDir, {
+    INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    SMTP_MAX_CLIENTS: '1000',
+    LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
+    LOGIN_MAX_ATTEMPTS: '100000',
+  });
+  const { ports, ask } = server;
   const ca = readFileSync(path.join(dataDir, 'tls', 'cert.pem'));
   const login = (i: number) => `user${String(i % MAILBOXES).padStart(6, '0')}@${DOMAIN}`;
 
@@ -244,10 +198,6 @@ async function main() {
 try {
   await main();
 } finally {
-  const running = child as ChildProcess | null;
-  if (running && running.exitCode === null) {
-    running.send({ cmd: 'stop' });
-    await new Promise((r) => running.once('exit', r));
-  }
+  await (server as ServerProcess | null)?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -1,0 +1,65 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.js';
+import { createArgon2Hasher } from '../src/core/hasher.js';
+import { openDatabase } from '../src/store/sqlite/db.js';
+
+/**
+ * Mailboxes straight into a new database in `dataDir`, all sharing one hash made with the
+ * default argon2 parameters (hashing 100,000 passwords would take half an hour).
+ */
+export async function seedMailboxes(dataDir: string, { domain, count, password, localPart }: { domain: string; count: number; password: string; localPart: (i: number) => string }) {
+  const hash = await createArgon2Hasher(loadConfig({}).argon2).hash(password);
+  const db = openDatabase(path.join(dataDir, 'mailpass.db'));
+  const now = Math.floor(Date.now() / 1000);
+  const { id } = db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) RETURNING id').get(domain, now) as { id: number };
+  const insert = db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, created_at, updated_at)
+    VALUES ('mailbox', ?, ?, ?, '', ?, ?, ?)`);
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) insert.run(id, `${localPart(i)}@${domain}`, localPart(i), hash, now, now);
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return hash;
+}
+
+export interface ServerProcess {
+  ports: { http: number; smtp: number; smtps: number };
+  /** Asks the server over IPC: `reset-eld` (start a new event-loop delay histogram) or `stats`. */
+  ask<T>(cmd: 'reset-eld' | 'stats'): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** The server from the build (bench/server.mjs) in a child process on `dataDir`, with `env` over quiet defaults. */
+export async function startServerProcess(dataDir: string, env: Record<string, string>): Promise<ServerProcess> {
+  const child = fork(fileURLToPath(new URL('./server.mjs', import.meta.url)), [], {
+    execArgv: [],
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const ports = await new Promise<ServerProcess['ports']>((resolve, reject) => {
+    child.once('message', (msg: ServerProcess['ports']) => resolve(msg));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    ports,
+    ask: <T>(cmd: string) =>
+      new Promise<T>((resolve) => {
+        const on = (msg: { cmd: string }) => {
+          if (msg.cmd === cmd) {
+            child.off('message', on);
+            resolve(msg as T);
+          }
+        };
+        child.on('message', on);
+        child.send({ cmd });
+      }),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.send({ cmd: 'stop' });
+      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}

@@ -26,11 +26,12 @@ export interface Attempt {
 
 export interface AuthThrottle {
   /**
-   * Admits one attempt of `login` from `ip`, or returns null when either is locked out (SMTP 454).
+   * Admits one attempt of `login` from `ip`; refuses it as 'locked' when either is locked out
+   * (SMTP 454), or as 'busy' when it waited its turn too long without any lock-out (SMTP 451).
    * Attempts in flight count against the limit, so parallel guesses cannot slip past it: an attempt
    * that could exceed the limit waits until the ones in flight are decided.
    */
-  begin(login: string, ip: string, password: string): Promise<Attempt | null>;
+  begin(login: string, ip: string, password: string): Promise<Attempt | { refused: 'locked' | 'busy' }>;
 }
 
 /**
@@ -38,7 +39,17 @@ export interface AuthThrottle {
  * address. The same wrong password repeated counts once; a client that authenticated as the
  * login in the last 24 hours is exempt from that login's lock-out (not from its own).
  */
-export function createAuthThrottle({ maxFailures, windowSeconds, nowMs = () => Date.now() }: { maxFailures: number; windowSeconds: number; nowMs?: () => number }): AuthThrottle {
+export function createAuthThrottle({
+  maxFailures,
+  windowSeconds,
+  nowMs = () => Date.now(),
+  maxWaitMs = MAX_WAIT_MS,
+}: {
+  maxFailures: number;
+  windowSeconds: number;
+  nowMs?: () => number;
+  maxWaitMs?: number;
+}): AuthThrottle {
   const key = randomBytes(32);
   const counters = new Map<string, Counter>();
   const trusted = new Map<string, number>();
@@ -89,16 +100,17 @@ export function createAuthThrottle({ maxFailures, windowSeconds, nowMs = () => D
 
   return {
     async begin(login, ip, password) {
-      const deadline = nowMs() + MAX_WAIT_MS;
+      const deadline = nowMs() + maxWaitMs;
       const byIp = counter(`ip:${ip}`);
       const byLogin = counter(`login:${login}`);
       for (;;) {
         const now = nowMs();
         const exempt = isTrusted(login, ip, now);
-        if (locked(byIp, now) || (!exempt && locked(byLogin, now))) return null;
+        if (locked(byIp, now) || (!exempt && locked(byLogin, now))) return { refused: 'locked' };
         const blocking = full(byIp) ? byIp : !exempt && full(byLogin) ? byLogin : null;
         if (!blocking) break;
-        if (now >= deadline) return null;
+        // Waiting is not failing: a legitimate burst that waited too long is told to retry, not locked out.
+        if (now >= deadline) return { refused: 'busy' };
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, deadline - now);
           blocking.waiters.push(() => {

@@ -20,6 +20,7 @@ export const REPLIES = {
   badCredentials: () => new SmtpReply(535, '5.7.8 Authentication credentials invalid'),
   lockedOut: () => new SmtpReply(454, '4.7.0 Too many failed authentication attempts, try again later'),
   unavailable: () => new SmtpReply(451, '4.3.0 Temporary server error, try again later'),
+  busy: () => new SmtpReply(451, '4.3.0 Too many logins in progress from this address, try again later'),
   authRequired: () => new SmtpReply(530, '5.7.0 Authentication required'),
   senderNotAllowed: () => new SmtpReply(553, '5.7.1 Sender address not allowed for this login'),
   bareLineEnding: () => new SmtpReply(550, '5.6.0 Message refused: bare LF or CR in message data'),
@@ -98,7 +99,8 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
     }
     const ip = clientIp(session);
     const attempt = await throttle.begin(login, ip, password);
-    if (!attempt) {
+    if ('refused' in attempt) {
+      if (attempt.refused === 'busy') throw REPLIES.busy();
       onLogin?.('locked');
       audit(session, 'smtp-login.failure-locked', login);
       throw REPLIES.lockedOut();

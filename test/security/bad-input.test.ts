@@ -156,7 +156,6 @@ function formBody(valid: Record<string, string>, target: string, kind: Kind, cls
   return parts.join('&');
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
 
 /** A page that echoes what was sent shows it escaped: no markup of the sender's survives. */
 function assertEscaped(html: string, value: string, context: string) {

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { createLogger } from '../../src/log.js';
 import { aToken } from '../helpers/api.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
-import { ADMIN_PASSWORD, TEST_ENV } from '../helpers/env.js';
+import { runCliProcess } from '../helpers/cli-process.js';
+import { ADMIN_PASSWORD } from '../helpers/env.js';
 import { csrfOf, loginAsAdmin, loginAsMailbox, postForm, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 
@@ -50,23 +49,8 @@ function keepSession(label: string, agent: Agent) {
 
 const shown = (html: string, id: string) => new RegExp(`id="${id}">([^<]+)<`).exec(html)?.[1];
 
-const CLI_ENTRY = fileURLToPath(new URL('../helpers/cli-entry.ts', import.meta.url));
 /** The CLI in its own process at LOG_LEVEL=debug: what it logs goes to stderr. */
-function cliProcess(argv: string[], stdin = '') {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...argv, '--data-dir', server.dataDir], {
-      env: { ...process.env, ...TEST_ENV, LOG_LEVEL: 'debug' },
-      stdio: 'pipe',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const cliProcess = (argv: string[], stdin = '') => runCliProcess([...argv, '--data-dir', server.dataDir], stdin, { LOG_LEVEL: 'debug' });
 
 test('no password, token or session id reaches the logs or the database files', async () => {
   const svc = server.services;

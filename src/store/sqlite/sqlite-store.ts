@@ -9,8 +9,6 @@ import type {
   Domain,
   DomainSummary,
   LoginBatch,
-  LoginRecord,
-  Rehash,
   SessionOwner,
   Store,
 } from '../../core/ports.js';

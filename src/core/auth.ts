@@ -60,10 +60,12 @@ export function createAuthService({ store, hasher, clock, batcher, cache, onVeri
           // The password may have changed while argon2 ran: the old one must not get through.
           const current = (await store.readAccountVersions([account.id])).get(account.id);
           if (!current || current.passwordVersion !== account.passwordVersion || current.disabled) return { ok: false, reason: 'bad-credentials' };
-        }
-        if (ok && cache) cache.set(account.login, password, account.id, account.passwordVersion, now * 1000);
-        if (ok && hasher.needsRehash(account.passwordHash)) {
-          batcher.recordRehash({ accountId: account.id, passwordVersion: account.passwordVersion, hash: await hasher.hash(password) });
+          cache?.set(account.login, password, account.id, account.passwordVersion, now * 1000);
+          // The new hash is made after the reply: a login never waits for a second argon2 run.
+          if (hasher.needsRehash(account.passwordHash)) {
+            const { id: accountId, passwordVersion } = account;
+            hasher.hash(password).then((hash) => batcher.recordRehash({ accountId, passwordVersion, hash }), () => {});
+          }
         }
       }
       if (!ok || !usable) return { ok: false, reason: 'bad-credentials' };

@@ -1,6 +1,7 @@
 import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { AuthThrottle } from '../core/auth-throttle.js';
 import { UnavailableError } from '../core/errors.js';
+import { MAX_PASSWORD_BYTES } from '../core/passwords.js';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
 import type { Closable, LiveSessions, SessionUser } from './live-sessions.js';
@@ -92,7 +93,7 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
     const password = typeof auth.password === 'string' ? auth.password : '';
     // Over-long input is refused before any hashing: no valid login or password is that long.
     // It is still a failed login, and audited as one (it cannot lock anyone out: it never counts).
-    if (login.length === 0 || login.length > MAX_LOGIN_LENGTH || Buffer.byteLength(password) > 4 * 128) {
+    if (login.length === 0 || login.length > MAX_LOGIN_LENGTH || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
       onLogin?.('failure');
       audit(session, 'login.failure', login.slice(0, MAX_LOGIN_LENGTH));
       throw REPLIES.badCredentials();

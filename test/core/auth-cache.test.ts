@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import argon2 from 'argon2';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../../src/core/actors.js';
@@ -99,6 +100,27 @@ describe('the authentication cache never accepts an old password', () => {
     for (let i = 0; i < 3; i++) assert.equal((await login(address, `${password}x`)).ok, false);
     const r = await login(address, password);
     assert.ok(r.ok && !r.cached);
+  });
+});
+
+describe('re-hash on login', () => {
+  test('a hash with other parameters, in the m,p,t order, is re-written canonically after a login, without a new password version', async () => {
+    const { address, password, mailbox } = await aMailbox(svc, { domain });
+    const old = await argon2.hash(password, { type: argon2.argon2id, memoryCost: 2048, timeCost: 2, parallelism: 1 });
+    assert.match(old, /m=2048,p=1,t=2/);
+    const version = (await svc.store.setPasswordAndEndSessions(mailbox.id, old, 0))!;
+    assert.equal((await login(address, password)).ok, true);
+    const deadline = Date.now() + 5000;
+    let stored = old;
+    while (stored === old && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      await svc.batcher.flush();
+      stored = (await svc.store.findAccountById(mailbox.id))!.passwordHash;
+    }
+    assert.match(stored, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+    assert.equal(await svc.hasher.verify(stored, password), true);
+    assert.equal((await svc.store.findAccountById(mailbox.id))!.passwordVersion, version);
+    assert.equal((await login(address, password)).ok, true);
   });
 });
 

@@ -25,6 +25,16 @@ const listeners = [
 ];
 
 const ready = (l: (typeof listeners)[number]) => RawSmtp.ready(l.port(), { implicitTls: l.implicitTls, dataDir: server.dataDir });
+
+/** Logs in as the mailbox and opens a message to one recipient: the next bytes written are its data. */
+async function inMessage(l: (typeof listeners)[number], address: string, password: string) {
+  const c = await ready(l);
+  assert.equal((await c.authPlain(address, password)).code, 235);
+  assert.equal((await c.cmd(`MAIL FROM:<${address}>`)).code, 250);
+  assert.equal((await c.cmd('RCPT TO:<friend@example.net>')).code, 250);
+  assert.equal((await c.cmd('DATA')).code, 354);
+  return c;
+}
 const spooled = () => readdirSync(path.join(server.dataDir, 'spool')).filter((f) => f.endsWith('.json')).length;
 
 describe('before TLS', () => {
@@ -102,11 +112,7 @@ for (const l of listeners) {
 
     test('an accepted message is spooled as <id>.eml and <id>.json before 250', async () => {
       const { address, password } = await aMailbox(server.services, { domain });
-      const c = await ready(l);
-      await c.authPlain(address, password);
-      await c.cmd(`MAIL FROM:<${address}>`);
-      assert.equal((await c.cmd('RCPT TO:<friend@example.net>')).code, 250);
-      assert.equal((await c.cmd('DATA')).code, 354);
+      const c = await inMessage(l, address, password);
       const reply = await c.cmd(`Subject: hello\r\n\r\nHi there.\r\n..leading dot\r\n.`);
       assert.equal(reply.code, 250);
       const id = /queued as ([0-9a-f-]{36})/.exec(reply.text)![1]!;
@@ -123,11 +129,7 @@ for (const l of listeners) {
       const { address, password } = await aMailbox(server.services, { domain });
       for (const body of ['Subject: a\r\n\r\nline one\nline two\r\n', 'Subject: b\r\n\r\nline one\rline two\r\n', 'Subject: c\r\n\r\nsmuggled\n.\nMAIL FROM:<x@y>\r\n']) {
         const before = spooled();
-        const c = await ready(l);
-        await c.authPlain(address, password);
-        await c.cmd(`MAIL FROM:<${address}>`);
-        await c.cmd('RCPT TO:<friend@example.net>');
-        await c.cmd('DATA');
+        const c = await inMessage(l, address, password);
         c.write(`${body}.\r\n`);
         const reply = await c.read();
         assert.match(reply.text, /^550 5\.6\.0 /, JSON.stringify(body));
@@ -141,11 +143,7 @@ for (const l of listeners) {
     test('552 for a message over SMTP_MAX_MESSAGE_BYTES, nothing spooled', async () => {
       const { address, password } = await aMailbox(server.services, { domain });
       const before = spooled();
-      const c = await ready(l);
-      await c.authPlain(address, password);
-      await c.cmd(`MAIL FROM:<${address}>`);
-      await c.cmd('RCPT TO:<friend@example.net>');
-      await c.cmd('DATA');
+      const c = await inMessage(l, address, password);
       c.write(`Subject: big\r\n\r\n${'x'.repeat(998)}\r\n`.repeat(Math.ceil(MAX_BYTES / 1000) + 2) + '.\r\n');
       assert.match((await c.read()).text, /^552 /);
       assert.equal(spooled(), before);
@@ -176,11 +174,7 @@ describe('a password change takes effect at once', () => {
 
   test('a session in the middle of a message finishes it, then gets 421 4.7.0', async () => {
     const { address, password } = await aMailbox(server.services, { domain });
-    const c = await ready(listeners[1]!);
-    await c.authPlain(address, password);
-    await c.cmd(`MAIL FROM:<${address}>`);
-    await c.cmd('RCPT TO:<friend@example.net>');
-    await c.cmd('DATA');
+    const c = await inMessage(listeners[1]!, address, password);
     c.write('Subject: during\r\n\r\nfirst half\r\n');
     await server.services.mailboxes.resetPassword(cliActor, domain, address, { generate: true });
     c.write('second half\r\n.\r\n');

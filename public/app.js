@@ -23,6 +23,15 @@
     setTimeout(function () { live.textContent = text; }, 50);
   }
 
+  /** An element with a class, and either text or child elements. */
+  function el(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (typeof content === 'string') node.textContent = content;
+    else if (content) content.forEach(function (child) { node.appendChild(child); });
+    return node;
+  }
+
   function csrfOf(form) {
     var input = form.querySelector('input[name="_csrf"]');
     return input ? input.value : '';
@@ -208,32 +217,12 @@
     var meter = document.getElementById(field.getAttribute('data-strength'));
     if (!meter) return;
     meter.textContent = '';
-    var head = document.createElement('p');
-    head.className = 'strength-head';
-    var bar = document.createElement('span');
-    bar.className = 'strength-bar';
+    var bar = el('span', 'strength-bar');
     bar.setAttribute('aria-hidden', 'true');
-    for (var i = 0; i < 4; i++) bar.appendChild(document.createElement('span'));
-    var label = document.createElement('span');
-    label.textContent = 'Strength: ';
-    var word = document.createElement('strong');
-    word.className = 'strength-word';
-    head.appendChild(bar);
-    head.appendChild(label);
-    head.appendChild(word);
-    var warning = document.createElement('p');
-    warning.className = 'strength-warning';
-    var needs = document.createElement('div');
-    needs.className = 'strength-needs';
-    var needsLabel = document.createElement('p');
-    needsLabel.textContent = 'Still needed:';
-    var list = document.createElement('ul');
-    list.className = 'strength-rules';
-    needs.appendChild(needsLabel);
-    needs.appendChild(list);
-    meter.appendChild(head);
-    meter.appendChild(warning);
-    meter.appendChild(needs);
+    for (var i = 0; i < 4; i++) bar.appendChild(el('span'));
+    var head = el('p', 'strength-head', [bar, el('span', '', 'Strength: '), el('strong', 'strength-word')]);
+    var needs = el('div', 'strength-needs', [el('p', '', 'Still needed:'), el('ul', 'strength-rules')]);
+    [head, el('p', 'strength-warning'), needs].forEach(function (part) { meter.appendChild(part); });
     meter.hidden = true;
     field.addEventListener('input', function () { render(field); });
   });

@@ -55,14 +55,19 @@ try {
     written.push(path.relative(ROOT, file));
   };
 
+  /** Jane logs in on /login (`beforeSubmit` runs with the address typed) and lands on /account. */
+  const logInAsJane = async (page, beforeSubmit = async () => {}) => {
+    await page.goto('/login');
+    await page.getByLabel('Email address').fill('jane@example.com');
+    await beforeSubmit();
+    await page.getByLabel('Password', { exact: true }).fill(JANE_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/account');
+  };
+
   const user = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1 });
   const u = await user.newPage();
-  await u.goto('/login');
-  await u.getByLabel('Email address').fill('jane@example.com');
-  await shot(u, 'user-login');
-  await u.getByLabel('Password', { exact: true }).fill(JANE_PASSWORD);
-  await u.getByRole('button', { name: 'Log in' }).click();
-  await u.waitForURL('**/account');
+  await logInAsJane(u, () => shot(u, 'user-login'));
   await u.getByLabel('Current password').fill(JANE_PASSWORD);
   await u.getByLabel('New password', { exact: true }).fill('summer2024');
   await u.locator('#new_password-strength[data-score]').waitFor();
@@ -71,11 +76,7 @@ try {
 
   const phone = await browser.newContext({ baseURL: base, viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
   const p = await phone.newPage();
-  await p.goto('/login');
-  await p.getByLabel('Email address').fill('jane@example.com');
-  await p.getByLabel('Password', { exact: true }).fill(JANE_PASSWORD);
-  await p.getByRole('button', { name: 'Log in' }).click();
-  await p.waitForURL('**/account');
+  await logInAsJane(p);
   await p.getByLabel('Current password').fill(JANE_PASSWORD);
   await p.getByLabel('New password', { exact: true }).fill('Correct-Horse-7-Battery');
   await p.locator('#new_password-strength[data-score]').waitFor();

@@ -36,6 +36,13 @@ const mailboxExample = {
   last_connection_ip: '192.0.2.10',
 };
 
+/** The success envelope `{success: true, [message], data}` around a response's data. */
+const success = (withMessage: boolean, data: object) => ({
+  type: 'object',
+  required: withMessage ? ['success', 'message', 'data'] : ['success', 'data'],
+  properties: { success: { const: true }, ...(withMessage ? { message: { type: 'string' } } : {}), data },
+});
+
 const schemas = {
   Error: {
     type: 'object',
@@ -102,86 +109,41 @@ const schemas = {
       meets_policy: { type: 'boolean' },
     },
   },
-  CredentialSecret: {
+  CredentialSecret: success(true, {
     type: 'object',
-    required: ['success', 'message', 'data'],
+    required: ['credential', 'password', 'password_strength', 'synced'],
+    additionalProperties: false,
     properties: {
-      success: { const: true },
-      message: { type: 'string' },
-      data: {
-        type: 'object',
-        required: ['credential', 'password', 'password_strength', 'synced'],
-        additionalProperties: false,
-        properties: {
-          credential: ref('Credential'),
-          password: { type: 'string', description: 'Shown only in this response' },
-          password_strength: ref('PasswordStrength'),
-          synced: { type: 'boolean', description: 'True once every SMTP listener refuses the old password' },
-        },
-      },
+      credential: ref('Credential'),
+      password: { type: 'string', description: 'Shown only in this response' },
+      password_strength: ref('PasswordStrength'),
+      synced: { type: 'boolean', description: 'True once every SMTP listener refuses the old password' },
     },
-  },
-  DomainList: {
+  }),
+  DomainList: success(false, { type: 'object', required: ['domains'], properties: { domains: { type: 'array', items: ref('Domain') } } }),
+  CredentialList: success(false, { type: 'object', required: ['credentials'], properties: { credentials: { type: 'array', items: ref('Credential') } } }),
+  CredentialDeleted: success(true, { type: 'object', required: ['credential'], properties: { credential: ref('Credential') } }),
+  MailboxList: success(false, {
     type: 'object',
-    required: ['success', 'data'],
+    required: ['mailboxes', 'total', 'page', 'page_size'],
     properties: {
-      success: { const: true },
-      data: { type: 'object', required: ['domains'], properties: { domains: { type: 'array', items: ref('Domain') } } },
+      mailboxes: { type: 'array', items: ref('Mailbox') },
+      total: { type: 'integer' },
+      page: { type: 'integer' },
+      page_size: { type: 'integer' },
     },
-  },
-  CredentialList: {
+  }),
+  MailboxPassword: success(true, {
     type: 'object',
-    required: ['success', 'data'],
+    required: ['mailbox', 'password_strength', 'synced'],
+    additionalProperties: false,
     properties: {
-      success: { const: true },
-      data: { type: 'object', required: ['credentials'], properties: { credentials: { type: 'array', items: ref('Credential') } } },
+      mailbox: ref('Mailbox'),
+      password: { type: 'string', description: 'Only when it was generated' },
+      password_strength: ref('PasswordStrength'),
+      synced: { type: 'boolean' },
     },
-  },
-  CredentialDeleted: {
-    type: 'object',
-    required: ['success', 'message', 'data'],
-    properties: {
-      success: { const: true },
-      message: { type: 'string' },
-      data: { type: 'object', required: ['credential'], properties: { credential: ref('Credential') } },
-    },
-  },
-  MailboxList: {
-    type: 'object',
-    required: ['success', 'data'],
-    properties: {
-      success: { const: true },
-      data: {
-        type: 'object',
-        required: ['mailboxes', 'total', 'page', 'page_size'],
-        properties: {
-          mailboxes: { type: 'array', items: ref('Mailbox') },
-          total: { type: 'integer' },
-          page: { type: 'integer' },
-          page_size: { type: 'integer' },
-        },
-      },
-    },
-  },
-  MailboxPassword: {
-    type: 'object',
-    required: ['success', 'message', 'data'],
-    properties: {
-      success: { const: true },
-      message: { type: 'string' },
-      data: {
-        type: 'object',
-        required: ['mailbox', 'password_strength', 'synced'],
-        additionalProperties: false,
-        properties: {
-          mailbox: ref('Mailbox'),
-          password: { type: 'string', description: 'Only when it was generated' },
-          password_strength: ref('PasswordStrength'),
-          synced: { type: 'boolean' },
-        },
-      },
-    },
-  },
+  }),
 };
 
 const error = (description: string, message: string) => ({

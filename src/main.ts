@@ -40,6 +40,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = config.metricsToken ? createMetrics({ token: config.metricsToken, spoolDir: path.join(config.dataDir, 'spool') }) : null;
   const services = createServices({ config, store, log, observeHash: metrics?.observeHash, onAuthVerify: metrics?.observeAuthVerify });
 
+  // In the background: from the first request on, an unknown login costs what a wrong password costs.
+  services.auth.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 

@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
@@ -26,15 +26,22 @@ export async function seedMailboxes(dataDir: string, { domain, count, password, 
 
 export interface ServerProcess {
   ports: { http: number; smtp: number; smtps: number };
-  /** Asks the server over IPC: `reset-eld` (start a new event-loop delay histogram) or `stats`. */
-  ask<T>(cmd: 'reset-eld' | 'stats'): Promise<T>;
+  /**
+   * Asks the server over IPC: `reset-eld` (start a new event-loop delay histogram), `stats`, or
+   * `raw-argon2` (verifications a second of `hash` for `seconds`, in the server's process).
+   */
+  ask<T>(cmd: 'reset-eld' | 'stats' | 'raw-argon2', args?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
 
-/** The server from the build (bench/server.mjs) in a child process on `dataDir`, with `env` over quiet defaults. */
-export async function startServerProcess(dataDir: string, env: Record<string, string>): Promise<ServerProcess> {
-  const child = fork(fileURLToPath(new URL('./server.mjs', import.meta.url)), [], {
-    execArgv: [],
+/**
+ * The server from the build (bench/server.mjs) in a child process on `dataDir`, with `env` over
+ * quiet defaults; with `cpus` (a taskset list such as "0" or "0,1"), only on those processors.
+ */
+export async function startServerProcess(dataDir: string, env: Record<string, string>, { cpus }: { cpus?: string } = {}): Promise<ServerProcess> {
+  const node = [process.execPath, fileURLToPath(new URL('./server.mjs', import.meta.url))];
+  const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
+  const child = spawn(command!, args, {
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -44,7 +51,7 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   });
   return {
     ports,
-    ask: <T>(cmd: string) =>
+    ask: <T>(cmd: string, args: Record<string, unknown> = {}) =>
       new Promise<T>((resolve) => {
         const on = (msg: { cmd: string }) => {
           if (msg.cmd === cmd) {
@@ -53,7 +60,7 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
           }
         };
         child.on('message', on);
-        child.send({ cmd });
+        child.send({ ...args, cmd });
       }),
     async stop() {
       if (child.exitCode !== null) return;

@@ -3,6 +3,7 @@
 // TypeScript loader in its memory). Reports ports when ready; answers {cmd:'stats'} over IPC.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../dist/config.js';
+import { createArgon2Hasher, defaultHashConcurrency } from '../dist/core/hasher.js';
 import { createLogger } from '../dist/log.js';
 import { startServer } from '../dist/main.js';
 
@@ -31,6 +32,22 @@ process.on('message', async (msg) => {
       peakRssMb: peakRss / 2 ** 20,
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
+  } else if (msg.cmd === 'raw-argon2') {
+    // The baseline in this process, on the cores it may use, through the limiter the server's
+    // own hasher uses (one verification per core), while the server has nothing else to do.
+    const hasher = createArgon2Hasher(config.argon2);
+    const deadline = performance.now() + msg.seconds * 1000;
+    const t0 = performance.now();
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (performance.now() < deadline) {
+          if (!(await hasher.verify(msg.hash, msg.password))) throw new Error('raw argon2: verify failed');
+          done++;
+        }
+      }),
+    );
+    process.send({ cmd: 'raw-argon2', rate: done / ((performance.now() - t0) / 1000), concurrency: defaultHashConcurrency() });
   } else if (msg.cmd === 'stop') {
     clearInterval(sampler);
     await running.close();

@@ -1,27 +1,41 @@
 // `npm run bench`: one JSON object per figure on stdout, each beside its baseline from the same run.
 // The server runs in a child process (bench/server.mjs, from the build) on a temp data dir seeded with 100,000
 // mailboxes; all traffic goes to 127.0.0.1. Set BENCH_SECONDS to change each phase's length, and
-// BENCH_SERVER_CPUS with BENCH_CLIENT_CPUS (taskset lists, e.g. 0 and 1) to keep the server and the
-// load generator on processors of their own.
+// ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM to measure other parameters.
+// The load generator gets the last processor and the server the others, so that what the generator
+// spends is not taken from the server; BENCH_SERVER_CPUS and BENCH_CLIENT_CPUS (taskset lists, such
+// as 0,1 for both: the shared layout) choose otherwise.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../src/config.js';
-import { seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
+import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { cGenerator, loginAt, nodeGenerator, type Logins } from './smtp-generator.js';
 import { percentile } from './smtp-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PAIRS = 3;
-const PAIR_SECONDS = Math.max(2, SECONDS * 0.6);
-const SERVER_CPUS = process.env.BENCH_SERVER_CPUS;
-const CLIENT_CPUS = process.env.BENCH_CLIENT_CPUS;
+const PAIR_SECONDS = Math.max(3, SECONDS * 0.8);
+// Each SMTP run's first second is not counted: all its connections start together, and the first
+// logins wait for greetings and handshakes (smtp-server holds each greeting 100 ms).
+const WARMUP_SECONDS = Math.min(1, SECONDS / 4);
+const CPU_COUNT = os.availableParallelism();
+const CHOSEN = process.env.BENCH_SERVER_CPUS !== undefined || process.env.BENCH_CLIENT_CPUS !== undefined;
+const SERVER_CPUS = CHOSEN ? process.env.BENCH_SERVER_CPUS : CPU_COUNT >= 2 ? `0-${CPU_COUNT - 2}` : undefined;
+const CLIENT_CPUS = CHOSEN ? process.env.BENCH_CLIENT_CPUS : CPU_COUNT >= 2 ? String(CPU_COUNT - 1) : undefined;
+/** The processors of a taskset list ("0-2,5"); every processor when there is no list. */
+const cpuSet = (list: string | undefined) =>
+  new Set(
+    (list ?? `0-${CPU_COUNT - 1}`).split(',').flatMap((part) => {
+      const [a, b = a] = part.split('-').map(Number);
+      return Array.from({ length: b! - a! + 1 }, (_, k) => a! + k);
+    }),
+  );
+const SEPARATE = ![...cpuSet(SERVER_CPUS)].some((cpu) => cpuSet(CLIENT_CPUS).has(cpu));
 const MAILBOXES = Number(process.env.BENCH_MAILBOXES ?? 100_000);
 const DOMAIN = 'bench.test';
 const PASSWORD = 'Bench#Pass-2024x';
 const ADMIN_PASSWORD = 'Bench#Root-2024x';
-const defaults = loadConfig({});
 
 const figures: object[] = [];
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -37,7 +51,7 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-bench-'));
 let server: ServerProcess | null = null;
 
 async function seed() {
-  note(`seeding ${MAILBOXES} mailboxes (one shared hash, default argon2 parameters)`);
+  note(`seeding ${MAILBOXES} mailboxes (one shared hash, argon2 ${JSON.stringify(argon2Params())})`);
   return seedMailboxes(dataDir, { domain: DOMAIN, count: MAILBOXES, password: PASSWORD, localPart: (i) => `user${String(i).padStart(6, '0')}` });
 }
 
@@ -85,19 +99,21 @@ async function main() {
   const rawArgon2Rate = (seconds: number) => ask<{ rate: number; concurrency: number }>('raw-argon2', { seconds, hash, password: PASSWORD });
   const raw = await rawArgon2Rate(Math.min(SECONDS, 8));
   const cores = raw.concurrency;
-  const layout = SERVER_CPUS || CLIENT_CPUS ? `server on CPUs ${SERVER_CPUS ?? 'any'}, load generator on ${CLIENT_CPUS ?? 'any'}` : 'server and load generator share the cores';
+  const layout = SEPARATE
+    ? `server on CPU ${SERVER_CPUS}, load generator on CPU ${CLIENT_CPUS}`
+    : `server (CPU ${SERVER_CPUS ?? 'any'}) and load generator (CPU ${CLIENT_CPUS ?? 'any'}) share processors`;
   note(`raw argon2 in the server's process: ${raw.rate.toFixed(1)}/s at its concurrency of ${cores} (${layout})`);
   const caFile = path.join(dataDir, 'tls', 'cert.pem');
   const shape = { prefix: 'user', digits: 6, suffix: `@${DOMAIN}`, modulo: MAILBOXES };
   const login = (i: number) => loginAt(shape, i);
   const built = process.env.BENCH_CLIENT === 'node' ? { unavailable: 'BENCH_CLIENT=node' } : cGenerator(ports.smtp, caFile, shape, dataDir);
-  if ('unavailable' in built) note(`${built.unavailable}; using the Node.js client (it spends more CPU per session, taken from the server's)`);
+  if ('unavailable' in built) note(`${built.unavailable}; using the Node.js client (it spends more CPU per session)`);
   const gen = 'unavailable' in built ? nodeGenerator(ports.smtp, caFile, shape) : built;
   const serverCpuMs = async () => (await ask<{ cpuMs: number }>('stats')).cpuMs;
   /** A generator run with the server's and the generator's CPU time per session. */
   const measured = async (concurrency: number, seconds: number, logins: Logins) => {
     const before = await serverCpuMs();
-    const r = await gen.run(concurrency, seconds, logins);
+    const r = await gen.run(concurrency, seconds, logins, WARMUP_SECONDS);
     const done = r.ops || 1;
     return { ...r, serverCpuPerOp: ((await serverCpuMs()) - before) / done, clientCpuPerOp: r.clientCpuMs / done };
   };
@@ -109,7 +125,7 @@ async function main() {
     return r;
   };
 
-  report('argon2_verify_rate_raw', raw.rate, 'verifications/s', { params: defaults.argon2, concurrency: cores, layout });
+  report('argon2_verify_rate_raw', raw.rate, 'verifications/s', { params: argon2Params(), concurrency: cores, layout });
 
   note(`TLS sessions without AUTH, concurrency 64 (client: ${gen.name})`);
   const tlsOnly = await measured(64, SECONDS, { kind: 'none' });
@@ -155,7 +171,7 @@ async function main() {
     client_cpu_ms_per_login: median(pairs.map((p) => p.cold.clientCpuPerOp)),
     // The most the server's cores could give if never idle: their CPU time over what one cold login
     // costs there (the server's, and the load generator's too when it shares them), against the raw rate.
-    cpu_bound_ratio: median(pairs.map((p) => (1000 * cores) / (p.cold.serverCpuPerOp + (SERVER_CPUS ? 0 : p.cold.clientCpuPerOp)) / p.raw)),
+    cpu_bound_ratio: median(pairs.map((p) => (1000 * cores) / (p.cold.serverCpuPerOp + (SEPARATE ? 0 : p.cold.clientCpuPerOp)) / p.raw)),
     // How much of the server's CPU per cold login is the verification itself.
     argon2_share_of_server_cpu: median(pairs.map((p) => verifyMs(p.raw) / p.cold.serverCpuPerOp)),
     refused: pairs.reduce((n, p) => n + p.cold.refused, 0),

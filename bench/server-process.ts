@@ -5,12 +5,15 @@ import { loadConfig } from '../src/config.js';
 import { createArgon2Hasher } from '../src/core/hasher.js';
 import { openDatabase } from '../src/store/sqlite/db.js';
 
+/** The argon2 parameters of this environment (ARGON2_*), which the server process inherits. */
+export const argon2Params = () => loadConfig({ ARGON2_MEMORY_KIB: process.env.ARGON2_MEMORY_KIB, ARGON2_TIME_COST: process.env.ARGON2_TIME_COST, ARGON2_PARALLELISM: process.env.ARGON2_PARALLELISM }).argon2;
+
 /**
  * Mailboxes straight into a new database in `dataDir`, all sharing one hash made with the
- * default argon2 parameters (hashing 100,000 passwords would take half an hour).
+ * server's argon2 parameters (hashing 100,000 passwords would take half an hour).
  */
 export async function seedMailboxes(dataDir: string, { domain, count, password, localPart }: { domain: string; count: number; password: string; localPart: (i: number) => string }) {
-  const hash = await createArgon2Hasher(loadConfig({}).argon2).hash(password);
+  const hash = await createArgon2Hasher(argon2Params()).hash(password);
   const db = openDatabase(path.join(dataDir, 'mailpass.db'));
   const now = Math.floor(Date.now() / 1000);
   const { id } = db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) RETURNING id').get(domain, now) as { id: number };

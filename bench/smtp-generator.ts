@@ -28,8 +28,11 @@ export interface SessionRun extends LoadResult {
 
 export interface SmtpGenerator {
   name: string;
-  /** `concurrency` STARTTLS sessions at a time for `seconds`; latencies are of AUTH (of the whole session without AUTH). */
-  run(concurrency: number, seconds: number, logins: Logins): Promise<SessionRun>;
+  /**
+   * `concurrency` STARTTLS sessions at a time for `seconds`; latencies are of AUTH (of the whole
+   * session without AUTH). Rate and latencies count the sessions that end after `warmupSeconds`.
+   */
+  run(concurrency: number, seconds: number, logins: Logins, warmupSeconds?: number): Promise<SessionRun>;
 }
 
 /** The lean client of smtp-load.ts, in this process. */
@@ -37,7 +40,7 @@ export function nodeGenerator(port: number, caFile: string, shape: LoginShape): 
   const ca = readFileSync(caFile);
   return {
     name: 'node',
-    async run(concurrency, seconds, logins) {
+    async run(concurrency, seconds, logins, warmupSeconds = 0) {
       let refused = 0;
       const before = process.cpuUsage();
       const result = await load(concurrency, seconds, async (i) => {
@@ -46,7 +49,7 @@ export function nodeGenerator(port: number, caFile: string, shape: LoginShape): 
         const r = await smtpSession(port, ca, auth);
         if (auth && r.authCode !== 235) refused++;
         return auth ? r.authMs : performance.now() - t;
-      });
+      }, warmupSeconds);
       const cpu = process.cpuUsage(before);
       return { ...result, refused, clientCpuMs: (cpu.user + cpu.system) / 1000 };
     },
@@ -69,8 +72,8 @@ export function cGenerator(port: number, caFile: string, shape: LoginShape, dir:
   const run = promisify(execFile);
   return {
     name: 'smtp-flood (C)',
-    async run(concurrency, seconds, logins) {
-      const args = ['--port', String(port), '--ca', caFile, '--concurrency', String(concurrency), '--seconds', String(seconds)];
+    async run(concurrency, seconds, logins, warmupSeconds = 0) {
+      const args = ['--port', String(port), '--ca', caFile, '--concurrency', String(concurrency), '--seconds', String(seconds), '--warmup', String(warmupSeconds)];
       if (logins.kind === 'same') args.push('--login', loginAt(shape, logins.index), '--password', logins.password);
       if (logins.kind === 'distinct') {
         args.push('--login-prefix', shape.prefix, '--login-digits', String(shape.digits), '--login-suffix', shape.suffix);

@@ -72,34 +72,46 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export interface LoadResult {
+  /** Operations that ended well, over the whole run. */
   ops: number;
   errors: number;
+  /** The measured window: from the end of the warm-up to the deadline. */
   seconds: number;
+  /** Operations that ended in the window, a second. */
   rate: number;
   p50Ms: number;
   p99Ms: number;
 }
 
-/** Runs `task` with `concurrency` workers for `seconds` (and at most `maxOps` operations). */
-export async function load(concurrency: number, seconds: number, task: (i: number) => Promise<number>, maxOps = Infinity): Promise<LoadResult> {
+/**
+ * Runs `task` with `concurrency` workers for `seconds`. The
+ * rate and latencies count only operations that end after `warmupSeconds` and before the
+ * deadline: at the start every worker is in the same phase and the server is not yet saturated.
+ */
+export async function load(concurrency: number, seconds: number, task: (i: number) => Promise<number>, warmupSeconds = 0): Promise<LoadResult> {
   const latencies: number[] = [];
+  let ops = 0;
   let errors = 0;
   let started = 0;
-  const deadline = performance.now() + seconds * 1000;
   const t0 = performance.now();
+  const windowStart = t0 + warmupSeconds * 1000;
+  const deadline = t0 + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline && started < maxOps) {
+      while (performance.now() < deadline) {
         const i = started++;
         try {
-          latencies.push(await task(i));
+          const ms = await task(i);
+          ops++;
+          const now = performance.now();
+          if (now >= windowStart && now <= deadline) latencies.push(ms);
         } catch {
           errors++;
         }
       }
     }),
   );
-  const elapsed = (performance.now() - t0) / 1000;
+  const window = seconds - warmupSeconds;
   latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  return { ops, errors, seconds: window, rate: latencies.length / window, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }

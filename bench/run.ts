@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
-import { cGenerator, loginAt, nodeGenerator, type Logins } from './smtp-generator.js';
+import { cGenerator, loginAt, nodeGenerator, type Logins, type SessionRun } from './smtp-generator.js';
 import { percentile } from './smtp-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -37,12 +37,10 @@ const DOMAIN = 'bench.test';
 const PASSWORD = 'Bench#Pass-2024x';
 const ADMIN_PASSWORD = 'Bench#Root-2024x';
 
-const figures: object[] = [];
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 function report(figure: string, value: number, unit: string, extra: Record<string, unknown> = {}) {
   const rounded = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v]));
   const row = { figure, value: round(value), unit, ...rounded };
-  figures.push(row);
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 const note = (text: string) => process.stderr.write(`# ${text}\n`);
@@ -53,6 +51,36 @@ let server: ServerProcess | null = null;
 async function seed() {
   note(`seeding ${MAILBOXES} mailboxes (one shared hash, argon2 ${JSON.stringify(argon2Params())})`);
   return seedMailboxes(dataDir, { domain: DOMAIN, count: MAILBOXES, password: PASSWORD, localPart: (i) => `user${String(i).padStart(6, '0')}` });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Pair<B, S> {
+  baseline: B;
+  subject: S;
+}
+/**
+ * `baseline` then `subject`, PAIRS times. The machine's speed drifts within a run (it is shared),
+ * so each ratio is of two runs side by side, and a figure is the median of the pairs.
+ */
+async function paired<B, S>(baseline: () => Promise<B>, subject: () => Promise<S>): Promise<Array<Pair<B, S>>> {
+  const pairs: Array<Pair<B, S>> = [];
+  for (let k = 0; k < PAIRS; k++) pairs.push({ baseline: await baseline(), subject: await subject() });
+  return pairs;
+}
+
+type Measured = SessionRun & { serverCpuPerOp: number; clientCpuPerOp: number };
+/** What a login figure reports of its pairs: the ratio to the baseline, AUTH latency, CPU, failures. */
+function loginFigure(pairs: Array<Pair<{ rate: number }, Measured>>) {
+  return {
+    ratio: median(pairs.map((p) => p.subject.rate / p.baseline.rate)),
+    pairs: pairs.map((p) => ({ baseline: round(p.baseline.rate), rate: round(p.subject.rate), ratio: round(p.subject.rate / p.baseline.rate, 3) })),
+    auth_p50_ms: median(pairs.map((p) => p.subject.p50Ms)),
+    auth_p99_ms: median(pairs.map((p) => p.subject.p99Ms)),
+    server_cpu_ms_per_login: median(pairs.map((p) => p.subject.serverCpuPerOp)),
+    refused: pairs.reduce((n, p) => n + p.subject.refused, 0),
+    errors: pairs.reduce((n, p) => n + p.subject.errors, 0),
+  };
 }
 
 /** Sequential GETs with a session cookie: p50 and p95 in ms. */
@@ -111,7 +139,7 @@ async function main() {
   const gen = 'unavailable' in built ? nodeGenerator(ports.smtp, caFile, shape) : built;
   const serverCpuMs = async () => (await ask<{ cpuMs: number }>('stats')).cpuMs;
   /** A generator run with the server's and the generator's CPU time per session. */
-  const measured = async (concurrency: number, seconds: number, logins: Logins) => {
+  const measured = async (concurrency: number, seconds: number, logins: Logins): Promise<Measured> => {
     const before = await serverCpuMs();
     const r = await gen.run(concurrency, seconds, logins, WARMUP_SECONDS);
     const done = r.ops || 1;
@@ -127,15 +155,24 @@ async function main() {
 
   report('argon2_verify_rate_raw', raw.rate, 'verifications/s', { params: argon2Params(), concurrency: cores, layout });
 
-  note(`TLS sessions without AUTH, concurrency 64 (client: ${gen.name})`);
-  const tlsOnly = await measured(64, SECONDS, { kind: 'none' });
-  report('smtp_tls_sessions_rate_c64', tlsOnly.rate, 'sessions/s', {
+  note(`TLS sessions without AUTH, and warm logins (same login and password, a new TLS connection each), concurrency 64, ${PAIRS} pairs (client: ${gen.name})`);
+  await gen.run(1, 0.1, { kind: 'same', index: 0, password: PASSWORD });
+  const warm = await paired(
+    () => measured(64, PAIR_SECONDS, { kind: 'none' }),
+    () => measured(64, PAIR_SECONDS, { kind: 'same', index: 0, password: PASSWORD }),
+  );
+  report('smtp_tls_sessions_rate_c64', median(warm.map((p) => p.baseline.rate)), 'sessions/s', {
     client: gen.name,
-    errors: tlsOnly.errors,
-    p50_ms: tlsOnly.p50Ms,
-    p99_ms: tlsOnly.p99Ms,
-    server_cpu_ms_per_session: tlsOnly.serverCpuPerOp,
-    client_cpu_ms_per_session: tlsOnly.clientCpuPerOp,
+    errors: warm.reduce((n, p) => n + p.baseline.errors, 0),
+    p50_ms: median(warm.map((p) => p.baseline.p50Ms)),
+    p99_ms: median(warm.map((p) => p.baseline.p99Ms)),
+    server_cpu_ms_per_session: median(warm.map((p) => p.baseline.serverCpuPerOp)),
+    client_cpu_ms_per_session: median(warm.map((p) => p.baseline.clientCpuPerOp)),
+  });
+  report('smtp_warm_login_rate_c64', median(warm.map((p) => p.subject.rate)), 'logins/s', {
+    baseline: 'smtp_tls_sessions_rate_c64 (run just before each warm run)',
+    target: '>= 0.8',
+    ...loginFigure(warm),
   });
 
   note('cold logins (distinct mailboxes), concurrency 16');
@@ -150,49 +187,22 @@ async function main() {
     errors: cold16.errors,
   });
 
-  // The machine's speed drifts (it is shared): each cold run is paired with a raw argon2 run just
-  // before it, and the figure is the median of the pairs' ratios.
-  note(`cold logins (distinct mailboxes), concurrency 64, ${PAIRS} runs each beside a raw argon2 run`);
-  const pairs: Array<{ raw: number; cold: Awaited<ReturnType<typeof cold>> }> = [];
-  for (let k = 0; k < PAIRS; k++) {
-    const rawNow = await rawArgon2Rate(PAIR_SECONDS);
-    pairs.push({ raw: rawNow.rate, cold: await cold(64, PAIR_SECONDS) });
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const verifyMs = (rate: number) => (1000 * cores) / rate;
-  report('smtp_cold_login_rate_c64', median(pairs.map((p) => p.cold.rate)), 'logins/s', {
+  note(`cold logins (distinct mailboxes), concurrency 64, ${PAIRS} pairs with a raw argon2 run`);
+  const cold64 = await paired(() => rawArgon2Rate(PAIR_SECONDS), () => cold(64, PAIR_SECONDS));
+  report('smtp_cold_login_rate_c64', median(cold64.map((p) => p.subject.rate)), 'logins/s', {
     baseline: 'argon2_verify_rate_raw (run just before each cold run)',
-    ratio: median(pairs.map((p) => p.cold.rate / p.raw)),
     target: '>= 0.8 (issue 4), >= 0.9 (issue 7)',
-    pairs: pairs.map((p) => ({ raw: round(p.raw), cold: round(p.cold.rate), ratio: round(p.cold.rate / p.raw, 3) })),
-    auth_p50_ms: median(pairs.map((p) => p.cold.p50Ms)),
-    auth_p99_ms: median(pairs.map((p) => p.cold.p99Ms)),
-    server_cpu_ms_per_login: median(pairs.map((p) => p.cold.serverCpuPerOp)),
-    client_cpu_ms_per_login: median(pairs.map((p) => p.cold.clientCpuPerOp)),
+    ...loginFigure(cold64),
+    client_cpu_ms_per_login: median(cold64.map((p) => p.subject.clientCpuPerOp)),
     // The most the server's cores could give if never idle: their CPU time over what one cold login
     // costs there (the server's, and the load generator's too when it shares them), against the raw rate.
-    cpu_bound_ratio: median(pairs.map((p) => (1000 * cores) / (p.cold.serverCpuPerOp + (SEPARATE ? 0 : p.cold.clientCpuPerOp)) / p.raw)),
+    cpu_bound_ratio: median(cold64.map((p) => (1000 * cores) / (p.subject.serverCpuPerOp + (SEPARATE ? 0 : p.subject.clientCpuPerOp)) / p.baseline.rate)),
     // How much of the server's CPU per cold login is the verification itself.
-    argon2_share_of_server_cpu: median(pairs.map((p) => verifyMs(p.raw) / p.cold.serverCpuPerOp)),
-    refused: pairs.reduce((n, p) => n + p.cold.refused, 0),
-    errors: pairs.reduce((n, p) => n + p.cold.errors, 0),
+    argon2_share_of_server_cpu: median(cold64.map((p) => (1000 * cores) / p.baseline.rate / p.subject.serverCpuPerOp)),
   });
-
-  note('warm logins (same login and password, new TLS connection each), concurrency 64');
-  await gen.run(1, 0.1, { kind: 'same', index: 0, password: PASSWORD });
-  const warm = await measured(64, SECONDS, { kind: 'same', index: 0, password: PASSWORD });
-  report('smtp_warm_login_rate_c64', warm.rate, 'logins/s', {
-    baseline: 'smtp_tls_sessions_rate_c64',
-    ratio: warm.rate / tlsOnly.rate,
-    target: '>= 0.8',
-    auth_p50_ms: warm.p50Ms,
-    auth_p99_ms: warm.p99Ms,
-    server_cpu_ms_per_login: warm.serverCpuPerOp,
-    refused: warm.refused,
-    errors: warm.errors,
-  });
-  const coldRow = figures.find((f) => (f as { figure: string }).figure === 'smtp_cold_login_rate_c64') as { value: number };
-  report('smtp_warm_vs_cold_ratio', warm.rate / coldRow.value, 'x', { baseline: 'smtp_cold_login_rate_c64', target: '>= 5' });
+  const warmRate = median(warm.map((p) => p.subject.rate));
+  const coldRate = median(cold64.map((p) => p.subject.rate));
+  report('smtp_warm_vs_cold_ratio', warmRate / coldRate, 'x', { baseline: 'smtp_cold_login_rate_c64', target: '>= 5' });
 
   note('/healthz and the event loop while cold SMTP AUTH is saturated (concurrency 64)');
   await ask('reset-eld');

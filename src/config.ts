@@ -51,6 +51,9 @@ const schema = z.object({
   METRICS_TOKEN: optionalText,
 });
 
+/** The names of every setting, as the environment spells them. */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 export type Env = Record<string, string | undefined>;
 
 export interface Config {

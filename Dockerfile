@@ -45,10 +45,10 @@ RUN ln -s /app/bin/mailpass.js /usr/local/bin/mailpass \
 USER node
 VOLUME /data
 EXPOSE 8080 2587 2465
-# No curl in a slim image: node itself asks the panel, which answers 200 only while the
-# database answers and the SMTP listeners accept.
+# No curl in a slim image: node itself asks the panel (on HOST, or loopback when HOST is a
+# wildcard), which answers 200 only while the database answers and the SMTP listeners accept.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "dist/healthcheck.js"]
 # SIGTERM lets in-flight requests and messages finish (10 s at most): give `docker stop` a bit more.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/main.js"]

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import ts from 'typescript';
 import { loadConfig } from '../../src/config.js';
+import { healthUrl } from '../../src/healthcheck.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TEST_ENV, tempDataDir } from '../helpers/env.js';
 
@@ -226,25 +227,43 @@ describe('the HEALTHCHECK command', () => {
     const argv = h.exec ? h.words.slice(1) : JSON.parse(h.args.slice(h.args.indexOf('CMD') + 3)) as string[];
     return { h, argv };
   };
-  // Asynchronously: the server under test answers from this very process.
-  const runCheck = (argv: string[], port: number) =>
+  // Asynchronously: the server under test answers from this very process. The image runs the
+  // compiled dist/X.js from /app; here its source src/X.ts runs through tsx.
+  const runCheck = (argv: string[], env: Record<string, string>) =>
     new Promise<number | null>((resolve, reject) => {
-      const child = spawn(argv[0] === 'node' ? process.execPath : argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH, PORT: String(port) }, stdio: 'ignore', timeout: 10_000 });
+      const script = /^dist\/(.+)\.js$/.exec(argv[1] ?? '');
+      assert.ok(argv[0] === 'node' && script, `node and a compiled script: ${argv.join(' ')}`);
+      const args = ['--import', 'tsx', path.join('src', `${script[1]}.ts`), ...argv.slice(2)];
+      const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...imageEnv, ...env }, stdio: 'ignore', timeout: 10_000 });
       child.once('error', reject);
       child.once('exit', (code) => resolve(code));
     });
+  // The runtime stage's ENV, as the check sees it inside the container.
+  const imageEnv = Object.fromEntries(
+    final.instructions.filter((i) => i.name === 'ENV').flatMap((i) => i.words.map((w) => w.split('=', 2) as [string, string])),
+  );
 
-  test('uses node itself (no curl in a slim image) on /healthz, with a timeout', () => {
+  test('uses node itself (no curl in a slim image) on the compiled check, with a timeout', () => {
     const { h, argv } = healthcheck();
-    assert.equal(argv[0], 'node');
-    assert.match(argv.join(' '), /\/healthz/);
+    assert.deepEqual(argv, ['node', 'dist/healthcheck.js']);
     assert.ok(h.flags.timeout, 'a timeout');
   });
 
   test('exits 0 against a healthy server and 1 when nothing answers', async () => {
     const { argv } = healthcheck();
-    assert.equal(await runCheck(argv, server.httpPort), 0);
-    assert.equal(await runCheck(argv, 1), 1);
+    assert.equal(imageEnv.HOST, '0.0.0.0', 'the image listens on every address');
+    assert.equal(await runCheck(argv, { PORT: String(server.httpPort) }), 0);
+    assert.equal(await runCheck(argv, { PORT: '1' }), 1);
+  });
+
+  test('asks HOST itself when HOST is a specific address, not 127.0.0.1', async () => {
+    const { argv } = healthcheck();
+    assert.equal(await runCheck(argv, { HOST: '127.0.0.1', PORT: String(server.httpPort) }), 0);
+    // The server listens on 127.0.0.1 only: a check that asked 127.0.0.1 whatever HOST says would pass.
+    assert.equal(await runCheck(argv, { HOST: '::1', PORT: String(server.httpPort) }), 1);
+    assert.equal(healthUrl({ host: '10.0.0.5', port: 8080 }), 'http://10.0.0.5:8080/healthz');
+    assert.equal(healthUrl({ host: '::', port: 8080 }), 'http://127.0.0.1:8080/healthz');
+    assert.equal(healthUrl({ host: 'fd00::5', port: 8080 }), 'http://[fd00::5]:8080/healthz');
   });
 });
 

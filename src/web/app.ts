@@ -11,6 +11,7 @@ import type { Services } from '../services.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
 import { handleErrors, notFound } from './middleware/errors.js';
+import { lateCookies } from './middleware/late-cookies.js';
 import { createLoginLimits } from './middleware/login-limits.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
@@ -78,6 +79,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
 
   const secret = await store.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64'));
   const idleSeconds = config.session.idleMinutes * 60;
+  app.use(lateCookies);
   app.use(
     session({
       name: 'mailpass.sid',
@@ -103,7 +105,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
     next();
   });
 
-  app.use(panelRoutes(svc, createLoginLimits(config.login)));
+  const knownBrowserKey = await store.getOrCreateSetting('known-browser-key', () => randomBytes(32).toString('base64'));
+  app.use(panelRoutes(svc, createLoginLimits({ ...config.login, secret: Buffer.from(knownBrowserKey, 'base64') })));
   app.use(notFound);
   app.use(handleErrors(log));
   return app;

@@ -168,7 +168,7 @@ describe('web', () => {
     for (let i = 0; i < 12; i++) codes.push((await webLogin('127.0.0.50', '/admin/login', { username: 'admin', password: `Guess#${i}-Wrong` })).status);
     assert.deepEqual(tally(codes), { 401: WEB_MAX_PER_LOGIN, 429: 2 });
     assert.equal(auditRows("target = 'admin' AND ip = '127.0.0.50' AND action LIKE 'admin-login.failure%'"), 12, 'not every attempt was audited');
-    // The limit is per login name: the right password is refused too until the window ends (documented in SECURITY.md).
+    // The limit is per login name: from a browser that never logged in as admin, the right password is refused too until the window ends (SECURITY.md).
     assert.equal((await webLogin('127.0.0.51', '/admin/login', { username: 'admin', password: ADMIN_PASSWORD })).status, 429);
   });
 });

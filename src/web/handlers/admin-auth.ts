@@ -21,7 +21,7 @@ export const adminLogin = (svc: Services, limits: LoginLimits): RequestHandler =
     await svc.audit.record(`admin:${form.username}`, 'admin-login.failure', form.username, req.ip);
     return res.status(401).render(VIEW_LOGIN, { values: { username: form.username }, errors: { form: [FAILED] } });
   }
-  await limits.reward(`admin:${form.username}`);
+  await limits.reward(req, res, `admin:${form.username}`);
   await startSession(req, `admin:${admin.id}`, admin.passwordVersion, svc.clock.now());
   await svc.audit.record(`admin:${admin.username}`, 'admin-login.success', admin.username, req.ip);
   res.redirect(303, '/admin/domains');

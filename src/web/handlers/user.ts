@@ -25,7 +25,7 @@ export const login = (svc: Services, limits: LoginLimits): RequestHandler => asy
     await svc.audit.record(`login:${form.email.slice(0, 320)}`, 'login.failure', form.email.slice(0, 320), req.ip);
     return res.status(401).render(VIEW_LOGIN, { values: { email: form.email }, errors: { form: [FAILED] } });
   }
-  await limits.reward(form.email);
+  await limits.reward(req, res, form.email);
   const { account } = result;
   await startSession(req, `mailbox:${account.id}`, account.passwordVersion, svc.clock.now());
   await svc.audit.record({ kind: 'mailbox', id: account.id, login: account.login }, 'login.success', account.login, req.ip);

@@ -5,7 +5,7 @@
 // The load generator gets the last processor and the server the others, so that what the generator
 // spends is not taken from the server; BENCH_SERVER_CPUS and BENCH_CLIENT_CPUS (taskset lists, such
 // as 0,1 for both: the shared layout) choose otherwise.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +21,10 @@ const PAIR_SECONDS = Math.max(3, SECONDS * 0.8);
 const WARMUP_SECONDS = Math.min(1, SECONDS / 4);
 const CPU_COUNT = os.availableParallelism();
 const CHOSEN = process.env.BENCH_SERVER_CPUS !== undefined || process.env.BENCH_CLIENT_CPUS !== undefined;
-const SERVER_CPUS = CHOSEN ? process.env.BENCH_SERVER_CPUS : CPU_COUNT >= 2 ? `0-${CPU_COUNT - 2}` : undefined;
-const CLIENT_CPUS = CHOSEN ? process.env.BENCH_CLIENT_CPUS : CPU_COUNT >= 2 ? String(CPU_COUNT - 1) : undefined;
+// Without taskset (util-linux) the two share the processors, and the figures say so.
+const SPLIT = !CHOSEN && CPU_COUNT >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+const SERVER_CPUS = CHOSEN ? process.env.BENCH_SERVER_CPUS : SPLIT ? (CPU_COUNT === 2 ? '0' : `0-${CPU_COUNT - 2}`) : undefined;
+const CLIENT_CPUS = CHOSEN ? process.env.BENCH_CLIENT_CPUS : SPLIT ? String(CPU_COUNT - 1) : undefined;
 /** The processors of a taskset list ("0-2,5"); every processor when there is no list. */
 const cpuSet = (list: string | undefined) =>
   new Set(

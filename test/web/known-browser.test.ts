@@ -60,9 +60,11 @@ describe('known browsers and the per-login limit', () => {
     // Alice's browser is not held by her login's limit: a typo is a 401, the right password logs in.
     assert.equal((await attempt(alicesBrowser, alice.address, 'Typo#Pass-1x')).status, 401);
     assert.equal((await attempt(alicesBrowser, alice.address, alice.password)).status, 303);
+    // Her login does not give the stranger fresh guesses: the shared count stays where it was.
+    assert.equal((await attempt(request.agent(server.url), alice.address, 'Guess#again-Wrong')).status, 429);
   });
 
-  test('a known browser has a budget of its own: its failures lock out only itself', async () => {
+  test('a known browser has a budget of its own; its failures still count for the others', async () => {
     const { address, password } = await aMailbox(server.services, { domain });
     const { agent: guessing } = await knownBrowser(address, password);
     const { agent: other } = await knownBrowser(address, password);
@@ -71,7 +73,8 @@ describe('known browsers and the per-login limit', () => {
     assert.deepEqual(codes, [...Array(PER_LOGIN).fill(401), 429], 'a stolen mark buys no more guesses than the login had');
     assert.equal((await attempt(guessing, address, password)).status, 429);
     assert.equal((await attempt(other, address, password)).status, 303);
-    assert.equal((await attempt(request.agent(server.url), address, password)).status, 303, 'nor does it touch the shared limit');
+    // Its failures still count for everyone else, as any browser's would.
+    assert.equal((await attempt(request.agent(server.url), address, password)).status, 429);
   });
 
   test('a tampered or expired mark is ignored', async () => {

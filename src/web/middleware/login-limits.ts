@@ -11,7 +11,7 @@ export interface LoginLimits {
    * browser that logged in as this login before is not held by the login's limit, only by its own.
    */
   consume(req: Request, login: string, onRefused?: () => Promise<void>): Promise<void>;
-  /** A successful login clears the count of its login name and marks the browser as known for it. */
+  /** A successful login clears its count (the login's, or a known browser's own) and marks the browser as known for it. */
   reward(req: Request, res: Response, login: string): Promise<void>;
 }
 
@@ -25,9 +25,11 @@ const KNOWN_DAYS = 30;
  * logged in as the login lately. Browsers share addresses (NAT, proxies), so here the proof is a
  * cookie instead: after a successful login the browser gets `mp_known`: an expiry, a random nonce
  * and an HMAC of them with the login under `secret` (kept in the database), scoped to the login page's path (user and admin
- * logins keep one each). With it the browser is not counted against the login's shared limit but
- * against one of its own of the same size, so strangers cannot lock it out and a stolen cookie
- * buys no more guesses than the login had; the per-address limit applies to everyone.
+ * logins keep one each). Such a browser is held by a limit of its own of the same size instead of
+ * the login's shared one, so strangers cannot lock it out and a stolen cookie buys no more guesses
+ * than the login had. Its attempts still count towards the shared limit, and its successes reset
+ * only its own count: an owner logging in during an attack gives the attacker no fresh guesses.
+ * The per-address limit applies to everyone.
  */
 export function createLoginLimits({ maxAttempts, maxAttemptsPerIp, windowSeconds, secret }: { maxAttempts: number; maxAttemptsPerIp: number; windowSeconds: number; secret: Buffer }): LoginLimits {
   const perIp = new RateLimiterMemory({ keyPrefix: 'ip', points: maxAttemptsPerIp, duration: windowSeconds });
@@ -50,7 +52,10 @@ export function createLoginLimits({ maxAttempts, maxAttemptsPerIp, windowSeconds
     async consume(req, login, onRefused) {
       try {
         const browser = knownBrowser(req, login);
-        await Promise.all([perIp.consume(req.ip ?? 'unknown'), browser ? perKnownBrowser.consume(browser) : perLogin.consume(key(login))]);
+        const shared = perLogin.consume(key(login));
+        // A known browser's attempt counts towards the shared limit without being held by it.
+        if (browser) shared.catch(() => {});
+        await Promise.all([perIp.consume(req.ip ?? 'unknown'), browser ? perKnownBrowser.consume(browser) : shared]);
       } catch (err) {
         if (!(err instanceof RateLimiterRes)) throw err;
         await onRefused?.();
@@ -58,7 +63,8 @@ export function createLoginLimits({ maxAttempts, maxAttemptsPerIp, windowSeconds
       }
     },
     async reward(req, res, login) {
-      await perLogin.delete(key(login));
+      const browser = knownBrowser(req, login);
+      await (browser ? perKnownBrowser.delete(browser) : perLogin.delete(key(login)));
       const expires = Math.floor(Date.now() / 1000) + KNOWN_DAYS * 86_400;
       const attributes = [`Max-Age=${KNOWN_DAYS * 86_400}`, `Path=${req.path}`, 'HttpOnly', 'SameSite=Lax', ...(req.secure ? ['Secure'] : [])];
       const nonce = randomBytes(16).toString('base64url');

@@ -1,6 +1,7 @@
 // The server under test, in its own process so that the load generator's CPU use does not
 // show up as its event-loop delay, and from the compiled build, as it runs in production (no
-// TypeScript loader in its memory). Reports ports when ready; answers {cmd:'stats'} over IPC.
+// TypeScript loader in its memory). Reports ports when ready; answers stats, reset-eld and
+// raw-argon2 over IPC.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../dist/config.js';
 import { createArgon2Hasher, defaultHashConcurrency } from '../dist/core/hasher.js';
@@ -9,6 +10,9 @@ import { startServer } from '../dist/main.js';
 
 const config = loadConfig(process.env);
 const running = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: 0, smtps: 0 } });
+// The raw argon2 baseline runs in this process, on the cores it may use, through a hasher with the
+// server's parameters and limiter (one verification per core), while the server has nothing to do.
+const rawHasher = createArgon2Hasher(config.argon2);
 let eld = monitorEventLoopDelay({ resolution: 10 });
 eld.enable();
 let peakRss = process.memoryUsage().rss;
@@ -33,16 +37,13 @@ process.on('message', async (msg) => {
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
   } else if (msg.cmd === 'raw-argon2') {
-    // The baseline in this process, on the cores it may use, through the limiter the server's
-    // own hasher uses (one verification per core), while the server has nothing else to do.
-    const hasher = createArgon2Hasher(config.argon2);
     const deadline = performance.now() + msg.seconds * 1000;
     const t0 = performance.now();
     let done = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (performance.now() < deadline) {
-          if (!(await hasher.verify(msg.hash, msg.password))) throw new Error('raw argon2: verify failed');
+          if (!(await rawHasher.verify(msg.hash, msg.password))) throw new Error('raw argon2: verify failed');
           done++;
         }
       }),

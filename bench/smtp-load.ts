@@ -84,9 +84,9 @@ export interface LoadResult {
 }
 
 /**
- * Runs `task` with `concurrency` workers for `seconds`. The
- * rate and latencies count only operations that end after `warmupSeconds` and before the
- * deadline: at the start every worker is in the same phase and the server is not yet saturated.
+ * Runs `task` with `concurrency` workers for `seconds`. The rate and latencies count only
+ * operations that end after `warmupSeconds` and before the deadline: at the start every worker
+ * is in the same phase and the server is not yet saturated.
  */
 export async function load(concurrency: number, seconds: number, task: (i: number) => Promise<number>, warmupSeconds = 0): Promise<LoadResult> {
   const latencies: number[] = [];

@@ -227,6 +227,10 @@ describe('the HEALTHCHECK command', () => {
     const argv = h.exec ? h.words.slice(1) : JSON.parse(h.args.slice(h.args.indexOf('CMD') + 3)) as string[];
     return { h, argv };
   };
+  // The runtime stage's ENV, as the check sees it inside the container.
+  const imageEnv = Object.fromEntries(
+    final.instructions.filter((i) => i.name === 'ENV').flatMap((i) => i.words.map((w) => w.split('=', 2) as [string, string])),
+  );
   // Asynchronously: the server under test answers from this very process. The image runs the
   // compiled dist/X.js from /app; here its source src/X.ts runs through tsx.
   const runCheck = (argv: string[], env: Record<string, string>) =>
@@ -238,10 +242,6 @@ describe('the HEALTHCHECK command', () => {
       child.once('error', reject);
       child.once('exit', (code) => resolve(code));
     });
-  // The runtime stage's ENV, as the check sees it inside the container.
-  const imageEnv = Object.fromEntries(
-    final.instructions.filter((i) => i.name === 'ENV').flatMap((i) => i.words.map((w) => w.split('=', 2) as [string, string])),
-  );
 
   test('uses node itself (no curl in a slim image) on the compiled check, with a timeout', () => {
     const { h, argv } = healthcheck();

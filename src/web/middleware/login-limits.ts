@@ -23,9 +23,9 @@ const KNOWN_DAYS = 30;
  *
  * A stranger can exhaust any login's limit; SMTP answers that by exempting a client address that
  * logged in as the login lately. Browsers share addresses (NAT, proxies), so here the proof is a
- * cookie instead: after a successful login the browser gets `mp_known`: an expiry, a random nonce
- * and an HMAC of them with the login under `secret` (kept in the database), scoped to the login page's path (user and admin
- * logins keep one each). Such a browser is held by a limit of its own of the same size instead of
+ * cookie instead: after a successful login the browser gets `mp_known` (an expiry, a random nonce
+ * and an HMAC of them with the login under `secret`, which is kept in the database), scoped to the
+ * login page's path, so user and admin logins keep one each. Such a browser is held by a limit of its own of the same size instead of
  * the login's shared one, so strangers cannot lock it out and a stolen cookie buys no more guesses
  * than the login had. Its attempts still count towards the shared limit, and its successes reset
  * only its own count: an owner logging in during an attack gives the attacker no fresh guesses.

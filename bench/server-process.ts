@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
-import { createArgon2Hasher } from '../src/core/hasher.js';
+import { createArgon2Hasher } from '../src/adapters/argon2-hasher.js';
 import { openDatabase } from '../src/store/sqlite/db.js';
 
 /** The argon2 parameters of this environment (ARGON2_*), which the server process inherits. */

@@ -35,12 +35,13 @@ const schema = z.object({
   MIN_PASSWORD_SCORE: z.coerce.number().int().min(0).max(4).default(2),
   API_RATE_LIMIT: positiveInt.default(60),
   LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
-  LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(100),
+  LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(20),
   LOGIN_WINDOW_SECONDS: positiveInt.default(900),
   SMTP_AUTH_MAX_FAILURES: positiveInt.default(10),
   SMTP_AUTH_WINDOW_SECONDS: positiveInt.default(900),
   SMTP_MAX_MESSAGE_BYTES: positiveInt.default(25 * 1024 * 1024),
   SMTP_MAX_CLIENTS: positiveInt.default(200),
+  SMTP_MAX_CLIENTS_PER_IP: positiveInt.default(20),
   SMTP_SOCKET_TIMEOUT_SECONDS: positiveInt.default(300),
   SMTP_REVERSE_DNS: bool.default(false),
   AUTH_CACHE_SIZE: nonNegativeInt.default(10_000),
@@ -79,6 +80,7 @@ export interface Config {
     readonly windowSeconds: number;
     readonly maxMessageBytes: number;
     readonly maxClients: number;
+    readonly maxClientsPerIp: number;
     readonly socketTimeoutSeconds: number;
     readonly reverseDns: boolean;
   };
@@ -95,7 +97,8 @@ export class ConfigError extends Error {
 
 function parseTrustProxy(value: string | undefined): boolean | number | string {
   if (value === undefined || value === 'false' || value === '0') return false;
-  if (value === 'true') return true;
+  // `true` trusts every hop, so any client could choose its address (and its rate limits) with X-Forwarded-For.
+  if (value === 'true') throw new ConfigError('TRUST_PROXY: true would trust any client\'s X-Forwarded-For; give the number of proxies in front (e.g. 1) or their addresses (e.g. loopback or 10.0.0.1)');
   if (/^\d+$/.test(value)) return Number(value);
   return value;
 }
@@ -145,6 +148,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       windowSeconds: e.SMTP_AUTH_WINDOW_SECONDS,
       maxMessageBytes: e.SMTP_MAX_MESSAGE_BYTES,
       maxClients: e.SMTP_MAX_CLIENTS,
+      maxClientsPerIp: e.SMTP_MAX_CLIENTS_PER_IP,
       socketTimeoutSeconds: e.SMTP_SOCKET_TIMEOUT_SECONDS,
       reverseDns: e.SMTP_REVERSE_DNS,
     }),

@@ -5,17 +5,18 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Logger } from './core/ports.js';
 import { createLogger } from './log.js';
-import { createMetrics, webLoginResult } from './metrics.js';
-import { createServices } from './services.js';
-import { openDatabase, type Db } from './store/sqlite/db.js';
-import { createSqliteStore } from './store/sqlite/sqlite-store.js';
+import { createMetrics } from './metrics.js';
+import { openServices, type Adapters, type Services } from './services.js';
+import type { Db } from './store/sqlite/db.js';
 import { startSmtp } from './smtp/server.js';
 import { createApp } from './web/app.js';
 
 export interface RunningServer {
   httpPort: number;
   smtpPorts: { smtp: number; smtps: number };
-  services: ReturnType<typeof createServices>;
+  services: Services;
+  /** The adapters under the services, for tests that set up data or look beneath the use cases. */
+  adapters: Adapters;
   /** The server's own database connection: fault tests set pragmas on it (query_only, max_page_count). */
   db: Db;
   close(): Promise<void>;
@@ -23,7 +24,7 @@ export interface RunningServer {
 
 export interface ServerOptions {
   log?: Logger;
-  /** Where the initial admin password line goes (stdout by default). */
+  /** Where the initial admin password line goes: the terminal (stderr), never the JSON log stream on stdout. */
   print?: (line: string) => void;
   /** SMTP ports to bind instead of the configured ones (null: off, 0: any free port). */
   smtpBind?: { smtp: number | null; smtps: number | null };
@@ -34,14 +35,16 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** The composition root: config → store → services → web (+ SMTP); returns a handle that closes it all. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const db = openDatabase(config.dbFile);
-  const store = createSqliteStore(db);
+  const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
   const metrics = config.metricsToken ? createMetrics({ token: config.metricsToken, spoolDir: path.join(config.dataDir, 'spool') }) : null;
-  const services = createServices({ config, store, log, observeHash: metrics?.observeHash, onAuthVerify: metrics?.observeAuthVerify });
+  const { services, adapters, db, close: closeServices } = openServices(config, log, {
+    observeHash: metrics?.observeHash,
+    onAuthVerify: metrics?.observeAuthVerify,
+    onLogin: metrics ? (e) => metrics.login(e.protocol, e.result) : undefined,
+  });
 
   // In the background: from the first request on, an unknown login costs what a wrong password costs.
-  services.auth.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
+  services.logins.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 
@@ -50,20 +53,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     services,
     log: log.child({ component: 'smtp' }),
     bind: options.smtpBind,
-    onLogin: metrics ? (result) => metrics.login('smtp', result) : undefined,
   });
   const app = await createApp({
     services,
     log: log.child({ component: 'web' }),
     healthChecks: [smtp.healthy],
     mounts: metrics ? [{ path: '/metrics', handler: metrics.handler }] : [],
-    observeRequest: metrics
-      ? (method, route, status, seconds) => {
-          metrics.observeRequest(method, route, status, seconds);
-          const login = webLoginResult(method, route, status);
-          if (login) metrics.login('web', login);
-        }
-      : undefined,
+    observeRequest: metrics?.observeRequest,
   });
   const server = http.createServer(app);
   server.requestTimeout = 30_000;
@@ -83,7 +79,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   log.info({ component: 'web', host: config.host, port: httpPort }, 'web panel listening');
 
   const prune = setInterval(() => {
-    store.pruneSessions(services.clock.now()).catch((err: unknown) => log.warn({ err }, 'session prune failed'));
+    services.sessions.prune().catch((err: unknown) => log.warn({ err }, 'session prune failed'));
+    adapters.counters.prune().catch((err: unknown) => log.warn({ err }, 'login limit prune failed'));
   }, 60_000);
   prune.unref();
 
@@ -97,12 +94,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await Promise.all([httpClosed, smtp.close(SHUTDOWN_GRACE_MS)]);
       clearTimeout(grace);
-      await services.batcher.stop();
-      await services.estimator.close();
-      store.close();
+      await closeServices();
       log.info({}, 'stopped');
     })());
-  return { httpPort, smtpPorts: smtp.ports, services, db, close };
+  return { httpPort, smtpPorts: smtp.ports, services, adapters, db, close };
 }
 
 /** `npm start` and `mailpass serve`: start, then stop gracefully on SIGTERM or SIGINT. */

@@ -4,8 +4,7 @@ import path from 'node:path';
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type LoginProtocol = 'smtp' | 'web';
-export type LoginResult = 'success' | 'failure' | 'locked';
+import type { LoginEventResult as LoginResult, LoginProtocol } from './core/logins.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -90,7 +89,7 @@ export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
   const spoolFiles = new Gauge({ name: 'mailpass_spool_files', help: 'Files waiting in the spool (.eml and .json)', registers: [registry] });
   const spoolBytes = new Gauge({ name: 'mailpass_spool_bytes', help: 'Bytes waiting in the spool', registers: [registry] });
 
-  for (const protocol of ['smtp', 'web'] as const) {
+  for (const protocol of ['smtp', 'web', 'api'] as const) {
     for (const result of ['success', 'failure', 'locked'] as const) logins.labels(protocol, result).inc(0);
   }
 
@@ -117,17 +116,4 @@ export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
     observeRequest: (method, route, status, seconds) => http.labels(method, route, String(status)).observe(seconds),
     handler,
   };
-}
-
-/**
- * Web logins as the panel answers them (SPEC §4): a POST to a login form is a success when it
- * redirects (303), a failure on 401 and locked on 429. Anything else (a CSRF 403, an empty form) is
- * not a login attempt.
- */
-export function webLoginResult(method: string, route: string, status: number): LoginResult | null {
-  if (method !== 'POST' || (route !== '/login' && route !== '/admin/login')) return null;
-  if (status === 303) return 'success';
-  if (status === 401) return 'failure';
-  if (status === 429) return 'locked';
-  return null;
 }

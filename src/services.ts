@@ -1,56 +1,133 @@
+import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
+import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.js';
+import { createLoginBatcher } from './adapters/login-batcher.js';
+import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
 import { createAudit } from './core/audit.js';
-import { createAuthCache } from './core/auth-cache.js';
-import { createAuthService } from './core/auth.js';
 import { createCredentialService } from './core/credentials.js';
 import { createDomainService } from './core/domains.js';
 import { createAccountEvents } from './core/events.js';
-import { createArgon2Hasher, type HashObserver } from './core/hasher.js';
-import { createLoginBatcher } from './core/login-batcher.js';
+import { createLoginThrottle } from './core/login-throttle.js';
+import { createLogins, type LoginEvent } from './core/logins.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
-import { createStrengthEstimator } from './core/strength.js';
+import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Logger, type Store } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type LoginBatcher, type Logger, type Store, type StrengthEstimator } from './core/ports.js';
+import { openDatabase, type Db } from './store/sqlite/db.js';
+import { createSqliteLimitCounters, type SqliteLimitCounters } from './store/sqlite/limit-counters.js';
+import { createSqliteStore } from './store/sqlite/sqlite-store.js';
+
+/** What the use cases run on: persistence and the adapters that are not rules. Only composition roots hold them. */
+export interface Adapters {
+  store: Store;
+  hasher: Hasher;
+  estimator: StrengthEstimator;
+  batcher: LoginBatcher;
+  counters: LimitCounters;
+}
 
 export interface ServiceDeps {
   config: Config;
-  store: Store;
+  adapters: Adapters;
   log: Logger;
   clock?: Clock;
   events?: AccountEvents;
-  observeHash?: HashObserver;
+  /** One call per login attempt of any protocol (metrics count them). */
+  onLogin?: (event: LoginEvent) => void;
   onAuthVerify?: (result: 'hit' | 'miss') => void;
 }
 
-/** Builds every core service over one store: the web panel, the SMTP server and the CLI share them. */
-export function createServices({ config, store, log, clock = systemClock, events = createAccountEvents(), observeHash, onAuthVerify }: ServiceDeps) {
-  const hasher = createArgon2Hasher(config.argon2, undefined, observeHash);
+/**
+ * The use cases over one set of adapters: the web panel, the API, the SMTP server and the CLI
+ * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
+ */
+export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify }: ServiceDeps) {
+  const { store, hasher, estimator, batcher, counters } = adapters;
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
-  const estimator = createStrengthEstimator();
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
-  const batcher = createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }) });
-  const cache = createAuthCache(config.authCache);
   const domains = createDomainService({ store, clock, audit });
+  let throttleKey: Promise<Buffer> | null = null;
+  const throttle = createLoginThrottle({
+    counters,
+    secret: () => (throttleKey ??= store.getOrCreateSetting('throttle-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64'))),
+    limits: {
+      smtp: { perLogin: config.smtp.maxFailures, perAddress: config.smtp.maxFailures, windowSeconds: config.smtp.windowSeconds },
+      web: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
+      api: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
+    },
+  });
+  const logins = createLogins({
+    store,
+    hasher,
+    clock,
+    batcher,
+    audit,
+    throttle,
+    authCache: config.authCache,
+    negativeTtlSeconds: Math.max(config.smtp.windowSeconds, config.login.windowSeconds),
+    onEvent: onLogin,
+    onVerify: onAuthVerify,
+  });
   const writeDeps = { store, hasher, clock, events };
   return {
     config,
-    store,
     clock,
     events,
-    hasher,
-    audit,
     rules,
-    estimator,
-    batcher,
     domains,
-    auth: createAuthService({ store, hasher, clock, batcher, cache, onVerify: onAuthVerify }),
-    mailboxes: createMailboxService({ ...writeDeps, audit, domains, rules }),
-    admins: createAdminService({ store, hasher, clock, audit, rules }),
-    credentials: createCredentialService({ ...writeDeps, audit, domains, rules }),
+    logins,
+    /** SPEC §4.2's audit log (read by super admins); every use case writes its own entries. */
+    audit: { list: audit.list },
+    sessions: createSessionService({ store, clock, maxHours: config.session.maxHours }),
+    mailboxes: createMailboxService({ ...writeDeps, audit, domains, rules, logins }),
+    admins: createAdminService({ store, hasher, clock, audit, rules, logins }),
+    credentials: createCredentialService({ ...writeDeps, audit, rules }),
     tokens: createTokenService({ store, clock, audit }),
+    database: {
+      /** Answers while the database can be read (/healthz). */
+      ping: () => store.ping(),
+      /** A consistent copy of the database, taken while it is in use. */
+      backup: (file: string) => store.backup(file),
+    },
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+export interface Opened {
+  services: Services;
+  adapters: Adapters & { counters: SqliteLimitCounters };
+  /** The main database connection: fault tests set pragmas on it. */
+  db: Db;
+  /** Writes what is pending, stops the workers and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the SQLite database of `config` with every adapter, and the services over them. */
+export function openServices(
+  config: Config,
+  log: Logger,
+  options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock } = {},
+): Opened {
+  const db = openDatabase(config.dbFile);
+  const store = createSqliteStore(db);
+  const adapters = {
+    store,
+    hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
+    estimator: createStrengthEstimator(),
+    batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }) }),
+    counters: createSqliteLimitCounters(config.dbFile),
+  };
+  const services = createServices({ config, adapters, log, clock: options.clock, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await adapters.batcher.stop();
+      await adapters.estimator.close();
+      adapters.counters.close();
+      store.close();
+    })());
+  return { services, adapters, db, close };
+}

@@ -33,6 +33,8 @@ export interface Command {
   /** Longer help after the usage line. */
   help?: string;
   options?: ParseArgsConfig['options'];
+  /** Options that must be given (a missing one is bad usage, exit 2, with its name). */
+  required?: string[];
   positionals: number;
   run(ctx: CommandContext, positionals: string[], values: Values): Promise<number | void>;
 }

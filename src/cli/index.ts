@@ -3,11 +3,9 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { AppError, ValidationError } from '../core/errors.js';
 import { createLogger } from '../log.js';
-import { createServices, type Services } from '../services.js';
-import { openDatabase } from '../store/sqlite/db.js';
-import { createSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openServices, type Opened, type Services } from '../services.js';
 import { UsageError, type CliIo, type Command, type CommandContext } from './command.js';
-import { adminAdd } from './commands/admin.js';
+import { adminAdd, adminDelete, adminDisable, adminEnable, adminList, adminPasswd } from './commands/admin.js';
 import { backup } from './commands/backup.js';
 import { credentialAdd } from './commands/credential.js';
 import { domainAdd, domainList } from './commands/domain.js';
@@ -26,6 +24,11 @@ export const COMMANDS: Command[] = [
   mailboxDisable,
   mailboxEnable,
   adminAdd,
+  adminList,
+  adminPasswd,
+  adminDisable,
+  adminEnable,
+  adminDelete,
   tokenAdd,
   credentialAdd,
   backup,
@@ -89,8 +92,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return 2;
   }
   const { command, rest } = found;
-  let services: Services | null = null;
-  let closeStore: (() => void) | null = null;
+  let opened: Opened | null = null;
   try {
     const { values, positionals } = parseArgs({
       args: rest,
@@ -102,6 +104,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       io.stdout(commandHelp(command));
       return 0;
     }
+    // A missing required option is bad usage, named, not an error of the command.
+    for (const name of command.required ?? []) {
+      if ((values as Record<string, unknown>)[name] === undefined) throw new UsageError(`--${name} is required`);
+    }
     if (positionals.length !== command.positionals) {
       throw new UsageError(`expected ${command.positionals} argument${command.positionals === 1 ? '' : 's'}, got ${positionals.length}`);
     }
@@ -110,14 +116,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const ctx: CommandContext = {
       io,
       config,
-      async services() {
-        if (!services) {
-          const store = createSqliteStore(openDatabase(config.dbFile));
-          closeStore = () => store.close();
-          // Commands print results on stdout; their logs go to stderr, warnings only.
-          services = createServices({ config, store, log: createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination(2)) });
-        }
-        return services;
+      async services(): Promise<Services> {
+        // Commands print results on stdout; their logs go to stderr, warnings only.
+        opened ??= openServices(config, createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination(2)));
+        return opened.services;
       },
     };
     const code = await command.run(ctx, positionals, values);
@@ -138,10 +140,6 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     io.stderr(`mailpass: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   } finally {
-    if (services) {
-      await (services as Services).batcher.stop();
-      await (services as Services).estimator.close();
-    }
-    (closeStore as (() => void) | null)?.();
+    await (opened as Opened | null)?.close();
   }
 }

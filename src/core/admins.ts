@@ -1,54 +1,108 @@
 import { isSuper, type Actor } from './actors.js';
 import type { Audit } from './audit.js';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
+import type { Logins } from './logins.js';
 import type { PasswordInput } from './mailboxes.js';
+import { checkOwnPasswordChange, type OwnPasswordInput } from './own-password.js';
 import type { PasswordRules } from './password-rules.js';
 import type { Admin, Clock, Hasher, Store } from './ports.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 export const INITIAL_ADMIN = 'admin';
 
+type AdminActor = Extract<Actor, { kind: 'admin' }>;
+
 export interface AdminService {
+  /** A generated password is returned once; its admin must choose a new one at its first login. */
   addAdmin(
     actor: Actor,
     input: { username: unknown; isSuper: boolean; domains: readonly unknown[] } & PasswordInput,
     ip?: string | null,
   ): Promise<{ admin: Admin; password: string | null }>;
   listAdmins(actor: Actor): Promise<Admin[]>;
+  getAdmin(actor: Actor, username: unknown): Promise<Admin>;
+  /** The admin's own account. */
+  getOwnAdmin(actor: AdminActor): Promise<Admin>;
+  /** A super admin changes an admin's role and domains; the last enabled super admin stays one. */
+  updateAdmin(actor: Actor, username: unknown, input: { isSuper: boolean; domains: readonly unknown[] }, ip?: string | null): Promise<Admin>;
+  /** A disabled admin's sessions end and its tokens stop at once; the last enabled super admin cannot be disabled. */
+  setDisabled(actor: Actor, username: unknown, disabled: boolean, ip?: string | null): Promise<Admin>;
+  deleteAdmin(actor: Actor, username: unknown, ip?: string | null): Promise<Admin>;
+  /** `mailpass admin passwd`: sets a password (given or generated); sessions end, tokens are revoked. */
+  setPassword(actor: Actor, username: unknown, input: PasswordInput, ip?: string | null): Promise<{ admin: Admin; password: string; generated: boolean }>;
+  /** An admin changes its own password knowing the current one (SPEC §8); sessions end, tokens are revoked. */
+  changeOwnPassword(actor: AdminActor, input: OwnPasswordInput, ip?: string | null): Promise<void>;
   /** On an empty database, creates the super admin `admin`; returns its password when it was generated. */
   ensureInitialAdmin(password: string | undefined): Promise<{ created: boolean; generatedPassword: string | null }>;
 }
 
-export function createAdminService({ store, hasher, clock, audit, rules }: { store: Store; hasher: Hasher; clock: Clock; audit: Audit; rules: PasswordRules }): AdminService {
-  const create = async (actor: Actor | string, username: string, password: string, superAdmin: boolean, domainIds: number[], ip: string | null) => {
+export interface AdminDeps {
+  store: Store;
+  hasher: Hasher;
+  clock: Clock;
+  audit: Audit;
+  rules: PasswordRules;
+  logins: Pick<Logins, 'verifyCurrentPassword'>;
+}
+
+export function createAdminService(deps: AdminDeps): AdminService {
+  const { store, hasher, clock, audit, rules } = deps;
+  const notFound = () => new NotFoundError('admin-not-found', 'Admin not found');
+  const ctxOf = (username: string) => ({ words: [username] });
+
+  const find = async (actor: Actor, input: unknown) => {
+    if (!isSuper(actor)) throw notFound();
+    const username = typeof input === 'string' ? input.trim().toLowerCase() : '';
+    const admin = USERNAME.test(username) ? await store.findAdminByUsername(username) : null;
+    if (!admin) throw notFound();
+    return admin;
+  };
+
+  const domainIdsOf = async (domains: readonly unknown[]) => {
+    const ids: number[] = [];
+    for (const d of domains) {
+      const domain = typeof d === 'string' ? await store.findDomainByName(d.trim().toLowerCase()) : null;
+      if (!domain) throw new ValidationError({ domain: [`Unknown domain ${String(d)}.`] });
+      if (!ids.includes(domain.id)) ids.push(domain.id);
+    }
+    return ids;
+  };
+
+  const lastSuper = () => new ConflictError('last-super-admin', 'The last enabled super admin cannot be disabled, deleted or made a domain admin');
+  /** The panel does not let an admin lock itself out; another super admin (or the CLI) can. */
+  const notSelf = (actor: Actor, admin: Admin) => {
+    if (actor.kind === 'admin' && actor.id === admin.id) throw new ForbiddenError('forbidden', 'You cannot disable or delete your own account');
+  };
+
+  const create = async (actor: Actor | string, username: string, password: string, superAdmin: boolean, domainIds: number[], mustChange: boolean, ip: string | null) => {
     if (await store.findAdminByUsername(username)) throw new ConflictError('admin-exists', `Admin ${username} already exists`);
+    const entry = audit.entry(actor, 'admin.create', username, ip, superAdmin ? 'super' : `domains:${domainIds.length}`);
     const admin = await store
-      .insertAdmin({ username, passwordHash: await hasher.hash(password), isSuper: superAdmin, domainIds, now: clock.now() })
+      .insertAdmin({ username, passwordHash: await hasher.hash(password), isSuper: superAdmin, domainIds, mustChangePassword: mustChange, now: clock.now() }, entry)
       .catch((err: unknown) => {
         throw err instanceof ConflictError ? new ConflictError('admin-exists', `Admin ${username} already exists`, { cause: err }) : err;
       });
-    await audit.record(actor, 'admin.create', username, ip, superAdmin ? 'super' : `domains:${domainIds.length}`);
+    audit.logged(entry);
     return admin;
+  };
+
+  const writePassword = async (admin: Admin, password: string, mustChange: boolean, entry: ReturnType<Audit['entry']>) => {
+    await store.setAdminPasswordAndEndSessions(admin.id, await hasher.hash(password), clock.now(), { mustChangePassword: mustChange, audit: entry });
+    audit.logged(entry);
   };
 
   return {
     async addAdmin(actor, input, ip = null) {
-      if (!isSuper(actor)) throw new NotFoundError('admin-not-found', 'Not found');
+      if (!isSuper(actor)) throw notFound();
       const username = typeof input.username === 'string' ? input.username.trim().toLowerCase() : '';
       if (!USERNAME.test(username)) {
         throw new ValidationError({ username: ['Must be 2 to 64 letters, digits, dots, dashes or underscores.'] });
       }
-      const domainIds: number[] = [];
-      for (const d of input.domains) {
-        const domain = typeof d === 'string' ? await store.findDomainByName(d.trim().toLowerCase()) : null;
-        if (!domain) throw new ValidationError({ domain: [`Unknown domain ${String(d)}.`] });
-        domainIds.push(domain.id);
-      }
+      const domainIds = await domainIdsOf(input.domains);
       if (!input.isSuper && domainIds.length === 0) throw new ValidationError({ domain: ['A domain admin needs at least one domain.'] });
-      const ctx = { words: [username] };
       const generated = 'generate' in input;
-      const password = generated ? rules.generate(ctx) : await rules.assertAcceptable(input.password, ctx, 'password');
-      const admin = await create(actor, username, password, input.isSuper, input.isSuper ? [] : domainIds, ip);
+      const password = generated ? rules.generate(ctxOf(username)) : await rules.assertAcceptable(input.password, ctxOf(username), 'password');
+      const admin = await create(actor, username, password, input.isSuper, input.isSuper ? [] : domainIds, generated, ip);
       return { admin, password: generated ? password : null };
     },
 
@@ -57,11 +111,61 @@ export function createAdminService({ store, hasher, clock, audit, rules }: { sto
       return store.listAdmins();
     },
 
+    getAdmin: find,
+
+    async getOwnAdmin(actor) {
+      const admin = await store.findAdminById(actor.id);
+      if (!admin) throw notFound();
+      return admin;
+    },
+
+    async updateAdmin(actor, username, input, ip = null) {
+      const admin = await find(actor, username);
+      const domainIds = await domainIdsOf(input.domains);
+      if (!input.isSuper && domainIds.length === 0) throw new ValidationError({ domain: ['A domain admin needs at least one domain.'] });
+      const entry = audit.entry(actor, 'admin.update', admin.username, ip, input.isSuper ? 'super' : `domains:${domainIds.length}`);
+      if (!(await store.updateAdmin(admin.id, { isSuper: input.isSuper, domainIds }, clock.now(), entry))) throw lastSuper();
+      audit.logged(entry);
+      return (await store.findAdminById(admin.id))!;
+    },
+
+    async setDisabled(actor, username, disabled, ip = null) {
+      const admin = await find(actor, username);
+      if (disabled) notSelf(actor, admin);
+      const entry = audit.entry(actor, disabled ? 'admin.disable' : 'admin.enable', admin.username, ip);
+      if (!(await store.updateAdmin(admin.id, { disabled }, clock.now(), entry))) throw lastSuper();
+      audit.logged(entry);
+      return { ...admin, disabled };
+    },
+
+    async deleteAdmin(actor, username, ip = null) {
+      const admin = await find(actor, username);
+      notSelf(actor, admin);
+      const entry = audit.entry(actor, 'admin.delete', admin.username, ip);
+      if (!(await store.deleteAdmin(admin.id, entry))) throw lastSuper();
+      audit.logged(entry);
+      return admin;
+    },
+
+    async setPassword(actor, username, input, ip = null) {
+      const admin = await find(actor, username);
+      const generated = 'generate' in input;
+      const password = generated ? rules.generate(ctxOf(admin.username)) : await rules.assertAcceptable(input.password, ctxOf(admin.username), 'password', admin.passwordHash);
+      // A printed password is someone else's knowledge: its admin chooses its own at the next login.
+      await writePassword(admin, password, generated, audit.entry(actor, 'admin.password', admin.username, ip));
+      return { admin, password, generated };
+    },
+
+    async changeOwnPassword(actor, input, ip = null) {
+      const admin = await this.getOwnAdmin(actor);
+      const next = await checkOwnPasswordChange(deps, actor, admin.passwordHash, ctxOf(admin.username), input, ip);
+      await writePassword(admin, next, false, audit.entry(actor, 'password.change', admin.username, ip));
+    },
+
     async ensureInitialAdmin(given) {
       if ((await store.countAdmins()) > 0) return { created: false, generatedPassword: null };
-      const ctx = { words: [INITIAL_ADMIN] };
-      const password = given === undefined ? rules.generate(ctx) : await rules.assertAcceptable(given, ctx, 'INITIAL_ADMIN_PASSWORD');
-      await create('system', INITIAL_ADMIN, password, true, [], null);
+      const password = given === undefined ? rules.generate(ctxOf(INITIAL_ADMIN)) : await rules.assertAcceptable(given, ctxOf(INITIAL_ADMIN), 'INITIAL_ADMIN_PASSWORD');
+      await create('system', INITIAL_ADMIN, password, true, [], given === undefined, null);
       return { created: true, generatedPassword: given === undefined ? password : null };
     },
   };

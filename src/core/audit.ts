@@ -1,5 +1,6 @@
-import { describeActor, type Actor } from './actors.js';
-import type { AuditEntry, Clock, Logger, Store } from './ports.js';
+import { describeActor, isSuper, type Actor } from './actors.js';
+import { NotFoundError } from './errors.js';
+import type { AuditEntry, AuditRecord, Clock, Logger, Page, Store } from './ports.js';
 
 export type AuditAction =
   | 'login.success'
@@ -18,6 +19,10 @@ export type AuditAction =
   | 'domain.create'
   | 'admin.create'
   | 'admin.password'
+  | 'admin.update'
+  | 'admin.disable'
+  | 'admin.enable'
+  | 'admin.delete'
   | 'credential.create'
   | 'credential.reset'
   | 'credential.delete'
@@ -33,7 +38,13 @@ export interface Audit {
    */
   entry(actor: Actor | string, action: AuditAction, target: string, ip?: string | null, detail?: string): AuditEntry;
   logged(entry: AuditEntry): void;
+  /** Logs and stores an entry made with `entry`. */
+  write(entry: AuditEntry): Promise<void>;
+  /** SPEC §4.2: the audit log, newest first, for a super admin. */
+  list(actor: Actor, page: unknown): Promise<Page<AuditRecord>>;
 }
+
+export const AUDIT_PAGE_SIZE = 100;
 
 /** The audit trail. Never given a secret: callers pass names and addresses only. */
 export function createAudit({ store, clock, log }: { store: Store; clock: Clock; log: Logger }): Audit {
@@ -46,13 +57,21 @@ export function createAudit({ store, clock, log }: { store: Store; clock: Clock;
     detail: detail ?? null,
   });
   const logged = (e: AuditEntry) => log.info({ audit: e }, e.action);
+  const write = async (e: AuditEntry) => {
+    logged(e);
+    await store.appendAudit(e);
+  };
   return {
     entry,
     logged,
-    async record(actor, action, target, ip = null, detail) {
-      const e = entry(actor, action, target, ip, detail);
-      logged(e);
-      await store.appendAudit(e);
+    write,
+    record: (actor, action, target, ip = null, detail) => write(entry(actor, action, target, ip, detail)),
+    async list(actor, pageInput) {
+      if (!isSuper(actor)) throw new NotFoundError('admin-not-found', 'Not found');
+      const requested = Number(pageInput);
+      const page = Number.isInteger(requested) && requested > 0 && requested < 1e6 ? requested : 1;
+      const { items, total } = await store.listAudit({ limit: AUDIT_PAGE_SIZE, offset: (page - 1) * AUDIT_PAGE_SIZE });
+      return { items, total, page, pageSize: AUDIT_PAGE_SIZE };
     },
   };
 }

@@ -3,7 +3,6 @@ import { removeAccount, writePassword, type AccountWriteDeps } from './account-w
 import { canSeeDomain, type Actor } from './actors.js';
 import { parseDisplayName } from './addresses.js';
 import type { Audit } from './audit.js';
-import type { DomainService } from './domains.js';
 import { ConflictError, ForbiddenError, NotFoundError } from './errors.js';
 import type { PasswordRules } from './password-rules.js';
 import type { Account, Domain } from './ports.js';
@@ -27,29 +26,34 @@ export function slugOf(name: string): string {
 const suffix = () => Array.from({ length: 4 }, () => SUFFIX_CHARS[randomInt(SUFFIX_CHARS.length)]).join('');
 
 export interface CredentialService {
-  createCredential(actor: Actor, domain: unknown, name: unknown, ip?: string | null): Promise<{ credential: Account; password: string }>;
-  listCredentials(actor: Actor, domain: unknown): Promise<Account[]>;
+  /** `domain` is resolved once per request (DomainService.requireDomain) and passed on resolved. */
+  createCredential(actor: Actor, domain: Domain, name: unknown, ip?: string | null): Promise<{ credential: Account; password: string }>;
+  listCredentials(actor: Actor, domain: Domain): Promise<Account[]>;
   /**
    * The credential `guid` of `domain`. Another domain's credential answers 403 when the actor
    * manages that domain too, 404 otherwise, so nothing outside the actor's domains is revealed.
    */
-  getCredential(actor: Actor, domain: unknown, guid: unknown): Promise<Account>;
+  getCredential(actor: Actor, domain: Domain, guid: unknown): Promise<Account>;
   /** A new generated password; a reset racing another one on the same credential loses with a conflict. */
-  resetCredential(actor: Actor, domain: unknown, guid: unknown, ip?: string | null): Promise<{ credential: Account; password: string }>;
-  deleteCredential(actor: Actor, domain: unknown, guid: unknown, ip?: string | null): Promise<Account>;
+  resetCredential(actor: Actor, domain: Domain, guid: unknown, ip?: string | null): Promise<{ credential: Account; password: string }>;
+  deleteCredential(actor: Actor, domain: Domain, guid: unknown, ip?: string | null): Promise<Account>;
 }
 
 export interface CredentialDeps extends AccountWriteDeps {
   audit: Audit;
-  domains: DomainService;
   rules: PasswordRules;
 }
 
 export function createCredentialService(deps: CredentialDeps): CredentialService {
-  const { store, hasher, clock, audit, domains, rules } = deps;
+  const { store, hasher, clock, audit, rules } = deps;
   const passwordFor = (login: string, domain: string) => rules.generate({ localPart: login.slice(0, login.indexOf('@')), domain });
 
+  const visible = (actor: Actor, domain: Domain) => {
+    if (!canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
+    return domain;
+  };
   const find = async (actor: Actor, domain: Domain, guidInput: unknown) => {
+    visible(actor, domain);
     const guid = typeof guidInput === 'string' ? guidInput.trim().toLowerCase() : '';
     const credential = GUID.test(guid) ? await store.findCredentialByGuid(guid) : null;
     if (!credential || !canSeeDomain(actor, credential.domainId)) throw new NotFoundError('credential-not-found', 'Credential not found');
@@ -60,8 +64,8 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
   };
 
   return {
-    async createCredential(actor, domainInput, nameInput, ip = null) {
-      const domain = await domains.requireDomain(actor, domainInput);
+    async createCredential(actor, domain, nameInput, ip = null) {
+      visible(actor, domain);
       const name = parseDisplayName(nameInput, 'name', { required: true });
       const slug = slugOf(name);
       // 36^4 suffixes per name: a clash is rare, and retried with another suffix.
@@ -89,18 +93,16 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
       throw new ConflictError('login-taken', 'Could not find a free username for this name; choose another name');
     },
 
-    async listCredentials(actor, domainInput) {
-      const domain = await domains.requireDomain(actor, domainInput);
+    async listCredentials(actor, domain) {
+      visible(actor, domain);
       const { items } = await store.listAccounts(domain.id, 'credential', { limit: 10_000, offset: 0 });
       return items;
     },
 
-    async getCredential(actor, domainInput, guid) {
-      return find(actor, await domains.requireDomain(actor, domainInput), guid);
-    },
+    getCredential: find,
 
-    async resetCredential(actor, domainInput, guid, ip = null) {
-      const credential = await find(actor, await domains.requireDomain(actor, domainInput), guid);
+    async resetCredential(actor, domain, guid, ip = null) {
+      const credential = await find(actor, domain, guid);
       const password = passwordFor(credential.login, credential.domainName);
       const entry = audit.entry(actor, 'credential.reset', credential.login, ip);
       const version = await writePassword(deps, credential, password, credential.passwordVersion, entry);
@@ -110,8 +112,8 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
       return { credential: updated, password };
     },
 
-    async deleteCredential(actor, domainInput, guid, ip = null) {
-      const credential = await find(actor, await domains.requireDomain(actor, domainInput), guid);
+    async deleteCredential(actor, domain, guid, ip = null) {
+      const credential = await find(actor, domain, guid);
       await removeAccount(deps, credential);
       await audit.record(actor, 'credential.delete', credential.login, ip);
       return credential;

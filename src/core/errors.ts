@@ -28,7 +28,7 @@ export class NotFoundError extends AppError {
 
 export class ConflictError extends AppError {
   constructor(
-    readonly code: 'login-taken' | 'domain-exists' | 'admin-exists' | 'domain-not-verified' | 'conflict',
+    readonly code: 'login-taken' | 'domain-exists' | 'admin-exists' | 'domain-not-verified' | 'last-super-admin' | 'conflict',
     message: string,
     options?: ErrorOptions,
   ) {

@@ -1,27 +1,36 @@
 import { writeDisabled, writePassword, removeAccount, type AccountWriteDeps } from './account-writes.js';
-import type { Actor } from './actors.js';
+import { canSeeDomain, type Actor } from './actors.js';
 import { parseAddress, parseDisplayName } from './addresses.js';
 import type { Audit } from './audit.js';
 import type { DomainService } from './domains.js';
-import { ConflictError, NotFoundError, ValidationError, type FieldErrors } from './errors.js';
+import { ConflictError, NotFoundError } from './errors.js';
+import type { Logins } from './logins.js';
+import { checkOwnPasswordChange, type OwnPasswordInput } from './own-password.js';
 import type { PasswordRules } from './password-rules.js';
 import type { PolicyContext } from './passwords.js';
-import type { Account, Page } from './ports.js';
+import type { Account, Domain, Page } from './ports.js';
 
 export const MAILBOX_PAGE_SIZE = 50;
 
 export type PasswordInput = { password: unknown } | { generate: true };
 
 export interface MailboxService {
-  addMailbox(actor: Actor, input: { address: unknown; name?: unknown } & PasswordInput, ip?: string | null): Promise<{ mailbox: Account; password: string | null }>;
-  listMailboxes(actor: Actor, domain: unknown, query: { search?: unknown; page?: unknown }): Promise<Page<Account> & { search: string }>;
-  getMailbox(actor: Actor, domain: unknown, address: unknown): Promise<Account>;
-  /** An admin sets a password without knowing the old one; returns the password (generated or given). */
-  resetPassword(actor: Actor, domain: unknown, address: unknown, input: PasswordInput, ip?: string | null): Promise<{ mailbox: Account; password: string; generated: boolean }>;
+  /** `resolved`: the domain of the request, when the caller has it already (it is not read again). */
+  addMailbox(actor: Actor, input: { address: unknown; name?: unknown } & PasswordInput, ip?: string | null, resolved?: Domain): Promise<{ mailbox: Account; password: string | null }>;
+  /** `domain` is resolved once per request (DomainService.requireDomain) and passed on resolved. */
+  listMailboxes(actor: Actor, domain: Domain, query: { search?: unknown; page?: unknown }): Promise<Page<Account> & { search: string }>;
+  getMailbox(actor: Actor, domain: Domain, address: unknown): Promise<Account>;
+  /** The mailbox owner's own account. */
+  getOwnMailbox(actor: Extract<Actor, { kind: 'mailbox' }>): Promise<Account>;
+  /**
+   * An admin sets a password without knowing the old one; returns the password (generated or
+   * given). A given password must differ from the current one.
+   */
+  resetPassword(actor: Actor, domain: Domain, address: unknown, input: PasswordInput, ip?: string | null): Promise<{ mailbox: Account; password: string; generated: boolean }>;
   /** A mailbox owner changes its own password, knowing the current one. */
-  changeOwnPassword(accountId: number, input: { current: unknown; next: unknown; confirm: unknown }, ip?: string | null): Promise<void>;
-  setDisabled(actor: Actor, domain: unknown, address: unknown, disabled: boolean, ip?: string | null): Promise<Account>;
-  deleteMailbox(actor: Actor, domain: unknown, address: unknown, ip?: string | null): Promise<void>;
+  changeOwnPassword(actor: Extract<Actor, { kind: 'mailbox' }>, input: OwnPasswordInput, ip?: string | null): Promise<void>;
+  setDisabled(actor: Actor, domain: Domain, address: unknown, disabled: boolean, ip?: string | null): Promise<Account>;
+  deleteMailbox(actor: Actor, domain: Domain, address: unknown, ip?: string | null): Promise<Account>;
   /** The policy context of a mailbox: its local part and domain must not appear in its password. */
   policyContext(address: string): PolicyContext;
 }
@@ -30,6 +39,7 @@ export interface MailboxDeps extends AccountWriteDeps {
   audit: Audit;
   domains: DomainService;
   rules: PasswordRules;
+  logins: Pick<Logins, 'verifyCurrentPassword'>;
 }
 
 const policyContext = (address: string): PolicyContext => {
@@ -45,8 +55,8 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       ? { password: rules.generate(ctx), generated: true }
       : { password: await rules.assertAcceptable(input.password, ctx, field, currentHash), generated: false };
 
-  const getMailbox = async (actor: Actor, domainInput: unknown, addressInput: unknown) => {
-    const domain = await domains.requireDomain(actor, domainInput);
+  const getMailbox = async (actor: Actor, domain: Domain, addressInput: unknown) => {
+    if (!canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
     const address = typeof addressInput === 'string' && addressInput.length <= 320 ? addressInput.trim().toLowerCase() : '';
     const account = address ? await store.findAccountByLogin(address) : null;
     if (!account || account.kind !== 'mailbox' || account.domainId !== domain.id) {
@@ -59,10 +69,10 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
     policyContext,
     getMailbox,
 
-    async addMailbox(actor, input, ip = null) {
+    async addMailbox(actor, input, ip = null, resolved) {
       const { address, localPart, domain: domainName } = parseAddress(input.address);
       const name = parseDisplayName(input.name);
-      const domain = await domains.requireDomain(actor, domainName);
+      const domain = resolved?.name === domainName && canSeeDomain(actor, resolved.id) ? resolved : await domains.requireDomain(actor, domainName);
       const { password, generated } = await choosePassword(input, { localPart, domain: domainName }, 'password');
       if (await store.findAccountByLogin(address)) {
         throw new ConflictError('login-taken', `${address} is already in use`);
@@ -77,8 +87,8 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       return { mailbox, password: generated ? password : null };
     },
 
-    async listMailboxes(actor, domainInput, query) {
-      const domain = await domains.requireDomain(actor, domainInput);
+    async listMailboxes(actor, domain, query) {
+      if (!canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
       const search = typeof query.search === 'string' ? query.search.trim().toLowerCase().slice(0, 320) : '';
       const requested = Number(query.page);
       const page = Number.isInteger(requested) && requested > 0 && requested < 1e6 ? requested : 1;
@@ -90,49 +100,41 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       return { items, total, page, pageSize: MAILBOX_PAGE_SIZE, search };
     },
 
-    async resetPassword(actor, domainInput, addressInput, input, ip = null) {
-      const mailbox = await getMailbox(actor, domainInput, addressInput);
-      const { password, generated } = await choosePassword(input, policyContext(mailbox.login), 'password');
+    async getOwnMailbox(actor) {
+      const mailbox = await store.findAccountById(actor.id);
+      if (!mailbox || mailbox.kind !== 'mailbox') throw new NotFoundError('mailbox-not-found', 'Mailbox not found');
+      return mailbox;
+    },
+
+    async resetPassword(actor, domain, addressInput, input, ip = null) {
+      const mailbox = await getMailbox(actor, domain, addressInput);
+      const { password, generated } = await choosePassword(input, policyContext(mailbox.login), 'password', mailbox.passwordHash);
       const entry = audit.entry(actor, 'password.reset', mailbox.login, ip);
       await writePassword(deps, mailbox, password, undefined, entry);
       audit.logged(entry);
       return { mailbox, password, generated };
     },
 
-    async changeOwnPassword(accountId, input, ip = null) {
-      const mailbox = await store.findAccountById(accountId);
-      if (!mailbox || mailbox.kind !== 'mailbox') throw new NotFoundError('mailbox-not-found', 'Mailbox not found');
-      const errors: FieldErrors = {};
-      const current = typeof input.current === 'string' ? input.current : '';
-      const next = typeof input.next === 'string' ? input.next : '';
-      if (current === '' || !(await hasher.verify(mailbox.passwordHash, current))) {
-        errors.current_password = ['Is not correct.'];
-      }
-      if (next === '') {
-        errors.new_password = ['Is required.'];
-      } else {
-        const reasons = (await rules.check(next, policyContext(mailbox.login))).map((f) => f.message);
-        if (reasons.length === 0 && next === current && !errors.current_password) reasons.push('Must differ from the current password.');
-        if (reasons.length > 0) errors.new_password = reasons;
-      }
-      if (input.confirm !== next) errors.confirm_password = ['Does not match the new password.'];
-      if (Object.keys(errors).length > 0) throw new ValidationError(errors);
-      const entry = audit.entry({ kind: 'mailbox', id: mailbox.id, login: mailbox.login }, 'password.change', mailbox.login, ip);
+    async changeOwnPassword(actor, input, ip = null) {
+      const mailbox = await this.getOwnMailbox(actor);
+      const next = await checkOwnPasswordChange(deps, actor, mailbox.passwordHash, policyContext(mailbox.login), input, ip);
+      const entry = audit.entry(actor, 'password.change', mailbox.login, ip);
       await writePassword(deps, mailbox, next, undefined, entry);
       audit.logged(entry);
     },
 
-    async setDisabled(actor, domainInput, addressInput, disabled, ip = null) {
-      const mailbox = await getMailbox(actor, domainInput, addressInput);
+    async setDisabled(actor, domain, addressInput, disabled, ip = null) {
+      const mailbox = await getMailbox(actor, domain, addressInput);
       await writeDisabled(deps, mailbox, disabled);
       await audit.record(actor, disabled ? 'mailbox.disable' : 'mailbox.enable', mailbox.login, ip);
       return { ...mailbox, disabled };
     },
 
-    async deleteMailbox(actor, domainInput, addressInput, ip = null) {
-      const mailbox = await getMailbox(actor, domainInput, addressInput);
+    async deleteMailbox(actor, domain, addressInput, ip = null) {
+      const mailbox = await getMailbox(actor, domain, addressInput);
       await removeAccount(deps, mailbox);
       await audit.record(actor, 'mailbox.delete', mailbox.login, ip);
+      return mailbox;
     },
   };
 }

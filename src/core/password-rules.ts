@@ -1,7 +1,7 @@
 import { ValidationError } from './errors.js';
 import { checkPolicy, describeStrength, generatePassword, type PolicyContext, type PolicyFailure, type Strength } from './passwords.js';
 import type { Hasher } from './ports.js';
-import type { StrengthEstimator } from './strength.js';
+import type { StrengthEstimator } from './ports.js';
 
 export interface PasswordRules {
   /** Every failed rule of the policy (empty when the password meets it). */

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { StrengthEstimator } from './strength.js';
+import type { StrengthEstimator } from './ports.js';
 
 export const PRODUCT_NAME = 'mailpass';
 export const MIN_LENGTH = 8;

@@ -52,6 +52,9 @@ export interface Admin {
   passwordVersion: number;
   isSuper: boolean;
   domainIds: number[];
+  disabled: boolean;
+  /** Set when the password was generated and printed: the admin must choose its own at the next login. */
+  mustChangePassword: boolean;
   createdAt: number;
 }
 
@@ -145,12 +148,24 @@ export interface Store {
   /** Last connections, re-hashes and audit entries of many logins, in one transaction. */
   applyLoginBatch(batch: LoginBatch): Promise<void>;
 
-  insertAdmin(input: { username: string; passwordHash: string; isSuper: boolean; domainIds: number[]; now: number }): Promise<Admin>;
+  insertAdmin(input: { username: string; passwordHash: string; isSuper: boolean; domainIds: number[]; mustChangePassword: boolean; now: number }, audit?: AuditEntry): Promise<Admin>;
   findAdminByUsername(username: string): Promise<Admin | null>;
   findAdminById(id: number): Promise<Admin | null>;
   listAdmins(): Promise<Admin[]>;
   countAdmins(): Promise<number>;
-  setAdminPasswordAndEndSessions(adminId: number, hash: string, now: number): Promise<void>;
+  /**
+   * Stores an admin's new hash, bumps its password version, ends its web sessions, revokes its API
+   * tokens and appends `audit`, in one transaction.
+   */
+  setAdminPasswordAndEndSessions(adminId: number, hash: string, now: number, options: { mustChangePassword: boolean; audit: AuditEntry }): Promise<void>;
+  /**
+   * Changes an admin (its role and domains, or its state) in one transaction with `audit`, ending its
+   * sessions when it is disabled. Refused (false, nothing written) when the change would leave no
+   * enabled super admin.
+   */
+  updateAdmin(adminId: number, change: { isSuper: boolean; domainIds: number[] } | { disabled: boolean }, now: number, audit: AuditEntry): Promise<boolean>;
+  /** Deletes an admin with its sessions and tokens; refused (false) for the last enabled super admin. */
+  deleteAdmin(adminId: number, audit: AuditEntry): Promise<boolean>;
   rehashAdminPassword(adminId: number, passwordVersion: number, hash: string): Promise<void>;
 
   insertToken(input: { adminId: number; name: string; prefix: string; tokenHash: string; now: number }): Promise<ApiToken>;
@@ -184,6 +199,43 @@ export interface Hasher {
   verify(hash: string, password: string): Promise<boolean>;
   /** True when the hash was made with other parameters than the configured ones. */
   needsRehash(hash: string): boolean;
+}
+
+/** The zxcvbn verdict on a password (the adapter runs it off the event loop). */
+export interface Assessment {
+  /** zxcvbn score 0-4 of the first 64 code points. */
+  score: number;
+  /** On the list of common passwords that ships with zxcvbn-ts (case-insensitive). */
+  common: boolean;
+}
+
+export interface StrengthEstimator {
+  assess(password: string, userInputs: string[]): Promise<Assessment>;
+  close(): Promise<void>;
+}
+
+/** Writes that may wait a second: last connections, re-hashes and login audit entries, batched. */
+export interface LoginBatcher {
+  recordLogin(record: LoginRecord): void;
+  recordRehash(rehash: Rehash): void;
+  recordAudit(entry: AuditEntry): void;
+  /** Writes what is pending now; the server calls it at shutdown. */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Counters that expire by time, shared by every process on the database and kept over restarts:
+ * the login throttle's failures, lock-outs, trusted clients and known browsers.
+ */
+export interface LimitCounters {
+  /** The count of `key` in its current window and the milliseconds until the window ends (0 and 0 when none). */
+  get(key: string): Promise<{ count: number; msLeft: number }>;
+  /** Adds one to `key`; a window of `windowSeconds` starts at its first point. Returns the new count. */
+  add(key: string, windowSeconds: number): Promise<number>;
+  /** Sets `key` to 1 for `seconds` from now, whatever it held. */
+  mark(key: string, seconds: number): Promise<void>;
+  delete(key: string): Promise<void>;
 }
 
 export interface Clock {

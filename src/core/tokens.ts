@@ -1,24 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isSuper, type Actor } from './actors.js';
 import { parseDisplayName } from './addresses.js';
 import type { Audit } from './audit.js';
 import { NotFoundError } from './errors.js';
-import type { Admin, ApiToken, Clock, Store } from './ports.js';
+import { tokenDigest as digest } from './logins.js';
+import type { ApiToken, Clock, Store } from './ports.js';
 
 const TOKEN_PREFIX = 'mp_';
-const TOKEN = /^mp_[A-Za-z0-9_-]{43}$/;
-/** last_used_at is written at most once a minute per token: API calls do not each cost a write. */
-const TOUCH_EVERY_SECONDS = 60;
-
-const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export interface TokenService {
   /** A new token for `adminId`; the plaintext is returned once and only its SHA-256 is stored. */
   createToken(actor: Actor, input: { adminUsername?: unknown; name: unknown }, ip?: string | null): Promise<{ token: ApiToken; plaintext: string }>;
   listTokens(actor: Actor): Promise<ApiToken[]>;
   revokeToken(actor: Actor, id: unknown, ip?: string | null): Promise<ApiToken>;
-  /** The admin a bearer token acts for, or null for an unknown or revoked token. */
-  authenticateToken(plaintext: string): Promise<{ token: ApiToken; admin: Admin } | null>;
 }
 
 export function createTokenService({ store, clock, audit }: { store: Store; clock: Clock; audit: Audit }): TokenService {
@@ -55,17 +49,6 @@ export function createTokenService({ store, clock, audit }: { store: Store; cloc
       await store.revokeToken(id, clock.now());
       await audit.record(actor, 'token.revoke', `${token.adminUsername}/${token.name}`, ip, token.prefix);
       return token;
-    },
-
-    async authenticateToken(plaintext) {
-      if (!TOKEN.test(plaintext)) return null;
-      const token = await store.findTokenByHash(digest(plaintext));
-      if (!token || token.revokedAt !== null) return null;
-      const admin = await store.findAdminById(token.adminId);
-      if (!admin) return null;
-      const now = clock.now();
-      if (token.lastUsedAt === null || token.lastUsedAt <= now - TOUCH_EVERY_SECONDS) await store.touchToken(token.id, now);
-      return { token, admin };
     },
   };
 }

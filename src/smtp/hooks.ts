@@ -1,10 +1,10 @@
 import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { AuthThrottle } from '../core/auth-throttle.js';
 import { UnavailableError } from '../core/errors.js';
-import { MAX_PASSWORD_BYTES } from '../core/passwords.js';
+import { addressKey } from '../core/login-names.js';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
 import type { Closable, LiveSessions, SessionUser } from './live-sessions.js';
+import { headerFromAddresses } from './header-from.js';
 import type { Spool } from './spool.js';
 
 /** An SMTP reply from a hook: smtp-server sends `responseCode` and the message (which starts with our enhanced code). */
@@ -27,10 +27,11 @@ export const REPLIES = {
   bareLineEnding: () => new SmtpReply(550, '5.6.0 Message refused: bare LF or CR in message data'),
   tooLarge: (max: number) => new SmtpReply(552, `5.3.4 Message exceeds the maximum size of ${max} bytes`),
   tooManyRecipients: () => new SmtpReply(452, '4.5.3 Too many recipients'),
+  tooManyConnections: () => new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'),
+  headerFromNotAllowed: () => new SmtpReply(553, '5.7.1 From: header address not allowed for this login'),
 };
 
 const MAX_RECIPIENTS = 100;
-const MAX_LOGIN_LENGTH = 320;
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 type Connection = Closable & { session: SMTPServerSession; secure: boolean; send(code: number, data: string | string[], context?: string | false): void };
@@ -56,21 +57,24 @@ function adjustConnection(conn: Connection) {
 
 export interface HookDeps {
   services: Services;
-  throttle: AuthThrottle;
   live: LiveSessions;
   spool: Spool;
   log: Logger;
   maxMessageBytes: number;
-  onLogin?: (result: 'success' | 'failure' | 'locked') => void;
+  /** Connections one client address (an IPv6 /64) may hold at once. */
+  maxClientsPerIp: number;
 }
 
 
 const clientIp = (session: SMTPServerSession) => session.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
 
 /** The smtp-server hooks, over the core: the only place where its callbacks meet promises. */
-export function createHooks(servers: () => Server[], { services, throttle, live, spool, log, maxMessageBytes, onLogin }: HookDeps) {
+export function createHooks(servers: () => Server[], { services, live, spool, log, maxMessageBytes, maxClientsPerIp }: HookDeps) {
   // smtp-server hands hooks the session, not the connection; ending a session needs the connection.
   const connections = new Map<string, Connection>();
+  // Connections per client address key, and the key each counted session was counted under.
+  const perAddress = new Map<string, number>();
+  const counted = new Map<string, string>();
   const connectionOf = (session: SMTPServerSession) => connections.get(session.id) ?? null;
 
   const reply = <T>(promise: Promise<T>, callback: (err: Error | null, value?: T) => void) => {
@@ -85,43 +89,15 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
     );
   };
 
-  const audit = (session: SMTPServerSession, action: 'login.success' | 'login.failure' | 'smtp-login.failure-locked', login: string) =>
-    services.batcher.recordAudit({ at: services.clock.now(), actor: `smtp:${login}`, action, target: login, ip: clientIp(session), detail: 'smtp' });
-
   const authenticate = async (auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<SMTPServerAuthenticationResponse> => {
-    const login = typeof auth.username === 'string' ? auth.username.trim().toLowerCase() : '';
-    const password = typeof auth.password === 'string' ? auth.password : '';
-    // Over-long input is refused before any hashing: no valid login or password is that long.
-    // It is still a failed login, and audited as one (it cannot lock anyone out: it never counts).
-    if (login.length === 0 || login.length > MAX_LOGIN_LENGTH || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
-      onLogin?.('failure');
-      audit(session, 'login.failure', login.slice(0, MAX_LOGIN_LENGTH));
-      throw REPLIES.badCredentials();
-    }
-    const ip = clientIp(session);
-    const attempt = await throttle.begin(login, ip, password);
-    if ('refused' in attempt) {
-      if (attempt.refused === 'busy') throw REPLIES.busy();
-      onLogin?.('locked');
-      audit(session, 'smtp-login.failure-locked', login);
-      throw REPLIES.lockedOut();
-    }
-    let result;
-    try {
-      result = await services.auth.authenticate(login, password, { kinds: ['mailbox', 'credential'], ip, recordConnection: true });
-    } catch (err) {
-      attempt.finish('aborted');
-      throw err;
-    }
-    attempt.finish(result.ok ? 'success' : 'failure');
+    const result = await services.logins.attempt({ protocol: 'smtp', name: auth.username, password: auth.password, ip: clientIp(session) });
     if (!result.ok) {
-      onLogin?.('failure');
-      audit(session, 'login.failure', login);
+      if (result.reason === 'locked') throw REPLIES.lockedOut();
+      if (result.reason === 'busy') throw REPLIES.busy();
       throw REPLIES.badCredentials();
     }
-    onLogin?.('success');
-    audit(session, 'login.success', login);
-    const { account } = result;
+    if (result.principal.kind !== 'account') throw REPLIES.badCredentials();
+    const { account } = result.principal;
     const user: SessionUser = {
       accountId: account.id,
       login: account.login,
@@ -145,14 +121,28 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
     const conn = connectionOf(session);
     if (conn) live.setInMessage(conn, true);
     try {
-      const result = await spool.accept(stream, {
-        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-        rcptTo: session.envelope.rcptTo.map((r) => r.address),
-        login: user.login,
-        clientAddress: clientIp(session),
-        receivedAt: services.clock.now(),
-      });
-      if (!result.ok) throw result.reason === 'too-large' ? REPLIES.tooLarge(maxMessageBytes) : REPLIES.bareLineEnding();
+      // As Postfix's sender-login checks do for envelopes: the From: of the message must be an
+      // address the login may send as, or any other address could be forged past the envelope check.
+      const headersAllowed = (headers: string) => {
+        const from = headerFromAddresses(headers);
+        return from.length > 0 && from.every((address) => mayUseSender(user, address));
+      };
+      const result = await spool.accept(
+        stream,
+        {
+          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+          login: user.login,
+          clientAddress: clientIp(session),
+          receivedAt: services.clock.now(),
+        },
+        headersAllowed,
+      );
+      if (!result.ok) {
+        if (result.reason === 'too-large') throw REPLIES.tooLarge(maxMessageBytes);
+        if (result.reason === 'sender-not-allowed') throw REPLIES.headerFromNotAllowed();
+        throw REPLIES.bareLineEnding();
+      }
       log.info({ session: session.id, spoolId: result.id, bytes: result.bytes, login: user.login }, 'message spooled');
       return `2.0.0 Message queued as ${result.id}`;
     } finally {
@@ -166,6 +156,11 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
 
   return {
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      const key = addressKey(clientIp(session));
+      const held = perAddress.get(key) ?? 0;
+      if (held >= maxClientsPerIp) return callback(REPLIES.tooManyConnections());
+      perAddress.set(key, held + 1);
+      counted.set(session.id, key);
       for (const server of servers()) {
         for (const c of server.connections) {
           if (c.session === session) {
@@ -198,6 +193,13 @@ export function createHooks(servers: () => Server[], { services, throttle, live,
       reply(receive(stream, session), callback);
     },
     onClose(session: SMTPServerSession) {
+      const key = counted.get(session.id);
+      if (key !== undefined) {
+        counted.delete(session.id);
+        const left = (perAddress.get(key) ?? 1) - 1;
+        if (left > 0) perAddress.set(key, left);
+        else perAddress.delete(key);
+      }
       const conn = connectionOf(session);
       connections.delete(session.id);
       if (conn) live.remove(conn);

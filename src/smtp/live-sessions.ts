@@ -1,4 +1,4 @@
-import type { AccountEvents, Logger, Store } from '../core/ports.js';
+import type { AccountEvents, Logger } from '../core/ports.js';
 
 /** What an authenticated SMTP session knows of its account. */
 export interface SessionUser {
@@ -40,7 +40,17 @@ export interface LiveSessions {
  * in this process arrive as events; changes made by another process (the CLI) are found by
  * polling the password versions of the accounts that have live sessions.
  */
-export function createLiveSessions({ store, events, log, pollMs = 2000 }: { store: Store; events: AccountEvents; log: Logger; pollMs?: number }): LiveSessions {
+export function createLiveSessions({
+  readStates,
+  events,
+  log,
+  pollMs = 2000,
+}: {
+  readStates: (ids: readonly number[]) => Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
+  events: AccountEvents;
+  log: Logger;
+  pollMs?: number;
+}): LiveSessions {
   const byConn = new Map<Closable, Live>();
   const byAccount = new Map<number, Set<Closable>>();
 
@@ -81,8 +91,7 @@ export function createLiveSessions({ store, events, log, pollMs = 2000 }: { stor
     if (polling || byAccount.size === 0) return;
     polling = true;
     const ids = [...byAccount.keys()];
-    store
-      .readAccountVersions(ids)
+    readStates(ids)
       .then((versions) => {
         for (const id of ids) {
           const v = versions.get(id);

@@ -1,10 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { Config } from '../config.js';
-import { createAuthThrottle } from '../core/auth-throttle.js';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
-import { createHooks, type HookDeps } from './hooks.js';
+import { createHooks } from './hooks.js';
 import { createLiveSessions } from './live-sessions.js';
 import { createSpool } from './spool.js';
 import { loadTls } from './tls.js';
@@ -32,13 +31,12 @@ export interface SmtpDeps {
   config: Config;
   services: Services;
   log: Logger;
-  onLogin?: HookDeps['onLogin'];
   /** Ports to bind instead of the configured ones (null: off, 0: any free port), for tests and benchmarks. */
   bind?: { smtp: number | null; smtps: number | null };
 }
 
 /** STARTTLS on SMTP_PORT and implicit TLS on SMTPS_PORT, sharing one set of hooks over the core. */
-export async function startSmtp({ config, services, log, onLogin, bind }: SmtpDeps): Promise<SmtpListeners> {
+export async function startSmtp({ config, services, log, bind }: SmtpDeps): Promise<SmtpListeners> {
   const tls = await loadTls({
     dataDir: config.dataDir,
     hostname: config.smtpHostname,
@@ -46,10 +44,9 @@ export async function startSmtp({ config, services, log, onLogin, bind }: SmtpDe
     keyFile: config.tlsKeyFile,
   });
   const spool = await createSpool(config.dataDir, config.smtp.maxMessageBytes);
-  const live = createLiveSessions({ store: services.store, events: services.events, log });
-  const throttle = createAuthThrottle({ maxFailures: config.smtp.maxFailures, windowSeconds: config.smtp.windowSeconds });
+  const live = createLiveSessions({ readStates: services.logins.accountStates, events: services.events, log });
   const servers: SMTPServer[] = [];
-  const hooks = createHooks(() => servers as never, { services, throttle, live, spool, log, maxMessageBytes: config.smtp.maxMessageBytes, onLogin });
+  const hooks = createHooks(() => servers as never, { services, live, spool, log, maxMessageBytes: config.smtp.maxMessageBytes, maxClientsPerIp: config.smtp.maxClientsPerIp });
 
   const base: SMTPServerOptions = {
     name: config.smtpHostname,

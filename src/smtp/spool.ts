@@ -14,7 +14,35 @@ export interface Envelope {
   receivedAt: number;
 }
 
-export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' };
+export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' | 'sender-not-allowed' };
+
+/** The header block is read up to here; a longer one is cut (its From: is in the part kept, or missing). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Keeps the message's header block (up to the first empty line) as it streams past. */
+class HeaderCapture extends Transform {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  done = false;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
+    if (!this.done) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+      const joined = Buffer.concat(this.chunks);
+      const end = joined.indexOf('\r\n\r\n');
+      if (end >= 0 || this.size > MAX_HEADER_BYTES) {
+        this.chunks = [joined.subarray(0, end >= 0 ? end + 2 : MAX_HEADER_BYTES)];
+        this.done = true;
+      } else {
+        this.chunks = [joined];
+      }
+    }
+    cb(null, chunk);
+  }
+  get headers(): string {
+    return Buffer.concat(this.chunks).toString('latin1');
+  }
+}
 
 /**
  * Watches message data for a bare LF or a bare CR. A message that has one is refused whole:
@@ -60,7 +88,7 @@ export interface Spool {
    * to a temporary file, fsynced and renamed, so that a reader (or a crash) never sees half of one.
    * The `.json` file is written last: its presence marks a complete message.
    */
-  accept(data: Readable & { sizeExceeded?: boolean }, envelope: Envelope): Promise<SpoolResult>;
+  accept(data: Readable & { sizeExceeded?: boolean }, envelope: Envelope, headersAllowed?: (headers: string) => boolean): Promise<SpoolResult>;
 }
 
 /** `maxBytes`: past it the rest of the data is read and dropped, never written. */
@@ -70,8 +98,9 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   return {
     dir,
-    async accept(data, envelope) {
+    async accept(data, envelope, headersAllowed) {
       const id = randomUUID();
+      const headers = new HeaderCapture();
       const tmpEml = path.join(tmp, `${id}.eml`);
       const tmpJson = path.join(tmp, `${id}.json`);
       const check = new LineEndingCheck();
@@ -80,6 +109,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
         await pipeline(
           data,
           check,
+          headers,
           async function* count(source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
               bytes += chunk.length;
@@ -90,6 +120,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
         );
         if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
         if (check.bad) return { ok: false, reason: 'bare-line-ending' };
+        if (headersAllowed && !headersAllowed(headers.headers)) return { ok: false, reason: 'sender-not-allowed' };
         await fsyncPath(tmpEml);
         const meta = JSON.stringify({ id, ...envelope, size: bytes });
         const fh = await open(tmpJson, 'w', 0o600);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,10 +11,9 @@ import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
 import { handleErrors, notFound } from './middleware/errors.js';
 import { lateCookies } from './middleware/late-cookies.js';
-import { createLoginLimits } from './middleware/login-limits.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
-import { SqliteSessionStore } from './middleware/session-store.js';
+import { ServiceSessionStore } from './middleware/session-store.js';
 import { apiRouter } from './api/router.js';
 import { BODY_LIMIT } from './limits.js';
 import { panelRoutes } from './routes.js';
@@ -43,7 +41,7 @@ export interface AppDeps {
 
 /** Builds the web app over the services; it never listens (main.ts and the tests do). */
 export async function createApp({ services: svc, log, healthChecks = [], mounts = [], observeRequest }: AppDeps): Promise<Express> {
-  const { config, store, clock } = svc;
+  const { config, clock } = svc;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -73,18 +71,18 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   );
   app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
   for (const v of VENDOR_DIRS) app.use(v.url, express.static(v.dir, { index: false, maxAge: '1h' }));
-  app.get('/healthz', healthz(store, healthChecks));
+  app.get('/healthz', healthz(svc.database.ping, healthChecks));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   for (const m of mounts) app.use(m.path, m.handler);
 
-  const secret = await store.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64'));
+  const secret = await svc.sessions.cookieSecret();
   const idleSeconds = config.session.idleMinutes * 60;
   app.use(lateCookies);
   app.use(
     session({
       name: 'mailpass.sid',
       secret,
-      store: new SqliteSessionStore(store, clock, config.session.maxHours * 3600),
+      store: new ServiceSessionStore(svc.sessions, clock),
       resave: false,
       saveUninitialized: false,
       rolling: true,
@@ -99,14 +97,14 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.use(csrfSynchronisedProtection);
   app.use(loadActor(svc));
   app.use((req, res, next) => {
-    res.locals.csrfToken = generateToken(req);
+    // Made when a page renders a form, not before: a GET that shows none writes no session.
+    Object.defineProperty(res.locals, 'csrfToken', { get: () => generateToken(req), enumerable: true, configurable: true });
     res.locals.currentPath = req.path;
     res.locals.errors = {};
     next();
   });
 
-  const knownBrowserKey = await store.getOrCreateSetting('known-browser-key', () => randomBytes(32).toString('base64'));
-  app.use(panelRoutes(svc, createLoginLimits({ ...config.login, secret: Buffer.from(knownBrowserKey, 'base64') })));
+  app.use(panelRoutes(svc));
   app.use(notFound);
   app.use(handleErrors(log));
   return app;

@@ -23,6 +23,11 @@ export const NewAdminForm = z.object({
   domains: z.union([field(253), z.array(field(253)).max(1000)]).optional(),
 });
 
+export const EditAdminForm = z.object({
+  super: optionalField(10),
+  domains: z.union([field(253), z.array(field(253)).max(1000)]).optional(),
+});
+
 /** Parses a form or throws a ValidationError that the error handler renders beside the fields. */
 export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const parsed = schema.safeParse(body ?? {});

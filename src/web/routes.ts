@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import type { Services } from '../services.js';
 import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
-import { createAdmin, listAdmins } from './handlers/admin-admins.js';
+import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './handlers/admin-account.js';
+import { createAdmin, deleteAdmin, listAdmins, setAdminDisabled, showEditAdmin, updateAdmin } from './handlers/admin-admins.js';
 import { showAudit } from './handlers/admin-audit.js';
 import {
   createCredential,
@@ -25,17 +26,19 @@ import {
 } from './handlers/admin-mailboxes.js';
 import { generateOwnPassword, login, logout, showAccount, showLogin, updatePassword } from './handlers/user.js';
 import { requireAdmin, requireMailbox, requireSuperAdmin } from './middleware/auth.js';
-import type { LoginLimits } from './middleware/login-limits.js';
+import { resolveDomain } from './middleware/domain.js';
 
 /** Every page of the panel, in one table. URLs are SPEC §4's; forms use GET and POST only. */
-export function panelRoutes(svc: Services, limits: LoginLimits): Router {
+export function panelRoutes(svc: Services): Router {
   const r = Router();
+  // A domain named in a URL is read once per request, here, and passed on resolved.
+  r.param('domain', resolveDomain(svc));
   const M = '/admin/domains/:domain/mailboxes';
   const C = '/admin/domains/:domain/credentials';
 
   r.get('/', (_req, res) => res.redirect(303, '/login'));
   r.get('/login', showLogin);
-  r.post('/login', login(svc, limits));
+  r.post('/login', login(svc));
   r.post('/logout', logout);
   r.get('/account', requireMailbox, showAccount(svc));
   r.post('/account', requireMailbox, updatePassword(svc));
@@ -43,8 +46,11 @@ export function panelRoutes(svc: Services, limits: LoginLimits): Router {
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
   r.get('/admin/login', showAdminLogin);
-  r.post('/admin/login', adminLogin(svc, limits));
+  r.post('/admin/login', adminLogin(svc));
   r.post('/admin/logout', adminLogout);
+  r.get('/admin/account', requireAdmin, showAdminAccount(svc));
+  r.post('/admin/account', requireAdmin, updateAdminPassword(svc));
+  r.post('/admin/account/generate', requireAdmin, generateAdminPassword(svc));
 
   r.get('/admin/domains', requireAdmin, listDomains(svc));
   r.post('/admin/domains', requireSuperAdmin, createDomain(svc));
@@ -73,6 +79,11 @@ export function panelRoutes(svc: Services, limits: LoginLimits): Router {
 
   r.get('/admin/admins', requireSuperAdmin, listAdmins(svc));
   r.post('/admin/admins', requireSuperAdmin, createAdmin(svc));
+  r.get('/admin/admins/:username', requireSuperAdmin, showEditAdmin(svc));
+  r.post('/admin/admins/:username', requireSuperAdmin, updateAdmin(svc));
+  r.post('/admin/admins/:username/disable', requireSuperAdmin, setAdminDisabled(svc, true));
+  r.post('/admin/admins/:username/enable', requireSuperAdmin, setAdminDisabled(svc, false));
+  r.post('/admin/admins/:username/delete', requireSuperAdmin, deleteAdmin(svc));
   r.get('/admin/audit', requireSuperAdmin, showAudit(svc));
   return r;
 }

@@ -5,7 +5,7 @@ import { cliActor } from '../../src/core/actors.js';
 import { aToken, apiClient } from '../helpers/api.js';
 import { aDomain, aMailbox, anAdmin, strongPassword } from '../helpers/builders.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createArgon2Hasher } from '../../src/core/hasher.js';
+import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 
 let server: TestServer;
 let api: ReturnType<typeof apiClient>;

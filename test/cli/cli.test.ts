@@ -6,7 +6,7 @@ import { COMMANDS } from '../../src/cli/index.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDataDir } from '../helpers/env.js';
 import { strongPassword } from '../helpers/builders.js';
-import { createArgon2Hasher } from '../../src/core/hasher.js';
+import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import argon2 from 'argon2';
-import { canonicalPhc, createArgon2Hasher, createLimiter } from '../../src/core/hasher.js';
+import { canonicalPhc, createArgon2Hasher, createLimiter } from '../../src/adapters/argon2-hasher.js';
 
 const params = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { checkPolicy, describeStrength, generatePassword, GENERATED_LENGTH, type PolicyRule } from '../../src/core/passwords.js';
-import { createStrengthEstimator } from '../../src/core/strength.js';
+import { createStrengthEstimator } from '../../src/adapters/strength-estimator.js';
 
 const estimator = createStrengthEstimator();
 after(() => estimator.close());

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { cliActor } from '../../src/core/actors.js';
-import { createArgon2Hasher } from '../../src/core/hasher.js';
+import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { aDomain, aMailbox } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';

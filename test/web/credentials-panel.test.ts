@@ -4,7 +4,7 @@ import { aDomain, anAdmin } from '../helpers/builders.js';
 import { ADMIN_PASSWORD } from '../helpers/env.js';
 import { apiClient } from '../helpers/api.js';
 import { csrfOf, loginAsAdmin, postForm, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
-import { createArgon2Hasher } from '../../src/core/hasher.js';
+import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 
 let server: TestServer;
 let admin: Agent;

@@ -12,7 +12,7 @@ export const backup: Command = {
     const target = path.resolve(file!);
     if (existsSync(target)) throw new Error(`${file} exists already; choose a new file`);
     const svc = await ctx.services();
-    await svc.store.backup(target);
+    await svc.database.backup(target);
     ctx.io.stdout(`${target}\n`);
   },
 };

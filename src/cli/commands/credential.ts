@@ -7,10 +7,11 @@ export const credentialAdd: Command = {
   summary: 'create an SMTP credential for an application; prints its username and password once',
   help: 'Prints two lines: the generated username, then the password.',
   options: { name: { type: 'string' } },
+  required: ['name'],
   positionals: 1,
   async run(ctx, [domain], values) {
     const svc = await ctx.services();
-    const { credential, password } = await svc.credentials.createCredential(cliActor, domain, values.name, null);
+    const { credential, password } = await svc.credentials.createCredential(cliActor, await svc.domains.requireDomain(cliActor, domain), values.name, null);
     ctx.io.stdout(`${credential.login}\n${password}\n`);
   },
 };

@@ -29,7 +29,7 @@ export const mailboxPasswd: Command = {
   async run(ctx, [address], values) {
     const source = await passwordSource(ctx, values);
     const svc = await ctx.services();
-    const { domain } = parseAddress(address);
+    const domain = await svc.domains.requireDomain(cliActor, parseAddress(address).domain);
     const { password, generated } = await svc.mailboxes.resetPassword(cliActor, domain, address, source);
     if (generated) ctx.io.stdout(`${password}\n`);
   },
@@ -42,7 +42,7 @@ const toggle = (disabled: boolean): Command => ({
   positionals: 1,
   async run(ctx, [address]) {
     const svc = await ctx.services();
-    const { domain } = parseAddress(address);
+    const domain = await svc.domains.requireDomain(cliActor, parseAddress(address).domain);
     await svc.mailboxes.setDisabled(cliActor, domain, address, disabled);
   },
 });

@@ -7,6 +7,7 @@ export const tokenAdd: Command = {
   summary: 'create an API token for that admin; printed once',
   help: 'The token acts with the rights of that admin, within its domains. Only its SHA-256 is stored.',
   options: { name: { type: 'string' } },
+  required: ['name'],
   positionals: 1,
   async run(ctx, [adminUsername], values) {
     const svc = await ctx.services();

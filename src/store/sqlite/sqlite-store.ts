@@ -39,6 +39,8 @@ interface AdminRow {
   password_hash: string;
   password_version: number;
   is_super: number;
+  disabled: number;
+  must_change_password: number;
   domain_ids: string | null;
   created_at: number;
 }
@@ -87,6 +89,8 @@ const toAdmin = (r: AdminRow): Admin => ({
   passwordVersion: r.password_version,
   isSuper: r.is_super === 1,
   domainIds: r.domain_ids ? r.domain_ids.split(',').map(Number) : [],
+  disabled: r.disabled === 1,
+  mustChangePassword: r.must_change_password === 1,
   createdAt: r.created_at,
 });
 
@@ -119,7 +123,8 @@ const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domain_name,
   a.created_at, a.updated_at, a.last_login_at, a.last_login_ip
   FROM accounts a JOIN domains d ON d.id = a.domain_id`;
 
-const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.created_at,
+const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.disabled,
+  a.must_change_password, a.created_at,
   (SELECT group_concat(domain_id) FROM admin_domains WHERE admin_id = a.id) AS domain_ids
   FROM admins a`;
 
@@ -163,15 +168,22 @@ export function createSqliteStore(db: Db): Store {
     recordLogin: db.prepare(`UPDATE accounts SET last_login_at = @at, last_login_ip = @ip
       WHERE id = @accountId AND (last_login_at IS NULL OR last_login_at <= @at)`),
 
-    insertAdmin: db.prepare(`INSERT INTO admins (username, password_hash, is_super, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?) RETURNING id`),
+    insertAdmin: db.prepare(`INSERT INTO admins (username, password_hash, is_super, must_change_password, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+    deleteAdminDomains: db.prepare('DELETE FROM admin_domains WHERE admin_id = ?'),
+    setAdminRole: db.prepare('UPDATE admins SET is_super = ?, updated_at = ? WHERE id = ?'),
+    setAdminDisabled: db.prepare(`UPDATE admins SET disabled = ?, password_version = password_version + 1, updated_at = ?
+      WHERE id = ?`),
+    deleteAdmin: db.prepare('DELETE FROM admins WHERE id = ?'),
+    enabledSupers: db.prepare('SELECT count(*) AS n FROM admins WHERE is_super = 1 AND disabled = 0'),
+    revokeTokensOf: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE admin_id = ? AND revoked_at IS NULL'),
     insertAdminDomain: db.prepare('INSERT INTO admin_domains (admin_id, domain_id) VALUES (?, ?)'),
     adminByUsername: db.prepare(`${ADMIN_SELECT} WHERE a.username = ?`),
     adminById: db.prepare(`${ADMIN_SELECT} WHERE a.id = ?`),
     listAdmins: db.prepare(`${ADMIN_SELECT} ORDER BY a.username`),
     countAdmins: db.prepare('SELECT count(*) AS n FROM admins'),
     setAdminPassword: db.prepare(`UPDATE admins SET password_hash = ?, password_version = password_version + 1,
-      updated_at = ? WHERE id = ?`),
+      must_change_password = ?, updated_at = ? WHERE id = ?`),
     rehashAdmin: db.prepare('UPDATE admins SET password_hash = ? WHERE id = ? AND password_version = ?'),
 
     insertToken: db.prepare(`INSERT INTO api_tokens (admin_id, name, prefix, token_hash, created_at)
@@ -234,17 +246,53 @@ export function createSqliteStore(db: Db): Store {
     for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
     for (const e of audit) q.appendAudit.run({ ...e, detail: e.detail ?? null });
   });
+  const audit = (entry: AuditEntry | undefined) => {
+    if (entry) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+  };
   const insertAdminTx = db.transaction(
-    (username: string, hash: string, isSuper: boolean, domainIds: number[], now: number): number => {
-      const { id } = q.insertAdmin.get(username, hash, isSuper ? 1 : 0, now, now) as { id: number };
+    (username: string, hash: string, isSuper: boolean, domainIds: number[], mustChange: boolean, now: number, entry?: AuditEntry): number => {
+      const { id } = q.insertAdmin.get(username, hash, isSuper ? 1 : 0, mustChange ? 1 : 0, now, now) as { id: number };
       for (const d of domainIds) q.insertAdminDomain.run(id, d);
+      audit(entry);
       return id;
     },
   );
-  const setAdminPasswordTx = db.transaction((id: number, hash: string, now: number) => {
-    q.setAdminPassword.run(hash, now, id);
+  const setAdminPasswordTx = db.transaction((id: number, hash: string, now: number, mustChange: boolean, entry: AuditEntry) => {
+    q.setAdminPassword.run(hash, mustChange ? 1 : 0, now, id);
     q.endSessionsOf.run(owner('admin', id));
+    q.revokeTokensOf.run(now, id);
+    audit(entry);
   });
+  /** Whether at least one enabled super admin is left; a change that breaks it is rolled back. */
+  const superLeft = () => (q.enabledSupers.get() as { n: number }).n > 0;
+  class LastSuperAdmin extends Error {}
+  const updateAdminTx = db.transaction((id: number, change: { isSuper: boolean; domainIds: number[] } | { disabled: boolean }, now: number, entry: AuditEntry) => {
+    if ('disabled' in change) {
+      q.setAdminDisabled.run(change.disabled ? 1 : 0, now, id);
+      if (change.disabled) q.endSessionsOf.run(owner('admin', id));
+    } else {
+      q.setAdminRole.run(change.isSuper ? 1 : 0, now, id);
+      q.deleteAdminDomains.run(id);
+      for (const d of change.isSuper ? [] : change.domainIds) q.insertAdminDomain.run(id, d);
+    }
+    if (!superLeft()) throw new LastSuperAdmin();
+    audit(entry);
+  });
+  const deleteAdminTx = db.transaction((id: number, entry: AuditEntry) => {
+    q.endSessionsOf.run(owner('admin', id));
+    q.deleteAdmin.run(id);
+    if (!superLeft()) throw new LastSuperAdmin();
+    audit(entry);
+  });
+  const unlessLastSuper = (run: () => void) => {
+    try {
+      run();
+      return true;
+    } catch (err) {
+      if (err instanceof LastSuperAdmin) return false;
+      throw err;
+    }
+  };
 
   const range = (search: string | undefined) => {
     const lo = (search ?? '').toLowerCase();
@@ -309,8 +357,8 @@ export function createSqliteStore(db: Db): Store {
       if (batch.logins.length + batch.rehashes.length + batch.audit.length > 0) loginBatchTx.immediate(batch);
     },
 
-    async insertAdmin({ username, passwordHash, isSuper, domainIds, now }) {
-      return adminById(insertAdminTx.immediate(username, passwordHash, isSuper, domainIds, now))!;
+    async insertAdmin({ username, passwordHash, isSuper, domainIds, mustChangePassword, now }, entry) {
+      return adminById(insertAdminTx.immediate(username, passwordHash, isSuper, domainIds, mustChangePassword, now, entry))!;
     },
     async findAdminByUsername(username) {
       const row = q.adminByUsername.get(username) as AdminRow | undefined;
@@ -325,8 +373,14 @@ export function createSqliteStore(db: Db): Store {
     async countAdmins() {
       return (q.countAdmins.get() as { n: number }).n;
     },
-    async setAdminPasswordAndEndSessions(id, hash, now) {
-      setAdminPasswordTx.immediate(id, hash, now);
+    async setAdminPasswordAndEndSessions(id, hash, now, { mustChangePassword, audit: entry }) {
+      setAdminPasswordTx.immediate(id, hash, now, mustChangePassword, entry);
+    },
+    async updateAdmin(id, change, now, entry) {
+      return unlessLastSuper(() => updateAdminTx.immediate(id, change, now, entry));
+    },
+    async deleteAdmin(id, entry) {
+      return unlessLastSuper(() => deleteAdminTx.immediate(id, entry));
     },
     async rehashAdminPassword(id, version, hash) {
       q.rehashAdmin.run(hash, id, version);

@@ -18,7 +18,7 @@ export const listDomains = (svc: Services): RequestHandler => async (_req, res) 
 
 export const listCredentials = (svc: Services): RequestHandler => async (req, res) => {
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
-  const credentials = await svc.credentials.listCredentials(actorOf(res), domain.name);
+  const credentials = await svc.credentials.listCredentials(actorOf(res), domain);
   res.json({ success: true, data: { credentials: credentials.map(credentialJson) } });
 };
 
@@ -40,28 +40,28 @@ const secretResponse = async (svc: Services, message: string, credential: Parame
 export const createCredential = (svc: Services): RequestHandler => async (req, res) => {
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
   const body = parseForm(NameBody, req.body);
-  const { credential, password } = await svc.credentials.createCredential(actorOf(res), domain.name, body.name, req.ip);
+  const { credential, password } = await svc.credentials.createCredential(actorOf(res), domain, body.name, req.ip);
   res.set('Cache-Control', 'no-store');
   res.status(201).json(await secretResponse(svc, 'Credential created successfully.', credential, password));
 };
 
 export const resetCredential = (svc: Services): RequestHandler => async (req, res) => {
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
-  const { credential, password } = await svc.credentials.resetCredential(actorOf(res), domain.name, req.params.credential, req.ip);
+  const { credential, password } = await svc.credentials.resetCredential(actorOf(res), domain, req.params.credential, req.ip);
   res.set('Cache-Control', 'no-store');
   res.json(await secretResponse(svc, 'Password reset successfully.', credential, password));
 };
 
 export const deleteCredential = (svc: Services): RequestHandler => async (req, res) => {
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
-  const credential = await svc.credentials.deleteCredential(actorOf(res), domain.name, req.params.credential, req.ip);
+  const credential = await svc.credentials.deleteCredential(actorOf(res), domain, req.params.credential, req.ip);
   res.json({ success: true, message: 'Credential deleted successfully.', data: { credential: credentialJson(credential) } });
 };
 
 export const listMailboxes = (svc: Services): RequestHandler => async (req, res) => {
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
   const query = parseForm(ListQuery, req.query);
-  const page = await svc.mailboxes.listMailboxes(actorOf(res), domain.name, { search: query.search, page: query.page });
+  const page = await svc.mailboxes.listMailboxes(actorOf(res), domain, { search: query.search, page: query.page });
   res.json({ success: true, data: { mailboxes: page.items.map(mailboxJson), total: page.total, page: page.page, page_size: page.pageSize } });
 };
 
@@ -70,8 +70,8 @@ export const setMailboxPassword = (svc: Services): RequestHandler => async (req,
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
   const body = parseForm(PasswordBody, req.body ?? {});
   const input = body.password === undefined ? { generate: true as const } : { password: body.password };
-  const { mailbox, password, generated } = await svc.mailboxes.resetPassword(actorOf(res), domain.name, req.params.address, input, req.ip);
-  const updated = (await svc.store.findAccountById(mailbox.id)) ?? mailbox;
+  const { mailbox, password, generated } = await svc.mailboxes.resetPassword(actorOf(res), domain, req.params.address, input, req.ip);
+  const updated = await svc.mailboxes.getMailbox(actorOf(res), domain, mailbox.login);
   res.set('Cache-Control', 'no-store');
   res.json({
     success: true,

@@ -1,5 +1,6 @@
 import express, { Router, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
+import { RateLimitedError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
@@ -23,13 +24,19 @@ export const API_ROUTES: ReadonlyArray<{ method: Method; path: string; handler: 
 
 const BEARER = /^Bearer ([^\s]+)$/;
 
-/** Resolves the bearer token to an actor (admin acting through the API); refusing is left to requireToken. */
+/**
+ * Resolves the bearer token to an actor (an admin acting through the API) through the logins use
+ * case, which limits the failures of a client address; refusing is left to requireToken.
+ */
 const resolveToken = (svc: Services): RequestHandler => async (req, res, next) => {
   res.locals.actor = null;
   const m = BEARER.exec(req.get('authorization') ?? '');
-  const found = m ? await svc.tokens.authenticateToken(m[1]!) : null;
-  if (found) {
-    const { admin, token } = found;
+  if (!m) return next();
+  const result = await svc.logins.attempt({ protocol: 'api', token: m[1]!, ip: req.ip ?? null });
+  // Refused after the rate limiter has run, so that the 429 carries its headers too.
+  if (!result.ok && result.reason !== 'bad-credentials') res.locals.loginRetryAfter = result.retryAfterSeconds;
+  if (result.ok && result.principal.kind === 'token') {
+    const { admin, token } = result.principal;
     res.locals.tokenId = token.id;
     res.locals.actor = { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'api' };
   }
@@ -37,6 +44,7 @@ const resolveToken = (svc: Services): RequestHandler => async (req, res, next) =
 };
 
 const requireToken: RequestHandler = (_req, res, next) => {
+  if (res.locals.loginRetryAfter !== undefined) throw new RateLimitedError(res.locals.loginRetryAfter);
   if (res.locals.actor) return next();
   res.set('WWW-Authenticate', 'Bearer');
   res.status(401).json(fail('Unauthorized'));
@@ -87,6 +95,8 @@ declare global {
   namespace Express {
     interface Locals {
       tokenId?: number;
+      /** Set when the client address is over its limit of failed tokens. */
+      loginRetryAfter?: number;
     }
   }
 }

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Services } from '../../services.js';
 import { NameForm, formView, parseForm } from '../forms.js';
 import { setFlash } from '../flash.js';
+import { domainOf } from '../middleware/domain.js';
 
 const VIEW_NEW = 'admin/credential-new';
 const VIEW_SECRET = 'admin/credential-secret';
@@ -12,41 +13,40 @@ const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domai
 const smtpOf = (svc: Services) => ({ host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort });
 
 export const showNewCredential = (svc: Services): RequestHandler => async (req, res) => {
-  const domain = await svc.domains.requireDomain(res.locals.actor!, req.params.domain);
-  res.render(VIEW_NEW, { domain, values: {} });
+  res.render(VIEW_NEW, { domain: domainOf(res), values: {} });
 };
 
 /** The username and password are shown once, on this response only (never stored in plaintext). */
 export const createCredential = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  const domain = domainOf(res);
   formView(res, VIEW_NEW, { domain }, req.body);
   const form = parseForm(NameForm, req.body);
-  const { credential, password } = await svc.credentials.createCredential(actor, domain.name, form.name, req.ip);
+  const { credential, password } = await svc.credentials.createCredential(actor, domain, form.name, req.ip);
   res.set('Cache-Control', 'no-store');
   res.status(201).render(VIEW_SECRET, { domain, credential, password, smtp: smtpOf(svc), created: true });
 };
 
 export const showResetCredential = (svc: Services): RequestHandler => async (req, res) => {
-  const credential = await svc.credentials.getCredential(res.locals.actor!, req.params.domain, req.params.guid);
+  const credential = await svc.credentials.getCredential(res.locals.actor!, domainOf(res), req.params.guid);
   res.render(VIEW_RESET, { credential });
 };
 
 export const resetCredential = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  const domain = await svc.domains.requireDomain(actor, req.params.domain);
-  const { credential, password } = await svc.credentials.resetCredential(actor, domain.name, req.params.guid, req.ip);
+  const domain = domainOf(res);
+  const { credential, password } = await svc.credentials.resetCredential(actor, domain, req.params.guid, req.ip);
   res.set('Cache-Control', 'no-store');
   res.render(VIEW_SECRET, { domain, credential, password, smtp: smtpOf(svc), created: false });
 };
 
 export const showDeleteCredential = (svc: Services): RequestHandler => async (req, res) => {
-  const credential = await svc.credentials.getCredential(res.locals.actor!, req.params.domain, req.params.guid);
+  const credential = await svc.credentials.getCredential(res.locals.actor!, domainOf(res), req.params.guid);
   res.render(VIEW_DELETE, { credential });
 };
 
 export const deleteCredential = (svc: Services): RequestHandler => async (req, res) => {
-  const credential = await svc.credentials.deleteCredential(res.locals.actor!, req.params.domain, req.params.guid, req.ip);
+  const credential = await svc.credentials.deleteCredential(res.locals.actor!, domainOf(res), req.params.guid, req.ip);
   setFlash(req, 'success', `Credential ${credential.name} (${credential.login}) deleted.`);
   res.redirect(303, domainUrl(credential.domainName));
 };

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Services } from '../../services.js';
 import { NewDomainForm, SearchQuery, formView, parseForm } from '../forms.js';
 import { takeFlash, setFlash } from '../flash.js';
+import { domainOf } from '../middleware/domain.js';
 
 const VIEW_LIST = 'admin/domains';
 const VIEW_SHOW = 'admin/domain';
@@ -27,10 +28,10 @@ export const createDomain = (svc: Services): RequestHandler => async (req, res) 
 
 export const showDomain = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  const domain = domainOf(res);
   const query = parseForm(SearchQuery, req.query);
-  const mailboxes = await svc.mailboxes.listMailboxes(actor, domain.name, { search: query.q, page: query.page });
-  const credentials = await svc.credentials.listCredentials(actor, domain.name);
+  const mailboxes = await svc.mailboxes.listMailboxes(actor, domain, { search: query.q, page: query.page });
+  const credentials = await svc.credentials.listCredentials(actor, domain);
   res.render(VIEW_SHOW, {
     domain,
     mailboxes,

@@ -3,6 +3,7 @@ import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { NewMailboxForm, ResetPasswordForm, formView, parseForm } from '../forms.js';
 import { setFlash } from '../flash.js';
+import { domainOf } from '../middleware/domain.js';
 
 const VIEW_NEW = 'admin/mailbox-new';
 const VIEW_EDIT = 'admin/mailbox-edit';
@@ -11,14 +12,14 @@ const VIEW_DELETE = 'admin/mailbox-delete';
 const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domain)}`;
 
 export const showNewMailbox = (svc: Services): RequestHandler => async (req, res) => {
-  const domain = await svc.domains.requireDomain(res.locals.actor!, req.params.domain);
+  const domain = domainOf(res);
   res.render(VIEW_NEW, { domain, policy: POLICY_TEXT, values: {} });
 };
 
 /** With an empty password field the password is generated and shown once. */
 export const createMailbox = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  const domain = domainOf(res);
   formView(res, VIEW_NEW, { domain, policy: POLICY_TEXT }, req.body);
   const form = parseForm(NewMailboxForm, req.body);
   const address = form.address.includes('@') ? form.address : `${form.address}@${domain.name}`;
@@ -26,6 +27,7 @@ export const createMailbox = (svc: Services): RequestHandler => async (req, res)
     actor,
     { address, name: form.name, ...(form.password ? { password: form.password } : { generate: true as const }) },
     req.ip,
+    domain,
   );
   if (mailbox.domainId !== domain.id) return res.redirect(303, domainUrl(mailbox.domainName));
   if (password) {
@@ -37,19 +39,19 @@ export const createMailbox = (svc: Services): RequestHandler => async (req, res)
 };
 
 export const showEditMailbox = (svc: Services): RequestHandler => async (req, res) => {
-  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, req.params.domain, req.params.address);
-  const domain = await svc.domains.requireDomain(res.locals.actor!, req.params.domain);
+  const domain = domainOf(res);
+  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, domain, req.params.address);
   res.render(VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT, values: {} });
 };
 
 /** `Update user`: no current password needed; every session of the mailbox ends. */
 export const updateMailboxPassword = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  const mailbox = await svc.mailboxes.getMailbox(actor, req.params.domain, req.params.address);
-  const domain = await svc.domains.requireDomain(actor, req.params.domain);
+  const domain = domainOf(res);
+  const mailbox = await svc.mailboxes.getMailbox(actor, domain, req.params.address);
   formView(res, VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT }, req.body);
   const form = parseForm(ResetPasswordForm, req.body);
-  await svc.mailboxes.resetPassword(actor, domain.name, mailbox.login, { password: form.password }, req.ip);
+  await svc.mailboxes.resetPassword(actor, domain, mailbox.login, { password: form.password }, req.ip);
   setFlash(req, 'success', `Password of ${mailbox.login} updated. Its sessions have ended.`);
   res.redirect(303, domainUrl(domain.name));
 };
@@ -57,8 +59,8 @@ export const updateMailboxPassword = (svc: Services): RequestHandler => async (r
 /** The Generate button: JSON for the page's script, or the edit form with the field filled when scripts are off. */
 export const generateMailboxPassword = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  const domain = await svc.domains.requireDomain(actor, req.params.domain);
-  const mailbox = req.params.address ? await svc.mailboxes.getMailbox(actor, domain.name, req.params.address) : null;
+  const domain = domainOf(res);
+  const mailbox = req.params.address ? await svc.mailboxes.getMailbox(actor, domain, req.params.address) : null;
   const ctx = mailbox ? svc.mailboxes.policyContext(mailbox.login) : { domain: domain.name };
   const password = svc.rules.generate(ctx);
   res.set('Cache-Control', 'no-store');
@@ -68,19 +70,18 @@ export const generateMailboxPassword = (svc: Services): RequestHandler => async 
 };
 
 export const setMailboxDisabled = (svc: Services, disabled: boolean): RequestHandler => async (req, res) => {
-  const mailbox = await svc.mailboxes.setDisabled(res.locals.actor!, req.params.domain, req.params.address, disabled, req.ip);
+  const mailbox = await svc.mailboxes.setDisabled(res.locals.actor!, domainOf(res), req.params.address, disabled, req.ip);
   setFlash(req, 'success', `Mailbox ${mailbox.login} ${disabled ? 'disabled; its sessions have ended' : 'enabled'}.`);
   res.redirect(303, domainUrl(mailbox.domainName));
 };
 
 export const showDeleteMailbox = (svc: Services): RequestHandler => async (req, res) => {
-  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, req.params.domain, req.params.address);
+  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, domainOf(res), req.params.address);
   res.render(VIEW_DELETE, { mailbox });
 };
 
 export const deleteMailbox = (svc: Services): RequestHandler => async (req, res) => {
-  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, req.params.domain, req.params.address);
-  await svc.mailboxes.deleteMailbox(res.locals.actor!, mailbox.domainName, mailbox.login, req.ip);
+  const mailbox = await svc.mailboxes.deleteMailbox(res.locals.actor!, domainOf(res), req.params.address, req.ip);
   setFlash(req, 'success', `Mailbox ${mailbox.login} deleted.`);
   res.redirect(303, domainUrl(mailbox.domainName));
 };

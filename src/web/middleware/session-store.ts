@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import session from 'express-session';
-import type { Clock, SessionOwner, Store } from '../../core/ports.js';
+import type { Clock, SessionOwner } from '../../core/ports.js';
+import type { SessionService } from '../../core/sessions.js';
 
 /** Session data that mailpass keeps; `owner` is who logged in, `pwv` the password version at login. */
 declare module 'express-session' {
@@ -20,16 +21,18 @@ const TOUCH_EVERY_SECONDS = 60;
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /**
- * express-session's store over the mailpass Store. Rows carry their owner, so a password change
+ * express-session's store over the session service. Rows carry their owner, so a password change
  * deletes all of that owner's sessions in its own transaction (Store.setPasswordAndEndSessions).
  */
-export class SqliteSessionStore extends session.Store {
+export class ServiceSessionStore extends session.Store {
+  private readonly maxAgeSeconds: number;
+
   constructor(
-    private readonly store: Store,
+    private readonly sessions: SessionService,
     private readonly clock: Clock,
-    private readonly maxAgeSeconds: number,
   ) {
     super();
+    this.maxAgeSeconds = sessions.maxAgeSeconds;
   }
 
   private expiry(sess: session.SessionData): number {
@@ -39,7 +42,7 @@ export class SqliteSessionStore extends session.Store {
   }
 
   override get(sid: string, cb: Callback<session.SessionData | null>): void {
-    this.store.getSession(sessionKey(sid), this.clock.now()).then(
+    this.sessions.get(sessionKey(sid)).then(
       (row) => cb(undefined, row ? (JSON.parse(row.data) as session.SessionData) : null),
       cb,
     );
@@ -59,7 +62,7 @@ export class SqliteSessionStore extends session.Store {
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
     const key = sessionKey(sid);
     const expiresAt = this.expiry(sess);
-    this.store.setSession(key, sess.owner ?? null, JSON.stringify(sess), expiresAt).then(
+    this.sessions.set(key, sess.owner ?? null, JSON.stringify(sess), expiresAt).then(
       () => {
         this.remember(key, expiresAt);
         cb?.();
@@ -78,7 +81,7 @@ export class SqliteSessionStore extends session.Store {
     const expiresAt = this.expiry(sess);
     const last = this.written.get(key);
     if (last !== undefined && expiresAt - last < TOUCH_EVERY_SECONDS) return void cb?.();
-    this.store.touchSession(key, expiresAt).then(
+    this.sessions.touch(key, expiresAt).then(
       () => {
         this.remember(key, expiresAt);
         cb?.();
@@ -90,6 +93,6 @@ export class SqliteSessionStore extends session.Store {
   override destroy(sid: string, cb?: Callback): void {
     const key = sessionKey(sid);
     this.written.delete(key);
-    this.store.destroySession(key).then(() => cb?.(), (err) => cb?.(err));
+    this.sessions.destroy(key).then(() => cb?.(), (err) => cb?.(err));
   }
 }

@@ -1,6 +1,7 @@
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as common from '@zxcvbn-ts/language-common';
 import * as english from '@zxcvbn-ts/language-en';
+import type { Assessment } from '../core/ports.js';
 
 /** Only the first 64 characters are scored; the cheap rules still see the whole password. */
 export const ZXCVBN_MAX_LENGTH = 64;
@@ -20,12 +21,6 @@ const commonPasswords: ReadonlySet<string> = new Set(
   (common.dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()),
 );
 
-export interface Assessment {
-  /** zxcvbn score 0-4 of the first 64 code points. */
-  score: number;
-  /** On the list of common passwords that ships with zxcvbn-ts (case-insensitive). */
-  common: boolean;
-}
 
 export function assess(password: string, userInputs: string[]): Assessment {
   return {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import argon2 from 'argon2';
-import type { Hasher } from './ports.js';
+import type { Hasher } from '../core/ports.js';
 
 export interface Argon2Params {
   memoryKib: number;

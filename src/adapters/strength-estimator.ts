@@ -1,10 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Assessment } from './zxcvbn.js';
-
-export interface StrengthEstimator {
-  assess(password: string, userInputs: string[]): Promise<Assessment>;
-  close(): Promise<void>;
-}
+import type { Assessment, StrengthEstimator } from '../core/ports.js';
 
 // The worker is the compiled .js next to this file, or the .ts source when running under tsx
 // (tests and benchmarks), whose loader a worker thread must be given explicitly.

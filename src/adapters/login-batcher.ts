@@ -1,14 +1,5 @@
-import { UnavailableError } from './errors.js';
-import type { AuditEntry, LoginBatch, Logger, LoginRecord, Rehash, Store } from './ports.js';
-
-export interface LoginBatcher {
-  recordLogin(record: LoginRecord): void;
-  recordRehash(rehash: Rehash): void;
-  recordAudit(entry: AuditEntry): void;
-  /** Writes what is pending now; the server calls it at shutdown. */
-  flush(): Promise<void>;
-  stop(): Promise<void>;
-}
+import { UnavailableError } from '../core/errors.js';
+import type { AuditEntry, LoginBatch, LoginBatcher, Logger, LoginRecord, Rehash, Store } from '../core/ports.js';
 
 /** Entries kept at most between two writes; beyond it the oldest audit entries of a flood are dropped and counted. */
 const MAX_PENDING_AUDIT = 50_000;

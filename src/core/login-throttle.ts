@@ -1,0 +1,169 @@
+import { createHmac } from 'node:crypto';
+import type { LimitCounters } from './ports.js';
+
+export type LoginProtocol = 'web' | 'smtp' | 'api';
+
+export interface ThrottleLimits {
+  /** Failures of one login name in the window before it is locked. */
+  perLogin: number;
+  /** Failures from one client address (an IPv6 /64) in the window before it is locked. */
+  perAddress: number;
+  windowSeconds: number;
+}
+
+/** A client that authenticated as a login in this window is never locked out of that login by others' failures (SPEC §6). */
+export const TRUSTED_CLIENT_SECONDS = 24 * 3600;
+/** How long an attempt waits for a slot while other attempts of its login or client are in flight. */
+const MAX_WAIT_MS = 10_000;
+
+export interface Attempt {
+  /**
+   * Reports the outcome: a failure counts against the login and the client (the same wrong
+   * password once), a success trusts the client for that login; an aborted attempt (the store
+   * failed) counts neither way.
+   */
+  finish(outcome: 'success' | 'failure' | 'aborted'): Promise<void>;
+}
+
+export type Admission = { attempt: Attempt } | { refused: 'locked' | 'busy'; retryAfterSeconds: number };
+
+export interface AttemptKey {
+  protocol: LoginProtocol;
+  /** The normalised login name; null for a bearer token, which only the client address limits. */
+  name: string | null;
+  /** The client's address key (an IPv6 /64). */
+  address: string;
+  password: string;
+  /**
+   * A browser's own key when it proved that it logged in as this name before (the known-browser
+   * mark): it is held by a count of its own instead of the name's shared one.
+   */
+  knownBrowser?: string | null;
+}
+
+export interface LoginThrottle {
+  /**
+   * Admits one attempt, or refuses it as 'locked' (a limit is reached) or 'busy' (it waited its
+   * turn too long without any limit reached). Attempts in flight count against the limits, so
+   * parallel guesses cannot slip past them.
+   */
+  begin(key: AttemptKey): Promise<Admission>;
+}
+
+interface Slots {
+  inFlight: number;
+  waiters: Array<() => void>;
+}
+
+/**
+ * SPEC §4.1, §6 and §8: one throttle for every protocol, with counts kept in `counters` (shared by
+ * every process on the database, kept over restarts, expiring by time: nothing evicts a lock).
+ * Each protocol has its own limits and counts: a name's SMTP failures do not lock its web login.
+ */
+export function createLoginThrottle({
+  counters,
+  secret,
+  limits,
+  maxWaitMs = MAX_WAIT_MS,
+  nowMs = () => Date.now(),
+}: {
+  counters: LimitCounters;
+  /** The key of the wrong-password fingerprints, the same in every process (the store keeps it). */
+  secret: () => Promise<Buffer>;
+  limits: Record<LoginProtocol, ThrottleLimits>;
+  maxWaitMs?: number;
+  nowMs?: () => number;
+}): LoginThrottle {
+  const slots = new Map<string, Slots>();
+  const slot = (k: string) => {
+    let s = slots.get(k);
+    if (!s) slots.set(k, (s = { inFlight: 0, waiters: [] }));
+    return s;
+  };
+  const release = (k: string) => {
+    const s = slots.get(k);
+    if (!s) return;
+    s.inFlight--;
+    s.waiters.shift()?.();
+    if (s.inFlight === 0 && s.waiters.length === 0) slots.delete(k);
+  };
+  const inFlight = (k: string) => slots.get(k)?.inFlight ?? 0;
+
+  const fingerprint = async (...parts: string[]) => {
+    const h = createHmac('sha256', await secret());
+    for (const p of parts) h.update(p).update('\0');
+    return h.digest('base64url').slice(0, 22);
+  };
+
+  /** Counts a failure once per wrong password: `seen` marks the fingerprint for the window. */
+  const countOnce = async (counter: string, print: string, windowSeconds: number) => {
+    if ((await counters.add(`seen:${counter}:${print}`, windowSeconds)) === 1) await counters.add(counter, windowSeconds);
+  };
+
+  return {
+    async begin({ protocol, name, address, password, knownBrowser = null }) {
+      const { perLogin, perAddress, windowSeconds } = limits[protocol];
+      const byAddress = `${protocol}:ip:${address}`;
+      const shared = name === null ? null : `${protocol}:login:${name}`;
+      const trustKey = name === null ? null : `${protocol}:trust:${name}\0${address}`;
+      // The count that holds this attempt back: a known browser's own, or the name's shared one,
+      // or none for a client that logged in as this name lately (SMTP's exemption).
+      const own = knownBrowser ? `${protocol}:known:${knownBrowser}` : null;
+      const trusted = !own && trustKey && protocol === 'smtp' ? (await counters.get(trustKey)).count > 0 : false;
+      const byLogin = own ?? (trusted ? null : shared);
+
+      const deadline = nowMs() + maxWaitMs;
+      for (;;) {
+        const a = await counters.get(byAddress);
+        const l = byLogin ? await counters.get(byLogin) : { count: 0, msLeft: 0 };
+        const lockedAddress = a.count >= perAddress;
+        const lockedLogin = l.count >= perLogin;
+        if (lockedAddress || lockedLogin) {
+          const msLeft = Math.max(lockedAddress ? a.msLeft : 0, lockedLogin ? l.msLeft : 0);
+          return { refused: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(msLeft / 1000)) };
+        }
+        const blocking = a.count + inFlight(byAddress) >= perAddress ? byAddress : byLogin && l.count + inFlight(byLogin) >= perLogin ? byLogin : null;
+        if (!blocking) break;
+        // Waiting is not failing: a legitimate burst that waited too long is told to retry, not locked out.
+        const now = nowMs();
+        if (now >= deadline) return { refused: 'busy', retryAfterSeconds: 1 };
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, deadline - now);
+          slot(blocking).waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      const held = [byAddress, ...(byLogin ? [byLogin] : [])];
+      for (const k of held) slot(k).inFlight++;
+      let done = false;
+      return {
+        attempt: {
+          async finish(outcome) {
+            if (done) return;
+            done = true;
+            try {
+              if (outcome === 'success') {
+                if (protocol === 'smtp' && trustKey) await counters.mark(trustKey, TRUSTED_CLIENT_SECONDS);
+                // A known browser's success clears its own count only: an owner logging in
+                // during an attack gives the attacker no fresh guesses on the shared count.
+                if (own) await counters.delete(own);
+              } else if (outcome === 'failure') {
+                const forAddress = await fingerprint(name ?? '', password);
+                await countOnce(byAddress, forAddress, windowSeconds);
+                if (name !== null) {
+                  const forLogin = await fingerprint(password);
+                  // Every failure counts towards the name's shared count, a known browser's too.
+                  for (const k of own ? [own, shared!] : [shared!]) await countOnce(k, forLogin, windowSeconds);
+                }
+              }
+            } finally {
+              for (const k of held) release(k);
+            }
+          },
+        },
+      };
+    },
+  };
+}

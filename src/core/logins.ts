@@ -1,0 +1,318 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Actor } from './actors.js';
+import type { Audit, AuditAction } from './audit.js';
+import { createAuthCache, type AuthCache } from './auth-cache.js';
+import { RateLimitedError } from './errors.js';
+import { addressKey, displayAddress, normalizeLoginName, type LoginRealm } from './login-names.js';
+import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
+import { MAX_PASSWORD_BYTES } from './passwords.js';
+import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, Store } from './ports.js';
+
+export type { LoginProtocol } from './login-throttle.js';
+export type LoginEventResult = 'success' | 'failure' | 'locked';
+
+/** One login attempt as metrics count it: every protocol emits exactly one per attempt. */
+export interface LoginEvent {
+  protocol: LoginProtocol;
+  result: LoginEventResult;
+}
+
+export type Principal =
+  | { kind: 'account'; account: Account }
+  | { kind: 'admin'; admin: Admin }
+  | { kind: 'token'; token: ApiToken; admin: Admin };
+
+export type LoginResult =
+  | {
+      ok: true;
+      principal: Principal;
+      /** Web logins: the browser's new known-browser mark for this name (the edge sets it as a cookie). */
+      browserMark?: string;
+      /** True when the answer came from the cache of recent logins (no argon2 run). */
+      cached: boolean;
+    }
+  | { ok: false; reason: 'bad-credentials' | 'locked' | 'busy'; retryAfterSeconds: number };
+
+export type LoginRequest =
+  | { protocol: 'smtp'; name: unknown; password: unknown; ip: string | null }
+  | { protocol: 'web'; realm: LoginRealm; name: unknown; password: unknown; ip: string | null; browserMark?: string | null }
+  | { protocol: 'api'; token: unknown; ip: string | null };
+
+export interface Logins {
+  /**
+   * SPEC §6, §4.1, §8: the one door for every login. Normalises the name once, throttles,
+   * authenticates, audits and emits one login event. Unknown names, wrong passwords, disabled
+   * accounts and unverified domains fail alike, after the same argon2 work.
+   */
+  attempt(request: LoginRequest): Promise<LoginResult>;
+  /**
+   * The current-password check of a password change: counted against the name's web limit like a
+   * login (RateLimitedError when over it) and audited when wrong.
+   */
+  verifyCurrentPassword(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, hash: string, password: string, ip: string | null): Promise<boolean>;
+  /** The password versions and states of these accounts: live SMTP sessions end when theirs changed. */
+  accountStates(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
+  /** Makes the dummy hash ahead of the first unknown login, which would otherwise cost one hash more. */
+  warmUp(): Promise<void>;
+}
+
+export interface LoginDeps {
+  store: Store;
+  hasher: Hasher;
+  clock: Clock;
+  batcher: LoginBatcher;
+  audit: Audit;
+  throttle: LoginThrottle;
+  authCache: { size: number; ttlSeconds: number };
+  /** How long a failed verification is remembered (the throttle's window). */
+  negativeTtlSeconds: number;
+  onEvent?: (event: LoginEvent) => void;
+  onVerify?: (result: 'hit' | 'miss') => void;
+}
+
+/** One address keeps at most this many argon2 verifications in flight; the rest wait their turn. */
+export const MAX_VERIFICATIONS_PER_ADDRESS = 2;
+const KNOWN_DAYS = 30;
+const TOKEN = /^mp_[A-Za-z0-9_-]{43}$/;
+/** last_used_at is written at most once a minute per token: API calls do not each cost a write. */
+const TOUCH_EVERY_SECONDS = 60;
+
+export const tokenDigest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** A keyed counting semaphore: at most `limit` tasks per key at once. */
+function keyedLimiter(limit: number) {
+  const keys = new Map<string, { active: number; waiting: Array<() => void> }>();
+  return async <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    let k = keys.get(key);
+    if (!k) keys.set(key, (k = { active: 0, waiting: [] }));
+    if (k.active >= limit) await new Promise<void>((resolve) => k!.waiting.push(resolve));
+    k.active++;
+    try {
+      return await task();
+    } finally {
+      k.active--;
+      k.waiting.shift()?.();
+      if (k.active === 0 && k.waiting.length === 0) keys.delete(key);
+    }
+  };
+}
+
+export function createLogins(deps: LoginDeps): Logins {
+  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify } = deps;
+  const positive: AuthCache | null = createAuthCache(deps.authCache);
+  // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
+  const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
+  const perAddress = keyedLimiter(MAX_VERIFICATIONS_PER_ADDRESS);
+
+  // Verified when the login is unknown, so that an unknown login costs what a wrong password costs.
+  let dummy: Promise<string> | null = null;
+  const dummyHash = () => (dummy ??= hasher.hash(randomBytes(16).toString('base64')));
+
+  let markKey: Promise<Buffer> | null = null;
+  const browserKey = () => (markKey ??= store.getOrCreateSetting('known-browser-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
+  const mac = async (name: string, expires: number, nonce: string) => createHmac('sha256', await browserKey()).update(`${name}\0${expires}\0${nonce}`).digest();
+  const MARK = /^(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+
+  /** The browser's own throttle key when its mark is valid for this name, else null. */
+  const knownBrowser = async (name: string, mark: string | null | undefined) => {
+    const m = MARK.exec(mark ?? '');
+    if (!m) return null;
+    const expires = Number(m[1]);
+    if (expires <= clock.now()) return null;
+    const valid = timingSafeEqual(Buffer.from(m[3]!, 'base64url'), await mac(name, expires, m[2]!));
+    return valid ? `${name}\0${m[2]}` : null;
+  };
+  const issueMark = async (name: string) => {
+    const expires = clock.now() + KNOWN_DAYS * 86_400;
+    const nonce = randomBytes(16).toString('base64url');
+    return `${expires}.${nonce}.${(await mac(name, expires, nonce)).toString('base64url')}`;
+  };
+
+  const claimant = (protocol: LoginProtocol, realm: LoginRealm, name: string) =>
+    protocol === 'smtp' ? `smtp:${name}` : protocol === 'api' ? 'api' : realm === 'admin' ? `admin:${name}` : `login:${name}`;
+
+  /** Audits and counts one attempt. SMTP's entries go through the batcher: a flood costs one write a second. */
+  const record = async (protocol: LoginProtocol, realm: LoginRealm, result: LoginEventResult, name: string, ip: string | null, actor?: Actor) => {
+    onEvent?.({ protocol, result });
+    const prefix = realm === 'admin' ? 'admin-login' : 'login';
+    const action = `${prefix}.${result === 'locked' ? 'failure-limited' : result}` as AuditAction;
+    const entry = audit.entry(actor ?? claimant(protocol, realm, name), action, name, displayAddress(ip), protocol);
+    if (protocol === 'smtp') {
+      audit.logged(entry);
+      batcher.recordAudit(entry);
+    } else {
+      await audit.write(entry);
+    }
+  };
+
+  /**
+   * Verifies `password` against `hash`, or answers from the caches: a hit of the positive cache
+   * (same account, same password version) is a success, a hit of the negative one a failure.
+   */
+  const verify = async (cacheName: string, id: number, version: number, hash: string | null, password: string, ip: string | null) => {
+    const nowMs = clock.now() * 1000;
+    const hit = positive?.get(cacheName, password, nowMs);
+    if (hash && hit && hit.accountId === id && hit.passwordVersion === version) {
+      onVerify?.('hit');
+      return { ok: true, cached: true };
+    }
+    const miss = negative.get(cacheName, password, nowMs);
+    if (miss && miss.accountId === id && miss.passwordVersion === version) return { ok: false, cached: true };
+    const ok = await perAddress(addressKey(ip), async () => (hash ? hasher.verify(hash, password) : hasher.verify(await dummyHash(), password).then(() => false)));
+    if (hash) onVerify?.('miss');
+    if (!ok) negative.set(cacheName, password, id, version, nowMs);
+    return { ok, cached: false };
+  };
+
+  const refusal = (reason: 'locked' | 'busy', retryAfterSeconds: number): LoginResult => ({ ok: false, reason, retryAfterSeconds });
+  const badCredentials: LoginResult = { ok: false, reason: 'bad-credentials', retryAfterSeconds: 0 };
+
+  /** Mailbox and credential logins (SMTP, and the user panel for mailboxes). */
+  const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null): Promise<LoginResult> => {
+    const admission = await throttle.begin({ protocol, name, address: addressKey(ip), password, knownBrowser: browser });
+    if ('refused' in admission) {
+      if (admission.refused === 'locked') await record(protocol, 'account', 'locked', name, ip);
+      return refusal(admission.refused, admission.retryAfterSeconds);
+    }
+    const { attempt } = admission;
+    let account: Account | null;
+    let result: { ok: boolean; cached: boolean };
+    try {
+      const found = await store.findAccountByLogin(name);
+      // The user panel is for mailboxes; an SMTP credential logs in over SMTP only.
+      account = found && (protocol === 'smtp' || found.kind === 'mailbox') ? found : null;
+      result = await verify(`account:${name}`, account?.id ?? 0, account?.passwordVersion ?? 0, account?.passwordHash ?? null, password, ip);
+      if (account && result.ok && !result.cached) {
+        // The password may have changed while argon2 ran: the old one must not get through.
+        const current = (await store.readAccountVersions([account.id])).get(account.id);
+        if (!current || current.passwordVersion !== account.passwordVersion || current.disabled) result = { ok: false, cached: false };
+        else positive?.set(`account:${name}`, password, account.id, account.passwordVersion, clock.now() * 1000);
+      }
+    } catch (err) {
+      await attempt.finish('aborted');
+      throw err;
+    }
+    const usable = account !== null && !account.disabled && account.domainVerified;
+    if (!account || !result.ok || !usable) {
+      await attempt.finish('failure');
+      await record(protocol, 'account', 'failure', name, ip);
+      return badCredentials;
+    }
+    await attempt.finish('success');
+    const now = clock.now();
+    if (protocol === 'smtp') batcher.recordLogin({ accountId: account.id, at: now, ip: displayAddress(ip) });
+    // The new hash is made after the reply: a login never waits for a second argon2 run.
+    if (!result.cached && hasher.needsRehash(account.passwordHash)) {
+      const { id: accountId, passwordVersion } = account;
+      hasher.hash(password).then((hash) => batcher.recordRehash({ accountId, passwordVersion, hash }), () => {});
+    }
+    await record(protocol, 'account', 'success', name, ip, protocol === 'web' ? { kind: 'mailbox', id: account.id, login: account.login } : undefined);
+    return { ok: true, principal: { kind: 'account', account }, cached: result.cached, ...(protocol === 'web' ? { browserMark: await issueMark(`account:${name}`) } : {}) };
+  };
+
+  const adminLogin = async (name: string, password: string, ip: string | null, browser: string | null): Promise<LoginResult> => {
+    const admission = await throttle.begin({ protocol: 'web', name: `admin:${name}`, address: addressKey(ip), password, knownBrowser: browser });
+    if ('refused' in admission) {
+      if (admission.refused === 'locked') await record('web', 'admin', 'locked', name, ip);
+      return refusal(admission.refused, admission.retryAfterSeconds);
+    }
+    const { attempt } = admission;
+    let admin: Admin | null;
+    let ok: boolean;
+    try {
+      admin = await store.findAdminByUsername(name);
+      ({ ok } = await verify(`admin:${name}`, admin?.id ?? 0, admin?.passwordVersion ?? 0, admin?.passwordHash ?? null, password, ip));
+    } catch (err) {
+      await attempt.finish('aborted');
+      throw err;
+    }
+    if (!admin || !ok || admin.disabled) {
+      await attempt.finish('failure');
+      await record('web', 'admin', 'failure', name, ip);
+      return badCredentials;
+    }
+    await attempt.finish('success');
+    if (hasher.needsRehash(admin.passwordHash)) {
+      const { id, passwordVersion } = admin;
+      hasher.hash(password).then((hash) => store.rehashAdminPassword(id, passwordVersion, hash), () => {}).catch(() => {});
+    }
+    await record('web', 'admin', 'success', name, ip, { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web' });
+    return { ok: true, principal: { kind: 'admin', admin }, cached: false, browserMark: await issueMark(`admin:${name}`) };
+  };
+
+  /** A bearer token: no name to count, so only the client address is limited (its failures, not its calls). */
+  const tokenLogin = async (token: unknown, ip: string | null): Promise<LoginResult> => {
+    const plaintext = typeof token === 'string' && TOKEN.test(token) ? token : null;
+    const admission = await throttle.begin({ protocol: 'api', name: null, address: addressKey(ip), password: plaintext ?? String(token).slice(0, 100) });
+    if ('refused' in admission) {
+      if (admission.refused === 'locked') await record('api', 'account', 'locked', '', ip);
+      return refusal(admission.refused, admission.retryAfterSeconds);
+    }
+    const { attempt } = admission;
+    let found: ApiToken | null = null;
+    let admin: Admin | null = null;
+    try {
+      found = plaintext ? await store.findTokenByHash(tokenDigest(plaintext)) : null;
+      admin = found && found.revokedAt === null ? await store.findAdminById(found.adminId) : null;
+    } catch (err) {
+      await attempt.finish('aborted');
+      throw err;
+    }
+    if (!found || !admin || admin.disabled) {
+      await attempt.finish('failure');
+      await record('api', 'account', 'failure', plaintext ? plaintext.slice(0, 10) : '', ip);
+      return badCredentials;
+    }
+    await attempt.finish('success');
+    // Successful API calls are not audited one by one (a script makes thousands); the metric counts them.
+    onEvent?.({ protocol: 'api', result: 'success' });
+    const now = clock.now();
+    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS) await store.touchToken(found.id, now);
+    return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
+  };
+
+  return {
+    async warmUp() {
+      await dummyHash();
+    },
+
+    async attempt(request) {
+      if (request.protocol === 'api') return tokenLogin(request.token, request.ip);
+      const realm: LoginRealm = request.protocol === 'web' ? request.realm : 'account';
+      const password = typeof request.password === 'string' ? request.password : '';
+      const name = normalizeLoginName(request.name, realm);
+      // A malformed name or an over-long password is refused before anything is counted or hashed:
+      // no valid login is like that. It is still a failed login, and audited as one.
+      if (name === null || password === '' || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+        const shown = typeof request.name === 'string' ? request.name.slice(0, 320) : '';
+        await record(request.protocol, realm, 'failure', shown, request.ip);
+        return badCredentials;
+      }
+      const mark = request.protocol === 'web' ? request.browserMark : null;
+      const browser = mark ? await knownBrowser(`${realm}:${name}`, mark) : null;
+      return realm === 'admin' ? adminLogin(name, password, request.ip, browser) : accountLogin(request.protocol, name, password, request.ip, browser);
+    },
+
+    async verifyCurrentPassword(actor, hash, password, ip) {
+      const name = actor.kind === 'admin' ? `admin:${actor.username}` : actor.login;
+      const admission = await throttle.begin({ protocol: 'web', name, address: addressKey(ip), password });
+      if ('refused' in admission) throw new RateLimitedError(admission.retryAfterSeconds);
+      let ok = false;
+      try {
+        ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await perAddress(addressKey(ip), () => hasher.verify(hash, password)));
+      } catch (err) {
+        await admission.attempt.finish('aborted');
+        throw err;
+      }
+      await admission.attempt.finish(ok ? 'success' : 'failure');
+      if (!ok) {
+        onEvent?.({ protocol: 'web', result: 'failure' });
+        const target = actor.kind === 'admin' ? actor.username : actor.login;
+        await audit.record(actor, actor.kind === 'admin' ? 'admin-login.failure' : 'login.failure', target, displayAddress(ip), 'current password');
+      }
+      return ok;
+    },
+
+    accountStates: (ids) => store.readAccountVersions(ids),
+  };
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import type { Actor } from './actors.js';
+import type { Clock, SessionOwner, SessionRow, Store } from './ports.js';
+
+/** What a web session records of its owner at login. */
+export interface SessionClaim {
+  owner?: SessionOwner;
+  /** The owner's password version at login: a change ends the session. */
+  pwv?: number;
+  createdAt?: number;
+}
+
+export type SessionActor = Extract<Actor, { kind: 'mailbox' | 'admin' }> & { mustChangePassword?: boolean };
+
+export interface SessionService {
+  /**
+   * The actor of a session, or null when the session must end: its absolute limit passed, its
+   * owner is gone or disabled, or the owner's password changed since it began.
+   */
+  resolve(claim: SessionClaim): Promise<SessionActor | null>;
+  /** Storage for express-session's store; rows carry their owner so that a password change ends them all. */
+  get(key: string): Promise<SessionRow | null>;
+  set(key: string, owner: SessionOwner | null, data: string, expiresAt: number): Promise<void>;
+  touch(key: string, expiresAt: number): Promise<void>;
+  destroy(key: string): Promise<void>;
+  prune(): Promise<number>;
+  /** The key that signs session cookies, made once per installation and kept in the database. */
+  cookieSecret(): Promise<string>;
+  readonly maxAgeSeconds: number;
+}
+
+export function createSessionService({ store, clock, maxHours }: { store: Store; clock: Clock; maxHours: number }): SessionService {
+  const maxAgeSeconds = maxHours * 3600;
+  return {
+    maxAgeSeconds,
+    async resolve({ owner, pwv, createdAt }) {
+      if (!owner || (createdAt ?? 0) + maxAgeSeconds <= clock.now()) return null;
+      const [kind, idText] = owner.split(':');
+      const id = Number(idText);
+      if (kind === 'admin') {
+        const admin = await store.findAdminById(id);
+        if (!admin || admin.disabled || admin.passwordVersion !== pwv) return null;
+        return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword };
+      }
+      if (kind === 'mailbox') {
+        const account = await store.findAccountById(id);
+        if (!account || account.kind !== 'mailbox' || account.passwordVersion !== pwv || account.disabled || !account.domainVerified) return null;
+        return { kind: 'mailbox', id, login: account.login };
+      }
+      return null;
+    },
+    get: (key) => store.getSession(key, clock.now()),
+    set: (key, owner, data, expiresAt) => store.setSession(key, owner, data, expiresAt),
+    touch: (key, expiresAt) => store.touchSession(key, expiresAt),
+    destroy: (key) => store.destroySession(key),
+    prune: () => store.pruneSessions(clock.now()),
+    cookieSecret: () => store.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64')),
+  };
+}

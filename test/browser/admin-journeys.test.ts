@@ -35,8 +35,8 @@ async function adminJourney({ viaForm = false } = {}) {
 
 const clipboard = (page: Page) => page.evaluate(() => navigator.clipboard.readText());
 const verifies = async (login: string, password: string) => {
-  const account = await server.services.store.findAccountByLogin(login);
-  return !!account && (await server.services.hasher.verify(account.passwordHash, password));
+  const account = await server.adapters.store.findAccountByLogin(login);
+  return !!account && (await server.adapters.hasher.verify(account.passwordHash, password));
 };
 
 describe('an admin in the browser', () => {
@@ -67,7 +67,7 @@ describe('an admin in the browser', () => {
     await page.waitForFunction(() => (document.getElementById('password') as HTMLInputElement).value !== '');
     const generated = await field.inputValue();
     assert.equal(Array.from(generated).length, 20);
-    assert.deepEqual(await checkPolicy(generated, { localPart: 'zoe', domain }, server.services.config.minPasswordScore, server.services.estimator), []);
+    assert.deepEqual(await checkPolicy(generated, { localPart: 'zoe', domain }, server.services.config.minPasswordScore, server.adapters.estimator), []);
     await page.locator('#password-strength').getByText('Strong').waitFor();
 
     await page.getByRole('button', { name: 'Copy' }).click();
@@ -174,12 +174,12 @@ describe('an admin in the browser', () => {
     await page.getByRole('link', { name: `Back to ${domain}` }).click();
     await page.getByRole('link', { name: 'Delete WordPress' }).click();
     await page.getByText('This cannot be undone').waitFor();
-    assert.ok(await server.services.store.findAccountByLogin(username), 'nothing is deleted before the confirmation');
+    assert.ok(await server.adapters.store.findAccountByLogin(username), 'nothing is deleted before the confirmation');
     await page.getByRole('button', { name: 'Delete credential' }).click();
     await page.waitForURL(`**/admin/domains/${domain}`);
     await page.getByRole('status').getByText(`Credential WordPress (${username}) deleted.`).waitFor();
     await page.getByText('No SMTP credentials yet.').waitFor();
-    assert.equal(await server.services.store.findAccountByLogin(username), null);
+    assert.equal(await server.adapters.store.findAccountByLogin(username), null);
     assert.deepEqual(j.problems, []);
   });
 

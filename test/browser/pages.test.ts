@@ -30,9 +30,9 @@ before(async () => {
   domain = (await aDomain(server.services)).name;
   mailbox = await aMailbox(server.services, { domain, name: 'Jane Doe' });
   for (const local of ['info', 'sales']) await aMailbox(server.services, { domain, local });
-  const { credential } = await server.services.credentials.createCredential(cliActor, domain, 'WordPress');
+  const { credential } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'WordPress');
   credentialGuid = credential.guid!;
-  await server.services.audit.record('test', 'login.success', mailbox.address, '192.0.2.1');
+  await server.adapters.store.appendAudit({ at: server.services.clock.now(), actor: 'test', action: 'login.success', target: mailbox.address, ip: '192.0.2.1' });
 });
 after(async () => {
   await Promise.all(journeys.map((j) => j.close()));

@@ -82,7 +82,7 @@ describe('a mailbox owner changes its password in the browser', () => {
     assert.equal(await field.getAttribute('aria-describedby'), 'current_password-errors');
     assert.match(await page.locator('#current_password-errors').innerText(), /Is not correct\./);
     assert.equal(new URL(page.url()).pathname, '/account');
-    assert.equal((await server.services.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
+    assert.equal((await server.adapters.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
     assert.deepEqual(j.problems, []);
   });
 
@@ -134,7 +134,7 @@ describe('a mailbox owner changes its password in the browser', () => {
     const words = ['Very weak', 'Weak', 'Fair', 'Good', 'Strong'];
     for (const candidate of ['password', 'summer2024', 'Tr0ub4dor&3', 'correct horse battery staple', `${local}2024`, `${domain.split('.')[0]}Summer!1`, 'q7#Kf9!vR2@mW4$z']) {
       await field.fill(candidate);
-      const { score: expected } = await server.services.estimator.assess(candidate, [PRODUCT_NAME, local, domain]);
+      const { score: expected } = await server.adapters.estimator.assess(candidate, [PRODUCT_NAME, local, domain]);
       await page.locator(`#new_password-strength[data-score="${expected}"]`).waitFor();
       assert.equal(await meter.locator('.strength-word').innerText(), words[expected], candidate);
     }
@@ -142,7 +142,7 @@ describe('a mailbox owner changes its password in the browser', () => {
 
     await field.fill('P@ssw0rd');
     await meter.getByText('not a common password').waitFor();
-    const failures = await checkPolicy('P@ssw0rd', {}, server.services.config.minPasswordScore, server.services.estimator);
+    const failures = await checkPolicy('P@ssw0rd', {}, server.services.config.minPasswordScore, server.adapters.estimator);
     assert.ok(failures.some((f) => f.rule === 'common-password'), 'the server refuses it too');
     await field.fill('');
     assert.equal(await meter.isVisible(), false);
@@ -162,7 +162,7 @@ describe('a mailbox owner changes its password in the browser', () => {
     assert.equal(await page.getByLabel('Confirm new password').inputValue(), generated);
     assert.equal(await field.getAttribute('type'), 'text', 'a generated password is shown');
     const [local, dom] = address.split('@') as [string, string];
-    assert.deepEqual(await checkPolicy(generated, { localPart: local, domain: dom }, server.services.config.minPasswordScore, server.services.estimator), []);
+    assert.deepEqual(await checkPolicy(generated, { localPart: local, domain: dom }, server.services.config.minPasswordScore, server.adapters.estimator), []);
     await page.getByRole('button', { name: 'Copy' }).click();
     await page.getByRole('button', { name: 'Copied' }).waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), generated);

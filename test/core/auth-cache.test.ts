@@ -4,30 +4,30 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../../src/core/actors.js';
 import { createAuthCache } from '../../src/core/auth-cache.js';
-import { createServices, type Services } from '../../src/services.js';
+import { openServices, type Opened, type Services } from '../../src/services.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
 import { runCliProcess } from '../helpers/cli-process.js';
 import { silentLog, tempDataDir, testConfig } from '../helpers/env.js';
 
 const { dir, cleanup } = tempDataDir();
 let svc: Services;
+let opened: Opened;
 let domain: string;
 let verifications = 0;
 
 before(async () => {
   const config = testConfig(dir);
-  svc = createServices({ config, store: createSqliteStore(openDatabase(config.dbFile)), log: silentLog, onAuthVerify: (r) => r === 'miss' && verifications++ });
+  opened = openServices(config, silentLog, { onAuthVerify: (r) => r === 'miss' && verifications++ });
+  svc = opened.services;
   domain = (await aDomain(svc)).name;
 });
 after(async () => {
-  await svc.batcher.stop();
-  svc.store.close();
+  await opened.close();
   cleanup();
 });
 
-const login = (address: string, password: string) => svc.auth.authenticate(address, password, { kinds: ['mailbox', 'credential'], ip: '127.0.0.1', recordConnection: true });
+const login = (address: string, password: string) => svc.logins.attempt({ protocol: 'smtp', name: address, password, ip: '127.0.0.1' });
 
 /** Logs in twice: the second answer must come from the cache, without argon2. */
 async function warm(address: string, password: string) {
@@ -43,7 +43,7 @@ describe('the authentication cache never accepts an old password', () => {
     const { address, password, mailbox } = await aMailbox(svc, { domain });
     await warm(address, password);
     const next = strongPassword('N');
-    await svc.mailboxes.changeOwnPassword(mailbox.id, { current: password, next, confirm: next });
+    await svc.mailboxes.changeOwnPassword({ kind: 'mailbox', id: mailbox.id, login: address }, { current: password, next, confirm: next });
     assert.equal((await login(address, password)).ok, false);
     assert.equal((await login(address, next)).ok, true);
   });
@@ -51,16 +51,16 @@ describe('the authentication cache never accepts an old password', () => {
   test('after an admin resets it', async () => {
     const { address, password } = await aMailbox(svc, { domain });
     await warm(address, password);
-    await svc.mailboxes.resetPassword(cliActor, domain, address, { generate: true });
+    await svc.mailboxes.resetPassword(cliActor, await svc.domains.requireDomain(cliActor, domain), address, { generate: true });
     assert.equal((await login(address, password)).ok, false);
   });
 
   test('after the mailbox is disabled, and again once re-enabled it needs argon2 first', async () => {
     const { address, password } = await aMailbox(svc, { domain });
     await warm(address, password);
-    await svc.mailboxes.setDisabled(cliActor, domain, address, true);
+    await svc.mailboxes.setDisabled(cliActor, await svc.domains.requireDomain(cliActor, domain), address, true);
     assert.equal((await login(address, password)).ok, false);
-    await svc.mailboxes.setDisabled(cliActor, domain, address, false);
+    await svc.mailboxes.setDisabled(cliActor, await svc.domains.requireDomain(cliActor, domain), address, false);
     const before = verifications;
     const again = await login(address, password);
     assert.ok(again.ok && !again.cached);
@@ -70,7 +70,7 @@ describe('the authentication cache never accepts an old password', () => {
   test('after the account is deleted, even if the same login is created again', async () => {
     const { address, password } = await aMailbox(svc, { domain });
     await warm(address, password);
-    await svc.mailboxes.deleteMailbox(cliActor, domain, address);
+    await svc.mailboxes.deleteMailbox(cliActor, await svc.domains.requireDomain(cliActor, domain), address);
     assert.equal((await login(address, password)).ok, false);
     const other = strongPassword('Z');
     await aMailbox(svc, { domain, local: address.split('@')[0], password: other });
@@ -79,9 +79,9 @@ describe('the authentication cache never accepts an old password', () => {
   });
 
   test('after a credential reset', async () => {
-    const { credential, password } = await svc.credentials.createCredential(cliActor, domain, 'App');
+    const { credential, password } = await svc.credentials.createCredential(cliActor, await svc.domains.requireDomain(cliActor, domain), 'App');
     await warm(credential.login, password);
-    await svc.credentials.resetCredential(cliActor, domain, credential.guid);
+    await svc.credentials.resetCredential(cliActor, await svc.domains.requireDomain(cliActor, domain), credential.guid);
     assert.equal((await login(credential.login, password)).ok, false);
   });
 
@@ -108,18 +108,18 @@ describe('re-hash on login', () => {
     const { address, password, mailbox } = await aMailbox(svc, { domain });
     const old = await argon2.hash(password, { type: argon2.argon2id, memoryCost: 2048, timeCost: 2, parallelism: 1 });
     assert.match(old, /m=2048,p=1,t=2/);
-    const version = (await svc.store.setPasswordAndEndSessions(mailbox.id, old, 0))!;
+    const version = (await opened.adapters.store.setPasswordAndEndSessions(mailbox.id, old, 0))!;
     assert.equal((await login(address, password)).ok, true);
     const deadline = Date.now() + 5000;
     let stored = old;
     while (stored === old && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      await svc.batcher.flush();
-      stored = (await svc.store.findAccountById(mailbox.id))!.passwordHash;
+      await opened.adapters.batcher.flush();
+      stored = (await opened.adapters.store.findAccountById(mailbox.id))!.passwordHash;
     }
     assert.match(stored, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
-    assert.equal(await svc.hasher.verify(stored, password), true);
-    assert.equal((await svc.store.findAccountById(mailbox.id))!.passwordVersion, version);
+    assert.equal(await opened.adapters.hasher.verify(stored, password), true);
+    assert.equal((await opened.adapters.store.findAccountById(mailbox.id))!.passwordVersion, version);
     assert.equal((await login(address, password)).ok, true);
   });
 });

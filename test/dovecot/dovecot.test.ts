@@ -284,9 +284,9 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
   test('a disabled mailbox is refused, and logs in again once enabled', async (t) => {
     if (!needsDovecot(t)) return;
     const { address, password } = await aMailbox(server.services, { domain });
-    await server.services.mailboxes.setDisabled(cliActor, domain, address, true);
+    await server.services.mailboxes.setDisabled(cliActor, await server.services.domains.requireDomain(cliActor, domain), address, true);
     assert.equal(await login(address, password), 'NO');
-    await server.services.mailboxes.setDisabled(cliActor, domain, address, false);
+    await server.services.mailboxes.setDisabled(cliActor, await server.services.domains.requireDomain(cliActor, domain), address, false);
     assert.equal(await login(address, password), 'OK', dovecot.log());
   });
 
@@ -300,8 +300,8 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
   test('an SMTP credential cannot log in to IMAP, though its password is right for SMTP', async (t) => {
     if (!needsDovecot(t)) return;
     const svc = server.services;
-    const { credential, password } = await svc.credentials.createCredential(cliActor, domain, 'App');
-    const smtp = await svc.auth.authenticate(credential.login, password, { kinds: ['credential'], ip: null, recordConnection: false });
+    const { credential, password } = await svc.credentials.createCredential(cliActor, await svc.domains.requireDomain(cliActor, domain), 'App');
+    const smtp = await svc.logins.attempt({ protocol: 'smtp', name: credential.login, password, ip: '127.0.0.1' });
     assert.equal(smtp.ok, true);
     assert.equal(await login(credential.login, password), 'NO');
   });

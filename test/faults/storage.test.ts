@@ -118,9 +118,9 @@ async function assertWritesWork(s: Subject) {
   const next = nextPassword();
   const viaAdmin = await adminReset(s, next);
   assert.equal(viaAdmin.status, 303);
-  const ok = await server.services.auth.authenticate(s.address, next, { kinds: ['mailbox'], ip: null, recordConnection: false });
+  const ok = await server.services.logins.attempt({ protocol: 'web', realm: 'account', name: s.address, password: next, ip: '127.0.0.1' });
   assert.ok(ok.ok, 'the new password works');
-  const old = await server.services.auth.authenticate(s.address, s.password, { kinds: ['mailbox'], ip: null, recordConnection: false });
+  const old = await server.services.logins.attempt({ protocol: 'web', realm: 'account', name: s.address, password: s.password, ip: '127.0.0.1' });
   assert.equal(old.ok, false, 'the old password still works');
   // The owner's session ended with the reset, in the same transaction.
   assert.equal((await s.user.get('/account')).status, 303);
@@ -206,7 +206,7 @@ describe('a lock held by another connection (BEGIN IMMEDIATE)', () => {
   test('when the database cannot be read either, SMTP AUTH answers 451 4.3.0 and the attempt counts for nothing', async () => {
     // No lock blocks readers in WAL mode, so the store's failure is simulated at its port.
     const { address, password } = await aMailbox(server.services, { domain });
-    const store = server.services.store;
+    const store = server.adapters.store;
     const real = store.findAccountByLogin;
     store.findAccountByLogin = () => Promise.reject(new UnavailableError());
     try {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { webLoginResult } from '../../src/metrics.js';
 import { aDomain, aMailbox } from '../helpers/builders.js';
 import { postForm, startTestServer, type TestServer } from '../helpers/server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
@@ -99,16 +98,5 @@ describe('with METRICS_TOKEN', () => {
     const text = (await scrape()).text;
     assert.ok(!text.includes(TOKEN));
     assert.ok(!text.includes('@'));
-  });
-});
-
-describe('web login results, as the panel answers them', () => {
-  test('303 is a success, 401 a failure, 429 locked; other answers and routes are not logins', () => {
-    assert.equal(webLoginResult('POST', '/login', 303), 'success');
-    assert.equal(webLoginResult('POST', '/admin/login', 401), 'failure');
-    assert.equal(webLoginResult('POST', '/login', 429), 'locked');
-    assert.equal(webLoginResult('POST', '/login', 403), null);
-    assert.equal(webLoginResult('GET', '/login', 200), null);
-    assert.equal(webLoginResult('POST', '/account', 303), null);
   });
 });

@@ -30,7 +30,7 @@ before(async () => {
   server = await startTestServer({ API_RATE_LIMIT: '100000', LOGIN_MAX_ATTEMPTS: '100000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000' });
   domain = (await aDomain(server.services)).name;
   mailbox = await aMailbox(server.services, { domain });
-  const { credential } = await server.services.credentials.createCredential({ kind: 'system', name: 'cli' }, domain, 'Existing');
+  const { credential } = await server.services.credentials.createCredential({ kind: 'system', name: 'cli' }, await server.services.domains.requireDomain({ kind: 'system', name: 'cli' }, domain), 'Existing');
   credentialGuid = credential.guid!;
   await anAdmin(server.services, { username: 'other-admin', domains: [domain] });
   superAgent = await loginAsAdmin(server.url, 'admin', ADMIN_PASSWORD);

@@ -91,7 +91,7 @@ test('no password, token or session id reaches the logs or the database files', 
   assert.equal(credential.status, 201);
   const credentialLogin = shown(credential.text, 'cred-username')!;
   keep('credential password (web)', shown(credential.text, 'cred-password'));
-  const guid = (await svc.store.findAccountByLogin(credentialLogin))!.guid!;
+  const guid = (await server.adapters.store.findAccountByLogin(credentialLogin))!.guid!;
   const credentialReset = await admin.post(`/admin/domains/${domain}/credentials/${guid}/reset`).type('form').send({ _csrf: csrf });
   const credentialPassword = keep('credential password (web reset)', shown(credentialReset.text, 'cred-password'));
   const webToken = await admin.post('/admin/tokens').type('form').send({ name: 'deploy', _csrf: csrf });
@@ -149,7 +149,7 @@ test('no password, token or session id reaches the logs or the database files', 
   keep('generated (CLI)', cliGenerated.stdout.trim());
 
   // Let the batched SMTP writes land, then look.
-  await svc.batcher.flush();
+  await server.adapters.batcher.flush();
   // The capture works: the log names accounts (never their secrets).
   assert.ok(logText.split('\n').length > 50, 'the debug log is suspiciously short');
   assert.ok(logText.includes(box.address) && logText.includes(credentialLogin), 'the log never names the accounts');

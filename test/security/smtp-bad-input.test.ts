@@ -23,7 +23,7 @@ before(async () => {
   server = await startTestServer({ SMTP_MAX_CLIENTS: String(MAX_CLIENTS), SMTP_AUTH_MAX_FAILURES: '1000' }, { smtp: true });
   domain = (await aDomain(server.services)).name;
   box = await aMailbox(server.services, { domain });
-  const hasher = server.services.hasher;
+  const hasher = server.adapters.hasher;
   const verify = hasher.verify.bind(hasher);
   hasher.verify = (hash, password) => {
     verifications++;

@@ -78,7 +78,7 @@ test('20 concurrent resets of one credential: exactly one returned password auth
 });
 
 test('a deleted credential gets 535, and its live session ends', async () => {
-  const { credential, password } = await server.services.credentials.createCredential(cliActor, domain, 'Doomed');
+  const { credential, password } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'Doomed');
   const live = await auth(credential.login, password);
   assert.equal(live.reply.code, 235);
   const del = await api.delete(`/domains/${domain}/credentials/${credential.guid}`);
@@ -90,6 +90,6 @@ test('a deleted credential gets 535, and its live session ends', async () => {
 });
 
 test('one namespace: a credential username can never be taken by a mailbox', async () => {
-  const { credential } = await server.services.credentials.createCredential(cliActor, domain, 'Taken');
+  const { credential } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'Taken');
   await assert.rejects(aMailbox(server.services, { domain, local: credential.localPart }), /already in use/);
 });

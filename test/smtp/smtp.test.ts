@@ -70,7 +70,7 @@ for (const l of listeners) {
     test('535 5.7.8 alike for a wrong password, an unknown login, a disabled mailbox and an unverified domain', async () => {
       const { address, password } = await aMailbox(server.services, { domain });
       const disabled = await aMailbox(server.services, { domain });
-      await server.services.mailboxes.setDisabled(cliActor, domain, disabled.address, true);
+      await server.services.mailboxes.setDisabled(cliActor, await server.services.domains.requireDomain(cliActor, domain), disabled.address, true);
       const pending = await aDomain(server.services, { verified: false });
       const unverified = await aMailbox(server.services, { domain: pending.name });
       const replies: string[] = [];
@@ -176,7 +176,7 @@ describe('a password change takes effect at once', () => {
     const { address, password } = await aMailbox(server.services, { domain });
     const c = await inMessage(listeners[1]!, address, password);
     c.write('Subject: during\r\n\r\nfirst half\r\n');
-    await server.services.mailboxes.resetPassword(cliActor, domain, address, { generate: true });
+    await server.services.mailboxes.resetPassword(cliActor, await server.services.domains.requireDomain(cliActor, domain), address, { generate: true });
     c.write('second half\r\n.\r\n');
     assert.equal((await c.read()).code, 250);
     assert.match((await c.read()).text, /^421 4\.7\.0 /);
@@ -239,7 +239,7 @@ describe('real clients', () => {
       page = await agent.get('/account');
     }
     assert.match(page.text, /UTC<\/time> from 127\.0\.0\.1/);
-    const account = await server.services.store.findAccountByLogin(address);
+    const account = await server.adapters.store.findAccountByLogin(address);
     assert.ok(account!.lastLoginAt! >= Math.floor(Date.now() / 1000) - 10);
     assert.ok(!/Never/.test(page.text.split('Last SMTP connection')[1]!.slice(0, 200)));
   });

@@ -45,6 +45,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   // In the background: from the first request on, an unknown login costs what a wrong password costs.
   services.logins.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
+  await services.logins.prepare();
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 

@@ -57,6 +57,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       web: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
       api: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
     },
+    onError: (err) => log.warn({ err, component: 'login-throttle' }, 'login count not written'),
   });
   const logins = createLogins({
     store,

@@ -48,6 +48,8 @@ export interface LoginThrottle {
    * parallel guesses cannot slip past them.
    */
   begin(key: AttemptKey): Promise<Admission>;
+  /** Loads the fingerprint key ahead of the first attempt. */
+  prepare(): Promise<void>;
 }
 
 interface Slots {
@@ -66,6 +68,7 @@ export function createLoginThrottle({
   limits,
   maxWaitMs = MAX_WAIT_MS,
   nowMs = () => Date.now(),
+  onError = () => {},
 }: {
   counters: LimitCounters;
   /** The key of the wrong-password fingerprints, the same in every process (the store keeps it). */
@@ -73,6 +76,8 @@ export function createLoginThrottle({
   limits: Record<LoginProtocol, ThrottleLimits>;
   maxWaitMs?: number;
   nowMs?: () => number;
+  /** A count that could not be written (the database locked or full): the login goes on, the failure is logged. */
+  onError?: (err: unknown) => void;
 }): LoginThrottle {
   const slots = new Map<string, Slots>();
   const slot = (k: string) => {
@@ -101,6 +106,10 @@ export function createLoginThrottle({
   };
 
   return {
+    async prepare() {
+      await secret();
+    },
+
     async begin({ protocol, name, address, password, knownBrowser = null }) {
       const { perLogin, perAddress, windowSeconds } = limits[protocol];
       const byAddress = `${protocol}:ip:${address}`;
@@ -158,6 +167,10 @@ export function createLoginThrottle({
                   for (const k of own ? [own, shared!] : [shared!]) await countOnce(k, forLogin, windowSeconds);
                 }
               }
+            } catch (err) {
+              // A login is answered from reads alone, so that it still works while a writer holds
+              // the database (SPEC §7); only its count is lost then.
+              onError(err);
             } finally {
               for (const k of held) release(k);
             }

@@ -54,6 +54,8 @@ export interface Logins {
   accountStates(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
   /** Makes the dummy hash ahead of the first unknown login, which would otherwise cost one hash more. */
   warmUp(): Promise<void>;
+  /** Loads (or makes, on a new database) the keys of the throttle and the known-browser marks. */
+  prepare(): Promise<void>;
 }
 
 export interface LoginDeps {
@@ -274,6 +276,10 @@ export function createLogins(deps: LoginDeps): Logins {
   return {
     async warmUp() {
       await dummyHash();
+    },
+
+    async prepare() {
+      await Promise.all([throttle.prepare(), browserKey()]);
     },
 
     async attempt(request) {

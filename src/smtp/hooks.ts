@@ -121,11 +121,12 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
     const conn = connectionOf(session);
     if (conn) live.setInMessage(conn, true);
     try {
-      // As Postfix's sender-login checks do for envelopes: the From: of the message must be an
+      // As Postfix's sender-login checks do for envelopes: each From: of the message must be an
       // address the login may send as, or any other address could be forged past the envelope check.
+      // A message without one is let through (RFC 5322 wants one, but refusing is the receiver's call).
       const headersAllowed = (headers: string) => {
         const from = headerFromAddresses(headers);
-        return from.length > 0 && from.every((address) => mayUseSender(user, address));
+        return from.every((address) => mayUseSender(user, address));
       };
       const result = await spool.accept(
         stream,

@@ -135,12 +135,17 @@ describe('commands', () => {
 });
 
 describe('tokens and credentials', () => {
-  test('token add prints a token once; an unknown admin exits 1', async () => {
+  test('token add prints a token once; an unknown admin exits 1; a missing --name is bad usage naming it', async () => {
     const r = await runCli(['token', 'add', 'dom-admin', '--name', 'ci', ...D]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^mp_[A-Za-z0-9_-]{43}\n$/);
     assert.equal((await runCli(['token', 'add', 'nobody', '--name', 'ci', ...D])).code, 1);
-    assert.equal((await runCli(['token', 'add', 'dom-admin', ...D])).code, 1);
+    const missing = await runCli(['token', 'add', 'dom-admin', ...D]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^mailpass: --name is required\n/);
+    const noName = await runCli(['credential', 'add', 'cli.example', ...D]);
+    assert.equal(noName.code, 2);
+    assert.match(noName.stderr, /--name is required/);
   });
 
   test('credential add prints the username and the password', async () => {

@@ -17,6 +17,8 @@ export const TEST_ENV: Env = {
   ARGON2_PARALLELISM: '1',
   LOG_LEVEL: 'silent',
   INITIAL_ADMIN_PASSWORD: 'Sup3r-Bo55.Pass',
+  // Every test connects from loopback; the per-address limit has tests of its own.
+  SMTP_MAX_CLIENTS_PER_IP: '1000',
 };
 
 export const ADMIN_PASSWORD = TEST_ENV.INITIAL_ADMIN_PASSWORD!;

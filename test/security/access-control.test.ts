@@ -37,6 +37,9 @@ const PANEL: Record<string, PanelAccess> = {
   'GET /admin/login': 'public',
   'POST /admin/login': 'public',
   'POST /admin/logout': 'public',
+  'GET /admin/account': 'admin',
+  'POST /admin/account': 'admin',
+  'POST /admin/account/generate': 'admin',
   'GET /admin/domains': 'admin',
   'POST /admin/domains': 'super',
   'GET /admin/domains/:domain': 'domain',
@@ -61,6 +64,11 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /admin/tokens/:id/revoke': 'own token',
   'GET /admin/admins': 'super',
   'POST /admin/admins': 'super',
+  'GET /admin/admins/:username': 'super',
+  'POST /admin/admins/:username': 'super',
+  'POST /admin/admins/:username/disable': 'super',
+  'POST /admin/admins/:username/enable': 'super',
+  'POST /admin/admins/:username/delete': 'super',
   'GET /admin/audit': 'super',
 };
 
@@ -160,7 +168,7 @@ async function agedSession(): Promise<Agent> {
 }
 
 const fill = (path: string, domain = victim.domain) =>
-  path.replace(':domain', domain).replace(':address', victim.address).replace(':guid', victim.guid).replace(':credential', victim.guid).replace(':id', String(superTokenId));
+  path.replace(':domain', domain).replace(':address', victim.address).replace(':guid', victim.guid).replace(':credential', victim.guid).replace(':id', String(superTokenId)).replace(':username', 'admin');
 
 /** A body that would do harm if the route let the request through. */
 const HARMFUL = { password: strongPassword('X'), address: 'intruder', name: 'Intruder', domain: 'evil.test', username: 'evil', super: '1', domains: 'evil.test' };

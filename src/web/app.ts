@@ -98,7 +98,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.use(loadActor(svc));
   app.use((req, res, next) => {
     // Made when a page renders a form, not before: a GET that shows none writes no session.
-    Object.defineProperty(res.locals, 'csrfToken', { get: () => generateToken(req), enumerable: true, configurable: true });
+    res.locals.csrfToken = () => generateToken(req);
     res.locals.currentPath = req.path;
     res.locals.errors = {};
     next();

@@ -18,7 +18,8 @@ export interface OpenOptions {
 
 /** Opens the database with the settings every connection needs and brings its schema up to date. */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
-  if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true });
+  // The data directory holds the database, its keys and the spool: nobody else's to read.
+  if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');

@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type {
   Account,
@@ -441,6 +442,8 @@ export function createSqliteStore(db: Db): Store {
     },
     async backup(file) {
       await db.backup(file);
+      // A backup holds every hash and key of the installation: its owner's only.
+      chmodSync(file, 0o600);
     },
     async ping() {
       q.ping.get();

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { COMMANDS } from '../../src/cli/index.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDataDir } from '../helpers/env.js';
+import { silentLog, tempDataDir, testConfig } from '../helpers/env.js';
+import { openServices } from '../../src/services.js';
 import { strongPassword } from '../helpers/builders.js';
 import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
@@ -13,6 +14,8 @@ import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 const { dir, cleanup } = tempDataDir();
 after(cleanup);
 const D = ['--data-dir', dir];
+/** jo@cli.example's password once `mailbox passwd` below has set it. */
+const JO_PASSWORD = strongPassword('D');
 
 async function hashOf(address: string) {
   const store = createSqliteStore(openDatabase(path.join(dir, 'mailpass.db')));
@@ -93,7 +96,7 @@ describe('commands', () => {
     assert.equal(weak.code, 1);
     assert.match(weak.stderr, /commonly used/);
     assert.equal(await hashOf('jo@cli.example'), before);
-    const pw = strongPassword('D');
+    const pw = JO_PASSWORD;
     const ok = await runCli(['mailbox', 'passwd', 'jo@cli.example', '--password-stdin', ...D], { stdin: pw });
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(await hasher.verify((await hashOf('jo@cli.example'))!, pw), true);
@@ -105,9 +108,20 @@ describe('commands', () => {
     assert.equal(r.stderr, 'mailpass: Mailbox not found\n');
   });
 
-  test('mailbox disable and enable', async () => {
+  test('mailbox disable and enable: a disabled mailbox cannot log in, an enabled one can', async () => {
+    const canLogIn = async () => {
+      const { services, close } = openServices(testConfig(dir), silentLog);
+      try {
+        return (await services.logins.attempt({ protocol: 'web', realm: 'account', name: 'jo@cli.example', password: JO_PASSWORD, ip: '127.0.0.1' })).ok;
+      } finally {
+        await close();
+      }
+    };
+    assert.equal(await canLogIn(), true);
     assert.equal((await runCli(['mailbox', 'disable', 'jo@cli.example', ...D])).code, 0);
+    assert.equal(await canLogIn(), false);
     assert.equal((await runCli(['mailbox', 'enable', 'jo@cli.example', ...D])).code, 0);
+    assert.equal(await canLogIn(), true);
   });
 
   test('admin add: a domain admin needs a known domain', async () => {

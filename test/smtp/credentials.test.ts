@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { cliActor } from '../../src/core/actors.js';
 import { aToken, apiClient } from '../helpers/api.js';
-import { aDomain, aMailbox } from '../helpers/builders.js';
+import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -92,4 +92,21 @@ test('a deleted credential gets 535, and its live session ends', async () => {
 test('one namespace: a credential username can never be taken by a mailbox', async () => {
   const { credential } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'Taken');
   await assert.rejects(aMailbox(server.services, { domain, local: credential.localPart }), /already in use/);
+});
+
+test('synced: true means it: when the API answers a mailbox password change, SMTP refuses the old password', async () => {
+  const { address, password } = await aMailbox(server.services, { domain });
+  const warm = await auth(address, password);
+  assert.equal(warm.reply.code, 235);
+  warm.c.close();
+  const next = strongPassword('Synced');
+  const res = await api.put(`/domains/${domain}/mailboxes/${address}/password`, { password: next });
+  assert.equal(res.status, 200);
+  assert.equal(res.body.data.synced, true);
+  const old = await auth(address, password);
+  assert.equal(old.reply.code, 535);
+  old.c.close();
+  const fresh = await auth(address, next);
+  assert.equal(fresh.reply.code, 235);
+  fresh.c.close();
 });

@@ -132,6 +132,13 @@ const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_versi
 const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
   t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
 
+/** The domain page's list and count: one kind of account of one domain, by login prefix, in login order (the index test explains these). */
+export const LIST_ACCOUNTS_SQL = `${ACCOUNT_SELECT}
+      WHERE a.domain_id = @domainId AND a.kind = @kind AND a.login >= @lo AND a.login < @hi
+      ORDER BY a.login LIMIT @limit OFFSET @offset`;
+export const COUNT_ACCOUNTS_SQL = `SELECT count(*) AS n FROM accounts
+      WHERE domain_id = @domainId AND kind = @kind AND login >= @lo AND login < @hi`;
+
 /** The highest code point: a search for logins starting with `p` is the index range [p, p + MAX). */
 const MAX_CHAR = '\u{10FFFF}';
 
@@ -153,11 +160,8 @@ export function createSqliteStore(db: Db): Store {
     accountById: db.prepare(`${ACCOUNT_SELECT} WHERE a.id = ?`),
     credentialByGuid: db.prepare(`${ACCOUNT_SELECT} WHERE a.guid = ?`),
     accountVersion: db.prepare('SELECT id, password_version, disabled FROM accounts WHERE id = ?'),
-    listAccounts: db.prepare(`${ACCOUNT_SELECT}
-      WHERE a.domain_id = @domainId AND a.kind = @kind AND a.login >= @lo AND a.login < @hi
-      ORDER BY a.login LIMIT @limit OFFSET @offset`),
-    countAccounts: db.prepare(`SELECT count(*) AS n FROM accounts
-      WHERE domain_id = @domainId AND kind = @kind AND login >= @lo AND login < @hi`),
+    listAccounts: db.prepare(LIST_ACCOUNTS_SQL),
+    countAccounts: db.prepare(COUNT_ACCOUNTS_SQL),
     setPassword: db.prepare(`UPDATE accounts SET password_hash = ?, password_version = password_version + 1,
       updated_at = ? WHERE id = ? RETURNING password_version`),
     setPasswordIfVersion: db.prepare(`UPDATE accounts SET password_hash = ?, password_version = password_version + 1,

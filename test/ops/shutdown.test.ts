@@ -148,3 +148,33 @@ test('SIGTERM: listeners stop accepting, an SMTP message and an HTTP request in 
   assert.ok(log.seen.some((l) => l.msg === 'stopped'));
   t.diagnostic(`exited ${seconds.toFixed(2)} s after SIGTERM`);
 });
+
+test('first start: the generated admin password goes to stderr on a line of its own, never into the JSON log; its first login must choose a new one', async () => {
+  const fresh = tempDataDir();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...TEST_ENV, INITIAL_ADMIN_PASSWORD: '', DATA_DIR: fresh.dir, PORT: '0', SMTP_PORT: '0', SMTPS_PORT: '0', LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (d) => (stdout += d));
+    proc.stderr!.on('data', (d) => (stderr += d));
+    const log = logLines(proc);
+    const web = await log.waitFor('web panel listening', 30_000);
+    const password = /^Initial admin password: (\S{20})$/m.exec(stderr)?.[1];
+    assert.ok(password, `no password line on stderr: ${stderr}`);
+    const { default: request } = await import('supertest');
+    const { postForm } = await import('../helpers/server.js');
+    const agent = request.agent(`http://127.0.0.1:${web.port as number}`);
+    const login = await postForm(agent, '/admin/login', '/admin/login', { username: 'admin', password });
+    assert.equal(login.headers.location, '/admin/account');
+    assert.equal((await agent.get('/admin/domains')).headers.location, '/admin/account');
+    assert.ok(!stdout.includes(password), 'the password reached the JSON log stream');
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((resolve) => proc.once('exit', resolve));
+    fresh.cleanup();
+  }
+});

@@ -169,6 +169,8 @@ async function main() {
   server = await startServerProcess(dataDir, {
     INITIAL_ADMIN_PASSWORD: 'Load#Root-2024x',
     SMTP_MAX_CLIENTS: String(SMTP_SESSIONS + 50),
+    // Every simulated client comes from 127.0.0.1.
+    SMTP_MAX_CLIENTS_PER_IP: String(SMTP_SESSIONS + 50),
     LOGIN_MAX_ATTEMPTS: '100000',
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
   });

@@ -122,7 +122,7 @@ async function main() {
   if (CLIENT_CPUS) execFileSync('taskset', ['-apc', CLIENT_CPUS, String(process.pid)], { stdio: 'ignore' });
   server = await startServerProcess(
     dataDir,
-    { INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD, SMTP_MAX_CLIENTS: '1000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000', LOGIN_MAX_ATTEMPTS: '100000' },
+    { INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD, SMTP_MAX_CLIENTS: '1000', SMTP_MAX_CLIENTS_PER_IP: '1000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000', LOGIN_MAX_ATTEMPTS: '100000' },
     { cpus: SERVER_CPUS },
   );
   const { ports, ask } = server;

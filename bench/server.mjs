@@ -4,7 +4,7 @@
 // raw-argon2 over IPC.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../dist/config.js';
-import { createArgon2Hasher, defaultHashConcurrency } from '../dist/core/hasher.js';
+import { createArgon2Hasher, defaultHashConcurrency } from '../dist/adapters/argon2-hasher.js';
 import { createLogger } from '../dist/log.js';
 import { startServer } from '../dist/main.js';
 

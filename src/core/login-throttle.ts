@@ -118,7 +118,8 @@ export function createLoginThrottle({
       // The count that holds this attempt back: a known browser's own, or the name's shared one,
       // or none for a client that logged in as this name lately (SMTP's exemption).
       const own = knownBrowser ? `${protocol}:known:${knownBrowser}` : null;
-      const trusted = !own && trustKey && protocol === 'smtp' ? (await counters.get(trustKey)).count > 0 : false;
+      const trust = trustKey && protocol === 'smtp' ? await counters.get(trustKey) : { count: 0, msLeft: 0 };
+      const trusted = !own && trust.count > 0;
       const byLogin = own ?? (trusted ? null : shared);
 
       const deadline = nowMs() + maxWaitMs;
@@ -154,7 +155,8 @@ export function createLoginThrottle({
             done = true;
             try {
               if (outcome === 'success') {
-                if (protocol === 'smtp' && trustKey) await counters.mark(trustKey, TRUSTED_CLIENT_SECONDS);
+                // Renewed at most once an hour: a client that logs in all day costs no write per login.
+                if (protocol === 'smtp' && trustKey && trust.msLeft < (TRUSTED_CLIENT_SECONDS - 3600) * 1000) await counters.mark(trustKey, TRUSTED_CLIENT_SECONDS);
                 // A known browser's success clears its own count only: an owner logging in
                 // during an attack gives the attacker no fresh guesses on the shared count.
                 if (own) await counters.delete(own);

@@ -81,20 +81,21 @@ const TOUCH_EVERY_SECONDS = 60;
 
 export const tokenDigest = (token: string) => createHash('sha256').update(token).digest('hex');
 
-/** A keyed counting semaphore: at most `limit` tasks per key at once. */
+/** A keyed counting semaphore: at most `limit` tasks per key at once; a finished task hands its slot to the next in line. */
 function keyedLimiter(limit: number) {
   const keys = new Map<string, { active: number; waiting: Array<() => void> }>();
   return async <T>(key: string, task: () => Promise<T>): Promise<T> => {
     let k = keys.get(key);
     if (!k) keys.set(key, (k = { active: 0, waiting: [] }));
-    if (k.active >= limit) await new Promise<void>((resolve) => k!.waiting.push(resolve));
-    k.active++;
+    const slots = k;
+    if (slots.active >= limit) await new Promise<void>((resolve) => slots.waiting.push(resolve));
+    else slots.active++;
     try {
       return await task();
     } finally {
-      k.active--;
-      k.waiting.shift()?.();
-      if (k.active === 0 && k.waiting.length === 0) keys.delete(key);
+      const next = slots.waiting.shift();
+      if (next) next();
+      else if (--slots.active === 0) keys.delete(key);
     }
   };
 }

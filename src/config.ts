@@ -49,6 +49,11 @@ const schema = z.object({
   SESSION_IDLE_MINUTES: positiveInt.default(30),
   SESSION_MAX_HOURS: positiveInt.default(12),
   TRUST_PROXY: optionalText,
+  RELAY_URL: optionalText,
+  RELAY_MAX_CONNECTIONS: positiveInt.max(1000).default(10),
+  RELAY_TIMEOUT_SECONDS: positiveInt.max(3600).default(60),
+  RELAY_TLS_CA_FILE: optionalText,
+  SMTP_TRACE_CLIENT_IP: bool.default(true),
   METRICS_TOKEN: optionalText,
 });
 
@@ -89,6 +94,51 @@ export interface Config {
   /** Express's `trust proxy` value: a hop count, `true`, or a list of addresses. */
   readonly trustProxy: boolean | number | string;
   readonly metricsToken: string | undefined;
+  /** SPEC §9: where accepted mail goes; null: it is spooled in data/spool/. */
+  readonly relay: RelayConfig | null;
+  /** SMTP_TRACE_CLIENT_IP: the client's address in the Received: header of relayed mail. */
+  readonly traceClientIp: boolean;
+}
+
+export interface RelayConfig {
+  /** RELAY_URL without its password, for logs and the panel. */
+  readonly shown: string;
+  readonly host: string;
+  readonly port: number;
+  /** smtps:// */
+  readonly implicitTls: boolean;
+  /** STARTTLS when offered, required (`?tls=required`), or never (`?tls=none`). */
+  readonly starttls: 'may' | 'required' | 'none';
+  readonly auth: { readonly user: string; readonly pass: string } | null;
+  readonly caFile: string | undefined;
+  readonly maxConnections: number;
+  readonly timeoutSeconds: number;
+}
+
+/** RELAY_URL: `smtp://[user:pass@]host[:port][?tls=required|none]` or `smtps://[user:pass@]host[:port]`. */
+function parseRelayUrl(value: string): Omit<RelayConfig, 'caFile' | 'maxConnections' | 'timeoutSeconds'> {
+  const bad = (why: string) => new ConfigError(`RELAY_URL: ${why} (e.g. smtp://127.0.0.1:25 or smtps://user:pass@smarthost.example:465)`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw bad('is not a URL');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw bad(`must start with smtp:// or smtps://, not ${url.protocol}//`);
+  if (!url.hostname) throw bad('names no host');
+  if (url.pathname !== '' && url.pathname !== '/') throw bad('takes no path');
+  const implicitTls = url.protocol === 'smtps:';
+  const tls = url.searchParams.get('tls');
+  for (const key of url.searchParams.keys()) if (key !== 'tls') throw bad(`has an unknown option ${key}`);
+  if (tls !== null && !['required', 'none'].includes(tls)) throw bad('tls= must be required or none');
+  if (implicitTls && tls !== null) throw bad('smtps:// is TLS from the start; tls= is for smtp://');
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  if ((user === '') !== (pass === '')) throw bad('needs both a user and a password, or neither');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port ? Number(url.port) : implicitTls ? 465 : 25;
+  const shown = `${url.protocol}//${user ? `${encodeURIComponent(user)}:***@` : ''}${url.host}${url.search}`;
+  return { shown, host, port, implicitTls, starttls: implicitTls ? 'none' : ((tls as 'required' | 'none' | null) ?? 'may'), auth: user ? { user, pass } : null };
 }
 
 export class ConfigError extends Error {
@@ -156,5 +206,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     session: Object.freeze({ idleMinutes: e.SESSION_IDLE_MINUTES, maxHours: e.SESSION_MAX_HOURS }),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     metricsToken: e.METRICS_TOKEN,
+    relay: e.RELAY_URL
+      ? Object.freeze({
+          ...parseRelayUrl(e.RELAY_URL),
+          caFile: e.RELAY_TLS_CA_FILE && path.resolve(cwd, e.RELAY_TLS_CA_FILE),
+          maxConnections: e.RELAY_MAX_CONNECTIONS,
+          timeoutSeconds: e.RELAY_TIMEOUT_SECONDS,
+        })
+      : null,
+    traceClientIp: e.SMTP_TRACE_CLIENT_IP,
   });
 }

@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Logger } from './core/ports.js';
 import { createLogger } from './log.js';
+import { readFileSync } from 'node:fs';
+import { createRelay } from './adapters/relay.js';
 import { createMetrics } from './metrics.js';
 import { openServices, type Adapters, type Services } from './services.js';
 import type { Db } from './store/sqlite/db.js';
@@ -32,6 +34,14 @@ export interface ServerOptions {
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
+const readCa = (file: string) => {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`RELAY_TLS_CA_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+};
+
 /** The composition root: config → store → services → web (+ SMTP); returns a handle that closes it all. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -49,11 +59,30 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 
+  const relay = config.relay
+    ? createRelay({
+        target: {
+          host: config.relay.host,
+          port: config.relay.port,
+          implicitTls: config.relay.implicitTls,
+          starttls: config.relay.starttls,
+          auth: config.relay.auth,
+          ca: config.relay.caFile ? readCa(config.relay.caFile) : undefined,
+          heloName: config.smtpHostname,
+          timeoutMs: config.relay.timeoutSeconds * 1000,
+        },
+        maxConnections: config.relay.maxConnections,
+        log: log.child({ component: 'relay', relay: config.relay.shown }),
+        onResult: metrics?.relayed,
+      })
+    : null;
+  if (!relay) log.warn({ component: 'smtp' }, 'RELAY_URL is not set: accepted mail is only spooled in data/spool/');
   const smtp = await startSmtp({
     config,
     services,
     log: log.child({ component: 'smtp' }),
     bind: options.smtpBind,
+    relay,
   });
   const app = await createApp({
     services,
@@ -94,6 +123,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await Promise.all([httpClosed, smtp.close(SHUTDOWN_GRACE_MS)]);
+      await relay?.close();
       clearTimeout(grace);
       await closeServices();
       log.info({}, 'stopped');

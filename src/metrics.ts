@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import type { RelayResult } from './adapters/relay.js';
 import type { LoginEventResult as LoginResult, LoginProtocol } from './core/logins.js';
 
 export interface Metrics {
@@ -14,6 +15,8 @@ export interface Metrics {
   /** The auth service's observer: a login answered from the cache of recent logins, or by argon2. */
   observeAuthVerify(result: 'hit' | 'miss'): void;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** A message's outcome at the relay (SPEC §9). */
+  relayed(result: RelayResult): void;
   /** GET /metrics: Prometheus text for `Authorization: Bearer <token>`, 401 for anything else. */
   handler: RequestHandler;
 }
@@ -86,6 +89,13 @@ export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
     buckets: HTTP_BUCKETS,
     registers: [registry],
   });
+  const relayed = new Counter({
+    name: 'mailpass_relayed_messages_total',
+    help: 'Messages handed to the relay (RELAY_URL) by result: relayed (2xx), refused (5xx), deferred (4xx), failed (unreachable, dropped, aborted)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  for (const result of ['relayed', 'refused', 'deferred', 'failed'] as const) relayed.labels(result).inc(0);
   const spoolFiles = new Gauge({ name: 'mailpass_spool_files', help: 'Files waiting in the spool (.eml and .json)', registers: [registry] });
   const spoolBytes = new Gauge({ name: 'mailpass_spool_bytes', help: 'Bytes waiting in the spool', registers: [registry] });
 
@@ -114,6 +124,7 @@ export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
     observeHash: (op, seconds) => argon2.labels(op).observe(seconds),
     observeAuthVerify: (result) => authVerify.labels(result).inc(),
     observeRequest: (method, route, status, seconds) => http.labels(method, route, String(status)).observe(seconds),
+    relayed: (result) => relayed.labels(result).inc(),
     handler,
   };
 }

@@ -238,6 +238,46 @@ export interface LimitCounters {
   delete(key: string): Promise<void>;
 }
 
+/** The relay's answer to one command: its code and text, passed to the client as they are. */
+export interface RelayVerdict {
+  code: number;
+  /** The reply text, beginning with an enhanced status code (RFC 3463). */
+  text: string;
+}
+
+/**
+ * One mail transaction on the relay, command by command (SPEC §9): the relay's verdict on each
+ * is the client's. Methods reject with RelayUnavailable (SMTP 451 4.4.1) or RelayMisconfigured
+ * (451 4.7.0); a transaction that is over goes back to the pool with `release`.
+ */
+export interface RelayTransaction {
+  mailFrom(address: string): Promise<RelayVerdict>;
+  rcptTo(address: string): Promise<RelayVerdict>;
+  /**
+   * DATA, then `message` (its lines as the client sent them, unstuffed), then the end of data.
+   * `complete()` is asked before the end is sent: false (a bare LF, an over-size message) aborts
+   * the transaction so that the relay discards what it received, and the answer is null.
+   */
+  data(message: AsyncIterable<Buffer>, complete: () => boolean): Promise<RelayVerdict | null>;
+  /** Ends the transaction (RSET when one is open) and returns the connection to the pool. */
+  release(): void;
+}
+
+export interface Relay {
+  /** A transaction on a pooled connection; waits while every connection is busy (a slow relay slows senders). */
+  begin(): Promise<RelayTransaction>;
+  close(): Promise<void>;
+}
+
+export class RelayUnavailable extends Error {
+  override name = 'RelayUnavailable';
+}
+
+/** The relay refused mailpass itself (its login, or TLS that RELAY_URL requires). */
+export class RelayMisconfigured extends Error {
+  override name = 'RelayMisconfigured';
+}
+
 export interface Clock {
   /** Unix seconds. */
   now(): number;

@@ -1,10 +1,13 @@
 import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { randomBytes } from 'node:crypto';
 import { UnavailableError } from '../core/errors.js';
 import { addressKey } from '../core/login-names.js';
-import type { Logger } from '../core/ports.js';
+import { RelayMisconfigured, RelayUnavailable, type Logger, type Relay, type RelayTransaction } from '../core/ports.js';
 import type { Services } from '../services.js';
 import type { Closable, LiveSessions, SessionUser } from './live-sessions.js';
 import { headerFromAddresses } from './header-from.js';
+import { HeaderBlock, LineEndings } from './message-checks.js';
+import { receivedHeader } from './trace.js';
 import type { Spool } from './spool.js';
 
 /** An SMTP reply from a hook: smtp-server sends `responseCode` and the message (which starts with our enhanced code). */
@@ -29,6 +32,8 @@ export const REPLIES = {
   tooManyRecipients: () => new SmtpReply(452, '4.5.3 Too many recipients'),
   tooManyConnections: () => new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'),
   headerFromNotAllowed: () => new SmtpReply(553, '5.7.1 From: header address not allowed for this login'),
+  relayUnavailable: () => new SmtpReply(451, '4.4.1 The mail relay cannot be reached, try again later'),
+  relayMisconfigured: () => new SmtpReply(451, '4.7.0 The mail relay refused this server, try again later'),
 };
 
 const MAX_RECIPIENTS = 100;
@@ -63,13 +68,26 @@ export interface HookDeps {
   maxMessageBytes: number;
   /** Connections one client address (an IPv6 /64) may hold at once. */
   maxClientsPerIp: number;
+  /** SPEC §9: the relay accepted mail goes to, command by command; null: it is spooled. */
+  relay: Relay | null;
+  /** The name in the Received: header of relayed mail. */
+  hostname: string;
+  /** SMTP_TRACE_CLIENT_IP: the client's address in that header. */
+  traceClientIp: boolean;
 }
 
 
 const clientIp = (session: SMTPServerSession) => session.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
 
 /** The smtp-server hooks, over the core: the only place where its callbacks meet promises. */
-export function createHooks(servers: () => Server[], { services, live, spool, log, maxMessageBytes, maxClientsPerIp }: HookDeps) {
+export function createHooks(servers: () => Server[], { services, live, spool, log, maxMessageBytes, maxClientsPerIp, relay, hostname, traceClientIp }: HookDeps) {
+  // The open relay transaction of each session, from MAIL FROM to the end of its data.
+  const transactions = new Map<string, RelayTransaction>();
+  const endTransaction = (session: SMTPServerSession) => {
+    const tx = transactions.get(session.id);
+    transactions.delete(session.id);
+    tx?.release();
+  };
   // smtp-server hands hooks the session, not the connection; ending a session needs the connection.
   const connections = new Map<string, Connection>();
   // Connections per client address key, and the key each counted session was counted under.
@@ -83,6 +101,14 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
       (err: unknown) => {
         if (err instanceof SmtpReply) return callback(err);
         if (err instanceof UnavailableError) return callback(REPLIES.unavailable());
+        if (err instanceof RelayUnavailable) {
+          log.warn({ err: err.message }, 'relay unavailable');
+          return callback(REPLIES.relayUnavailable());
+        }
+        if (err instanceof RelayMisconfigured) {
+          log.error({ err: err.message }, 'the relay refused mailpass: check RELAY_URL');
+          return callback(REPLIES.relayMisconfigured());
+        }
         log.error({ err }, 'smtp hook failed');
         callback(REPLIES.unavailable());
       },
@@ -116,18 +142,96 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
     return from.slice(from.lastIndexOf('@') + 1) === user.domainName;
   };
 
+  // As Postfix's sender-login checks do for envelopes: each From: of the message must be an
+  // address the login may send as, or any other address could be forged past the envelope check.
+  // A message without one is let through (RFC 5322 wants one, but refusing is the receiver's call).
+  const headersAllowed = (user: SessionUser) => (headers: string) => headerFromAddresses(headers).every((address) => mayUseSender(user, address));
+
+  /** MAIL FROM on the relay (a transaction begins); its verdict is the client's. */
+  const relayMailFrom = async (session: SMTPServerSession, address: string) => {
+    let tx = transactions.get(session.id);
+    if (!tx) transactions.set(session.id, (tx = await relay!.begin()));
+    try {
+      const verdict = await tx.mailFrom(address);
+      if (verdict.code >= 400) throw new SmtpReply(verdict.code, verdict.text);
+    } catch (err) {
+      endTransaction(session);
+      throw err;
+    }
+  };
+
+  const relayRcptTo = async (session: SMTPServerSession, address: string) => {
+    const tx = transactions.get(session.id);
+    if (!tx) throw REPLIES.relayUnavailable();
+    try {
+      const verdict = await tx.rcptTo(address);
+      if (verdict.code >= 400) throw new SmtpReply(verdict.code, verdict.text);
+    } catch (err) {
+      if (!(err instanceof SmtpReply)) endTransaction(session);
+      throw err;
+    }
+  };
+
+  /**
+   * DATA through the relay: the header block is read first and checked (the relay never sees a
+   * refused message); then DATA, the trace header and the message go to the relay as they arrive,
+   * and the relay's reply to the end of data is the client's. A message found bad at its end (a
+   * bare LF, too large) is never ended on the relay, which then discards it.
+   */
+  const relayData = async (stream: SMTPServerDataStream, session: SMTPServerSession, user: SessionUser) => {
+    const tx = transactions.get(session.id);
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const drain = async () => {
+      for (let r = await chunks.next(); !r.done; r = await chunks.next());
+    };
+    try {
+      if (!tx) throw REPLIES.relayUnavailable();
+      const endings = new LineEndings();
+      const head = new HeaderBlock();
+      let bytes = 0;
+      const feed = (chunk: Buffer) => {
+        endings.feed(chunk);
+        head.feed(chunk);
+        bytes += chunk.length;
+        return bytes <= maxMessageBytes;
+      };
+      const first: Buffer[] = [];
+      while (!head.done) {
+        const r = await chunks.next();
+        if (r.done) break;
+        if (feed(r.value)) first.push(r.value);
+      }
+      if (!headersAllowed(user)(head.text)) throw REPLIES.headerFromNotAllowed();
+      const trace = receivedHeader({
+        helo: session.hostNameAppearsAs ?? '',
+        clientIp: traceClientIp ? clientIp(session) : null,
+        hostname,
+        id: randomBytes(8).toString('hex'),
+        date: new Date(services.clock.now() * 1000),
+      });
+      async function* message() {
+        yield Buffer.from(trace, 'latin1');
+        yield* first;
+        for (let r = await chunks.next(); !r.done; r = await chunks.next()) if (feed(r.value)) yield r.value;
+        endings.end();
+      }
+      const verdict = await tx.data(message(), () => !endings.bad && !stream.sizeExceeded && bytes <= maxMessageBytes);
+      if (verdict === null) throw endings.bad ? REPLIES.bareLineEnding() : REPLIES.tooLarge(maxMessageBytes);
+      if (verdict.code >= 400) throw new SmtpReply(verdict.code, verdict.text);
+      log.info({ session: session.id, bytes, login: user.login, relay: verdict.text }, 'message relayed');
+      return verdict.text;
+    } finally {
+      await drain();
+      endTransaction(session);
+    }
+  };
+
   const receive = async (stream: SMTPServerDataStream, session: SMTPServerSession) => {
     const user = session.user as unknown as SessionUser;
     const conn = connectionOf(session);
     if (conn) live.setInMessage(conn, true);
     try {
-      // As Postfix's sender-login checks do for envelopes: each From: of the message must be an
-      // address the login may send as, or any other address could be forged past the envelope check.
-      // A message without one is let through (RFC 5322 wants one, but refusing is the receiver's call).
-      const headersAllowed = (headers: string) => {
-        const from = headerFromAddresses(headers);
-        return from.every((address) => mayUseSender(user, address));
-      };
+      if (relay) return await relayData(stream, session, user);
       const result = await spool.accept(
         stream,
         {
@@ -137,7 +241,7 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
           clientAddress: clientIp(session),
           receivedAt: services.clock.now(),
         },
-        headersAllowed,
+        headersAllowed(user),
       );
       if (!result.ok) {
         if (result.reason === 'too-large') throw REPLIES.tooLarge(maxMessageBytes);
@@ -179,12 +283,14 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
       const user = session.user as unknown as SessionUser | undefined;
       if (!user) return callback(REPLIES.authRequired());
       if (!mayUseSender(user, address.address)) return callback(REPLIES.senderNotAllowed());
-      callback();
+      if (!relay) return callback();
+      reply(relayMailFrom(session, address.address), callback);
     },
-    onRcptTo(_address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
       if (!session.user) return callback(REPLIES.authRequired());
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(REPLIES.tooManyRecipients());
-      callback();
+      if (!relay) return callback();
+      reply(relayRcptTo(session, address.address), callback);
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void) {
       if (!session.user) {
@@ -201,6 +307,7 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
         if (left > 0) perAddress.set(key, left);
         else perAddress.delete(key);
       }
+      endTransaction(session);
       const conn = connectionOf(session);
       connections.delete(session.id);
       if (conn) live.remove(conn);

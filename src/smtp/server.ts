@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { Config } from '../config.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger, Relay } from '../core/ports.js';
 import type { Services } from '../services.js';
 import { createHooks } from './hooks.js';
 import { createLiveSessions } from './live-sessions.js';
@@ -33,10 +33,12 @@ export interface SmtpDeps {
   log: Logger;
   /** Ports to bind instead of the configured ones (null: off, 0: any free port), for tests and benchmarks. */
   bind?: { smtp: number | null; smtps: number | null };
+  /** SPEC §9: the relay accepted mail goes to; without one, mail is spooled. */
+  relay?: Relay | null;
 }
 
 /** STARTTLS on SMTP_PORT and implicit TLS on SMTPS_PORT, sharing one set of hooks over the core. */
-export async function startSmtp({ config, services, log, bind }: SmtpDeps): Promise<SmtpListeners> {
+export async function startSmtp({ config, services, log, bind, relay = null }: SmtpDeps): Promise<SmtpListeners> {
   const tls = await loadTls({
     dataDir: config.dataDir,
     hostname: config.smtpHostname,
@@ -46,7 +48,12 @@ export async function startSmtp({ config, services, log, bind }: SmtpDeps): Prom
   const spool = await createSpool(config.dataDir, config.smtp.maxMessageBytes);
   const live = createLiveSessions({ readStates: services.logins.accountStates, events: services.events, log });
   const servers: SMTPServer[] = [];
-  const hooks = createHooks(() => servers as never, { services, live, spool, log, maxMessageBytes: config.smtp.maxMessageBytes, maxClientsPerIp: config.smtp.maxClientsPerIp });
+  const hooks = createHooks(() => servers as never, { services, live, spool, log, maxMessageBytes: config.smtp.maxMessageBytes,
+    maxClientsPerIp: config.smtp.maxClientsPerIp,
+    relay,
+    hostname: config.smtpHostname,
+    traceClientIp: config.traceClientIp,
+  });
 
   const base: SMTPServerOptions = {
     name: config.smtpHostname,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { HeaderBlock, LineEndings } from './message-checks.js';
 
 export interface Envelope {
   mailFrom: string;
@@ -16,57 +17,17 @@ export interface Envelope {
 
 export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' | 'sender-not-allowed' };
 
-/** The header block is read up to here; a longer one is cut (its From: is in the part kept, or missing). */
-const MAX_HEADER_BYTES = 64 * 1024;
-
-/** Keeps the message's header block (up to the first empty line) as it streams past. */
-class HeaderCapture extends Transform {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  done = false;
+/** The checks of message-checks.ts as stream stages of the spool's pipeline. */
+class Checks extends Transform {
+  readonly endings = new LineEndings();
+  readonly headers = new HeaderBlock();
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
-    if (!this.done) {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-      const joined = Buffer.concat(this.chunks);
-      const end = joined.indexOf('\r\n\r\n');
-      if (end >= 0 || this.size > MAX_HEADER_BYTES) {
-        this.chunks = [joined.subarray(0, end >= 0 ? end + 2 : MAX_HEADER_BYTES)];
-        this.done = true;
-      } else {
-        this.chunks = [joined];
-      }
-    }
-    cb(null, chunk);
-  }
-  get headers(): string {
-    return Buffer.concat(this.chunks).toString('latin1');
-  }
-}
-
-/**
- * Watches message data for a bare LF or a bare CR. A message that has one is refused whole:
- * different servers end lines (and so the data) differently, which is how SMTP smuggling
- * splits one message into two.
- */
-class LineEndingCheck extends Transform {
-  bad = false;
-  private prev = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
-    if (!this.bad) {
-      for (let i = 0; i < chunk.length; i++) {
-        const c = chunk[i]!;
-        if ((c === 0x0a && this.prev !== 0x0d) || (this.prev === 0x0d && c !== 0x0a)) {
-          this.bad = true;
-          break;
-        }
-        this.prev = c;
-      }
-    }
+    this.endings.feed(chunk);
+    this.headers.feed(chunk);
     cb(null, chunk);
   }
   override _flush(cb: (err?: Error | null) => void) {
-    if (this.prev === 0x0d) this.bad = true;
+    this.endings.end();
     cb();
   }
 }
@@ -100,16 +61,14 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
     dir,
     async accept(data, envelope, headersAllowed) {
       const id = randomUUID();
-      const headers = new HeaderCapture();
       const tmpEml = path.join(tmp, `${id}.eml`);
       const tmpJson = path.join(tmp, `${id}.json`);
-      const check = new LineEndingCheck();
+      const check = new Checks();
       let bytes = 0;
       try {
         await pipeline(
           data,
           check,
-          headers,
           async function* count(source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
               bytes += chunk.length;
@@ -119,8 +78,8 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
           createWriteStream(tmpEml, { mode: 0o600 }),
         );
         if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
-        if (check.bad) return { ok: false, reason: 'bare-line-ending' };
-        if (headersAllowed && !headersAllowed(headers.headers)) return { ok: false, reason: 'sender-not-allowed' };
+        if (check.endings.bad) return { ok: false, reason: 'bare-line-ending' };
+        if (headersAllowed && !headersAllowed(check.headers.text)) return { ok: false, reason: 'sender-not-allowed' };
         await fsyncPath(tmpEml);
         const meta = JSON.stringify({ id, ...envelope, size: bytes });
         const fh = await open(tmpJson, 'w', 0o600);

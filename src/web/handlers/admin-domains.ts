@@ -7,6 +7,11 @@ import { domainOf } from '../middleware/domain.js';
 const VIEW_LIST = 'admin/domains';
 const VIEW_SHOW = 'admin/domain';
 
+/** SPEC §9: a super admin is told when accepted mail goes nowhere but the spool. */
+const relayNotice = (svc: Services, res: Parameters<RequestHandler>[1]) => ({
+  spoolOnly: svc.config.relay === null && res.locals.actor?.kind === 'admin' && res.locals.actor.isSuper,
+});
+
 export const listDomains = (svc: Services): RequestHandler => async (req, res) => {
   const domains = await svc.domains.listDomains(res.locals.actor!);
   // The `Select domain` control is a GET form: without scripts it lands here with ?domain=.
@@ -14,12 +19,12 @@ export const listDomains = (svc: Services): RequestHandler => async (req, res) =
     const domain = await svc.domains.requireDomain(res.locals.actor!, req.query.domain);
     return res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
   }
-  res.render(VIEW_LIST, { domains, values: {}, flash: takeFlash(req) });
+  res.render(VIEW_LIST, { domains, values: {}, flash: takeFlash(req), ...relayNotice(svc, res) });
 };
 
 export const createDomain = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
-  formView(res, VIEW_LIST, { domains: await svc.domains.listDomains(actor) }, req.body);
+  formView(res, VIEW_LIST, { domains: await svc.domains.listDomains(actor), ...relayNotice(svc, res) }, req.body);
   const form = parseForm(NewDomainForm, req.body);
   const domain = await svc.domains.addDomain(actor, form.domain, { verified: !form.unverified, ip: req.ip });
   setFlash(req, 'success', `Domain ${domain.name} added.`);

@@ -1,0 +1,150 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+
+const MASTER = '/usr/lib/postfix/sbin/master';
+
+/** Debian's Postfix (CI installs `postfix`); a private instance needs root for its queue owner. */
+export const POSTFIX = (() => {
+  try {
+    accessSync(MASTER, constants.X_OK);
+    execFileSync('postconf', ['-d', 'mail_version'], { stdio: 'ignore' });
+    return os.userInfo().uid === 0;
+  } catch {
+    return false;
+  }
+})();
+
+export function needsPostfix(t: TestContext): boolean {
+  if (POSTFIX) return true;
+  t.skip('postfix not installed (or not root, which a private Postfix instance needs)');
+  return false;
+}
+
+export interface RunningPostfix {
+  port: number;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Postfix: its own main.cf and master.cf, queue and data directories in a temp dir,
+ * smtpd on `port` on loopback (relaying for 127.0.0.0/8 only), delivering the virtual domain's
+ * mailboxes into Maildirs under `mailRoot` (`<domain>/<user>/Maildir/`, the layout the test's
+ * Dovecot reads) as `uid`:`gid`. The master runs in the foreground as this test's child and is
+ * stopped by its PID; the system's Postfix service is never touched.
+ */
+export async function startPostfix({ port, domain, mailboxes, mailRoot, uid, gid }: { port: number; domain: string; mailboxes: string[]; mailRoot: string; uid: number; gid: number }): Promise<RunningPostfix> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-postfix-'));
+  chmodSync(dir, 0o755);
+  const etc = path.join(dir, 'etc');
+  for (const sub of ['etc', 'queue', 'data']) mkdirSync(path.join(dir, sub));
+  // The master takes its lock in data_directory as mail_owner.
+  const postfixUid = Number(execFileSync('id', ['-u', 'postfix'], { encoding: 'utf8' }).trim());
+  const postfixGid = Number(execFileSync('id', ['-g', 'postfix'], { encoding: 'utf8' }).trim());
+  chownSync(path.join(dir, 'data'), postfixUid, postfixGid);
+  writeFileSync(
+    path.join(etc, 'main.cf'),
+    [
+      'compatibility_level = 3.6',
+      `queue_directory = ${dir}/queue`,
+      `data_directory = ${dir}/data`,
+      'mail_owner = postfix',
+      'setgid_group = postdrop',
+      'inet_interfaces = 127.0.0.1',
+      'inet_protocols = ipv4',
+      'myhostname = mx.test',
+      'mydestination =',
+      'mynetworks = 127.0.0.0/8',
+      'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+      `virtual_mailbox_domains = ${domain}`,
+      `virtual_mailbox_base = ${mailRoot}`,
+      `virtual_mailbox_maps = texthash:${etc}/vmailbox`,
+      `virtual_uid_maps = static:${uid}`,
+      `virtual_gid_maps = static:${gid}`,
+      // For `postfix check` (run before postlogd exists); the master then logs to a file.
+      'maillog_file = /dev/stdout',
+      `maillog_file_prefixes = /dev/stdout, ${dir}`,
+      'alias_maps =',
+      'alias_database =',
+      'local_recipient_maps =',
+      'smtputf8_enable = no',
+      'biff = no',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(path.join(etc, 'vmailbox'), mailboxes.map((address) => `${address} ${domain}/${address.split('@')[0]}/Maildir/`).join('\n') + '\n');
+  // No chroot (it would need a copy of the system's files), one line per service the path needs.
+  writeFileSync(
+    path.join(etc, 'master.cf'),
+    [
+      `127.0.0.1:${port} inet n - n - - smtpd`,
+      'cleanup unix n - n - 0 cleanup',
+      'qmgr unix n - n 300 1 qmgr',
+      'rewrite unix - - n - - trivial-rewrite',
+      'bounce unix - - n - 0 bounce',
+      'defer unix - - n - 0 bounce',
+      'trace unix - - n - 0 bounce',
+      'verify unix - - n - 1 verify',
+      'flush unix n - n 1000? 0 flush',
+      'proxymap unix - - n - - proxymap',
+      'smtp unix - - n - - smtp',
+      'relay unix - - n - - smtp',
+      'showq unix n - n - - showq',
+      'error unix - - n - - error',
+      'retry unix - - n - - error',
+      'discard unix - - n - - discard',
+      'virtual unix - n n - - virtual',
+      'anvil unix - - n - 1 anvil',
+      'scache unix - - n - 1 scache',
+      'postlog unix-dgram n - n - 1 postlogd',
+      '',
+    ].join('\n'),
+  );
+  // Creates the queue's subdirectories with their owners and modes.
+  execFileSync('postfix', ['-c', etc, 'check'], { stdio: 'pipe' });
+  const logFile = path.join(dir, 'postfix.log');
+  execFileSync('postconf', ['-c', etc, '-e', `maillog_file = ${logFile}`]);
+  // detached: the master leads a process group of its own, which is how it ends its children.
+  const child: ChildProcess = spawn(MASTER, ['-c', etc, '-d'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, MAIL_CONFIG: etc } });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (t: string) => (output += t));
+  child.stderr!.setEncoding('utf8').on('data', (t: string) => (output += t));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') + output;
+  const stop = async () => {
+    if (running()) process.kill(child.pid!, 'SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    if (running()) process.kill(child.pid!, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (!running()) {
+      const text = log();
+      await stop();
+      throw new Error(`postfix exited: ${text}`);
+    }
+    const greeted = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      const done = (ok: boolean) => {
+        s.destroy();
+        resolve(ok);
+      };
+      s.once('data', (d: Buffer) => done(d.toString().startsWith('220'))).once('error', () => done(false));
+    });
+    if (greeted) break;
+    if (Date.now() > deadline) {
+      const text = log();
+      await stop();
+      throw new Error(`postfix did not greet on ${port} within 10 s: ${text}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.unref();
+  return { port, log, stop };
+}

@@ -3,11 +3,13 @@
 // (bench/server.mjs) on a temp data dir with the default argon2 parameters. /healthz is probed
 // throughout. Prints one JSON object of figures on stdout; exits 1 on an error, a lost message or
 // a failed health check. All traffic goes to 127.0.0.1.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { percentile } from './smtp-load.js';
 
@@ -23,7 +25,11 @@ const MESSAGES_PER_SESSION = 10;
 const SOURCE_ADDRESSES = 25;
 const DOMAIN = 'load.test';
 const PASSWORD = 'Load#Bench-2024x';
-const MESSAGE = `Subject: load test\r\nFrom: <sender@${DOMAIN}>\r\n\r\n${'A line of a message body, as mail has.\r\n'.repeat(50)}`;
+/** A message from `from`, whose From: header must be the login's own address (mailpass checks it). */
+const message = (from: string) => `Subject: load test\r\nFrom: <${from}>\r\n\r\n${'A line of a message body, as mail has.\r\n'.repeat(50)}`;
+/** The relay run: sessions at once, and seconds per side (direct to the sink, then through mailpass). */
+const RELAY_SESSIONS = Number(process.env.BENCH_RELAY_SESSIONS ?? 64);
+const RELAY_SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 20);
 
 const note = (text: string) => process.stderr.write(`# ${text}\n`);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-load-'));
@@ -107,7 +113,7 @@ class Session {
     await this.expect(`MAIL FROM:<${from}>`, 250);
     await this.expect('RCPT TO:<friend@example.net>', 250);
     await this.expect('DATA', 354);
-    const r = await this.expect(`${MESSAGE}.`, 250);
+    const r = await this.expect(`${message(from)}.`, 250);
     const id = /queued as ([0-9a-f-]{36})/.exec(r)?.[1];
     if (!id) throw new Error(`no spool id in ${r.trim()}`);
     return id;
@@ -166,14 +172,15 @@ async function webUser(base: string, email: string, deadline: number, stats: { r
 async function main() {
   note(`seeding ${SMTP_SESSIONS + WEB_USERS} mailboxes`);
   await seedMailboxes(dataDir, { domain: DOMAIN, count: SMTP_SESSIONS + WEB_USERS, password: PASSWORD, localPart: (i) => `user${i}` });
-  server = await startServerProcess(dataDir, {
+  const env = {
     INITIAL_ADMIN_PASSWORD: 'Load#Root-2024x',
     SMTP_MAX_CLIENTS: String(SMTP_SESSIONS + 50),
-    // Every simulated client comes from 127.0.0.1.
+    // Every simulated client comes from loopback.
     SMTP_MAX_CLIENTS_PER_IP: String(SMTP_SESSIONS + 50),
     LOGIN_MAX_ATTEMPTS: '100000',
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
-  });
+  };
+  server = await startServerProcess(dataDir, env);
   const { ports } = server;
   const base = `http://127.0.0.1:${ports.http}`;
   const ca = readFileSync(path.join(dataDir, 'tls', 'cert.pem'));
@@ -261,8 +268,78 @@ async function main() {
     server_event_loop_delay_max_ms: Math.round(stats.eldMaxMs),
     server_peak_rss_mb: Math.round(stats.peakRssMb),
   };
-  process.stdout.write(`${JSON.stringify(figures)}\n`);
-  return smtpErrors.length === 0 && web.errors === 0 && lost === 0 && spool.size === acked.length && healthFailures === 0 ? 0 : 1;
+  await server.stop();
+  server = null;
+  const relay: { relay_errors?: number } = process.env.BENCH_RELAY === '0' ? {} : await relayRun(env);
+  process.stdout.write(`${JSON.stringify({ ...figures, ...relay })}\n`);
+  return (relay.relay_errors ?? 0) === 0 && smtpErrors.length === 0 && web.errors === 0 && lost === 0 && spool.size === acked.length && healthFailures === 0 ? 0 : 1;
+}
+
+/** RELAY_SESSIONS sessions for `seconds` against `port`, each sending MESSAGES_PER_SESSION messages a session; messages acknowledged a second. */
+async function drive(port: number, ca: Buffer, seconds: number) {
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  let acked = 0;
+  const errors: string[] = [];
+  await Promise.all(
+    Array.from({ length: RELAY_SESSIONS }, async (_, i) => {
+      const login = `user${i}@${DOMAIN}`;
+      while (performance.now() < deadline) {
+        let s: Session | null = null;
+        try {
+          s = await Session.open(port, ca, login, `127.0.1.${1 + (i % SOURCE_ADDRESSES)}`);
+          for (let m = 0; m < MESSAGES_PER_SESSION && performance.now() < deadline; m++) {
+            await s.send(login);
+            acked++;
+          }
+          await s.quit();
+        } catch (err) {
+          errors.push((err as Error).message);
+          s?.destroy();
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }),
+  );
+  for (const e of [...new Set(errors)].slice(0, 3)) note(`relay run: ${e}`);
+  return { perSecond: Math.round((acked / ((performance.now() - start) / 1000)) * 10) / 10, errors: errors.length };
+}
+
+/**
+ * The relay run (SPEC §9): the same client sends to a sink directly (STARTTLS, AUTH, messages),
+ * then through mailpass relaying to that sink; the ratio is what relaying costs. The sink runs in
+ * a process of its own and uses the server's certificate, so one CA serves both sides.
+ */
+async function relayRun(env: Record<string, string>) {
+  const ca = readFileSync(path.join(dataDir, 'tls', 'cert.pem'));
+  const sink: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL('./sink.mjs', import.meta.url))], {
+    env: { ...process.env, SINK_TLS_DIR: path.join(dataDir, 'tls') },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  try {
+    const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+      sink.once('message', (m: { port: number }) => resolve(m));
+      sink.once('exit', (c) => reject(new Error(`sink exited with ${c}`)));
+    });
+    note(`relay run: ${RELAY_SESSIONS} sessions for ${RELAY_SECONDS} s straight to a sink, then through mailpass`);
+    const direct = await drive(port, ca, RELAY_SECONDS);
+    server = await startServerProcess(dataDir, { ...env, RELAY_URL: `smtp://127.0.0.1:${port}?tls=none` });
+    const relayed = await drive(server.ports.smtp, ca, RELAY_SECONDS);
+    const stats = await server.ask<{ peakRssMb: number; eldP99Ms: number }>('stats');
+    return {
+      relay_sessions_concurrent: RELAY_SESSIONS,
+      relay_direct_messages_per_s: direct.perSecond,
+      relay_messages_per_s: relayed.perSecond,
+      relay_ratio: Math.round((relayed.perSecond / direct.perSecond) * 100) / 100,
+      relay_ratio_target: '>= 0.8',
+      relay_errors: direct.errors + relayed.errors,
+      relay_server_event_loop_delay_p99_ms: Math.round(stats.eldP99Ms * 10) / 10,
+      relay_server_peak_rss_mb: Math.round(stats.peakRssMb),
+    };
+  } finally {
+    sink.disconnect?.();
+    sink.kill();
+  }
 }
 
 let code = 1;

@@ -127,7 +127,11 @@ export function createRelay({ target, maxConnections, idleMs = 30_000, log, onRe
   };
 
   const begin = async (): Promise<RelayTransaction> => {
-    let conn: RelayConnection | null = await take();
+    let conn: RelayConnection | null = await take().catch((err: unknown) => {
+      // The message never got to the relay: counted, as the client is told to try again.
+      onResult?.('failed');
+      throw err;
+    });
     let fresh = false;
     /** 'idle' between transactions, 'open' after MAIL FROM was accepted. */
     let state: 'idle' | 'open' = 'idle';

@@ -323,7 +323,8 @@ async function relayRun(env: Record<string, string>) {
     });
     note(`relay run: ${RELAY_SESSIONS} sessions for ${RELAY_SECONDS} s straight to a sink, then through mailpass`);
     const direct = await drive(port, ca, RELAY_SECONDS);
-    server = await startServerProcess(dataDir, { ...env, RELAY_URL: `smtp://127.0.0.1:${port}?tls=none` });
+    const relayEnv = { ...env, RELAY_URL: `smtp://127.0.0.1:${port}?tls=none`, ...(process.env.RELAY_MAX_CONNECTIONS ? { RELAY_MAX_CONNECTIONS: process.env.RELAY_MAX_CONNECTIONS } : {}) };
+    server = await startServerProcess(dataDir, relayEnv);
     const relayed = await drive(server.ports.smtp, ca, RELAY_SECONDS);
     const stats = await server.ask<{ peakRssMb: number; eldP99Ms: number }>('stats');
     return {

@@ -105,10 +105,8 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
           log.warn({ err: err.message }, 'relay unavailable');
           return callback(REPLIES.relayUnavailable());
         }
-        if (err instanceof RelayMisconfigured) {
-          log.error({ err: err.message }, 'the relay refused mailpass: check RELAY_URL');
-          return callback(REPLIES.relayMisconfigured());
-        }
+        // The relay adapter logged it, with RELAY_URL (its password masked).
+        if (err instanceof RelayMisconfigured) return callback(REPLIES.relayMisconfigured());
         log.error({ err }, 'smtp hook failed');
         callback(REPLIES.unavailable());
       },

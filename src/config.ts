@@ -54,6 +54,8 @@ const schema = z.object({
   RELAY_TIMEOUT_SECONDS: positiveInt.max(3600).default(60),
   RELAY_TLS_CA_FILE: optionalText,
   SMTP_TRACE_CLIENT_IP: bool.default(true),
+  LOGIN_HISTORY_DAYS: positiveInt.max(3650).default(30),
+  AUDIT_RETENTION_DAYS: positiveInt.max(36500).default(365),
   METRICS_TOKEN: optionalText,
 });
 
@@ -98,6 +100,8 @@ export interface Config {
   readonly relay: RelayConfig | null;
   /** SMTP_TRACE_CLIENT_IP: the client's address in the Received: header of relayed mail. */
   readonly traceClientIp: boolean;
+  /** SPEC §10: days of login history, and of the audit log, kept. */
+  readonly retention: { readonly loginHistoryDays: number; readonly auditDays: number };
 }
 
 export interface RelayConfig {
@@ -215,5 +219,6 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
         })
       : null,
     traceClientIp: e.SMTP_TRACE_CLIENT_IP,
+    retention: Object.freeze({ loginHistoryDays: e.LOGIN_HISTORY_DAYS, auditDays: e.AUDIT_RETENTION_DAYS }),
   });
 }

@@ -111,6 +111,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const prune = setInterval(() => {
     services.sessions.prune().catch((err: unknown) => log.warn({ err }, 'session prune failed'));
     adapters.counters.prune().catch((err: unknown) => log.warn({ err }, 'login limit prune failed'));
+    services.database.prune().catch((err: unknown) => log.warn({ err }, 'login history and audit prune failed'));
   }, 60_000);
   prune.unref();
 

@@ -9,6 +9,7 @@ import { createCredentialService } from './core/credentials.js';
 import { createDomainService } from './core/domains.js';
 import { createAccountEvents } from './core/events.js';
 import { createLoginThrottle } from './core/login-throttle.js';
+import { createLoginHistoryService } from './core/login-history.js';
 import { createLogins, type LoginEvent } from './core/logins.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
@@ -72,6 +73,9 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     onVerify: onAuthVerify,
   });
   const writeDeps = { store, hasher, clock, events };
+  const mailboxes = createMailboxService({ ...writeDeps, audit, domains, rules, logins });
+  const credentials = createCredentialService({ ...writeDeps, audit, rules });
+  const days = (n: number) => clock.now() - n * 86_400;
   return {
     config,
     clock,
@@ -82,15 +86,19 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** SPEC §4.2's audit log (read by super admins); every use case writes its own entries. */
     audit: { list: audit.list },
     sessions: createSessionService({ store, clock, maxHours: config.session.maxHours }),
-    mailboxes: createMailboxService({ ...writeDeps, audit, domains, rules, logins }),
+    mailboxes,
+    credentials,
+    /** SPEC §10: accounts' login histories, for their owners and admins. */
+    loginHistory: createLoginHistoryService({ store, mailboxes, credentials }),
     admins: createAdminService({ store, hasher, clock, audit, rules, logins }),
-    credentials: createCredentialService({ ...writeDeps, audit, rules }),
     tokens: createTokenService({ store, clock, audit }),
     database: {
       /** Answers while the database can be read (/healthz). */
       ping: () => store.ping(),
       /** A consistent copy of the database, taken while it is in use. */
       backup: (file: string) => store.backup(file),
+      /** Ends what LOGIN_HISTORY_DAYS and AUDIT_RETENTION_DAYS no longer keep; the server calls it once a minute. */
+      prune: () => store.pruneHistory(days(config.retention.loginHistoryDays), days(config.retention.auditDays)),
     },
   };
 }

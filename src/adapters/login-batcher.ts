@@ -1,8 +1,12 @@
 import { UnavailableError } from '../core/errors.js';
-import type { AuditEntry, LoginBatch, LoginBatcher, Logger, LoginRecord, Rehash, Store } from '../core/ports.js';
+import type { AuditEntry, LoginBatch, LoginBatcher, LoginHistoryRow, Logger, LoginRecord, Rehash, Store } from '../core/ports.js';
 
 /** Entries kept at most between two writes; beyond it the oldest audit entries of a flood are dropped and counted. */
 const MAX_PENDING_AUDIT = 50_000;
+/** History rows kept at most between two writes (a flood aggregates into few rows; new addresses make new ones). */
+const MAX_PENDING_HISTORY = 50_000;
+
+const historyKey = (r: Pick<LoginHistoryRow, 'accountId' | 'day' | 'protocol' | 'mechanism' | 'result' | 'ip'>) => `${r.accountId}\0${r.day}\0${r.protocol}\0${r.mechanism}\0${r.result}\0${r.ip}`;
 
 /**
  * Last connections, re-hashes and SMTP audit entries, written at most once per interval in one
@@ -12,7 +16,25 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
   let logins = new Map<number, LoginRecord>();
   let rehashes = new Map<number, Rehash>();
   let audit: AuditEntry[] = [];
+  let history = new Map<string, LoginHistoryRow>();
   let dropped = 0;
+
+  const addHistory = (row: LoginHistoryRow) => {
+    const k = historyKey(row);
+    const prev = history.get(k);
+    if (prev) {
+      prev.count += row.count;
+      prev.firstAt = Math.min(prev.firstAt, row.firstAt);
+      if (row.lastAt >= prev.lastAt) {
+        prev.lastAt = row.lastAt;
+        prev.client = row.client;
+      }
+    } else if (history.size < MAX_PENDING_HISTORY) {
+      history.set(k, { ...row });
+    } else {
+      dropped++;
+    }
+  };
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
@@ -25,6 +47,7 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
     }
     for (const r of batch.rehashes) if (!rehashes.has(r.accountId)) rehashes.set(r.accountId, r);
     audit = [...batch.audit, ...audit];
+    for (const row of batch.history ?? []) addHistory(row);
     if (audit.length > MAX_PENDING_AUDIT) {
       dropped += audit.length - MAX_PENDING_AUDIT;
       audit = audit.slice(-MAX_PENDING_AUDIT);
@@ -33,20 +56,21 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
 
   const write = async () => {
     timer = null;
-    if (logins.size + rehashes.size + audit.length === 0) return;
-    const batch = { logins: [...logins.values()], rehashes: [...rehashes.values()], audit };
+    if (logins.size + rehashes.size + audit.length + history.size === 0) return;
+    const batch = { logins: [...logins.values()], rehashes: [...rehashes.values()], audit, history: [...history.values()] };
     logins = new Map();
     rehashes = new Map();
     audit = [];
+    history = new Map();
     if (dropped > 0) {
-      log.warn({ dropped }, 'audit entries dropped under load');
+      log.warn({ dropped }, 'audit entries or login history dropped under load');
       dropped = 0;
     }
     try {
       await store.applyLoginBatch(batch);
     } catch (err) {
       const retry = err instanceof UnavailableError && !stopped;
-      log.warn({ err, logins: batch.logins.length, rehashes: batch.rehashes.length, audit: batch.audit.length, retry }, 'login batch not written');
+      log.warn({ err, logins: batch.logins.length, rehashes: batch.rehashes.length, audit: batch.audit.length, history: batch.history.length, retry }, 'login batch not written');
       // A lock or a full disk passes: keep the batch (audit entries above all) for the next write.
       // Any other failure would fail again; it is logged, not retried forever.
       if (retry) {
@@ -71,6 +95,10 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
     },
     recordRehash(rehash) {
       rehashes.set(rehash.accountId, rehash);
+      schedule();
+    },
+    recordAttempt({ accountId, at, protocol, mechanism, result, ip, client }) {
+      addHistory({ accountId, day: Math.floor(at / 86_400), protocol, mechanism, result, ip: ip ?? '', client, firstAt: at, lastAt: at, count: 1 });
       schedule();
     },
     recordAudit(entry) {

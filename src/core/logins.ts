@@ -6,7 +6,8 @@ import { RateLimitedError } from './errors.js';
 import { addressKey, displayAddress, normalizeLoginName, type LoginRealm } from './login-names.js';
 import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
-import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, Store } from './ports.js';
+import { browserName } from './login-history.js';
+import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, LoginHistoryResult, Store } from './ports.js';
 
 export type { LoginProtocol } from './login-throttle.js';
 export type LoginEventResult = 'success' | 'failure' | 'locked';
@@ -34,8 +35,8 @@ export type LoginResult =
   | { ok: false; reason: 'bad-credentials' | 'locked' | 'busy'; retryAfterSeconds: number };
 
 export type LoginRequest =
-  | { protocol: 'smtp'; name: unknown; password: unknown; ip: string | null }
-  | { protocol: 'web'; realm: LoginRealm; name: unknown; password: unknown; ip: string | null; browserMark?: string | null }
+  | { protocol: 'smtp'; name: unknown; password: unknown; ip: string | null; mechanism?: string; tls?: string }
+  | { protocol: 'web'; realm: LoginRealm; name: unknown; password: unknown; ip: string | null; browserMark?: string | null; userAgent?: string }
   | { protocol: 'api'; token: unknown; ip: string | null };
 
 export interface Logins {
@@ -49,7 +50,7 @@ export interface Logins {
    * The current-password check of a password change: counted against the name's web limit like a
    * login (RateLimitedError when over it) and audited when wrong.
    */
-  verifyCurrentPassword(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, hash: string, password: string, ip: string | null): Promise<boolean>;
+  verifyCurrentPassword(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, hash: string, password: string, ip: string | null, userAgent?: string): Promise<boolean>;
   /** The password versions and states of these accounts: live SMTP sessions end when theirs changed. */
   accountStates(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
   /** Makes the dummy hash ahead of the first unknown login, which would otherwise cost one hash more. */
@@ -170,11 +171,19 @@ export function createLogins(deps: LoginDeps): Logins {
   const refusal = (reason: 'locked' | 'busy', retryAfterSeconds: number): LoginResult => ({ ok: false, reason, retryAfterSeconds });
   const badCredentials: LoginResult = { ok: false, reason: 'bad-credentials', retryAfterSeconds: 0 };
 
+  /** SPEC §10: an attempt on an existing account goes into its history (batched, as SMTP's audit). */
+  const remember = (account: Account, protocol: 'web' | 'smtp', how: { mechanism: string; client: string }, result: LoginHistoryResult, ip: string | null) =>
+    batcher.recordAttempt({ accountId: account.id, at: clock.now(), protocol, mechanism: how.mechanism, result, ip: displayAddress(ip), client: how.client });
+
   /** Mailbox and credential logins (SMTP, and the user panel for mailboxes). */
-  const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null): Promise<LoginResult> => {
+  const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null, how: { mechanism: string; client: string }): Promise<LoginResult> => {
     const admission = await throttle.begin({ protocol, name, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
-      if (admission.refused === 'locked') await record(protocol, 'account', 'locked', name, ip);
+      if (admission.refused === 'locked') {
+        await record(protocol, 'account', 'locked', name, ip);
+        const locked = await store.findAccountByLogin(name);
+        if (locked && (protocol === 'smtp' || locked.kind === 'mailbox')) remember(locked, protocol, how, 'locked', ip);
+      }
       return refusal(admission.refused, admission.retryAfterSeconds);
     }
     const { attempt } = admission;
@@ -188,7 +197,8 @@ export function createLogins(deps: LoginDeps): Logins {
       if (account && result.ok && !result.cached) {
         // The password may have changed while argon2 ran: the old one must not get through.
         const current = (await store.readAccountVersions([account.id])).get(account.id);
-        if (!current || current.passwordVersion !== account.passwordVersion || current.disabled) result = { ok: false, cached: false };
+        if (!current || current.passwordVersion !== account.passwordVersion) result = { ok: false, cached: false };
+        else if (current.disabled) account = { ...account, disabled: true };
         else positive?.set(`account:${name}`, password, account.id, account.passwordVersion, clock.now() * 1000);
       }
     } catch (err) {
@@ -199,9 +209,11 @@ export function createLogins(deps: LoginDeps): Logins {
     if (!account || !result.ok || !usable) {
       await attempt.finish('failure');
       await record(protocol, 'account', 'failure', name, ip);
+      if (account) remember(account, protocol, how, result.ok ? 'disabled' : 'bad-password', ip);
       return badCredentials;
     }
     await attempt.finish('success');
+    remember(account, protocol, how, 'ok', ip);
     const now = clock.now();
     if (protocol === 'smtp') batcher.recordLogin({ accountId: account.id, at: now, ip: displayAddress(ip) });
     // The new hash is made after the reply: a login never waits for a second argon2 run.
@@ -297,10 +309,15 @@ export function createLogins(deps: LoginDeps): Logins {
       }
       const mark = request.protocol === 'web' ? request.browserMark : null;
       const browser = mark ? await knownBrowser(`${realm}:${name}`, mark) : null;
-      return realm === 'admin' ? adminLogin(name, password, request.ip, browser) : accountLogin(request.protocol, name, password, request.ip, browser);
+      if (realm === 'admin') return adminLogin(name, password, request.ip, browser);
+      const how =
+        request.protocol === 'smtp'
+          ? { mechanism: (request.mechanism ?? 'PLAIN').toUpperCase().slice(0, 20), client: (request.tls ?? '').slice(0, 40) }
+          : { mechanism: 'password', client: browserName(request.userAgent) };
+      return accountLogin(request.protocol, name, password, request.ip, browser, how);
     },
 
-    async verifyCurrentPassword(actor, hash, password, ip) {
+    async verifyCurrentPassword(actor, hash, password, ip, userAgent) {
       const name = actor.kind === 'admin' ? `admin:${actor.username}` : actor.login;
       const admission = await throttle.begin({ protocol: 'web', name, address: addressKey(ip), password });
       if ('refused' in admission) throw new RateLimitedError(admission.retryAfterSeconds);
@@ -314,6 +331,9 @@ export function createLogins(deps: LoginDeps): Logins {
       await admission.attempt.finish(ok ? 'success' : 'failure');
       if (!ok) {
         onEvent?.({ protocol: 'web', result: 'failure' });
+        if (actor.kind === 'mailbox') {
+          batcher.recordAttempt({ accountId: actor.id, at: clock.now(), protocol: 'web', mechanism: 'current-password', result: 'bad-password', ip: displayAddress(ip), client: browserName(userAgent) });
+        }
         const target = actor.kind === 'admin' ? actor.username : actor.login;
         await audit.record(actor, actor.kind === 'admin' ? 'admin-login.failure' : 'login.failure', target, displayAddress(ip), 'current password');
       }

@@ -28,7 +28,7 @@ export interface MailboxService {
    */
   resetPassword(actor: Actor, domain: Domain, address: unknown, input: PasswordInput, ip?: string | null): Promise<{ mailbox: Account; password: string; generated: boolean }>;
   /** A mailbox owner changes its own password, knowing the current one. */
-  changeOwnPassword(actor: Extract<Actor, { kind: 'mailbox' }>, input: OwnPasswordInput, ip?: string | null): Promise<void>;
+  changeOwnPassword(actor: Extract<Actor, { kind: 'mailbox' }>, input: OwnPasswordInput, ip?: string | null, userAgent?: string): Promise<void>;
   setDisabled(actor: Actor, domain: Domain, address: unknown, disabled: boolean, ip?: string | null): Promise<Account>;
   deleteMailbox(actor: Actor, domain: Domain, address: unknown, ip?: string | null): Promise<Account>;
   /** The policy context of a mailbox: its local part and domain must not appear in its password. */
@@ -115,9 +115,9 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       return { mailbox, password, generated };
     },
 
-    async changeOwnPassword(actor, input, ip = null) {
+    async changeOwnPassword(actor, input, ip = null, userAgent) {
       const mailbox = await this.getOwnMailbox(actor);
-      const next = await checkOwnPasswordChange(deps, actor, mailbox.passwordHash, policyContext(mailbox.login), input, ip);
+      const next = await checkOwnPasswordChange(deps, actor, mailbox.passwordHash, policyContext(mailbox.login), input, ip, userAgent);
       const entry = audit.entry(actor, 'password.change', mailbox.login, ip);
       await writePassword(deps, mailbox, next, undefined, entry);
       audit.logged(entry);

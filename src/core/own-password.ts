@@ -22,11 +22,12 @@ export async function checkOwnPasswordChange(
   ctx: PolicyContext,
   input: OwnPasswordInput,
   ip: string | null,
+  userAgent?: string,
 ): Promise<string> {
   const errors: FieldErrors = {};
   const current = typeof input.current === 'string' ? input.current : '';
   const next = typeof input.next === 'string' ? input.next : '';
-  const currentOk = current !== '' && (await deps.logins.verifyCurrentPassword(actor, currentHash, current, ip));
+  const currentOk = current !== '' && (await deps.logins.verifyCurrentPassword(actor, currentHash, current, ip, userAgent));
   if (!currentOk) errors.current_password = ['Is not correct.'];
   if (next === '') {
     errors.new_password = ['Is required.'];

@@ -95,10 +95,41 @@ export interface LoginRecord {
   ip: string | null;
 }
 
+export type LoginHistoryResult = 'ok' | 'bad-password' | 'second-factor-failed' | 'locked' | 'disabled';
+
+/** One login attempt on an account, as its history keeps it (SPEC §10). */
+export interface LoginAttemptRecord {
+  accountId: number;
+  at: number;
+  protocol: 'web' | 'smtp' | 'api';
+  /** `PLAIN`, `LOGIN` (SMTP), `password`, `current-password` (web). */
+  mechanism: string;
+  result: LoginHistoryResult;
+  ip: string | null;
+  /** TLS version (SMTP) or browser (web). */
+  client: string;
+}
+
+/** Attempts of one day and (protocol, mechanism, result, address), counted. */
+export interface LoginHistoryRow {
+  accountId: number;
+  day: number;
+  protocol: string;
+  mechanism: string;
+  result: LoginHistoryResult;
+  ip: string;
+  client: string;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+}
+
 export interface LoginBatch {
   logins: readonly LoginRecord[];
   rehashes: readonly Rehash[];
   audit: readonly AuditEntry[];
+  /** Aggregated attempts; added to the rows of their day. */
+  history?: readonly LoginHistoryRow[];
 }
 
 /** A hash made with old parameters, replaced only while the password is still the one it was made from. */
@@ -182,6 +213,10 @@ export interface Store {
   pruneSessions(now: number): Promise<number>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
+  /** An account's login history, newest first. */
+  listLoginHistory(accountId: number, limit: number): Promise<LoginHistoryRow[]>;
+  /** Deletes login history last seen before `historyBefore` and audit entries before `auditBefore`. */
+  pruneHistory(historyBefore: number, auditBefore: number): Promise<{ history: number; audit: number }>;
   listAudit(query: { limit: number; offset: number }): Promise<{ items: AuditRecord[]; total: number }>;
 
   /** The value of an installation setting, created with `create()` on first use. */
@@ -219,6 +254,7 @@ export interface LoginBatcher {
   recordLogin(record: LoginRecord): void;
   recordRehash(rehash: Rehash): void;
   recordAudit(entry: AuditEntry): void;
+  recordAttempt(attempt: LoginAttemptRecord): void;
   /** Writes what is pending now; the server calls it at shutdown. */
   flush(): Promise<void>;
   stop(): Promise<void>;

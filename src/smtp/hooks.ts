@@ -114,7 +114,15 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
   };
 
   const authenticate = async (auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<SMTPServerAuthenticationResponse> => {
-    const result = await services.logins.attempt({ protocol: 'smtp', name: auth.username, password: auth.password, ip: clientIp(session) });
+    const tls = (session as unknown as { tlsOptions?: { version?: string } | false }).tlsOptions;
+    const result = await services.logins.attempt({
+      protocol: 'smtp',
+      name: auth.username,
+      password: auth.password,
+      ip: clientIp(session),
+      mechanism: auth.method,
+      tls: tls ? (tls.version ?? 'TLS') : '',
+    });
     if (!result.ok) {
       if (result.reason === 'locked') throw REPLIES.lockedOut();
       if (result.reason === 'busy') throw REPLIES.busy();

@@ -8,6 +8,7 @@ import {
   createCredential,
   deleteCredential,
   resetCredential,
+  showCredential,
   showDeleteCredential,
   showNewCredential,
   showResetCredential,
@@ -68,6 +69,7 @@ export function panelRoutes(svc: Services): Router {
 
   r.get(`${C}/new`, requireAdmin, showNewCredential(svc));
   r.post(C, requireAdmin, createCredential(svc));
+  r.get(`${C}/:guid`, requireAdmin, showCredential(svc));
   r.get(`${C}/:guid/reset`, requireAdmin, showResetCredential(svc));
   r.post(`${C}/:guid/reset`, requireAdmin, resetCredential(svc));
   r.get(`${C}/:guid/delete`, requireAdmin, showDeleteCredential(svc));

@@ -55,6 +55,7 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /admin/domains/:domain/mailboxes/:address/delete': 'domain',
   'GET /admin/domains/:domain/credentials/new': 'domain',
   'POST /admin/domains/:domain/credentials': 'domain',
+  'GET /admin/domains/:domain/credentials/:guid': 'domain',
   'GET /admin/domains/:domain/credentials/:guid/reset': 'domain',
   'POST /admin/domains/:domain/credentials/:guid/reset': 'domain',
   'GET /admin/domains/:domain/credentials/:guid/delete': 'domain',
@@ -82,6 +83,8 @@ const API: Record<string, 'public' | 'token' | 'domain'> = {
   'DELETE /domains/:domain/credentials/:credential': 'domain',
   'GET /domains/:domain/mailboxes': 'domain',
   'PUT /domains/:domain/mailboxes/:address/password': 'domain',
+  'GET /domains/:domain/mailboxes/:address/logins': 'domain',
+  'GET /domains/:domain/credentials/:credential/logins': 'domain',
 };
 
 function routesOf(router: Router): string[] {

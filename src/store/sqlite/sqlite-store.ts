@@ -10,6 +10,7 @@ import type {
   Domain,
   DomainSummary,
   LoginBatch,
+  LoginHistoryRow,
   SessionOwner,
   Store,
 } from '../../core/ports.js';
@@ -139,6 +140,9 @@ export const LIST_ACCOUNTS_SQL = `${ACCOUNT_SELECT}
 export const COUNT_ACCOUNTS_SQL = `SELECT count(*) AS n FROM accounts
       WHERE domain_id = @domainId AND kind = @kind AND login >= @lo AND login < @hi`;
 
+/** SPEC §10: failure rows kept at most per account (a flood of guesses from many addresses). */
+export const MAX_FAILURE_ROWS = 10_000;
+
 /** The highest code point: a search for logins starting with `p` is the index range [p, p + MAX). */
 const MAX_CHAR = '\u{10FFFF}';
 
@@ -209,6 +213,22 @@ export function createSqliteStore(db: Db): Store {
     countSessions: db.prepare('SELECT count(*) AS n FROM sessions WHERE owner = ?'),
     pruneSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
 
+    addHistory: db.prepare(`INSERT INTO login_history (account_id, day, protocol, mechanism, result, ip, client, first_at, last_at, count)
+      SELECT @accountId, @day, @protocol, @mechanism, @result, @ip, @client, @firstAt, @lastAt, @count
+      WHERE EXISTS (SELECT 1 FROM accounts WHERE id = @accountId)
+      ON CONFLICT (account_id, day, protocol, mechanism, result, ip) DO UPDATE SET
+        count = count + excluded.count,
+        first_at = min(first_at, excluded.first_at),
+        client = CASE WHEN excluded.last_at >= last_at THEN excluded.client ELSE client END,
+        last_at = max(last_at, excluded.last_at)`),
+    countFailureRows: db.prepare("SELECT count(*) AS n FROM login_history WHERE account_id = ? AND result <> 'ok'"),
+    trimFailureRows: db.prepare(`DELETE FROM login_history WHERE account_id = @accountId AND result <> 'ok' AND last_at <= (
+        SELECT last_at FROM login_history WHERE account_id = @accountId AND result <> 'ok'
+        ORDER BY last_at DESC LIMIT 1 OFFSET @keep)`),
+    listHistory: db.prepare(`SELECT account_id, day, protocol, mechanism, result, ip, client, first_at, last_at, count
+      FROM login_history WHERE account_id = ? ORDER BY last_at DESC LIMIT ?`),
+    pruneHistory: db.prepare('DELETE FROM login_history WHERE last_at < ?'),
+    pruneAudit: db.prepare('DELETE FROM audit_log WHERE at < ?'),
     appendAudit: db.prepare(`INSERT INTO audit_log (at, actor, action, target, ip, detail)
       VALUES (@at, @actor, @action, @target, @ip, @detail)`),
     listAudit: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?'),
@@ -246,10 +266,19 @@ export function createSqliteStore(db: Db): Store {
     q.deleteAccount.run(id);
     q.endSessionsOf.run(owner('mailbox', id));
   });
-  const loginBatchTx = db.transaction(({ logins, rehashes, audit }: LoginBatch) => {
+  const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [] }: LoginBatch) => {
     for (const r of logins) q.recordLogin.run(r);
     for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
     for (const e of audit) q.appendAudit.run({ ...e, detail: e.detail ?? null });
+    const failed = new Set<number>();
+    for (const h of history) {
+      q.addHistory.run(h);
+      if (h.result !== 'ok') failed.add(h.accountId);
+    }
+    // SPEC §10: at most MAX_FAILURE_ROWS failure rows an account; the oldest go first.
+    for (const accountId of failed) {
+      if ((q.countFailureRows.get(accountId) as { n: number }).n > MAX_FAILURE_ROWS) q.trimFailureRows.run({ accountId, keep: MAX_FAILURE_ROWS });
+    }
   });
   const audit = (entry: AuditEntry | undefined) => {
     if (entry) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
@@ -359,7 +388,7 @@ export function createSqliteStore(db: Db): Store {
       deleteAccountTx.immediate(id);
     },
     async applyLoginBatch(batch) {
-      if (batch.logins.length + batch.rehashes.length + batch.audit.length > 0) loginBatchTx.immediate(batch);
+      if (batch.logins.length + batch.rehashes.length + batch.audit.length + (batch.history?.length ?? 0) > 0) loginBatchTx.immediate(batch);
     },
 
     async insertAdmin({ username, passwordHash, isSuper, domainIds, mustChangePassword, now }, entry) {
@@ -432,6 +461,13 @@ export function createSqliteStore(db: Db): Store {
 
     async appendAudit(entry) {
       q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    },
+    async listLoginHistory(accountId, limit) {
+      const rows = q.listHistory.all(accountId, limit) as Array<{ account_id: number; day: number; protocol: string; mechanism: string; result: LoginHistoryRow['result']; ip: string; client: string; first_at: number; last_at: number; count: number }>;
+      return rows.map((r) => ({ accountId: r.account_id, day: r.day, protocol: r.protocol, mechanism: r.mechanism, result: r.result, ip: r.ip, client: r.client, firstAt: r.first_at, lastAt: r.last_at, count: r.count }));
+    },
+    async pruneHistory(historyBefore, auditBefore) {
+      return { history: q.pruneHistory.run(historyBefore).changes, audit: q.pruneAudit.run(auditBefore).changes };
     },
     async listAudit({ limit, offset }) {
       const items = (q.listAudit.all(limit, offset) as AuditRecord[]).map((r) => ({ ...r }));

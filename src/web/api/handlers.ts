@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Actor } from '../../core/actors.js';
+import type { LoginHistoryRow } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { parseForm } from '../forms.js';
 import { credentialJson, domainJson, mailboxJson } from './serialize.js';
@@ -83,4 +84,19 @@ export const setMailboxPassword = (svc: Services): RequestHandler => async (req,
       synced: true,
     },
   });
+};
+
+/** SPEC §10's shape of one history row. */
+const loginJson = (h: LoginHistoryRow) => ({ protocol: h.protocol, mechanism: h.mechanism, result: h.result, ip: h.ip || null, first_at: h.firstAt, last_at: h.lastAt, count: h.count });
+
+export const mailboxLogins = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const rows = await svc.loginHistory.ofMailbox(actorOf(res), domain, req.params.address);
+  res.json({ success: true, data: { logins: rows.map(loginJson) } });
+};
+
+export const credentialLogins = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  const rows = await svc.loginHistory.ofCredential(actorOf(res), domain, req.params.credential);
+  res.json({ success: true, data: { logins: rows.map(loginJson) } });
 };

@@ -36,6 +36,8 @@ const mailboxExample = {
   last_connection_ip: '192.0.2.10',
 };
 
+const loginExample = { protocol: 'smtp', mechanism: 'PLAIN', result: 'ok', ip: '203.0.113.7', first_at: 1640995200, last_at: 1641038400, count: 14 };
+
 /** The success envelope `{success: true, [message], data}` around a response's data. */
 const success = (withMessage: boolean, data: object) => ({
   type: 'object',
@@ -95,6 +97,31 @@ const schemas = {
       credential_count: { type: 'integer' },
     },
   },
+  LoginHistory: success(false, {
+    type: 'object',
+    required: ['logins'],
+    additionalProperties: false,
+    properties: {
+      logins: {
+        type: 'array',
+        description: 'Newest first: one entry per day and (protocol, mechanism, result, client address)',
+        items: {
+          type: 'object',
+          required: ['protocol', 'mechanism', 'result', 'ip', 'first_at', 'last_at', 'count'],
+          additionalProperties: false,
+          properties: {
+            protocol: { enum: ['web', 'smtp', 'api'] },
+            mechanism: { type: 'string', description: '`PLAIN` or `LOGIN` (SMTP), `password` or `current-password` (web)' },
+            result: { enum: ['ok', 'bad-password', 'second-factor-failed', 'locked', 'disabled'] },
+            ip: nullableString,
+            first_at: { type: 'integer', description: 'Unix seconds' },
+            last_at: { type: 'integer', description: 'Unix seconds' },
+            count: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+    },
+  }),
   PasswordStrength: {
     type: 'object',
     required: ['score', 'length', 'has_uppercase', 'has_lowercase', 'has_digit', 'has_special', 'meets_policy'],
@@ -262,6 +289,22 @@ export function openApiDocument(rateLimit: number) {
             { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1 } },
           ],
           responses: { '200': ok('Mailboxes', 'MailboxList', { success: true, data: { mailboxes: [mailboxExample], total: 1, page: 1, page_size: 50 } }), ...domainErrors },
+        },
+      },
+      '/domains/{domain}/mailboxes/{address}/logins': {
+        parameters: [domainParam, addressParam],
+        get: {
+          operationId: 'listMailboxLogins',
+          summary: "The mailbox's login history (LOGIN_HISTORY_DAYS), newest first",
+          responses: { '200': ok('Login history', 'LoginHistory', { success: true, data: { logins: [loginExample] } }), ...domainErrors },
+        },
+      },
+      '/domains/{domain}/credentials/{credential}/logins': {
+        parameters: [domainParam, credentialParam],
+        get: {
+          operationId: 'listCredentialLogins',
+          summary: "The credential's login history (LOGIN_HISTORY_DAYS), newest first",
+          responses: { '200': ok('Login history', 'LoginHistory', { success: true, data: { logins: [loginExample] } }), ...credentialErrors },
         },
       },
       '/domains/{domain}/mailboxes/{address}/password': {

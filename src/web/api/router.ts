@@ -6,7 +6,7 @@ import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
 import { requireUtf8Json } from '../middleware/require-utf8.js';
 import { apiNotFound, fail, handleApiErrors } from './errors.js';
-import { createCredential, deleteCredential, listCredentials, listDomains, listMailboxes, resetCredential, setMailboxPassword } from './handlers.js';
+import { createCredential, credentialLogins, deleteCredential, listCredentials, listDomains, listMailboxes, mailboxLogins, resetCredential, setMailboxPassword } from './handlers.js';
 import { openApiDocument } from './openapi.js';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
@@ -20,6 +20,8 @@ export const API_ROUTES: ReadonlyArray<{ method: Method; path: string; handler: 
   { method: 'delete', path: '/domains/:domain/credentials/:credential', handler: deleteCredential },
   { method: 'get', path: '/domains/:domain/mailboxes', handler: listMailboxes },
   { method: 'put', path: '/domains/:domain/mailboxes/:address/password', handler: setMailboxPassword },
+  { method: 'get', path: '/domains/:domain/mailboxes/:address/logins', handler: mailboxLogins },
+  { method: 'get', path: '/domains/:domain/credentials/:credential/logins', handler: credentialLogins },
 ];
 
 const BEARER = /^Bearer ([^\s]+)$/;

@@ -8,6 +8,7 @@ const VIEW_NEW = 'admin/credential-new';
 const VIEW_SECRET = 'admin/credential-secret';
 const VIEW_RESET = 'admin/credential-reset';
 const VIEW_DELETE = 'admin/credential-delete';
+const VIEW_SHOW = 'admin/credential';
 
 const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domain)}`;
 const smtpOf = (svc: Services) => ({ host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort });
@@ -25,6 +26,14 @@ export const createCredential = (svc: Services): RequestHandler => async (req, r
   const { credential, password } = await svc.credentials.createCredential(actor, domain, form.name, req.ip);
   res.set('Cache-Control', 'no-store');
   res.status(201).render(VIEW_SECRET, { domain, credential, password, smtp: smtpOf(svc), created: true });
+};
+
+/** A credential with its login history (SPEC §10). */
+export const showCredential = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  const credential = await svc.credentials.getCredential(actor, domainOf(res), req.params.guid);
+  const history = await svc.loginHistory.ofCredential(actor, domainOf(res), credential.guid);
+  res.render(VIEW_SHOW, { domain: domainOf(res), credential, history, historyDays: svc.config.retention.loginHistoryDays });
 };
 
 export const showResetCredential = (svc: Services): RequestHandler => async (req, res) => {

@@ -1,3 +1,4 @@
+import type { Account } from '../../core/ports.js';
 import type { RequestHandler } from 'express';
 import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
@@ -10,6 +11,15 @@ const VIEW_EDIT = 'admin/mailbox-edit';
 const VIEW_DELETE = 'admin/mailbox-delete';
 
 const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domain)}`;
+
+/** The edit page's locals: the mailbox, its domain and its login history (SPEC §10). */
+const editLocals = async (svc: Services, res: Parameters<RequestHandler>[1], mailbox: Account) => ({
+  domain: domainOf(res),
+  mailbox,
+  policy: POLICY_TEXT,
+  history: await svc.loginHistory.ofMailbox(res.locals.actor!, domainOf(res), mailbox.login),
+  historyDays: svc.config.retention.loginHistoryDays,
+});
 
 export const showNewMailbox = (svc: Services): RequestHandler => async (req, res) => {
   const domain = domainOf(res);
@@ -32,16 +42,15 @@ export const createMailbox = (svc: Services): RequestHandler => async (req, res)
   if (mailbox.domainId !== domain.id) return res.redirect(303, domainUrl(mailbox.domainName));
   if (password) {
     res.set('Cache-Control', 'no-store');
-    return res.status(201).render(VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT, values: {}, generated: password, created: true });
+    return res.status(201).render(VIEW_EDIT, { ...(await editLocals(svc, res, mailbox)), values: {}, generated: password, created: true });
   }
   setFlash(req, 'success', `Mailbox ${mailbox.login} added.`);
   res.redirect(303, domainUrl(domain.name));
 };
 
 export const showEditMailbox = (svc: Services): RequestHandler => async (req, res) => {
-  const domain = domainOf(res);
-  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, domain, req.params.address);
-  res.render(VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT, values: {} });
+  const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, domainOf(res), req.params.address);
+  res.render(VIEW_EDIT, { ...(await editLocals(svc, res, mailbox)), values: {} });
 };
 
 /** `Update user`: no current password needed; every session of the mailbox ends. */
@@ -49,7 +58,7 @@ export const updateMailboxPassword = (svc: Services): RequestHandler => async (r
   const actor = res.locals.actor!;
   const domain = domainOf(res);
   const mailbox = await svc.mailboxes.getMailbox(actor, domain, req.params.address);
-  formView(res, VIEW_EDIT, { domain, mailbox, policy: POLICY_TEXT }, req.body);
+  formView(res, VIEW_EDIT, await editLocals(svc, res, mailbox), req.body);
   const form = parseForm(ResetPasswordForm, req.body);
   await svc.mailboxes.resetPassword(actor, domain, mailbox.login, { password: form.password }, req.ip);
   setFlash(req, 'success', `Password of ${mailbox.login} updated. Its sessions have ended.`);
@@ -66,7 +75,8 @@ export const generateMailboxPassword = (svc: Services): RequestHandler => async 
   res.set('Cache-Control', 'no-store');
   if (req.accepts(['html', 'json']) === 'json') return res.json({ password });
   const values = typeof req.body?.address === 'string' ? { address: req.body.address, name: String(req.body.name ?? '') } : {};
-  res.render(mailbox ? VIEW_EDIT : VIEW_NEW, { domain, mailbox, policy: POLICY_TEXT, values, generated: password });
+  const locals = mailbox ? await editLocals(svc, res, mailbox) : { domain, mailbox, policy: POLICY_TEXT };
+  res.render(mailbox ? VIEW_EDIT : VIEW_NEW, { ...locals, values, generated: password });
 };
 
 export const setMailboxDisabled = (svc: Services, disabled: boolean): RequestHandler => async (req, res) => {

@@ -19,7 +19,15 @@ export const showLogin: RequestHandler = (req, res) => {
 export const login = (svc: Services): RequestHandler => async (req, res) => {
   formView(res, VIEW_LOGIN, {}, req.body);
   const form = parseForm(LoginForm, req.body);
-  const result = await svc.logins.attempt({ protocol: 'web', realm: 'account', name: form.email, password: form.password, ip: req.ip ?? null, browserMark: browserMarkOf(req) });
+  const result = await svc.logins.attempt({
+    protocol: 'web',
+    realm: 'account',
+    name: form.email,
+    password: form.password,
+    ip: req.ip ?? null,
+    browserMark: browserMarkOf(req),
+    userAgent: req.get('user-agent'),
+  });
   if (!result.ok) {
     if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
     return res.status(401).render(VIEW_LOGIN, { values: { email: form.email }, errors: { form: [FAILED] } });
@@ -37,18 +45,23 @@ const mailboxActor = (res: Parameters<RequestHandler>[1]) => {
   return actor;
 };
 
+/** What every render of the account page shows besides the form: the mailbox and its recent activity. */
+const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {
+  const actor = mailboxActor(res);
+  const [mailbox, history] = await Promise.all([svc.mailboxes.getOwnMailbox(actor), svc.loginHistory.own(actor)]);
+  return { mailbox, history, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT };
+};
+
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {
-  const mailbox = await svc.mailboxes.getOwnMailbox(mailboxActor(res));
-  res.render(VIEW_ACCOUNT, { mailbox, policy: POLICY_TEXT, values: {} });
+  res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {} });
 };
 
 /** On success every session of the mailbox ends, this one too, and the browser lands on /login. */
 export const updatePassword = (svc: Services): RequestHandler => async (req, res) => {
   const actor = mailboxActor(res);
-  const mailbox = await svc.mailboxes.getOwnMailbox(actor);
-  formView(res, VIEW_ACCOUNT, { mailbox, policy: POLICY_TEXT }, req.body);
+  formView(res, VIEW_ACCOUNT, await accountLocals(svc, res), req.body);
   const form = parseForm(ChangePasswordForm, req.body);
-  await svc.mailboxes.changeOwnPassword(actor, { current: form.current_password, next: form.new_password, confirm: form.confirm_password }, req.ip);
+  await svc.mailboxes.changeOwnPassword(actor, { current: form.current_password, next: form.new_password, confirm: form.confirm_password }, req.ip, req.get('user-agent'));
   await endSession(req);
   res.redirect(303, '/login?updated=1');
 };
@@ -59,7 +72,7 @@ export const generateOwnPassword = (svc: Services): RequestHandler => async (req
   const password = svc.rules.generate(svc.mailboxes.policyContext(mailbox.login));
   res.set('Cache-Control', 'no-store');
   if (req.accepts(['html', 'json']) === 'json') return res.json({ password });
-  res.render(VIEW_ACCOUNT, { mailbox, policy: POLICY_TEXT, values: {}, generated: password });
+  res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {}, generated: password });
 };
 
 export const logout: RequestHandler = async (req, res) => {

@@ -1,0 +1,33 @@
+import type { Actor } from './actors.js';
+import type { CredentialService } from './credentials.js';
+import type { MailboxService } from './mailboxes.js';
+import type { Domain, LoginHistoryRow, Store } from './ports.js';
+
+/** Rows shown at most (newest first): a month of an active account's days and addresses. */
+export const HISTORY_LIMIT = 200;
+
+export interface LoginHistoryService {
+  /** The mailbox owner's own history (`/account`, "Recent activity"). */
+  own(actor: Extract<Actor, { kind: 'mailbox' }>): Promise<LoginHistoryRow[]>;
+  ofMailbox(actor: Actor, domain: Domain, address: unknown): Promise<LoginHistoryRow[]>;
+  ofCredential(actor: Actor, domain: Domain, guid: unknown): Promise<LoginHistoryRow[]>;
+}
+
+/** SPEC §10: who may read which account's login history; the same rules as the account itself. */
+export function createLoginHistoryService({ store, mailboxes, credentials }: { store: Store; mailboxes: MailboxService; credentials: CredentialService }): LoginHistoryService {
+  return {
+    own: async (actor) => store.listLoginHistory((await mailboxes.getOwnMailbox(actor)).id, HISTORY_LIMIT),
+    ofMailbox: async (actor, domain, address) => store.listLoginHistory((await mailboxes.getMailbox(actor, domain, address)).id, HISTORY_LIMIT),
+    ofCredential: async (actor, domain, guid) => store.listLoginHistory((await credentials.getCredential(actor, domain, guid)).id, HISTORY_LIMIT),
+  };
+}
+
+/** A browser as a person names it ("Firefox on Linux"), from its User-Agent; never the whole string. */
+export function browserName(userAgent: string | undefined): string {
+  if (!userAgent) return '';
+  const browser = /\b(Edg|OPR|Firefox|Chrome|Safari)\/\d+/.exec(userAgent)?.[1];
+  const os = /\b(Windows|Android|iPhone|iPad|Mac OS X|Linux|CrOS)\b/.exec(userAgent)?.[1];
+  const names: Record<string, string> = { Edg: 'Edge', OPR: 'Opera', 'Mac OS X': 'macOS', CrOS: 'ChromeOS' };
+  const b = browser ? (names[browser] ?? browser) : 'a browser';
+  return os ? `${b} on ${names[os] ?? os}` : b;
+}

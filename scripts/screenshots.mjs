@@ -44,7 +44,7 @@ const browser = await chromium.launch({
 });
 
 try {
-  await seed(server.services);
+  await seed(server.services, server.adapters.store);
   mkdirSync(OUT, { recursive: true });
   const written = [];
   const shot = async (page, name) => {
@@ -112,8 +112,8 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-/** Example data: two domains, a few mailboxes (some with a last SMTP connection) and credentials. */
-async function seed(svc) {
+/** Example data: two domains, a few mailboxes (some with a last SMTP connection and a login history) and credentials. */
+async function seed(svc, store) {
   await svc.domains.addDomain(cliActor, 'example.com', { verified: true });
   await svc.domains.addDomain(cliActor, 'example.org', { verified: true });
   await svc.domains.addDomain(cliActor, 'shop.example.net', { verified: false });
@@ -132,8 +132,19 @@ async function seed(svc) {
     if (i % 2 === 0) logins.push({ accountId: mailbox.id, at: now - 3600 * (i + 1) - 420, ip: `192.0.2.${10 + i}` });
   }
   await svc.mailboxes.addMailbox(cliActor, { address: 'hello@example.org', name: 'Hello', generate: true });
-  const wordpress = await svc.credentials.createCredential(cliActor, 'example.com', 'WordPress');
-  await svc.credentials.createCredential(cliActor, 'example.com', 'CRM');
+  const exampleCom = await svc.domains.requireDomain(cliActor, 'example.com');
+  const wordpress = await svc.credentials.createCredential(cliActor, exampleCom, 'WordPress');
+  await svc.credentials.createCredential(cliActor, exampleCom, 'CRM');
   logins.push({ accountId: wordpress.credential.id, at: now - 900, ip: '198.51.100.7' });
-  await svc.store.applyLoginBatch({ logins, rehashes: [], audit: [] });
+  const jane = logins[0].accountId;
+  const row = (ago, protocol, mechanism, result, ip, client, count) => {
+    const at = now - ago;
+    return { accountId: jane, day: Math.floor(at / 86_400), protocol, mechanism, result, ip, client, firstAt: at - 3600, lastAt: at, count };
+  };
+  const history = [
+    row(420 + 3600, 'smtp', 'PLAIN', 'ok', '192.0.2.10', 'TLSv1.3', 12),
+    row(5400, 'web', 'password', 'ok', '192.0.2.10', 'Firefox on Linux', 1),
+    row(86_400 + 600, 'smtp', 'LOGIN', 'bad-password', '203.0.113.66', 'TLSv1.2', 3),
+  ];
+  await store.applyLoginBatch({ logins, rehashes: [], audit: [], history });
 }

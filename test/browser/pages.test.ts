@@ -33,6 +33,12 @@ before(async () => {
   const { credential } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'WordPress');
   credentialGuid = credential.guid!;
   await server.adapters.store.appendAudit({ at: server.services.clock.now(), actor: 'test', action: 'login.success', target: mailbox.address, ip: '192.0.2.1' });
+  // A login history with a success and a refusal, so that its table is checked too.
+  const now = server.services.clock.now();
+  const history = (['ok', 'bad-password'] as const).map((result, i) => ({
+    accountId: mailbox.mailbox.id, day: Math.floor(now / 86_400), protocol: 'smtp', mechanism: 'PLAIN', result, ip: `192.0.2.${i + 1}`, client: 'TLSv1.3', firstAt: now - 60, lastAt: now - i, count: 2,
+  }));
+  await server.adapters.store.applyLoginBatch({ logins: [], rehashes: [], audit: [], history });
 });
 after(async () => {
   await Promise.all(journeys.map((j) => j.close()));
@@ -139,6 +145,7 @@ describe('every page: no CSP or script error, no serious axe violation, readable
       await p.getByRole('button', { name: 'Create credential' }).click();
       await p.locator('#cred-password').waitFor();
     });
+    await checkPage(j, 'credential', (p) => p.goto(`${base()}/credentials/${credentialGuid}`));
     await checkPage(j, 'credential reset', (p) => p.goto(`${base()}/credentials/${credentialGuid}/reset`));
     await checkPage(j, 'credential new password', async (p) => {
       await p.getByRole('button', { name: 'Reset password' }).click();
@@ -154,6 +161,8 @@ describe('every page: no CSP or script error, no serious axe violation, readable
     await checkPage(j, 'tokens with one', (p) => p.goto('/admin/tokens'));
     await checkPage(j, 'audit log', (p) => p.goto('/admin/audit'));
     await checkPage(j, 'admins', (p) => p.goto('/admin/admins'));
+    await checkPage(j, 'admin edit', (p) => p.goto('/admin/admins/admin'));
+    await checkPage(j, 'own admin account', (p) => p.goto('/admin/account'));
     await checkPage(j, 'admin error page', async (p) => {
       const res = await p.goto('/admin/domains/nowhere.example');
       assert.equal(res?.status(), 404);

@@ -21,7 +21,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 let server: TestServer;
 let browser: Browser;
 let domain: string;
-let mailbox: { address: string; password: string };
+let mailbox: Awaited<ReturnType<typeof aMailbox>>;
 let credentialGuid: string;
 const journeys: Journey[] = [];
 

@@ -55,6 +55,7 @@ const schema = z.object({
   RELAY_TLS_CA_FILE: optionalText,
   SMTP_TRACE_CLIENT_IP: bool.default(true),
   LOGIN_HISTORY_DAYS: positiveInt.max(3650).default(30),
+  REQUIRE_ADMIN_SECOND_FACTOR: bool.default(false),
   AUDIT_RETENTION_DAYS: positiveInt.max(36500).default(365),
   METRICS_TOKEN: optionalText,
 });
@@ -100,6 +101,8 @@ export interface Config {
   readonly relay: RelayConfig | null;
   /** SMTP_TRACE_CLIENT_IP: the client's address in the Received: header of relayed mail. */
   readonly traceClientIp: boolean;
+  /** SPEC §11: an admin without a second factor must add one before any other page. */
+  readonly requireAdminSecondFactor: boolean;
   /** SPEC §10: days of login history, and of the audit log, kept. */
   readonly retention: { readonly loginHistoryDays: number; readonly auditDays: number };
 }
@@ -219,6 +222,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
         })
       : null,
     traceClientIp: e.SMTP_TRACE_CLIENT_IP,
+    requireAdminSecondFactor: e.REQUIRE_ADMIN_SECOND_FACTOR,
     retention: Object.freeze({ loginHistoryDays: e.LOGIN_HISTORY_DAYS, auditDays: e.AUDIT_RETENTION_DAYS }),
   });
 }

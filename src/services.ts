@@ -13,6 +13,7 @@ import { createLoginHistoryService } from './core/login-history.js';
 import { createLogins, type LoginEvent } from './core/logins.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
+import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type LoginBatcher, type Logger, type Store, type StrengthEstimator } from './core/ports.js';
@@ -71,10 +72,13 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     negativeTtlSeconds: Math.max(config.smtp.windowSeconds, config.login.windowSeconds),
     onEvent: onLogin,
     onVerify: onAuthVerify,
+    // Bound below: the second-factor service needs the mailboxes, which need the logins.
+    secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, code) => secondFactors.check(owner, label, code) },
   });
   const writeDeps = { store, hasher, clock, events };
   const mailboxes = createMailboxService({ ...writeDeps, audit, domains, rules, logins });
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
+  const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes });
   const days = (n: number) => clock.now() - n * 86_400;
   return {
     config,
@@ -85,7 +89,9 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     logins,
     /** SPEC §4.2's audit log (read by super admins); every use case writes its own entries. */
     audit: { list: audit.list },
-    sessions: createSessionService({ store, clock, maxHours: config.session.maxHours }),
+    sessions: createSessionService({ store, clock, maxHours: config.session.maxHours, requireAdminSecondFactor: config.requireAdminSecondFactor }),
+    /** SPEC §11: TOTP and recovery codes for the panel login. */
+    secondFactors,
     mailboxes,
     credentials,
     /** SPEC §10: accounts' login histories, for their owners and admins. */

@@ -28,7 +28,10 @@ export type AuditAction =
   | 'credential.delete'
   | 'token.create'
   | 'token.revoke'
-  | 'sessions.end';
+  | 'sessions.end'
+  | 'second-factor.add'
+  | 'second-factor.remove'
+  | 'login.password-accepted';
 
 export interface Audit {
   record(actor: Actor | string, action: AuditAction, target: string, ip?: string | null, detail?: string): Promise<void>;

@@ -7,7 +7,7 @@ import { addressKey, displayAddress, normalizeLoginName, type LoginRealm } from 
 import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { browserName } from './login-history.js';
-import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, LoginHistoryResult, Store } from './ports.js';
+import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Store } from './ports.js';
 
 export type { LoginProtocol } from './login-throttle.js';
 export type LoginEventResult = 'success' | 'failure' | 'locked';
@@ -27,6 +27,8 @@ export type LoginResult =
   | {
       ok: true;
       principal: Principal;
+      /** Web logins: the password was right and a second factor is on; the login continues at the second step. */
+      secondFactor?: true;
       /** Web logins: the browser's new known-browser mark for this name (the edge sets it as a cookie). */
       browserMark?: string;
       /** True when the answer came from the cache of recent logins (no argon2 run). */
@@ -51,6 +53,11 @@ export interface Logins {
    * login (RateLimitedError when over it) and audited when wrong.
    */
   verifyCurrentPassword(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, hash: string, password: string, ip: string | null, userAgent?: string): Promise<boolean>;
+  /**
+   * SPEC §11: the second step of a web login whose password was right: a TOTP or recovery code,
+   * counted against the name's web limit like a password, audited, in the login history.
+   */
+  secondStep(request: { realm: LoginRealm; owner: SessionOwner; pwv: number; code: unknown; ip: string | null; userAgent?: string; browserMark?: string | null }): Promise<LoginResult>;
   /** The password versions and states of these accounts: live SMTP sessions end when theirs changed. */
   accountStates(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
   /** Makes the dummy hash ahead of the first unknown login, which would otherwise cost one hash more. */
@@ -71,6 +78,8 @@ export interface LoginDeps {
   negativeTtlSeconds: number;
   onEvent?: (event: LoginEvent) => void;
   onVerify?: (result: 'hit' | 'miss') => void;
+  /** SPEC §11: who has a second factor, and the check of a second-step code. */
+  secondFactors: { has(owner: SessionOwner): Promise<boolean>; check(owner: SessionOwner, label: string, code: unknown): Promise<boolean> };
 }
 
 /** One address keeps at most this many argon2 verifications in flight; the rest wait their turn. */
@@ -102,7 +111,7 @@ function keyedLimiter(limit: number) {
 }
 
 export function createLogins(deps: LoginDeps): Logins {
-  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify } = deps;
+  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors } = deps;
   const positive: AuthCache | null = createAuthCache(deps.authCache);
   // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
   const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
@@ -213,6 +222,11 @@ export function createLogins(deps: LoginDeps): Logins {
       return badCredentials;
     }
     await attempt.finish('success');
+    if (protocol === 'web' && (await secondFactors.has(`mailbox:${account.id}`))) {
+      // Not a login yet: the owner sees it in the audit log if nobody completes the second step.
+      await audit.record({ kind: 'mailbox', id: account.id, login: account.login }, 'login.password-accepted', account.login, displayAddress(ip), 'second factor pending');
+      return { ok: true, principal: { kind: 'account', account }, cached: result.cached, secondFactor: true };
+    }
     remember(account, protocol, how, 'ok', ip);
     const now = clock.now();
     if (protocol === 'smtp') batcher.recordLogin({ accountId: account.id, at: now, ip: displayAddress(ip) });
@@ -247,6 +261,10 @@ export function createLogins(deps: LoginDeps): Logins {
       return badCredentials;
     }
     await attempt.finish('success');
+    if (await secondFactors.has(`admin:${admin.id}`)) {
+      await audit.record(`admin:${admin.username}`, 'login.password-accepted', admin.username, displayAddress(ip), 'second factor pending');
+      return { ok: true, principal: { kind: 'admin', admin }, cached: false, secondFactor: true };
+    }
     if (hasher.needsRehash(admin.passwordHash)) {
       const { id, passwordVersion } = admin;
       hasher.hash(password).then((hash) => store.rehashAdminPassword(id, passwordVersion, hash), () => {}).catch(() => {});
@@ -338,6 +356,44 @@ export function createLogins(deps: LoginDeps): Logins {
         await audit.record(actor, actor.kind === 'admin' ? 'admin-login.failure' : 'login.failure', target, displayAddress(ip), 'current password');
       }
       return ok;
+    },
+
+    async secondStep({ realm, owner, pwv, code, ip, userAgent }) {
+      const [kind, idText] = owner.split(':');
+      const id = Number(idText);
+      const admin = kind === 'admin' ? await store.findAdminById(id) : null;
+      const account = kind === 'mailbox' ? await store.findAccountById(id) : null;
+      const live = admin ? !admin.disabled && admin.passwordVersion === pwv : account ? !account.disabled && account.domainVerified && account.passwordVersion === pwv : false;
+      if (!live || (realm === 'admin') !== (kind === 'admin')) return badCredentials;
+      const name = admin ? admin.username : account!.login;
+      const typed = typeof code === 'string' ? code.slice(0, 64) : '';
+      const admission = await throttle.begin({ protocol: 'web', name: admin ? `admin:${name}` : name, address: addressKey(ip), password: typed });
+      if ('refused' in admission) {
+        if (admission.refused === 'locked') await record('web', realm, 'locked', name, ip);
+        return refusal(admission.refused, admission.retryAfterSeconds);
+      }
+      let ok = false;
+      try {
+        ok = await secondFactors.check(owner, name, typed);
+      } catch (err) {
+        await admission.attempt.finish('aborted');
+        throw err;
+      }
+      await admission.attempt.finish(ok ? 'success' : 'failure');
+      const how = { mechanism: 'second-factor', client: browserName(userAgent) };
+      if (!ok) {
+        onEvent?.({ protocol: 'web', result: 'failure' });
+        await audit.record(admin ? `admin:${name}` : `login:${name}`, admin ? 'admin-login.failure' : 'login.failure', name, displayAddress(ip), 'second factor');
+        if (account) remember(account, 'web', how, 'second-factor-failed', ip);
+        return badCredentials;
+      }
+      if (account) {
+        remember(account, 'web', how, 'ok', ip);
+        await record('web', 'account', 'success', name, ip, { kind: 'mailbox', id: account.id, login: account.login });
+        return { ok: true, principal: { kind: 'account', account }, cached: false, browserMark: await issueMark(`account:${name}`) };
+      }
+      await record('web', 'admin', 'success', name, ip, { kind: 'admin', id: admin!.id, username: name, isSuper: admin!.isSuper, domainIds: admin!.domainIds, via: 'web' });
+      return { ok: true, principal: { kind: 'admin', admin: admin! }, cached: false, browserMark: await issueMark(`admin:${name}`) };
     },
 
     accountStates: (ids) => store.readAccountVersions(ids),

@@ -222,6 +222,17 @@ export interface Store {
   /** The value of an installation setting, created with `create()` on first use. */
   getOrCreateSetting(key: string, create: () => string): Promise<string>;
 
+  /** SPEC §11: an owner's second factors (null: none). */
+  getSecondFactors(owner: SessionOwner): Promise<{ totp: { secret: string; lastStep: number; createdAt: number } | null; recoveryLeft: number }>;
+  /** Turns TOTP on with its first accepted step and a new set of recovery codes, with `audit`, in one transaction. */
+  addTotp(owner: SessionOwner, secret: string, step: number, recoveryHashes: readonly string[], now: number, audit: AuditEntry): Promise<void>;
+  /** Accepts a TOTP step once: true only when it is newer than every step accepted before. */
+  useTotpStep(owner: SessionOwner, step: number): Promise<boolean>;
+  /** Uses a recovery code once: true only when it existed unused. */
+  useRecoveryCode(owner: SessionOwner, hash: string, now: number): Promise<boolean>;
+  /** Removes every second factor and recovery code of the owner and ends its sessions, with `audit`. */
+  removeSecondFactors(owner: SessionOwner, audit: AuditEntry): Promise<void>;
+
   /** A consistent copy of the database, taken while it is in use. */
   backup(file: string): Promise<void>;
   /** Answers while the database can be read. */

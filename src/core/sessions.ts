@@ -10,7 +10,11 @@ export interface SessionClaim {
   createdAt?: number;
 }
 
-export type SessionActor = Extract<Actor, { kind: 'mailbox' | 'admin' }> & { mustChangePassword?: boolean };
+export type SessionActor = Extract<Actor, { kind: 'mailbox' | 'admin' }> & {
+  mustChangePassword?: boolean;
+  /** REQUIRE_ADMIN_SECOND_FACTOR and none added yet: every page but the security page sends the admin there. */
+  mustAddSecondFactor?: boolean;
+};
 
 export interface SessionService {
   /**
@@ -29,7 +33,7 @@ export interface SessionService {
   readonly maxAgeSeconds: number;
 }
 
-export function createSessionService({ store, clock, maxHours }: { store: Store; clock: Clock; maxHours: number }): SessionService {
+export function createSessionService({ store, clock, maxHours, requireAdminSecondFactor = false }: { store: Store; clock: Clock; maxHours: number; requireAdminSecondFactor?: boolean }): SessionService {
   const maxAgeSeconds = maxHours * 3600;
   return {
     maxAgeSeconds,
@@ -40,7 +44,8 @@ export function createSessionService({ store, clock, maxHours }: { store: Store;
       if (kind === 'admin') {
         const admin = await store.findAdminById(id);
         if (!admin || admin.disabled || admin.passwordVersion !== pwv) return null;
-        return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword };
+        const mustAddSecondFactor = requireAdminSecondFactor && (await store.getSecondFactors(`admin:${id}`)).totp === null;
+        return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword, mustAddSecondFactor };
       }
       if (kind === 'mailbox') {
         const account = await store.findAccountById(id);

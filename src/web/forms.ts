@@ -23,6 +23,7 @@ export const NewAdminForm = z.object({
   domains: z.union([field(253), z.array(field(253)).max(1000)]).optional(),
 });
 
+export const CodeForm = z.object({ code: field(64) });
 export const EditAdminForm = z.object({
   super: optionalField(10),
   domains: z.union([field(253), z.array(field(253)).max(1000)]).optional(),

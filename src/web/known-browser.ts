@@ -12,7 +12,8 @@ const COOKIE = new RegExp(`(?:^|;\\s*)${KNOWN_COOKIE}=([0-9A-Za-z_.-]{1,120})(?:
  */
 export const browserMarkOf = (req: Request): string | null => COOKIE.exec(req.headers.cookie ?? '')?.[1] ?? null;
 
-export function setBrowserMark(req: Request, res: Response, mark: string) {
-  const attributes = [`Max-Age=${KNOWN_DAYS * 86_400}`, `Path=${req.path}`, 'HttpOnly', 'SameSite=Lax', ...(req.secure ? ['Secure'] : [])];
+/** `path`: the login page the mark belongs to (the request's own path by default). */
+export function setBrowserMark(req: Request, res: Response, mark: string, path = req.path) {
+  const attributes = [`Max-Age=${KNOWN_DAYS * 86_400}`, `Path=${path}`, 'HttpOnly', 'SameSite=Lax', ...(req.secure ? ['Secure'] : [])];
   queueCookie(res, [`${KNOWN_COOKIE}=${mark}`, ...attributes].join('; '));
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Services } from '../services.js';
 import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
 import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './handlers/admin-account.js';
+import { removeAdminFactors, removeMailboxFactors, secondStep, showSecondStep, showSecurity, turnOnTotp } from './handlers/second-factor.js';
 import { createAdmin, deleteAdmin, listAdmins, setAdminDisabled, showEditAdmin, updateAdmin } from './handlers/admin-admins.js';
 import { showAudit } from './handlers/admin-audit.js';
 import {
@@ -40,18 +41,26 @@ export function panelRoutes(svc: Services): Router {
   r.get('/', (_req, res) => res.redirect(303, '/login'));
   r.get('/login', showLogin);
   r.post('/login', login(svc));
+  r.get('/login/second-factor', showSecondStep(svc, 'account'));
+  r.post('/login/second-factor', secondStep(svc, 'account'));
   r.post('/logout', logout);
   r.get('/account', requireMailbox, showAccount(svc));
   r.post('/account', requireMailbox, updatePassword(svc));
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
+  r.get('/account/security', requireMailbox, showSecurity(svc, 'account'));
+  r.post('/account/security/totp', requireMailbox, turnOnTotp(svc, 'account'));
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
   r.get('/admin/login', showAdminLogin);
   r.post('/admin/login', adminLogin(svc));
+  r.get('/admin/login/second-factor', showSecondStep(svc, 'admin'));
+  r.post('/admin/login/second-factor', secondStep(svc, 'admin'));
   r.post('/admin/logout', adminLogout);
   r.get('/admin/account', requireAdmin, showAdminAccount(svc));
   r.post('/admin/account', requireAdmin, updateAdminPassword(svc));
   r.post('/admin/account/generate', requireAdmin, generateAdminPassword(svc));
+  r.get('/admin/account/security', requireAdmin, showSecurity(svc, 'admin'));
+  r.post('/admin/account/security/totp', requireAdmin, turnOnTotp(svc, 'admin'));
 
   r.get('/admin/domains', requireAdmin, listDomains(svc));
   r.post('/admin/domains', requireSuperAdmin, createDomain(svc));
@@ -63,6 +72,7 @@ export function panelRoutes(svc: Services): Router {
   r.post(`${M}/:address/password`, requireAdmin, updateMailboxPassword(svc));
   r.post(`${M}/:address/generate`, requireAdmin, generateMailboxPassword(svc));
   r.post(`${M}/:address/disable`, requireAdmin, setMailboxDisabled(svc, true));
+  r.post(`${M}/:address/second-factors/remove`, requireSuperAdmin, removeMailboxFactors(svc));
   r.post(`${M}/:address/enable`, requireAdmin, setMailboxDisabled(svc, false));
   r.get(`${M}/:address/delete`, requireAdmin, showDeleteMailbox(svc));
   r.post(`${M}/:address/delete`, requireAdmin, deleteMailbox(svc));
@@ -86,6 +96,7 @@ export function panelRoutes(svc: Services): Router {
   r.post('/admin/admins/:username/disable', requireSuperAdmin, setAdminDisabled(svc, true));
   r.post('/admin/admins/:username/enable', requireSuperAdmin, setAdminDisabled(svc, false));
   r.post('/admin/admins/:username/delete', requireSuperAdmin, deleteAdmin(svc));
+  r.post('/admin/admins/:username/second-factors/remove', requireSuperAdmin, removeAdminFactors(svc));
   r.get('/admin/audit', requireSuperAdmin, showAudit(svc));
   return r;
 }

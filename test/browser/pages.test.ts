@@ -97,6 +97,7 @@ describe('every page: no CSP or script error, no serious axe violation, readable
   test("a mailbox owner's pages: the account, with and without errors, and after the change", async () => {
     const j = await journey();
     await addSession(j.context, server.url, 'mailbox', mailbox.address, mailbox.password);
+    await checkPage(j, 'second factor setup', (p) => p.goto('/account/security'));
     await checkPage(j, 'account', (p) => p.goto('/account'));
     await checkPage(j, 'account with a typed new password', async (p) => {
       await p.getByLabel('New password', { exact: true }).fill('summer2024');
@@ -163,6 +164,7 @@ describe('every page: no CSP or script error, no serious axe violation, readable
     await checkPage(j, 'admins', (p) => p.goto('/admin/admins'));
     await checkPage(j, 'admin edit', (p) => p.goto('/admin/admins/admin'));
     await checkPage(j, 'own admin account', (p) => p.goto('/admin/account'));
+    await checkPage(j, 'admin second factor setup', (p) => p.goto('/admin/account/security'));
     await checkPage(j, 'admin error page', async (p) => {
       const res = await p.goto('/admin/domains/nowhere.example');
       assert.equal(res?.status(), 404);

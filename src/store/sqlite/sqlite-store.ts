@@ -233,6 +233,15 @@ export function createSqliteStore(db: Db): Store {
       VALUES (@at, @actor, @action, @target, @ip, @detail)`),
     listAudit: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?'),
     countAudit: db.prepare('SELECT count(*) AS n FROM audit_log'),
+    totpOf: db.prepare("SELECT secret, last_step, created_at FROM second_factors WHERE owner = ? AND kind = 'totp'"),
+    recoveryLeft: db.prepare('SELECT count(*) AS n FROM recovery_codes WHERE owner = ? AND used_at IS NULL'),
+    insertTotp: db.prepare(`INSERT INTO second_factors (owner, kind, secret, last_step, created_at) VALUES (?, 'totp', ?, ?, ?)
+      ON CONFLICT (owner, kind) DO UPDATE SET secret = excluded.secret, last_step = excluded.last_step, created_at = excluded.created_at`),
+    deleteRecovery: db.prepare('DELETE FROM recovery_codes WHERE owner = ?'),
+    insertRecovery: db.prepare('INSERT INTO recovery_codes (owner, code_hash) VALUES (?, ?)'),
+    useStep: db.prepare("UPDATE second_factors SET last_step = ? WHERE owner = ? AND kind = 'totp' AND last_step < ?"),
+    useRecovery: db.prepare('UPDATE recovery_codes SET used_at = ? WHERE owner = ? AND code_hash = ? AND used_at IS NULL'),
+    deleteFactors: db.prepare('DELETE FROM second_factors WHERE owner = ?'),
     ping: db.prepare('SELECT 1'),
     getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
     insertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
@@ -262,9 +271,26 @@ export function createSqliteStore(db: Db): Store {
     q.setDisabled.run(disabled ? 1 : 0, now, id);
     q.endSessionsOf.run(owner('mailbox', id));
   });
+  /** An owner's second factors go with it: a new account that reuses nothing could otherwise inherit none, but rows would linger. */
+  const forgetFactors = (o: SessionOwner) => {
+    q.deleteFactors.run(o);
+    q.deleteRecovery.run(o);
+  };
   const deleteAccountTx = db.transaction((id: number) => {
     q.deleteAccount.run(id);
     q.endSessionsOf.run(owner('mailbox', id));
+    forgetFactors(owner('mailbox', id));
+  });
+  const addTotpTx = db.transaction((o: SessionOwner, secret: string, step: number, hashes: readonly string[], now: number, entry: AuditEntry) => {
+    q.insertTotp.run(o, secret, step, now);
+    q.deleteRecovery.run(o);
+    for (const h of hashes) q.insertRecovery.run(o, h);
+    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+  });
+  const removeFactorsTx = db.transaction((o: SessionOwner, entry: AuditEntry) => {
+    forgetFactors(o);
+    q.endSessionsOf.run(o);
+    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
   });
   const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [] }: LoginBatch) => {
     for (const r of logins) q.recordLogin.run(r);
@@ -314,6 +340,7 @@ export function createSqliteStore(db: Db): Store {
   });
   const deleteAdminTx = db.transaction((id: number, entry: AuditEntry) => {
     q.endSessionsOf.run(owner('admin', id));
+    forgetFactors(owner('admin', id));
     q.deleteAdmin.run(id);
     if (!superLeft()) throw new LastSuperAdmin();
     audit(entry);
@@ -479,6 +506,22 @@ export function createSqliteStore(db: Db): Store {
       if (existing) return existing.value;
       q.insertSetting.run(key, create());
       return (q.getSetting.get(key) as { value: string }).value;
+    },
+    async getSecondFactors(o) {
+      const row = q.totpOf.get(o) as { secret: string; last_step: number; created_at: number } | undefined;
+      return { totp: row ? { secret: row.secret, lastStep: row.last_step, createdAt: row.created_at } : null, recoveryLeft: (q.recoveryLeft.get(o) as { n: number }).n };
+    },
+    async addTotp(o, secret, step, hashes, now, entry) {
+      addTotpTx.immediate(o, secret, step, hashes, now, entry);
+    },
+    async useTotpStep(o, step) {
+      return q.useStep.run(step, o, step).changes === 1;
+    },
+    async useRecoveryCode(o, hash, now) {
+      return q.useRecovery.run(now, o, hash).changes === 1;
+    },
+    async removeSecondFactors(o, entry) {
+      removeFactorsTx.immediate(o, entry);
     },
     async backup(file) {
       await db.backup(file);

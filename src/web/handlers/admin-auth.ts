@@ -3,7 +3,7 @@ import { AuthError, RateLimitedError } from '../../core/errors.js';
 import type { Services } from '../../services.js';
 import { AdminLoginForm, formView, parseForm } from '../forms.js';
 import { browserMarkOf, setBrowserMark } from '../known-browser.js';
-import { endSession, startSession } from '../middleware/auth.js';
+import { endSession, startPending, startSession } from '../middleware/auth.js';
 import { PASSWORD_UPDATED } from './user.js';
 
 const VIEW_LOGIN = 'admin/login';
@@ -24,6 +24,10 @@ export const adminLogin = (svc: Services): RequestHandler => async (req, res) =>
   }
   if (result.principal.kind !== 'admin') throw new AuthError();
   const { admin } = result.principal;
+  if (result.secondFactor) {
+    await startPending(req, `admin:${admin.id}`, admin.passwordVersion, svc.clock.now());
+    return res.redirect(303, '/admin/login/second-factor');
+  }
   if (result.browserMark) setBrowserMark(req, res, result.browserMark);
   await startSession(req, `admin:${admin.id}`, admin.passwordVersion, svc.clock.now());
   res.redirect(303, admin.mustChangePassword ? '/admin/account' : '/admin/domains');

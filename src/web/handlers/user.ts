@@ -4,7 +4,7 @@ import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { ChangePasswordForm, LoginForm, formView, parseForm } from '../forms.js';
 import { browserMarkOf, setBrowserMark } from '../known-browser.js';
-import { endSession, startSession } from '../middleware/auth.js';
+import { endSession, startPending, startSession } from '../middleware/auth.js';
 
 const VIEW_LOGIN = 'user/login';
 const VIEW_ACCOUNT = 'user/account';
@@ -34,6 +34,10 @@ export const login = (svc: Services): RequestHandler => async (req, res) => {
   }
   if (result.principal.kind !== 'account') throw new AuthError();
   const { account } = result.principal;
+  if (result.secondFactor) {
+    await startPending(req, `mailbox:${account.id}`, account.passwordVersion, svc.clock.now());
+    return res.redirect(303, '/login/second-factor');
+  }
   if (result.browserMark) setBrowserMark(req, res, result.browserMark);
   await startSession(req, `mailbox:${account.id}`, account.passwordVersion, svc.clock.now());
   res.redirect(303, '/account');

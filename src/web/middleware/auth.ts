@@ -10,6 +10,8 @@ declare global {
       actor: Actor | null;
       /** Set for an admin whose password was printed: every page but its account page sends it there. */
       mustChangePassword?: boolean;
+      /** REQUIRE_ADMIN_SECOND_FACTOR without one: every page but the security page sends the admin there. */
+      mustAddSecondFactor?: boolean;
     }
   }
 }
@@ -32,9 +34,10 @@ export const loadActor = (svc: Services): RequestHandler => async (req, res, nex
     await restart(req);
     return next();
   }
-  const { mustChangePassword, ...plain } = actor;
+  const { mustChangePassword, mustAddSecondFactor, ...plain } = actor;
   res.locals.actor = plain;
   res.locals.mustChangePassword = mustChangePassword === true;
+  res.locals.mustAddSecondFactor = mustAddSecondFactor === true;
   next();
 };
 
@@ -46,9 +49,13 @@ export const requireMailbox: RequestHandler = (req, res, next) => {
 /** SPEC §8: an admin with a printed password chooses its own before any other page opens. */
 export const ADMIN_ACCOUNT_PATHS = new Set(['/admin/account', '/admin/account/generate', '/admin/logout']);
 
+/** SPEC §11: an admin that must add a second factor may reach only these. */
+export const ADMIN_SECURITY_PATHS = new Set(['/admin/account/security', '/admin/account/security/totp', '/admin/logout']);
+
 export const requireAdmin: RequestHandler = (req, res, next) => {
   if (res.locals.actor?.kind !== 'admin') return res.redirect(303, '/admin/login');
   if (res.locals.mustChangePassword && !ADMIN_ACCOUNT_PATHS.has(req.path)) return res.redirect(303, '/admin/account');
+  if (!res.locals.mustChangePassword && res.locals.mustAddSecondFactor && !ADMIN_SECURITY_PATHS.has(req.path)) return res.redirect(303, '/admin/account/security');
   next();
 };
 
@@ -60,6 +67,17 @@ export const requireSuperAdmin: RequestHandler = (req, res, next) => {
     next('route');
   });
 };
+
+/** A password accepted, a second factor to come: a new session that has no owner yet (SPEC §11). */
+export function startPending(req: Request, owner: SessionOwner, pwv: number, now: number) {
+  return new Promise<void>((resolve, reject) =>
+    req.session.regenerate((err) => {
+      if (err) return reject(err);
+      req.session.pending = { owner, pwv, at: now };
+      resolve();
+    }),
+  );
+}
 
 /** Regenerates the session id at login (no fixation) and records its owner. */
 export function startSession(req: Request, owner: SessionOwner, pwv: number, now: number) {

@@ -10,6 +10,10 @@ declare module 'express-session' {
     pwv: number;
     createdAt: number;
     flash: { type: 'success' | 'error'; text: string };
+    /** A login whose password was right, waiting for its second factor (SPEC §11). */
+    pending: { owner: SessionOwner; pwv: number; at: number };
+    /** A TOTP secret shown for scanning, not yet confirmed. */
+    totpSecret: string;
   }
 }
 

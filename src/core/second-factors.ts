@@ -1,0 +1,106 @@
+import { createHash, randomInt } from 'node:crypto';
+import { Secret, TOTP } from 'otpauth';
+import { isSuper, type Actor } from './actors.js';
+import type { Audit } from './audit.js';
+import { NotFoundError, ValidationError } from './errors.js';
+import type { MailboxService } from './mailboxes.js';
+import type { Clock, Domain, SessionOwner, Store } from './ports.js';
+
+export type PanelActor = Extract<Actor, { kind: 'mailbox' | 'admin' }>;
+
+/** RFC 6238 as SPEC §11 has it: 6 digits, 30 s, SHA-1 (what every authenticator app reads). */
+const PERIOD = 30;
+const totpOf = (secret: string, label: string) => new TOTP({ issuer: 'mailpass', label, algorithm: 'SHA1', digits: 6, period: PERIOD, secret: Secret.fromBase32(secret) });
+
+/** No 0/o, 1/l/i: a code read off paper is typed right. */
+const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+export const RECOVERY_CODES = 10;
+const normalizeCode = (code: string) => code.replace(/[\s-]/g, '').toLowerCase();
+const hashCode = (code: string) => createHash('sha256').update(normalizeCode(code)).digest('hex');
+/** 10 characters of 31: about 50 bits each, and each works once. */
+const newRecoveryCode = () => {
+  const chars = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
+  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+};
+
+export const ownerOf = (actor: PanelActor): SessionOwner => (actor.kind === 'admin' ? `admin:${actor.id}` : `mailbox:${actor.id}`);
+const labelOf = (actor: PanelActor) => (actor.kind === 'admin' ? actor.username : actor.login);
+
+export interface SecondFactorService {
+  status(actor: PanelActor): Promise<{ totp: boolean; since: number | null; recoveryLeft: number }>;
+  /** A TOTP secret (base32; a new one unless `secret` is one being set up) and its otpauth:// URI, to show; nothing is stored until it is confirmed. */
+  newTotp(actor: PanelActor, secret?: string): { secret: string; uri: string };
+  /** Turns TOTP on once a code of `secret` is right; returns the 10 recovery codes, shown once. */
+  confirmTotp(actor: PanelActor, secret: unknown, code: unknown, ip?: string | null): Promise<string[]>;
+  has(owner: SessionOwner): Promise<boolean>;
+  /** A second-step code: a TOTP code (each accepted once, ±1 step of clock drift) or an unused recovery code. */
+  check(owner: SessionOwner, label: string, code: unknown): Promise<boolean>;
+  /** A super admin removes a mailbox's or an admin's second factors; its sessions end. */
+  removeFromMailbox(actor: Actor, domain: Domain, address: unknown, ip?: string | null): Promise<void>;
+  removeFromAdmin(actor: Actor, username: unknown, ip?: string | null): Promise<void>;
+}
+
+export function createSecondFactorService({ store, clock, audit, mailboxes }: { store: Store; clock: Clock; audit: Audit; mailboxes: MailboxService }): SecondFactorService {
+  const remove = async (actor: Actor, owner: SessionOwner, target: string, ip: string | null) => {
+    const entry = audit.entry(actor, 'second-factor.remove', target, ip);
+    await store.removeSecondFactors(owner, entry);
+    audit.logged(entry);
+  };
+
+  return {
+    async status(actor) {
+      const { totp, recoveryLeft } = await store.getSecondFactors(ownerOf(actor));
+      return { totp: totp !== null, since: totp?.createdAt ?? null, recoveryLeft };
+    },
+
+    newTotp(actor, pending) {
+      const secret = pending && /^[A-Z2-7]{32}$/.test(pending) ? pending : new Secret({ size: 20 }).base32;
+      return { secret, uri: totpOf(secret, labelOf(actor)).toString() };
+    },
+
+    async confirmTotp(actor, secretInput, codeInput, ip = null) {
+      const secret = typeof secretInput === 'string' && /^[A-Z2-7]{32}$/.test(secretInput) ? secretInput : null;
+      const code = typeof codeInput === 'string' ? codeInput.replace(/\s/g, '') : '';
+      if (!secret) throw new ValidationError({ code: ['The setup expired; scan the new code below.'] });
+      if (!/^\d{6}$/.test(code)) throw new ValidationError({ code: ['Must be the 6 digits your app shows.'] });
+      const delta = totpOf(secret, labelOf(actor)).validate({ token: code, timestamp: clock.now() * 1000, window: 1 });
+      if (delta === null) throw new ValidationError({ code: ['Is not right: check the time of your phone, and type the code it shows now.'] });
+      const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+      const entry = audit.entry(actor, 'second-factor.add', labelOf(actor), ip, 'totp');
+      await store.addTotp(ownerOf(actor), secret, Math.floor(clock.now() / PERIOD) + delta, codes.map(hashCode), clock.now(), entry);
+      audit.logged(entry);
+      return codes;
+    },
+
+    async has(owner) {
+      return (await store.getSecondFactors(owner)).totp !== null;
+    },
+
+    async check(owner, label, codeInput) {
+      const code = typeof codeInput === 'string' ? codeInput.trim() : '';
+      if (/^\d{6}$/.test(code.replace(/\s/g, ''))) {
+        const { totp } = await store.getSecondFactors(owner);
+        if (!totp) return false;
+        const delta = totpOf(totp.secret, label).validate({ token: code.replace(/\s/g, ''), timestamp: clock.now() * 1000, window: 1 });
+        // A code is accepted once: its step must be newer than every step accepted before.
+        return delta !== null && (await store.useTotpStep(owner, Math.floor(clock.now() / PERIOD) + delta));
+      }
+      if (normalizeCode(code).length !== 10) return false;
+      return store.useRecoveryCode(owner, hashCode(code), clock.now());
+    },
+
+    async removeFromMailbox(actor, domain, address, ip = null) {
+      if (!isSuper(actor)) throw new NotFoundError('mailbox-not-found', 'Mailbox not found');
+      const mailbox = await mailboxes.getMailbox(actor, domain, address);
+      await remove(actor, `mailbox:${mailbox.id}`, mailbox.login, ip);
+    },
+
+    async removeFromAdmin(actor, usernameInput, ip = null) {
+      if (!isSuper(actor)) throw new NotFoundError('admin-not-found', 'Admin not found');
+      const username = typeof usernameInput === 'string' ? usernameInput.trim().toLowerCase() : '';
+      const admin = username ? await store.findAdminByUsername(username) : null;
+      if (!admin) throw new NotFoundError('admin-not-found', 'Admin not found');
+      await remove(actor, `admin:${admin.id}`, admin.username, ip);
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import type { RequestHandler } from 'express';
+import QRCode from 'qrcode';
+import { AuthError, RateLimitedError } from '../../core/errors.js';
+import type { LoginRealm } from '../../core/login-names.js';
+import type { Services } from '../../services.js';
+import { CodeForm, formView, parseForm } from '../forms.js';
+import { setFlash, takeFlash } from '../flash.js';
+import { browserMarkOf, setBrowserMark } from '../known-browser.js';
+import { domainOf } from '../middleware/domain.js';
+import { startSession } from '../middleware/auth.js';
+
+const VIEW_STEP = 'second-factor';
+const VIEW_SECURITY = 'account-security';
+/** A password accepted this long ago still waits for its second factor; then the login starts over. */
+const PENDING_SECONDS = 300;
+const FAILED = 'The code is not right, or was used already.';
+
+const paths = (realm: LoginRealm) =>
+  realm === 'admin'
+    ? { login: '/admin/login', step: '/admin/login/second-factor', home: '/admin/domains', security: '/admin/account/security', account: '/admin/account' }
+    : { login: '/login', step: '/login/second-factor', home: '/account', security: '/account/security', account: '/account' };
+
+const pendingOf = (svc: Services, req: Parameters<RequestHandler>[0]) => {
+  const p = req.session?.pending;
+  return p && p.at + PENDING_SECONDS > svc.clock.now() ? p : null;
+};
+
+/** GET /login/second-factor (admins: /admin/login/second-factor): field `Code`. */
+export const showSecondStep = (svc: Services, realm: LoginRealm): RequestHandler => (req, res) => {
+  if (!pendingOf(svc, req)) return res.redirect(303, paths(realm).login);
+  res.render(VIEW_STEP, { action: paths(realm).step, values: {} });
+};
+
+export const secondStep = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
+  const pending = pendingOf(svc, req);
+  if (!pending) return res.redirect(303, paths(realm).login);
+  formView(res, VIEW_STEP, { action: paths(realm).step }, req.body);
+  const form = parseForm(CodeForm, req.body);
+  const result = await svc.logins.secondStep({ realm, owner: pending.owner, pwv: pending.pwv, code: form.code, ip: req.ip ?? null, userAgent: req.get('user-agent'), browserMark: browserMarkOf(req) });
+  if (!result.ok) {
+    if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
+    return res.status(401).render(VIEW_STEP, { action: paths(realm).step, values: {}, errors: { code: [FAILED] } });
+  }
+  const principal = result.principal;
+  if (principal.kind === 'token') throw new AuthError();
+  if (result.browserMark) setBrowserMark(req, res, result.browserMark, paths(realm).login);
+  const pwv = principal.kind === 'admin' ? principal.admin.passwordVersion : principal.account.passwordVersion;
+  await startSession(req, pending.owner, pwv, svc.clock.now());
+  res.redirect(303, principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home);
+};
+
+const panelActor = (res: Parameters<RequestHandler>[1]) => {
+  const actor = res.locals.actor;
+  if (actor?.kind !== 'mailbox' && actor?.kind !== 'admin') throw new AuthError();
+  return actor;
+};
+
+/** The security page's locals: the state, and while TOTP is off a secret to scan (kept in the session until confirmed). */
+const securityLocals = async (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], realm: LoginRealm) => {
+  const actor = panelActor(res);
+  const status = await svc.secondFactors.status(actor);
+  let setup: { secret: string; qr: string } | null = null;
+  if (!status.totp) {
+    const { secret, uri } = svc.secondFactors.newTotp(actor, req.session.totpSecret);
+    req.session.totpSecret = secret;
+    setup = { secret, qr: await QRCode.toDataURL(uri, { margin: 1, width: 200 }) };
+  }
+  return { status, setup, paths: paths(realm), required: res.locals.mustAddSecondFactor === true };
+};
+
+/** GET /account/security (admins: /admin/account/security). */
+export const showSecurity = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
+  res.set('Cache-Control', 'no-store');
+  res.render(VIEW_SECURITY, { ...(await securityLocals(svc, req, res, realm)), values: {}, flash: takeFlash(req) });
+};
+
+/** `Turn on`: the code proves the app has the secret; the 10 recovery codes follow, once. */
+export const turnOnTotp = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
+  formView(res, VIEW_SECURITY, await securityLocals(svc, req, res, realm), req.body);
+  const form = parseForm(CodeForm, req.body);
+  const codes = await svc.secondFactors.confirmTotp(panelActor(res), req.session.totpSecret, form.code, req.ip);
+  delete req.session.totpSecret;
+  res.set('Cache-Control', 'no-store');
+  res.render(VIEW_SECURITY, { status: await svc.secondFactors.status(panelActor(res)), setup: null, paths: paths(realm), required: false, recoveryCodes: codes, values: {} });
+};
+
+/** A super admin removes a mailbox's second factors; its sessions end. */
+export const removeMailboxFactors = (svc: Services): RequestHandler => async (req, res) => {
+  await svc.secondFactors.removeFromMailbox(res.locals.actor!, domainOf(res), req.params.address, req.ip);
+  setFlash(req, 'success', 'Second factors removed; its sessions have ended.');
+  res.redirect(303, `/admin/domains/${encodeURIComponent(domainOf(res).name)}/mailboxes/${encodeURIComponent(String(req.params.address))}`);
+};
+
+export const removeAdminFactors = (svc: Services): RequestHandler => async (req, res) => {
+  await svc.secondFactors.removeFromAdmin(res.locals.actor!, req.params.username, req.ip);
+  setFlash(req, 'success', 'Second factors removed; its sessions have ended.');
+  res.redirect(303, `/admin/admins/${encodeURIComponent(String(req.params.username))}`);
+};

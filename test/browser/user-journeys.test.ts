@@ -208,7 +208,7 @@ describe('a mailbox owner changes its password in the browser', () => {
       order.push(f.id || f.text);
       if (f.id === 'confirm_password') break;
     }
-    assert.deepEqual(order, ['Skip to content', 'mailpass', 'Log out', 'not-me', 'current_password', 'new_password', 'Generate', 'Copy', 'confirm_password']);
+    assert.deepEqual(order, ['Skip to content', 'mailpass', 'Log out', 'Second factor for this panel', 'not-me', 'current_password', 'new_password', 'Generate', 'Copy', 'confirm_password']);
 
     const next = strongPassword('Keys');
     for (let i = 0; i < 4; i++) await page.keyboard.press('Shift+Tab');

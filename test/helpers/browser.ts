@@ -39,7 +39,8 @@ export interface Journey {
 /** A fresh browser context (its own cookies, as another person or device) with one page. */
 export async function newJourney(browser: Browser, baseURL: string, options: BrowserContextOptions = {}): Promise<Journey> {
   const context = await browser.newContext({ baseURL, viewport: DESKTOP, ...options });
-  context.setDefaultTimeout(10_000);
+  // Generous: the suite runs two files at once beside private Postfix and Dovecot instances on two cores.
+  context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (msg) => {

@@ -31,18 +31,22 @@ export function canonicalPhc(hash: string): string {
   return `$argon2${m[1]}$v=${m[2]}$m=${p.m},t=${p.t},p=${p.p}$${m[4]}$${m[5]}`;
 }
 
-/** A counting semaphore: at most `limit` tasks run at once, the rest wait in order. */
+/**
+ * A counting semaphore: at most `limit` tasks run at once, the rest wait in order. A finished task
+ * hands its slot to the next in line, so no newcomer can take it in between and exceed the limit.
+ */
 export function createLimiter(limit: number) {
   let active = 0;
   const waiting: Array<() => void> = [];
   const release = () => {
-    active--;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next) next();
+    else active--;
   };
   return {
     async run<T>(task: () => Promise<T>): Promise<T> {
       if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-      active++;
+      else active++;
       try {
         return await task();
       } finally {

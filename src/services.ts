@@ -5,6 +5,7 @@ import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
 import { createAudit } from './core/audit.js';
+import { createAutoconfigService } from './core/autoconfig.js';
 import { createCredentialService } from './core/credentials.js';
 import { createDomainService } from './core/domains.js';
 import { createAccountEvents } from './core/events.js';
@@ -92,6 +93,14 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     sessions: createSessionService({ store, clock, maxHours: config.session.maxHours, requireAdminSecondFactor: config.requireAdminSecondFactor }),
     /** SPEC §11: TOTP and recovery codes for the panel login. */
     secondFactors,
+    /** SPEC §14: what mail clients of a verified domain are told. */
+    autoconfig: createAutoconfigService({
+      domains,
+      smtpHost: config.smtpHostname,
+      submissionPort: config.clients.submissionPort,
+      submissionsPort: config.clients.submissionsPort,
+      imap: config.clients.imap,
+    }),
     mailboxes,
     credentials,
     /** SPEC §10: accounts' login histories, for their owners and admins. */

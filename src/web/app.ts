@@ -7,6 +7,7 @@ import session from 'express-session';
 import helmet from 'helmet';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
+import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
 import { handleErrors, notFound } from './middleware/errors.js';
@@ -73,6 +74,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   for (const v of VENDOR_DIRS) app.use(v.url, express.static(v.dir, { index: false, maxAge: '1h' }));
   app.get('/healthz', healthz(svc.database.ping, healthChecks));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
+  app.use(autoconfigRouter(svc));
   for (const m of mounts) app.use(m.path, m.handler);
 
   const secret = await svc.sessions.cookieSecret();

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Services } from '../services.js';
 import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
 import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './handlers/admin-account.js';
+import { mobileconfig } from './handlers/autoconfig.js';
 import { removeAdminFactors, removeMailboxFactors, secondStep, showSecondStep, showSecurity, turnOnTotp } from './handlers/second-factor.js';
 import { createAdmin, deleteAdmin, listAdmins, setAdminDisabled, showEditAdmin, updateAdmin } from './handlers/admin-admins.js';
 import { showAudit } from './handlers/admin-audit.js';
@@ -48,6 +49,7 @@ export function panelRoutes(svc: Services): Router {
   r.post('/account', requireMailbox, updatePassword(svc));
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
   r.get('/account/security', requireMailbox, showSecurity(svc, 'account'));
+  r.get('/account/mobileconfig', requireMailbox, mobileconfig(svc));
   r.post('/account/security/totp', requireMailbox, turnOnTotp(svc, 'account'));
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));

@@ -36,6 +36,7 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /account': 'mailbox',
   'POST /account/generate': 'mailbox',
   'GET /account/security': 'mailbox',
+  'GET /account/mobileconfig': 'mailbox',
   'POST /account/security/totp': 'mailbox',
   'GET /admin': 'public',
   'GET /admin/login': 'public',

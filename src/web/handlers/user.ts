@@ -53,7 +53,7 @@ const mailboxActor = (res: Parameters<RequestHandler>[1]) => {
 const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {
   const actor = mailboxActor(res);
   const [mailbox, history] = await Promise.all([svc.mailboxes.getOwnMailbox(actor), svc.loginHistory.own(actor)]);
-  return { mailbox, history, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT };
+  return { mailbox, history, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null };
 };
 
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {

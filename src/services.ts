@@ -74,7 +74,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     onEvent: onLogin,
     onVerify: onAuthVerify,
     // Bound below: the second-factor service needs the mailboxes, which need the logins.
-    secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, code) => secondFactors.check(owner, label, code) },
+    secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, proof) => secondFactors.check(owner, label, proof) },
   });
   const writeDeps = { store, hasher, clock, events };
   const mailboxes = createMailboxService({ ...writeDeps, audit, domains, rules, logins });

@@ -7,6 +7,7 @@ import { addressKey, displayAddress, normalizeLoginName, type LoginRealm } from 
 import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { browserName } from './login-history.js';
+import type { SecondFactorProof } from './second-factors.js';
 import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Store } from './ports.js';
 
 export type { LoginProtocol } from './login-throttle.js';
@@ -57,7 +58,7 @@ export interface Logins {
    * SPEC §11: the second step of a web login whose password was right: a TOTP or recovery code,
    * counted against the name's web limit like a password, audited, in the login history.
    */
-  secondStep(request: { realm: LoginRealm; owner: SessionOwner; pwv: number; code: unknown; ip: string | null; userAgent?: string; browserMark?: string | null }): Promise<LoginResult>;
+  secondStep(request: { realm: LoginRealm; owner: SessionOwner; pwv: number; proof: SecondFactorProof; ip: string | null; userAgent?: string; browserMark?: string | null }): Promise<LoginResult>;
   /** The password versions and states of these accounts: live SMTP sessions end when theirs changed. */
   accountStates(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
   /** Makes the dummy hash ahead of the first unknown login, which would otherwise cost one hash more. */
@@ -79,7 +80,7 @@ export interface LoginDeps {
   onEvent?: (event: LoginEvent) => void;
   onVerify?: (result: 'hit' | 'miss') => void;
   /** SPEC §11: who has a second factor, and the check of a second-step code. */
-  secondFactors: { has(owner: SessionOwner): Promise<boolean>; check(owner: SessionOwner, label: string, code: unknown): Promise<boolean> };
+  secondFactors: { has(owner: SessionOwner): Promise<boolean>; check(owner: SessionOwner, label: string, proof: SecondFactorProof): Promise<boolean> };
 }
 
 /** One address keeps at most this many argon2 verifications in flight; the rest wait their turn. */
@@ -358,7 +359,7 @@ export function createLogins(deps: LoginDeps): Logins {
       return ok;
     },
 
-    async secondStep({ realm, owner, pwv, code, ip, userAgent }) {
+    async secondStep({ realm, owner, pwv, proof, ip, userAgent }) {
       const [kind, idText] = owner.split(':');
       const id = Number(idText);
       const admin = kind === 'admin' ? await store.findAdminById(id) : null;
@@ -366,21 +367,22 @@ export function createLogins(deps: LoginDeps): Logins {
       const live = admin ? !admin.disabled && admin.passwordVersion === pwv : account ? !account.disabled && account.domainVerified && account.passwordVersion === pwv : false;
       if (!live || (realm === 'admin') !== (kind === 'admin')) return badCredentials;
       const name = admin ? admin.username : account!.login;
-      const typed = typeof code === 'string' ? code.slice(0, 64) : '';
-      const admission = await throttle.begin({ protocol: 'web', name: admin ? `admin:${name}` : name, address: addressKey(ip), password: typed });
+      // The throttle's fingerprint of what was tried: the code, or which passkey answered.
+      const tried = 'code' in proof ? (typeof proof.code === 'string' ? proof.code.slice(0, 64) : '') : `passkey:${String((proof.passkey as { id?: unknown } | null)?.id ?? '').slice(0, 200)}`;
+      const admission = await throttle.begin({ protocol: 'web', name: admin ? `admin:${name}` : name, address: addressKey(ip), password: tried });
       if ('refused' in admission) {
         if (admission.refused === 'locked') await record('web', realm, 'locked', name, ip);
         return refusal(admission.refused, admission.retryAfterSeconds);
       }
       let ok = false;
       try {
-        ok = await secondFactors.check(owner, name, typed);
+        ok = await secondFactors.check(owner, name, proof);
       } catch (err) {
         await admission.attempt.finish('aborted');
         throw err;
       }
       await admission.attempt.finish(ok ? 'success' : 'failure');
-      const how = { mechanism: 'second-factor', client: browserName(userAgent) };
+      const how = { mechanism: 'code' in proof ? 'second-factor' : 'passkey', client: browserName(userAgent) };
       if (!ok) {
         onEvent?.({ protocol: 'web', result: 'failure' });
         await audit.record(admin ? `admin:${name}` : `login:${name}`, admin ? 'admin-login.failure' : 'login.failure', name, displayAddress(ip), 'second factor');

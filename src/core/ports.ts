@@ -230,6 +230,11 @@ export interface Store {
   useTotpStep(owner: SessionOwner, step: number): Promise<boolean>;
   /** Uses a recovery code once: true only when it existed unused. */
   useRecoveryCode(owner: SessionOwner, hash: string, now: number): Promise<boolean>;
+  listPasskeys(owner: SessionOwner): Promise<Passkey[]>;
+  /** Adds a passkey and a new set of recovery codes, with `audit`, in one transaction. */
+  addPasskey(passkey: Passkey, recoveryHashes: readonly string[], audit: AuditEntry): Promise<void>;
+  /** Records a use: the new signature counter, only if it moved forward (or both are 0). */
+  usePasskey(id: string, counter: number, now: number): Promise<boolean>;
   /** Removes every second factor and recovery code of the owner and ends its sessions, with `audit`. */
   removeSecondFactors(owner: SessionOwner, audit: AuditEntry): Promise<void>;
 
@@ -323,6 +328,18 @@ export class RelayUnavailable extends Error {
 /** The relay refused mailpass itself (its login, or TLS that RELAY_URL requires). */
 export class RelayMisconfigured extends Error {
   override name = 'RelayMisconfigured';
+}
+
+/** A WebAuthn credential of a panel login (SPEC §11). */
+export interface Passkey {
+  /** The credential ID, base64url. */
+  id: string;
+  owner: SessionOwner;
+  publicKey: Uint8Array;
+  counter: number;
+  transports: string[];
+  createdAt: number;
+  lastUsedAt: number | null;
 }
 
 export interface Clock {

@@ -1,5 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
+import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import { isSuper, type Actor } from './actors.js';
 import type { Audit } from './audit.js';
 import { NotFoundError, ValidationError } from './errors.js';
@@ -7,6 +8,15 @@ import type { MailboxService } from './mailboxes.js';
 import type { Clock, Domain, SessionOwner, Store } from './ports.js';
 
 export type PanelActor = Extract<Actor, { kind: 'mailbox' | 'admin' }>;
+
+/** Where the panel is, as the browser saw it: WebAuthn binds a passkey to it. */
+export interface WebAuthnContext {
+  rpID: string;
+  origin: string;
+}
+
+/** What a second step brings: a TOTP or recovery code, or a passkey's assertion with the challenge it answers. */
+export type SecondFactorProof = { code: unknown } | { passkey: unknown; challenge: string | undefined; ctx: WebAuthnContext };
 
 /** RFC 6238 as SPEC §11 has it: 6 digits, 30 s, SHA-1 (what every authenticator app reads). */
 const PERIOD = 30;
@@ -27,14 +37,23 @@ export const ownerOf = (actor: PanelActor): SessionOwner => (actor.kind === 'adm
 const labelOf = (actor: PanelActor) => (actor.kind === 'admin' ? actor.username : actor.login);
 
 export interface SecondFactorService {
-  status(actor: PanelActor): Promise<{ totp: boolean; since: number | null; recoveryLeft: number }>;
+  status(actor: PanelActor): Promise<{ totp: boolean; since: number | null; recoveryLeft: number; passkeys: Array<{ createdAt: number; lastUsedAt: number | null }> }>;
+  /** WebAuthn registration options for a new passkey, and the challenge to keep until it answers. */
+  passkeyRegistration(actor: PanelActor, ctx: WebAuthnContext): Promise<{ options: unknown; challenge: string }>;
+  /** Verifies the browser's registration response and adds the passkey; returns 10 new recovery codes. */
+  addPasskey(actor: PanelActor, response: unknown, challenge: string | undefined, ctx: WebAuthnContext, ip?: string | null): Promise<string[]>;
+  /** WebAuthn authentication options for an owner's passkeys at the second step. */
+  passkeyLogin(owner: SessionOwner, ctx: WebAuthnContext): Promise<{ options: unknown; challenge: string }>;
   /** A TOTP secret (base32; a new one unless `secret` is one being set up) and its otpauth:// URI, to show; nothing is stored until it is confirmed. */
   newTotp(actor: PanelActor, secret?: string): { secret: string; uri: string };
   /** Turns TOTP on once a code of `secret` is right; returns the 10 recovery codes, shown once. */
   confirmTotp(actor: PanelActor, secret: unknown, code: unknown, ip?: string | null): Promise<string[]>;
   has(owner: SessionOwner): Promise<boolean>;
-  /** A second-step code: a TOTP code (each accepted once, ±1 step of clock drift) or an unused recovery code. */
-  check(owner: SessionOwner, label: string, code: unknown): Promise<boolean>;
+  /**
+   * A second step: a TOTP code (each accepted once, ±1 step of clock drift), an unused recovery
+   * code, or a passkey's assertion (its signature counter must move forward).
+   */
+  check(owner: SessionOwner, label: string, proof: SecondFactorProof): Promise<boolean>;
   /** A super admin removes a mailbox's or an admin's second factors; its sessions end. */
   removeFromMailbox(actor: Actor, domain: Domain, address: unknown, ip?: string | null): Promise<void>;
   removeFromAdmin(actor: Actor, username: unknown, ip?: string | null): Promise<void>;
@@ -50,7 +69,54 @@ export function createSecondFactorService({ store, clock, audit, mailboxes }: { 
   return {
     async status(actor) {
       const { totp, recoveryLeft } = await store.getSecondFactors(ownerOf(actor));
-      return { totp: totp !== null, since: totp?.createdAt ?? null, recoveryLeft };
+      const passkeys = (await store.listPasskeys(ownerOf(actor))).map((p) => ({ createdAt: p.createdAt, lastUsedAt: p.lastUsedAt }));
+      return { totp: totp !== null, since: totp?.createdAt ?? null, recoveryLeft, passkeys };
+    },
+
+    async passkeyRegistration(actor, ctx) {
+      const existing = await store.listPasskeys(ownerOf(actor));
+      const options = await generateRegistrationOptions({
+        rpName: 'mailpass',
+        rpID: ctx.rpID,
+        userName: labelOf(actor),
+        userID: new TextEncoder().encode(ownerOf(actor)),
+        attestationType: 'none',
+        excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports as never })),
+        authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+      });
+      return { options, challenge: options.challenge };
+    },
+
+    async addPasskey(actor, response, challenge, ctx, ip = null) {
+      if (!challenge) throw new ValidationError({ passkey: ['The setup expired; try again.'] });
+      const verification = await verifyRegistrationResponse({
+        response: response as never,
+        expectedChallenge: challenge,
+        expectedOrigin: ctx.origin,
+        expectedRPID: ctx.rpID,
+        requireUserVerification: false,
+      }).catch(() => null);
+      if (!verification?.verified || !verification.registrationInfo) throw new ValidationError({ passkey: ['The passkey could not be verified.'] });
+      const { credential } = verification.registrationInfo;
+      const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+      const entry = audit.entry(actor, 'second-factor.add', labelOf(actor), ip, 'passkey');
+      await store.addPasskey(
+        { id: credential.id, owner: ownerOf(actor), publicKey: credential.publicKey, counter: credential.counter, transports: credential.transports ?? [], createdAt: clock.now(), lastUsedAt: null },
+        codes.map(hashCode),
+        entry,
+      );
+      audit.logged(entry);
+      return codes;
+    },
+
+    async passkeyLogin(owner, ctx) {
+      const passkeys = await store.listPasskeys(owner);
+      const options = await generateAuthenticationOptions({
+        rpID: ctx.rpID,
+        allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports as never })),
+        userVerification: 'preferred',
+      });
+      return { options, challenge: options.challenge };
     },
 
     newTotp(actor, pending) {
@@ -73,11 +139,26 @@ export function createSecondFactorService({ store, clock, audit, mailboxes }: { 
     },
 
     async has(owner) {
-      return (await store.getSecondFactors(owner)).totp !== null;
+      return (await store.getSecondFactors(owner)).totp !== null || (await store.listPasskeys(owner)).length > 0;
     },
 
-    async check(owner, label, codeInput) {
-      const code = typeof codeInput === 'string' ? codeInput.trim() : '';
+    async check(owner, label, proof) {
+      if ('passkey' in proof) {
+        const response = proof.passkey as { id?: unknown } | null;
+        const passkey = (await store.listPasskeys(owner)).find((p) => p.id === response?.id);
+        if (!passkey || !proof.challenge) return false;
+        const verification = await verifyAuthenticationResponse({
+          response: response as never,
+          expectedChallenge: proof.challenge,
+          expectedOrigin: proof.ctx.origin,
+          expectedRPID: proof.ctx.rpID,
+          credential: { id: passkey.id, publicKey: passkey.publicKey as never, counter: passkey.counter, transports: passkey.transports as never },
+          requireUserVerification: false,
+        }).catch(() => null);
+        // A counter that did not move forward means a cloned authenticator (or a replay).
+        return !!verification?.verified && (await store.usePasskey(passkey.id, verification.authenticationInfo.newCounter, clock.now()));
+      }
+      const code = typeof proof.code === 'string' ? proof.code.trim() : '';
       if (/^\d{6}$/.test(code.replace(/\s/g, ''))) {
         const { totp } = await store.getSecondFactors(owner);
         if (!totp) return false;

@@ -25,10 +25,14 @@ export const PUBLIC_DIR = path.join(ROOT, 'public');
 
 /** Browser builds of the strength estimator the server scores with, for the strength meter of public/app.js. */
 const requireHere = createRequire(import.meta.url);
-const VENDOR_DIRS = ['core', 'language-common', 'language-en'].map((name) => ({
-  url: `/vendor/zxcvbn-ts/${name}`,
-  dir: path.dirname(requireHere.resolve(`@zxcvbn-ts/${name}/dist/zxcvbn-ts.js`)),
-}));
+const VENDOR_DIRS = [
+  ...['core', 'language-common', 'language-en'].map((name) => ({
+    url: `/vendor/zxcvbn-ts/${name}`,
+    dir: path.dirname(requireHere.resolve(`@zxcvbn-ts/${name}/dist/zxcvbn-ts.js`)),
+  })),
+  // The browser half of WebAuthn for passkeys (public/passkeys.js), from the package's own bundle.
+  { url: '/vendor/simplewebauthn', dir: path.join(path.dirname(requireHere.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle') },
+];
 
 export interface AppDeps {
   services: Services;

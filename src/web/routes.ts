@@ -1,9 +1,21 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import type { Services } from '../services.js';
 import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
 import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './handlers/admin-account.js';
 import { mobileconfig } from './handlers/autoconfig.js';
-import { removeAdminFactors, removeMailboxFactors, secondStep, showSecondStep, showSecurity, turnOnTotp } from './handlers/second-factor.js';
+import {
+  addPasskey,
+  passkeyOptions,
+  passkeyStep,
+  passkeyStepOptions,
+  removeAdminFactors,
+  removeMailboxFactors,
+  secondStep,
+  showSecondStep,
+  showSecurity,
+  turnOnTotp,
+} from './handlers/second-factor.js';
+import { BODY_LIMIT } from './limits.js';
 import { createAdmin, deleteAdmin, listAdmins, setAdminDisabled, showEditAdmin, updateAdmin } from './handlers/admin-admins.js';
 import { showAudit } from './handlers/admin-audit.js';
 import {
@@ -36,6 +48,8 @@ export function panelRoutes(svc: Services): Router {
   const r = Router();
   // A domain named in a URL is read once per request, here, and passed on resolved.
   r.param('domain', resolveDomain(svc));
+  // The passkey ceremonies post WebAuthn's JSON (their CSRF token comes in a header).
+  const json = express.json({ limit: BODY_LIMIT });
   const M = '/admin/domains/:domain/mailboxes';
   const C = '/admin/domains/:domain/credentials';
 
@@ -44,6 +58,8 @@ export function panelRoutes(svc: Services): Router {
   r.post('/login', login(svc));
   r.get('/login/second-factor', showSecondStep(svc, 'account'));
   r.post('/login/second-factor', secondStep(svc, 'account'));
+  r.post('/login/second-factor/passkey/options', passkeyStepOptions(svc, 'account'));
+  r.post('/login/second-factor/passkey', json, passkeyStep(svc, 'account'));
   r.post('/logout', logout);
   r.get('/account', requireMailbox, showAccount(svc));
   r.post('/account', requireMailbox, updatePassword(svc));
@@ -51,18 +67,24 @@ export function panelRoutes(svc: Services): Router {
   r.get('/account/security', requireMailbox, showSecurity(svc, 'account'));
   r.get('/account/mobileconfig', requireMailbox, mobileconfig(svc));
   r.post('/account/security/totp', requireMailbox, turnOnTotp(svc, 'account'));
+  r.post('/account/security/passkey/options', requireMailbox, passkeyOptions(svc));
+  r.post('/account/security/passkey', requireMailbox, json, addPasskey(svc));
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
   r.get('/admin/login', showAdminLogin);
   r.post('/admin/login', adminLogin(svc));
   r.get('/admin/login/second-factor', showSecondStep(svc, 'admin'));
   r.post('/admin/login/second-factor', secondStep(svc, 'admin'));
+  r.post('/admin/login/second-factor/passkey/options', passkeyStepOptions(svc, 'admin'));
+  r.post('/admin/login/second-factor/passkey', json, passkeyStep(svc, 'admin'));
   r.post('/admin/logout', adminLogout);
   r.get('/admin/account', requireAdmin, showAdminAccount(svc));
   r.post('/admin/account', requireAdmin, updateAdminPassword(svc));
   r.post('/admin/account/generate', requireAdmin, generateAdminPassword(svc));
   r.get('/admin/account/security', requireAdmin, showSecurity(svc, 'admin'));
   r.post('/admin/account/security/totp', requireAdmin, turnOnTotp(svc, 'admin'));
+  r.post('/admin/account/security/passkey/options', requireAdmin, passkeyOptions(svc));
+  r.post('/admin/account/security/passkey', requireAdmin, json, addPasskey(svc));
 
   r.get('/admin/domains', requireAdmin, listDomains(svc));
   r.post('/admin/domains', requireSuperAdmin, createDomain(svc));

@@ -11,6 +11,7 @@ import type {
   DomainSummary,
   LoginBatch,
   LoginHistoryRow,
+  Passkey,
   SessionOwner,
   Store,
 } from '../../core/ports.js';
@@ -242,6 +243,11 @@ export function createSqliteStore(db: Db): Store {
     useStep: db.prepare("UPDATE second_factors SET last_step = ? WHERE owner = ? AND kind = 'totp' AND last_step < ?"),
     useRecovery: db.prepare('UPDATE recovery_codes SET used_at = ? WHERE owner = ? AND code_hash = ? AND used_at IS NULL'),
     deleteFactors: db.prepare('DELETE FROM second_factors WHERE owner = ?'),
+    deletePasskeys: db.prepare('DELETE FROM passkeys WHERE owner = ?'),
+    listPasskeys: db.prepare('SELECT * FROM passkeys WHERE owner = ? ORDER BY created_at'),
+    insertPasskey: db.prepare(`INSERT INTO passkeys (id, owner, public_key, counter, transports, created_at)
+      VALUES (@id, @owner, @publicKey, @counter, @transports, @createdAt)`),
+    usePasskey: db.prepare('UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ? AND (counter < ? OR (counter = 0 AND ? = 0))'),
     ping: db.prepare('SELECT 1'),
     getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
     insertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
@@ -274,8 +280,15 @@ export function createSqliteStore(db: Db): Store {
   /** An owner's second factors go with it: a new account that reuses nothing could otherwise inherit none, but rows would linger. */
   const forgetFactors = (o: SessionOwner) => {
     q.deleteFactors.run(o);
+    q.deletePasskeys.run(o);
     q.deleteRecovery.run(o);
   };
+  const addPasskeyTx = db.transaction((p: Passkey, hashes: readonly string[], entry: AuditEntry) => {
+    q.insertPasskey.run({ id: p.id, owner: p.owner, publicKey: Buffer.from(p.publicKey), counter: p.counter, transports: p.transports.join(','), createdAt: p.createdAt });
+    q.deleteRecovery.run(p.owner);
+    for (const h of hashes) q.insertRecovery.run(p.owner, h);
+    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+  });
   const deleteAccountTx = db.transaction((id: number) => {
     q.deleteAccount.run(id);
     q.endSessionsOf.run(owner('mailbox', id));
@@ -519,6 +532,16 @@ export function createSqliteStore(db: Db): Store {
     },
     async useRecoveryCode(o, hash, now) {
       return q.useRecovery.run(now, o, hash).changes === 1;
+    },
+    async listPasskeys(o) {
+      const rows = q.listPasskeys.all(o) as Array<{ id: string; owner: SessionOwner; public_key: Buffer; counter: number; transports: string; created_at: number; last_used_at: number | null }>;
+      return rows.map((r) => ({ id: r.id, owner: r.owner, publicKey: new Uint8Array(r.public_key), counter: r.counter, transports: r.transports ? r.transports.split(',') : [], createdAt: r.created_at, lastUsedAt: r.last_used_at }));
+    },
+    async addPasskey(p, hashes, entry) {
+      addPasskeyTx.immediate(p, hashes, entry);
+    },
+    async usePasskey(id, counter, now) {
+      return q.usePasskey.run(counter, now, id, counter, counter).changes === 1;
     },
     async removeSecondFactors(o, entry) {
       removeFactorsTx.immediate(o, entry);

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import QRCode from 'qrcode';
-import { AuthError, RateLimitedError } from '../../core/errors.js';
+import { AuthError, RateLimitedError, ValidationError } from '../../core/errors.js';
+import type { WebAuthnContext } from '../../core/second-factors.js';
 import type { LoginRealm } from '../../core/login-names.js';
 import type { Services } from '../../services.js';
 import { CodeForm, formView, parseForm } from '../forms.js';
@@ -36,7 +37,7 @@ export const secondStep = (svc: Services, realm: LoginRealm): RequestHandler => 
   if (!pending) return res.redirect(303, paths(realm).login);
   formView(res, VIEW_STEP, { action: paths(realm).step }, req.body);
   const form = parseForm(CodeForm, req.body);
-  const result = await svc.logins.secondStep({ realm, owner: pending.owner, pwv: pending.pwv, code: form.code, ip: req.ip ?? null, userAgent: req.get('user-agent'), browserMark: browserMarkOf(req) });
+  const result = await svc.logins.secondStep({ realm, owner: pending.owner, pwv: pending.pwv, proof: { code: form.code }, ip: req.ip ?? null, userAgent: req.get('user-agent'), browserMark: browserMarkOf(req) });
   if (!result.ok) {
     if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
     return res.status(401).render(VIEW_STEP, { action: paths(realm).step, values: {}, errors: { code: [FAILED] } });
@@ -95,4 +96,62 @@ export const removeAdminFactors = (svc: Services): RequestHandler => async (req,
   await svc.secondFactors.removeFromAdmin(res.locals.actor!, req.params.username, req.ip);
   setFlash(req, 'success', 'Second factors removed; its sessions have ended.');
   res.redirect(303, `/admin/admins/${encodeURIComponent(String(req.params.username))}`);
+};
+
+/** The panel's origin as this browser sees it: WebAuthn binds passkeys to its host name. */
+const webAuthnOf = (req: Parameters<RequestHandler>[0]): WebAuthnContext => ({ rpID: req.hostname, origin: `${req.protocol}://${req.get('host')}` });
+
+/** Passkey registration, step 1: the options for navigator.credentials.create (JSON). */
+export const passkeyOptions = (svc: Services): RequestHandler => async (req, res) => {
+  const { options, challenge } = await svc.secondFactors.passkeyRegistration(panelActor(res), webAuthnOf(req));
+  req.session.passkeyChallenge = challenge;
+  res.set('Cache-Control', 'no-store').json(options);
+};
+
+/** Passkey registration, step 2: the browser's answer; the 10 recovery codes follow, once (JSON). */
+export const addPasskey = (svc: Services): RequestHandler => async (req, res) => {
+  const challenge = req.session.passkeyChallenge;
+  delete req.session.passkeyChallenge;
+  try {
+    const codes = await svc.secondFactors.addPasskey(panelActor(res), req.body, challenge, webAuthnOf(req), req.ip);
+    res.set('Cache-Control', 'no-store').json({ message: 'The passkey was added. Keep the recovery codes below: they are shown only now.', recoveryCodes: codes });
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    res.status(422).json({ message: Object.values(err.fields).flat().join(' ') });
+  }
+};
+
+/** The second step with a passkey, step 1: the options for navigator.credentials.get (JSON). */
+export const passkeyStepOptions = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
+  const pending = pendingOf(svc, req);
+  if (!pending) return void res.status(401).json({ message: 'The login expired; start again.', redirect: paths(realm).login });
+  const { options, challenge } = await svc.secondFactors.passkeyLogin(pending.owner, webAuthnOf(req));
+  req.session.passkeyChallenge = challenge;
+  res.set('Cache-Control', 'no-store').json(options);
+};
+
+/** The second step with a passkey, step 2: the browser's assertion; a session on success (JSON). */
+export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
+  const pending = pendingOf(svc, req);
+  if (!pending) return void res.status(401).json({ message: 'The login expired; start again.' });
+  const challenge = req.session.passkeyChallenge;
+  delete req.session.passkeyChallenge;
+  const result = await svc.logins.secondStep({
+    realm,
+    owner: pending.owner,
+    pwv: pending.pwv,
+    proof: { passkey: req.body, challenge, ctx: webAuthnOf(req) },
+    ip: req.ip ?? null,
+    userAgent: req.get('user-agent'),
+  });
+  if (!result.ok) {
+    if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: 'Too many attempts. Please try again later.' });
+    return void res.status(401).json({ message: 'The passkey was not accepted.' });
+  }
+  const principal = result.principal;
+  if (principal.kind === 'token') throw new AuthError();
+  if (result.browserMark) setBrowserMark(req, res, result.browserMark, paths(realm).login);
+  const pwv = principal.kind === 'admin' ? principal.admin.passwordVersion : principal.account.passwordVersion;
+  await startSession(req, pending.owner, pwv, svc.clock.now());
+  res.json({ redirect: principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home });
 };

@@ -50,7 +50,7 @@ export const requireMailbox: RequestHandler = (req, res, next) => {
 export const ADMIN_ACCOUNT_PATHS = new Set(['/admin/account', '/admin/account/generate', '/admin/logout']);
 
 /** SPEC §11: an admin that must add a second factor may reach only these. */
-export const ADMIN_SECURITY_PATHS = new Set(['/admin/account/security', '/admin/account/security/totp', '/admin/logout']);
+export const ADMIN_SECURITY_PATHS = new Set(['/admin/account/security', '/admin/account/security/totp', '/admin/account/security/passkey', '/admin/account/security/passkey/options', '/admin/logout']);
 
 export const requireAdmin: RequestHandler = (req, res, next) => {
   if (res.locals.actor?.kind !== 'admin') return res.redirect(303, '/admin/login');

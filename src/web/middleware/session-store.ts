@@ -14,6 +14,8 @@ declare module 'express-session' {
     pending: { owner: SessionOwner; pwv: number; at: number };
     /** A TOTP secret shown for scanning, not yet confirmed. */
     totpSecret: string;
+    /** The WebAuthn challenge of a passkey ceremony under way. */
+    passkeyChallenge: string;
   }
 }
 

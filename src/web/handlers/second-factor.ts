@@ -1,6 +1,8 @@
 import type { RequestHandler } from 'express';
 import QRCode from 'qrcode';
 import { AuthError, RateLimitedError, ValidationError } from '../../core/errors.js';
+import type { LoginResult } from '../../core/logins.js';
+import type { SessionOwner } from '../../core/ports.js';
 import type { WebAuthnContext } from '../../core/second-factors.js';
 import type { LoginRealm } from '../../core/login-names.js';
 import type { Services } from '../../services.js';
@@ -42,13 +44,25 @@ export const secondStep = (svc: Services, realm: LoginRealm): RequestHandler => 
     if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
     return res.status(401).render(VIEW_STEP, { action: paths(realm).step, values: {}, errors: { code: [FAILED] } });
   }
+  res.redirect(303, await completeLogin(svc, req, res, realm, pending.owner, result));
+};
+
+/** The second step passed: the browser's mark, a new session for the owner; returns where to go. */
+async function completeLogin(
+  svc: Services,
+  req: Parameters<RequestHandler>[0],
+  res: Parameters<RequestHandler>[1],
+  realm: LoginRealm,
+  owner: SessionOwner,
+  result: Extract<LoginResult, { ok: true }>,
+) {
   const principal = result.principal;
   if (principal.kind === 'token') throw new AuthError();
   if (result.browserMark) setBrowserMark(req, res, result.browserMark, paths(realm).login);
   const pwv = principal.kind === 'admin' ? principal.admin.passwordVersion : principal.account.passwordVersion;
-  await startSession(req, pending.owner, pwv, svc.clock.now());
-  res.redirect(303, principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home);
-};
+  await startSession(req, owner, pwv, svc.clock.now());
+  return principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home;
+}
 
 const panelActor = (res: Parameters<RequestHandler>[1]) => {
   const actor = res.locals.actor;
@@ -148,10 +162,5 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
     if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: 'Too many attempts. Please try again later.' });
     return void res.status(401).json({ message: 'The passkey was not accepted.' });
   }
-  const principal = result.principal;
-  if (principal.kind === 'token') throw new AuthError();
-  if (result.browserMark) setBrowserMark(req, res, result.browserMark, paths(realm).login);
-  const pwv = principal.kind === 'admin' ? principal.admin.passwordVersion : principal.account.passwordVersion;
-  await startSession(req, pending.owner, pwv, svc.clock.now());
-  res.json({ redirect: principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home });
+  res.json({ redirect: await completeLogin(svc, req, res, realm, pending.owner, result) });
 };

@@ -4,6 +4,7 @@ import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
+import { createAppPasswordService } from './core/app-passwords.js';
 import { createAudit } from './core/audit.js';
 import { createAutoconfigService } from './core/autoconfig.js';
 import { createCredentialService } from './core/credentials.js';
@@ -93,6 +94,8 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     sessions: createSessionService({ store, clock, maxHours: config.session.maxHours, requireAdminSecondFactor: config.requireAdminSecondFactor }),
     /** SPEC §11: TOTP and recovery codes for the panel login. */
     secondFactors,
+    /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
+    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events }),
     /** SPEC §14: what mail clients of a verified domain are told. */
     autoconfig: createAutoconfigService({
       domains,

@@ -17,6 +17,7 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
   let rehashes = new Map<number, Rehash>();
   let audit: AuditEntry[] = [];
   let history = new Map<string, LoginHistoryRow>();
+  let appLogins = new Map<number, { appPasswordId: number; at: number; ip: string | null }>();
   let dropped = 0;
 
   const addHistory = (row: LoginHistoryRow) => {
@@ -48,6 +49,7 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
     for (const r of batch.rehashes) if (!rehashes.has(r.accountId)) rehashes.set(r.accountId, r);
     audit = [...batch.audit, ...audit];
     for (const row of batch.history ?? []) addHistory(row);
+    for (const r of batch.appLogins ?? []) if (!appLogins.has(r.appPasswordId)) appLogins.set(r.appPasswordId, r);
     if (audit.length > MAX_PENDING_AUDIT) {
       dropped += audit.length - MAX_PENDING_AUDIT;
       audit = audit.slice(-MAX_PENDING_AUDIT);
@@ -56,8 +58,9 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
 
   const write = async () => {
     timer = null;
-    if (logins.size + rehashes.size + audit.length + history.size === 0) return;
-    const batch = { logins: [...logins.values()], rehashes: [...rehashes.values()], audit, history: [...history.values()] };
+    if (logins.size + rehashes.size + audit.length + history.size + appLogins.size === 0) return;
+    const batch = { logins: [...logins.values()], rehashes: [...rehashes.values()], audit, history: [...history.values()], appLogins: [...appLogins.values()] };
+    appLogins = new Map();
     logins = new Map();
     rehashes = new Map();
     audit = [];
@@ -95,6 +98,10 @@ export function createLoginBatcher({ store, log, intervalMs = 1000 }: { store: S
     },
     recordRehash(rehash) {
       rehashes.set(rehash.accountId, rehash);
+      schedule();
+    },
+    recordAppLogin(record) {
+      appLogins.set(record.appPasswordId, record);
       schedule();
     },
     recordAttempt({ accountId, at, protocol, mechanism, result, ip, client }) {

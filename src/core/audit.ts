@@ -31,7 +31,9 @@ export type AuditAction =
   | 'sessions.end'
   | 'second-factor.add'
   | 'second-factor.remove'
-  | 'login.password-accepted';
+  | 'login.password-accepted'
+  | 'app-password.create'
+  | 'app-password.revoke';
 
 export interface Audit {
   record(actor: Actor | string, action: AuditAction, target: string, ip?: string | null, detail?: string): Promise<void>;

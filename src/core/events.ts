@@ -11,5 +11,10 @@ export function createAccountEvents(): AccountEvents {
       emitter.on('changed', listener);
       return () => emitter.off('changed', listener);
     },
+    emitAppPasswordRevoked: (id) => emitter.emit('app-password-revoked', id),
+    onAppPasswordRevoked(listener) {
+      emitter.on('app-password-revoked', listener);
+      return () => emitter.off('app-password-revoked', listener);
+    },
   };
 }

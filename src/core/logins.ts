@@ -8,7 +8,8 @@ import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { browserName } from './login-history.js';
 import type { SecondFactorProof } from './second-factors.js';
-import type { Account, Admin, ApiToken, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Store } from './ports.js';
+import { APP_TAG_LENGTH } from './app-passwords.js';
+import type { Account, Admin, ApiToken, AppPassword, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Store } from './ports.js';
 
 export type { LoginProtocol } from './login-throttle.js';
 export type LoginEventResult = 'success' | 'failure' | 'locked';
@@ -34,6 +35,8 @@ export type LoginResult =
       browserMark?: string;
       /** True when the answer came from the cache of recent logins (no argon2 run). */
       cached: boolean;
+      /** SMTP: the app password that logged in, if one did (its sessions end when it is revoked). */
+      appPasswordId?: number;
     }
   | { ok: false; reason: 'bad-credentials' | 'locked' | 'busy'; retryAfterSeconds: number };
 
@@ -186,7 +189,8 @@ export function createLogins(deps: LoginDeps): Logins {
     batcher.recordAttempt({ accountId: account.id, at: clock.now(), protocol, mechanism: how.mechanism, result, ip: displayAddress(ip), client: how.client });
 
   /** Mailbox and credential logins (SMTP, and the user panel for mailboxes). */
-  const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null, how: { mechanism: string; client: string }): Promise<LoginResult> => {
+  const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null, asked: { mechanism: string; client: string }): Promise<LoginResult> => {
+    let how = asked;
     const admission = await throttle.begin({ protocol, name, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
       if (admission.refused === 'locked') {
@@ -199,18 +203,34 @@ export function createLogins(deps: LoginDeps): Logins {
     const { attempt } = admission;
     let account: Account | null;
     let result: { ok: boolean; cached: boolean };
+    let app: AppPassword | null = null;
     try {
       const found = await store.findAccountByLogin(name);
       // The user panel is for mailboxes; an SMTP credential logs in over SMTP only.
       account = found && (protocol === 'smtp' || found.kind === 'mailbox') ? found : null;
-      result = await verify(`account:${name}`, account?.id ?? 0, account?.passwordVersion ?? 0, account?.passwordHash ?? null, password, ip);
+      // SPEC §11 over SMTP: a password whose first characters are an app password's tag is that
+      // app password; otherwise the mailbox password, unless a second factor is on (then only app
+      // passwords log in, and the unknown-login work is done instead). Always one verification.
+      let hash = account?.passwordHash ?? null;
+      let blocked = false;
+      if (account && protocol === 'smtp' && account.kind === 'mailbox') {
+        app = password.length > APP_TAG_LENGTH ? await store.findAppPassword(account.id, password.slice(0, APP_TAG_LENGTH)) : null;
+        if (app) hash = app.passwordHash;
+        else if (await secondFactors.has(`mailbox:${account.id}`)) [hash, blocked] = [null, true];
+      }
+      // Each secret is remembered under its own name; a refusal because of the second factor under
+      // another, so that the mailbox password works again at once when the factor is removed.
+      const cacheName = app ? `app:${app.id}` : blocked ? `blocked:${name}` : `account:${name}`;
+      const cacheId = app ? app.id : (account?.id ?? 0);
+      result = await verify(cacheName, cacheId, account?.passwordVersion ?? 0, hash, password, ip);
       if (account && result.ok && !result.cached) {
         // The password may have changed while argon2 ran: the old one must not get through.
         const current = (await store.readAccountVersions([account.id])).get(account.id);
         if (!current || current.passwordVersion !== account.passwordVersion) result = { ok: false, cached: false };
         else if (current.disabled) account = { ...account, disabled: true };
-        else positive?.set(`account:${name}`, password, account.id, account.passwordVersion, clock.now() * 1000);
+        else positive?.set(cacheName, password, cacheId, account.passwordVersion, clock.now() * 1000);
       }
+      if (app) how = { ...how, mechanism: `app-password:${app.id}` };
     } catch (err) {
       await attempt.finish('aborted');
       throw err;
@@ -231,13 +251,20 @@ export function createLogins(deps: LoginDeps): Logins {
     remember(account, protocol, how, 'ok', ip);
     const now = clock.now();
     if (protocol === 'smtp') batcher.recordLogin({ accountId: account.id, at: now, ip: displayAddress(ip) });
+    if (app) batcher.recordAppLogin({ appPasswordId: app.id, at: now, ip: displayAddress(ip) });
     // The new hash is made after the reply: a login never waits for a second argon2 run.
-    if (!result.cached && hasher.needsRehash(account.passwordHash)) {
+    if (!app && !result.cached && hasher.needsRehash(account.passwordHash)) {
       const { id: accountId, passwordVersion } = account;
       hasher.hash(password).then((hash) => batcher.recordRehash({ accountId, passwordVersion, hash }), () => {});
     }
     await record(protocol, 'account', 'success', name, ip, protocol === 'web' ? { kind: 'mailbox', id: account.id, login: account.login } : undefined);
-    return { ok: true, principal: { kind: 'account', account }, cached: result.cached, ...(protocol === 'web' ? { browserMark: await issueMark(`account:${name}`) } : {}) };
+    return {
+      ok: true,
+      principal: { kind: 'account', account },
+      cached: result.cached,
+      ...(app ? { appPasswordId: app.id } : {}),
+      ...(protocol === 'web' ? { browserMark: await issueMark(`account:${name}`) } : {}),
+    };
   };
 
   const adminLogin = async (name: string, password: string, ip: string | null, browser: string | null): Promise<LoginResult> => {

@@ -124,12 +124,26 @@ export interface LoginHistoryRow {
   count: number;
 }
 
+/** A named app password of a mailbox (SPEC §11); the password itself is shown once and stored hashed. */
+export interface AppPassword {
+  id: number;
+  accountId: number;
+  name: string;
+  tag: string;
+  passwordHash: string;
+  createdAt: number;
+  lastLoginAt: number | null;
+  lastLoginIp: string | null;
+}
+
 export interface LoginBatch {
   logins: readonly LoginRecord[];
   rehashes: readonly Rehash[];
   audit: readonly AuditEntry[];
   /** Aggregated attempts; added to the rows of their day. */
   history?: readonly LoginHistoryRow[];
+  /** Last connections of app passwords. */
+  appLogins?: readonly { appPasswordId: number; at: number; ip: string | null }[];
 }
 
 /** A hash made with old parameters, replaced only while the password is still the one it was made from. */
@@ -230,6 +244,12 @@ export interface Store {
   useTotpStep(owner: SessionOwner, step: number): Promise<boolean>;
   /** Uses a recovery code once: true only when it existed unused. */
   useRecoveryCode(owner: SessionOwner, hash: string, now: number): Promise<boolean>;
+  insertAppPassword(input: { accountId: number; name: string; tag: string; passwordHash: string; now: number }, audit: AuditEntry): Promise<AppPassword>;
+  listAppPasswords(accountId: number): Promise<AppPassword[]>;
+  /** The app password of a mailbox whose tag this is (the first characters of a typed password). */
+  findAppPassword(accountId: number, tag: string): Promise<AppPassword | null>;
+  /** Deletes an app password of the mailbox, with `audit`; false when there was none. */
+  deleteAppPassword(accountId: number, id: number, audit: AuditEntry): Promise<boolean>;
   listPasskeys(owner: SessionOwner): Promise<Passkey[]>;
   /** Adds a passkey and a new set of recovery codes, with `audit`, in one transaction. */
   addPasskey(passkey: Passkey, recoveryHashes: readonly string[], audit: AuditEntry): Promise<void>;
@@ -271,6 +291,7 @@ export interface LoginBatcher {
   recordRehash(rehash: Rehash): void;
   recordAudit(entry: AuditEntry): void;
   recordAttempt(attempt: LoginAttemptRecord): void;
+  recordAppLogin(record: { appPasswordId: number; at: number; ip: string | null }): void;
   /** Writes what is pending now; the server calls it at shutdown. */
   flush(): Promise<void>;
   stop(): Promise<void>;
@@ -359,6 +380,9 @@ export interface Logger {
 export interface AccountEvents {
   emitChanged(accountId: number): void;
   onChanged(listener: (accountId: number) => void): () => void;
+  /** An app password was revoked: the SMTP sessions that logged in with it end. */
+  emitAppPasswordRevoked(appPasswordId: number): void;
+  onAppPasswordRevoked(listener: (appPasswordId: number) => void): () => void;
 }
 
 export const systemClock: Clock = { now: () => Math.floor(Date.now() / 1000) };

@@ -136,6 +136,7 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
       kind: account.kind,
       domainName: account.domainName,
       passwordVersion: account.passwordVersion,
+      ...(result.appPasswordId !== undefined ? { appPasswordId: result.appPasswordId } : {}),
     };
     const conn = connectionOf(session);
     if (conn) live.add(conn, user);

@@ -7,6 +7,8 @@ export interface SessionUser {
   kind: 'mailbox' | 'credential';
   domainName: string;
   passwordVersion: number;
+  /** The app password it logged in with, if any: revoking it ends this session. */
+  appPasswordId?: number;
 }
 
 /** The part of an smtp-server connection that ending it needs. */
@@ -85,6 +87,13 @@ export function createLiveSessions({
   };
 
   const unsubscribe = events.onChanged((accountId) => endAccount(accountId));
+  const unsubscribeApp = events.onAppPasswordRevoked((appPasswordId) => {
+    for (const [conn, live] of [...byConn]) {
+      if (live.user.appPasswordId !== appPasswordId) continue;
+      if (live.inMessage) live.endAfterMessage = true;
+      else endNow(conn);
+    }
+  });
 
   let polling = false;
   const poll = setInterval(() => {
@@ -126,6 +135,7 @@ export function createLiveSessions({
     stop() {
       clearInterval(poll);
       unsubscribe();
+      unsubscribeApp();
     },
   };
 }

@@ -5,7 +5,9 @@ import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './
 import { mobileconfig } from './handlers/autoconfig.js';
 import {
   addPasskey,
+  createAppPassword,
   passkeyOptions,
+  revokeAppPassword,
   passkeyStep,
   passkeyStepOptions,
   removeAdminFactors,
@@ -69,6 +71,8 @@ export function panelRoutes(svc: Services): Router {
   r.post('/account/security/totp', requireMailbox, turnOnTotp(svc, 'account'));
   r.post('/account/security/passkey/options', requireMailbox, passkeyOptions(svc));
   r.post('/account/security/passkey', requireMailbox, json, addPasskey(svc));
+  r.post('/account/security/app-passwords', requireMailbox, createAppPassword(svc));
+  r.post('/account/security/app-passwords/:id/revoke', requireMailbox, revokeAppPassword(svc));
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
   r.get('/admin/login', showAdminLogin);

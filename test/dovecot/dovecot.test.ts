@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Secret, TOTP } from 'otpauth';
 import { readOnlyUri } from '../../src/cli/commands/dovecot-config.js';
 import { cliActor } from '../../src/core/actors.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
@@ -22,7 +23,7 @@ describe('mailpass dovecot-config', () => {
     assert.match(r.stdout, /^auth_cache_size = 0$/m);
     assert.match(r.stdout, /^driver = sqlite$/m);
     assert.match(r.stdout, /^default_pass_scheme = ARGON2ID$/m);
-    assert.match(r.stdout, /^password_query = SELECT user, password FROM dovecot_passdb WHERE user = '%u'$/m);
+    assert.match(r.stdout, /^password_query = SELECT user, password FROM \(SELECT user, password, 1 AS k FROM dovecot_app_passdb WHERE user = '%u' AND tag = substr\('%w', 1, 6\) UNION ALL SELECT user, password, 0 AS k FROM dovecot_passdb WHERE user = '%u'\) ORDER BY k DESC LIMIT 1$/m);
     assert.match(r.stdout, /^user_query = SELECT '\/var\/vmail\/%d\/%n' AS home, 'maildir:~\/Maildir' AS mail, 'vmail' AS uid, 'vmail' AS gid FROM dovecot_userdb WHERE user = '%u'$/m);
     assert.match(r.stdout, /^\s*args = \/etc\/dovecot\/dovecot-sql\.conf\.ext$/m);
   });
@@ -69,6 +70,24 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
     if (reply.startsWith('a1 OK')) return 'OK';
     return reply.startsWith('a1 NO [AUTHENTICATIONFAILED]') ? 'NO' : reply;
   };
+
+  test('app passwords log in over IMAP; with a second factor on only they do; a revoked one stops at once', async (t) => {
+    if (!needsDovecot(t)) return;
+    const { address, password, mailbox } = await aMailbox(server.services, { domain });
+    const actor = { kind: 'mailbox' as const, id: mailbox.id, login: address };
+    const { password: app } = await server.services.appPasswords.create(actor, 'Mail app');
+    assert.equal(await login(address, app), 'OK', dovecot.log());
+    assert.equal(await login(address, password), 'OK');
+    const { secret } = server.services.secondFactors.newTotp(actor);
+    const code = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate();
+    await server.services.secondFactors.confirmTotp(actor, secret, code);
+    assert.equal(await login(address, password), 'NO', 'the mailbox password logs in over IMAP with a second factor on');
+    assert.equal(await login(address, app), 'OK');
+    assert.equal(await login(address, `${app.slice(0, 6)}${strongPassword('x')}`), 'NO');
+    const [row] = await server.adapters.store.listAppPasswords(mailbox.id);
+    await server.services.appPasswords.revoke(actor, row!.id);
+    assert.equal(await login(address, app), 'NO');
+  });
 
   test('a mailbox logs in with its password (cheap test argon2 parameters included), not with another', async (t) => {
     if (!needsDovecot(t)) return;

@@ -42,6 +42,8 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /account/security/totp': 'mailbox',
   'POST /account/security/passkey/options': 'mailbox',
   'POST /account/security/passkey': 'mailbox',
+  'POST /account/security/app-passwords': 'mailbox',
+  'POST /account/security/app-passwords/:id/revoke': 'mailbox',
   'GET /admin': 'public',
   'GET /admin/login': 'public',
   'POST /admin/login': 'public',

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { APP_TAG_LENGTH } from '../../core/app-passwords.js';
 import { UsageError, type Command, type Values } from '../command.js';
 
 /** What the generated configuration fills in; every value is a Dovecot setting or SQL literal. */
@@ -43,9 +44,11 @@ connect = ${readOnlyUri(o.dbFile)}
 # mailpass stores argon2id PHC strings ($argon2id$v=19$m=...,t=...,p=...$...), which {ARGON2ID} verifies.
 default_pass_scheme = ARGON2ID
 
-# The views belong to mailpass's schema (migration 002) and keep their columns when tables change.
-# dovecot_passdb: mailboxes that may log in (enabled, of a verified domain; never SMTP credentials).
-password_query = SELECT user, password FROM dovecot_passdb WHERE user = '%u'
+# The views belong to mailpass's schema and keep their columns when tables change.
+# dovecot_passdb: mailboxes that may log in with their password (enabled, of a verified domain,
+# without a second factor; never SMTP credentials). dovecot_app_passdb: their app passwords, found
+# by the tag that begins each one, so that Dovecot verifies one hash. The app password comes first.
+password_query = SELECT user, password FROM (SELECT user, password, 1 AS k FROM dovecot_app_passdb WHERE user = '%u' AND tag = substr('%w', 1, ${APP_TAG_LENGTH}) UNION ALL SELECT user, password, 0 AS k FROM dovecot_passdb WHERE user = '%u') ORDER BY k DESC LIMIT 1
 # dovecot_userdb: every mailbox, so that a disabled one keeps its mail.
 user_query = SELECT ${sqlText(o.home)} AS home, ${sqlText(o.mailLocation)} AS mail, ${sqlText(o.uid)} AS uid, ${sqlText(o.gid)} AS gid FROM dovecot_userdb WHERE user = '%u'
 iterate_query = SELECT user FROM dovecot_userdb

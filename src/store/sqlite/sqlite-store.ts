@@ -3,6 +3,7 @@ import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type {
   Account,
   AccountKind,
+  AppPassword,
   Admin,
   ApiToken,
   AuditEntry,
@@ -58,6 +59,28 @@ interface TokenRow {
   last_used_at: number | null;
   revoked_at: number | null;
 }
+
+interface AppRow {
+  id: number;
+  account_id: number;
+  name: string;
+  tag: string;
+  password_hash: string;
+  created_at: number;
+  last_login_at: number | null;
+  last_login_ip: string | null;
+}
+
+const toApp = (r: AppRow): AppPassword => ({
+  id: r.id,
+  accountId: r.account_id,
+  name: r.name,
+  tag: r.tag,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  lastLoginAt: r.last_login_at,
+  lastLoginIp: r.last_login_ip,
+});
 
 const toDomain = (r: { id: number; name: string; verified: number; created_at: number }): Domain => ({
   id: r.id,
@@ -244,6 +267,12 @@ export function createSqliteStore(db: Db): Store {
     useRecovery: db.prepare('UPDATE recovery_codes SET used_at = ? WHERE owner = ? AND code_hash = ? AND used_at IS NULL'),
     deleteFactors: db.prepare('DELETE FROM second_factors WHERE owner = ?'),
     deletePasskeys: db.prepare('DELETE FROM passkeys WHERE owner = ?'),
+    insertApp: db.prepare(`INSERT INTO app_passwords (account_id, name, tag, password_hash, created_at)
+      VALUES (@accountId, @name, @tag, @passwordHash, @now) RETURNING *`),
+    listApps: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? ORDER BY created_at, id'),
+    findApp: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? AND tag = ?'),
+    deleteApp: db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?'),
+    appLogin: db.prepare('UPDATE app_passwords SET last_login_at = @at, last_login_ip = @ip WHERE id = @appPasswordId AND (last_login_at IS NULL OR last_login_at <= @at)'),
     listPasskeys: db.prepare('SELECT * FROM passkeys WHERE owner = ? ORDER BY created_at'),
     insertPasskey: db.prepare(`INSERT INTO passkeys (id, owner, public_key, counter, transports, created_at)
       VALUES (@id, @owner, @publicKey, @counter, @transports, @createdAt)`),
@@ -283,6 +312,16 @@ export function createSqliteStore(db: Db): Store {
     q.deletePasskeys.run(o);
     q.deleteRecovery.run(o);
   };
+  const insertAppTx = db.transaction((input: { accountId: number; name: string; tag: string; passwordHash: string; now: number }, entry: AuditEntry) => {
+    const row = q.insertApp.get(input) as AppRow;
+    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    return row;
+  });
+  const deleteAppTx = db.transaction((accountId: number, id: number, entry: AuditEntry) => {
+    const gone = q.deleteApp.run(accountId, id).changes === 1;
+    if (gone) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    return gone;
+  });
   const addPasskeyTx = db.transaction((p: Passkey, hashes: readonly string[], entry: AuditEntry) => {
     q.insertPasskey.run({ id: p.id, owner: p.owner, publicKey: Buffer.from(p.publicKey), counter: p.counter, transports: p.transports.join(','), createdAt: p.createdAt });
     q.deleteRecovery.run(p.owner);
@@ -305,8 +344,9 @@ export function createSqliteStore(db: Db): Store {
     q.endSessionsOf.run(o);
     q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
   });
-  const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [] }: LoginBatch) => {
+  const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [], appLogins = [] }: LoginBatch) => {
     for (const r of logins) q.recordLogin.run(r);
+    for (const r of appLogins) q.appLogin.run(r);
     for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
     for (const e of audit) q.appendAudit.run({ ...e, detail: e.detail ?? null });
     const failed = new Set<number>();
@@ -428,7 +468,7 @@ export function createSqliteStore(db: Db): Store {
       deleteAccountTx.immediate(id);
     },
     async applyLoginBatch(batch) {
-      if (batch.logins.length + batch.rehashes.length + batch.audit.length + (batch.history?.length ?? 0) > 0) loginBatchTx.immediate(batch);
+      if (batch.logins.length + batch.rehashes.length + batch.audit.length + (batch.history?.length ?? 0) + (batch.appLogins?.length ?? 0) > 0) loginBatchTx.immediate(batch);
     },
 
     async insertAdmin({ username, passwordHash, isSuper, domainIds, mustChangePassword, now }, entry) {
@@ -532,6 +572,19 @@ export function createSqliteStore(db: Db): Store {
     },
     async useRecoveryCode(o, hash, now) {
       return q.useRecovery.run(now, o, hash).changes === 1;
+    },
+    async insertAppPassword(input, entry) {
+      return toApp(insertAppTx.immediate(input, entry));
+    },
+    async listAppPasswords(accountId) {
+      return (q.listApps.all(accountId) as AppRow[]).map(toApp);
+    },
+    async findAppPassword(accountId, tag) {
+      const row = q.findApp.get(accountId, tag) as AppRow | undefined;
+      return row ? toApp(row) : null;
+    },
+    async deleteAppPassword(accountId, id, entry) {
+      return deleteAppTx.immediate(accountId, id, entry);
     },
     async listPasskeys(o) {
       const rows = q.listPasskeys.all(o) as Array<{ id: string; owner: SessionOwner; public_key: Buffer; counter: number; transports: string; created_at: number; last_used_at: number | null }>;

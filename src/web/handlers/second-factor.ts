@@ -6,7 +6,7 @@ import type { SessionOwner } from '../../core/ports.js';
 import type { WebAuthnContext } from '../../core/second-factors.js';
 import type { LoginRealm } from '../../core/login-names.js';
 import type { Services } from '../../services.js';
-import { CodeForm, formView, parseForm } from '../forms.js';
+import { CodeForm, NameForm, formView, parseForm } from '../forms.js';
 import { setFlash, takeFlash } from '../flash.js';
 import { browserMarkOf, setBrowserMark } from '../known-browser.js';
 import { domainOf } from '../middleware/domain.js';
@@ -80,7 +80,8 @@ const securityLocals = async (svc: Services, req: Parameters<RequestHandler>[0],
     req.session.totpSecret = secret;
     setup = { secret, qr: await QRCode.toDataURL(uri, { margin: 1, width: 200 }) };
   }
-  return { status, setup, paths: paths(realm), required: res.locals.mustAddSecondFactor === true };
+  const appPasswords = actor.kind === 'mailbox' ? await svc.appPasswords.list(actor) : null;
+  return { status, setup, appPasswords, paths: paths(realm), required: res.locals.mustAddSecondFactor === true };
 };
 
 /** GET /account/security (admins: /admin/account/security). */
@@ -96,7 +97,28 @@ export const turnOnTotp = (svc: Services, realm: LoginRealm): RequestHandler => 
   const codes = await svc.secondFactors.confirmTotp(panelActor(res), req.session.totpSecret, form.code, req.ip);
   delete req.session.totpSecret;
   res.set('Cache-Control', 'no-store');
-  res.render(VIEW_SECURITY, { status: await svc.secondFactors.status(panelActor(res)), setup: null, paths: paths(realm), required: false, recoveryCodes: codes, values: {} });
+  res.render(VIEW_SECURITY, { ...(await securityLocals(svc, req, res, realm)), recoveryCodes: codes, values: {} });
+};
+
+const mailboxActorOf = (res: Parameters<RequestHandler>[1]) => {
+  const actor = res.locals.actor;
+  if (actor?.kind !== 'mailbox') throw new AuthError();
+  return actor;
+};
+
+/** `Create app password`: generated, shown once on this response (SPEC §11). */
+export const createAppPassword = (svc: Services): RequestHandler => async (req, res) => {
+  formView(res, VIEW_SECURITY, await securityLocals(svc, req, res, 'account'), req.body);
+  const form = parseForm(NameForm, req.body);
+  const { appPassword, password } = await svc.appPasswords.create(mailboxActorOf(res), form.name, req.ip);
+  res.set('Cache-Control', 'no-store');
+  res.status(201).render(VIEW_SECURITY, { ...(await securityLocals(svc, req, res, 'account')), createdApp: { name: appPassword.name, password }, values: {} });
+};
+
+export const revokeAppPassword = (svc: Services): RequestHandler => async (req, res) => {
+  const appPassword = await svc.appPasswords.revoke(mailboxActorOf(res), req.params.id, req.ip);
+  setFlash(req, 'success', `App password ${appPassword.name} revoked; its mail sessions have ended.`);
+  res.redirect(303, '/account/security');
 };
 
 /** A super admin removes a mailbox's second factors; its sessions end. */

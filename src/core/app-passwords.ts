@@ -1,0 +1,62 @@
+import type { Actor } from './actors.js';
+import { parseDisplayName } from './addresses.js';
+import type { Audit } from './audit.js';
+import { ConflictError, NotFoundError } from './errors.js';
+import type { MailboxService } from './mailboxes.js';
+import type { PasswordRules } from './password-rules.js';
+import type { AccountEvents, AppPassword, Clock, Hasher, Store } from './ports.js';
+
+/** How many leading characters of an app password are its stored tag (of 20 generated ones). */
+export const APP_TAG_LENGTH = 6;
+/** App passwords a mailbox may hold. */
+const MAX_APP_PASSWORDS = 20;
+
+type MailboxActor = Extract<Actor, { kind: 'mailbox' }>;
+
+export interface AppPasswordService {
+  /** A new app password, generated (20 characters) and returned once; only its hash and tag are kept. */
+  create(actor: MailboxActor, name: unknown, ip?: string | null): Promise<{ appPassword: AppPassword; password: string }>;
+  list(actor: MailboxActor): Promise<AppPassword[]>;
+  /** Revokes one: it stops logging in, and its live SMTP sessions end. */
+  revoke(actor: MailboxActor, id: unknown, ip?: string | null): Promise<AppPassword>;
+}
+
+/** SPEC §11: named app passwords for mail apps, the only way in over SMTP and IMAP once a second factor is on. */
+export function createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events }: { store: Store; hasher: Hasher; clock: Clock; audit: Audit; rules: PasswordRules; mailboxes: MailboxService; events: AccountEvents }): AppPasswordService {
+  return {
+    async create(actor, nameInput, ip = null) {
+      const name = parseDisplayName(nameInput, 'name', { required: true });
+      const mailbox = await mailboxes.getOwnMailbox(actor);
+      const existing = await store.listAppPasswords(mailbox.id);
+      if (existing.length >= MAX_APP_PASSWORDS) throw new ConflictError('conflict', `A mailbox holds at most ${MAX_APP_PASSWORDS} app passwords; revoke one first`);
+      const ctx = mailboxes.policyContext(mailbox.login);
+      // The tag must be unique within the mailbox (about 1 in 10^10 to clash): draw again if it is not.
+      let password = rules.generate(ctx);
+      while (existing.some((a) => a.tag === password.slice(0, APP_TAG_LENGTH))) password = rules.generate(ctx);
+      const entry = audit.entry(actor, 'app-password.create', mailbox.login, ip, name);
+      const appPassword = await store.insertAppPassword(
+        { accountId: mailbox.id, name, tag: password.slice(0, APP_TAG_LENGTH), passwordHash: await hasher.hash(password), now: clock.now() },
+        entry,
+      );
+      audit.logged(entry);
+      return { appPassword, password };
+    },
+
+    async list(actor) {
+      return store.listAppPasswords((await mailboxes.getOwnMailbox(actor)).id);
+    },
+
+    async revoke(actor, idInput, ip = null) {
+      const mailbox = await mailboxes.getOwnMailbox(actor);
+      const id = Number(idInput);
+      const appPassword = Number.isInteger(id) ? (await store.listAppPasswords(mailbox.id)).find((a) => a.id === id) : undefined;
+      if (!appPassword) throw new NotFoundError('token-not-found', 'App password not found');
+      const entry = audit.entry(actor, 'app-password.revoke', mailbox.login, ip, appPassword.name);
+      if (await store.deleteAppPassword(mailbox.id, id, entry)) {
+        audit.logged(entry);
+        events.emitAppPasswordRevoked(id);
+      }
+      return appPassword;
+    },
+  };
+}

@@ -52,8 +52,9 @@ const mailboxActor = (res: Parameters<RequestHandler>[1]) => {
 /** What every render of the account page shows besides the form: the mailbox and its recent activity. */
 const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {
   const actor = mailboxActor(res);
-  const [mailbox, history] = await Promise.all([svc.mailboxes.getOwnMailbox(actor), svc.loginHistory.own(actor)]);
-  return { mailbox, history, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null };
+  const [mailbox, history, apps] = await Promise.all([svc.mailboxes.getOwnMailbox(actor), svc.loginHistory.own(actor), svc.appPasswords.list(actor)]);
+  const appNames = Object.fromEntries(apps.map((a) => [a.id, a.name]));
+  return { mailbox, history, appNames, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null };
 };
 
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {

@@ -72,6 +72,12 @@ try {
   await u.getByLabel('New password', { exact: true }).fill('summer2024');
   await u.locator('#new_password-strength[data-score]').waitFor();
   await shot(u, 'account');
+  // The security page: a second factor to add (QR code and secret), app passwords, passkeys.
+  await u.goto('/account/security');
+  await u.getByLabel('Name').fill('Phone');
+  await u.getByRole('button', { name: 'Create app password' }).click();
+  await u.locator('#app-password').waitFor();
+  await shot(u, 'account-security');
   await user.close();
 
   const phone = await browser.newContext({ baseURL: base, viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });

@@ -251,6 +251,8 @@ export interface Store {
   /** Deletes an app password of the mailbox, with `audit`; false when there was none. */
   deleteAppPassword(accountId: number, id: number, audit: AuditEntry): Promise<boolean>;
   listPasskeys(owner: SessionOwner): Promise<Passkey[]>;
+  /** Whether the owner has any second factor (one indexed read; SMTP asks it on every mailbox login). */
+  hasSecondFactor(owner: SessionOwner): Promise<boolean>;
   /** Adds a passkey and a new set of recovery codes, with `audit`, in one transaction. */
   addPasskey(passkey: Passkey, recoveryHashes: readonly string[], audit: AuditEntry): Promise<void>;
   /** Records a use: the new signature counter, only if it moved forward (or both are 0). */

@@ -138,9 +138,7 @@ export function createSecondFactorService({ store, clock, audit, mailboxes }: { 
       return codes;
     },
 
-    async has(owner) {
-      return (await store.getSecondFactors(owner)).totp !== null || (await store.listPasskeys(owner)).length > 0;
-    },
+    has: (owner) => store.hasSecondFactor(owner),
 
     async check(owner, label, proof) {
       if ('passkey' in proof) {

@@ -274,6 +274,7 @@ export function createSqliteStore(db: Db): Store {
     deleteApp: db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?'),
     appLogin: db.prepare('UPDATE app_passwords SET last_login_at = @at, last_login_ip = @ip WHERE id = @appPasswordId AND (last_login_at IS NULL OR last_login_at <= @at)'),
     listPasskeys: db.prepare('SELECT * FROM passkeys WHERE owner = ? ORDER BY created_at'),
+    hasFactor: db.prepare('SELECT EXISTS (SELECT 1 FROM second_factors WHERE owner = @o) OR EXISTS (SELECT 1 FROM passkeys WHERE owner = @o) AS yes'),
     insertPasskey: db.prepare(`INSERT INTO passkeys (id, owner, public_key, counter, transports, created_at)
       VALUES (@id, @owner, @publicKey, @counter, @transports, @createdAt)`),
     usePasskey: db.prepare('UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ? AND (counter < ? OR (counter = 0 AND ? = 0))'),
@@ -585,6 +586,9 @@ export function createSqliteStore(db: Db): Store {
     },
     async deleteAppPassword(accountId, id, entry) {
       return deleteAppTx.immediate(accountId, id, entry);
+    },
+    async hasSecondFactor(o) {
+      return (q.hasFactor.get({ o }) as { yes: number }).yes === 1;
     },
     async listPasskeys(o) {
       const rows = q.listPasskeys.all(o) as Array<{ id: string; owner: SessionOwner; public_key: Buffer; counter: number; transports: string; created_at: number; last_used_at: number | null }>;

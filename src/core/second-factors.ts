@@ -33,6 +33,10 @@ const newRecoveryCode = () => {
   return `${chars.slice(0, 5)}-${chars.slice(5)}`;
 };
 
+/** WebAuthn's transports (the browser reports them; only these are kept and handed back). */
+const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
+const knownTransports = (list: readonly string[] | undefined) => (list ?? []).filter((t) => TRANSPORTS.has(t)).slice(0, TRANSPORTS.size);
+
 export const ownerOf = (actor: PanelActor): SessionOwner => (actor.kind === 'admin' ? `admin:${actor.id}` : `mailbox:${actor.id}`);
 const labelOf = (actor: PanelActor) => (actor.kind === 'admin' ? actor.username : actor.login);
 
@@ -101,7 +105,7 @@ export function createSecondFactorService({ store, clock, audit, mailboxes }: { 
       const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
       const entry = audit.entry(actor, 'second-factor.add', labelOf(actor), ip, 'passkey');
       await store.addPasskey(
-        { id: credential.id, owner: ownerOf(actor), publicKey: credential.publicKey, counter: credential.counter, transports: credential.transports ?? [], createdAt: clock.now(), lastUsedAt: null },
+        { id: credential.id, owner: ownerOf(actor), publicKey: credential.publicKey, counter: credential.counter, transports: knownTransports(credential.transports), createdAt: clock.now(), lastUsedAt: null },
         codes.map(hashCode),
         entry,
       );

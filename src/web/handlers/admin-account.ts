@@ -1,17 +1,12 @@
 import type { RequestHandler } from 'express';
-import { AuthError } from '../../core/errors.js';
 import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { ChangePasswordForm, formView, parseForm } from '../forms.js';
-import { endSession } from '../middleware/auth.js';
+import { actorOf, endSession } from '../middleware/auth.js';
 
 const VIEW_ACCOUNT = 'admin/account';
 
-const adminActor = (res: Parameters<RequestHandler>[1]) => {
-  const actor = res.locals.actor;
-  if (actor?.kind !== 'admin') throw new AuthError();
-  return actor;
-};
+const adminActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'admin');
 
 const locals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {
   const actor = adminActor(res);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
-import { AuthError, NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/errors.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
+import { actorOf } from '../middleware/auth.js';
 
 const VIEW_THUNDERBIRD = 'autoconfig/thunderbird';
 const VIEW_AUTODISCOVER = 'autoconfig/autodiscover';
@@ -54,9 +55,7 @@ const uuidOf = (name: string) => {
 
 /** The Apple profile the owner downloads from /account (unsigned, no password: the device asks for it). */
 export const mobileconfig = (svc: Services): RequestHandler => async (_req, res) => {
-  const actor = res.locals.actor;
-  if (actor?.kind !== 'mailbox') throw new AuthError();
-  const mailbox = await svc.mailboxes.getOwnMailbox(actor);
+  const mailbox = await svc.mailboxes.getOwnMailbox(actorOf(res, 'mailbox'));
   const s = await svc.autoconfig.settingsFor(mailbox.login);
   if (!s.imap) throw new NotFoundError('domain-not-found', 'No IMAP server is configured (IMAP_HOST)');
   const identifier = `mailpass.${s.domain.split('.').reverse().join('.')}.${mailbox.localPart}`;

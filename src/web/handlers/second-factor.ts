@@ -10,7 +10,7 @@ import { CodeForm, NameForm, formView, parseForm } from '../forms.js';
 import { setFlash, takeFlash } from '../flash.js';
 import { browserMarkOf, setBrowserMark } from '../known-browser.js';
 import { domainOf } from '../middleware/domain.js';
-import { startSession } from '../middleware/auth.js';
+import { actorOf, startSession } from '../middleware/auth.js';
 
 const VIEW_STEP = 'second-factor';
 const VIEW_SECURITY = 'account-security';
@@ -64,11 +64,7 @@ async function completeLogin(
   return principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home;
 }
 
-const panelActor = (res: Parameters<RequestHandler>[1]) => {
-  const actor = res.locals.actor;
-  if (actor?.kind !== 'mailbox' && actor?.kind !== 'admin') throw new AuthError();
-  return actor;
-};
+const panelActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'mailbox', 'admin');
 
 /** The security page's locals: the state, and while TOTP is off a secret to scan (kept in the session until confirmed). */
 const securityLocals = async (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], realm: LoginRealm) => {
@@ -100,23 +96,17 @@ export const turnOnTotp = (svc: Services, realm: LoginRealm): RequestHandler => 
   res.render(VIEW_SECURITY, { ...(await securityLocals(svc, req, res, realm)), recoveryCodes: codes, values: {} });
 };
 
-const mailboxActorOf = (res: Parameters<RequestHandler>[1]) => {
-  const actor = res.locals.actor;
-  if (actor?.kind !== 'mailbox') throw new AuthError();
-  return actor;
-};
-
 /** `Create app password`: generated, shown once on this response (SPEC §11). */
 export const createAppPassword = (svc: Services): RequestHandler => async (req, res) => {
   formView(res, VIEW_SECURITY, await securityLocals(svc, req, res, 'account'), req.body);
   const form = parseForm(NameForm, req.body);
-  const { appPassword, password } = await svc.appPasswords.create(mailboxActorOf(res), form.name, req.ip);
+  const { appPassword, password } = await svc.appPasswords.create(actorOf(res, 'mailbox'), form.name, req.ip);
   res.set('Cache-Control', 'no-store');
   res.status(201).render(VIEW_SECURITY, { ...(await securityLocals(svc, req, res, 'account')), createdApp: { name: appPassword.name, password }, values: {} });
 };
 
 export const revokeAppPassword = (svc: Services): RequestHandler => async (req, res) => {
-  const appPassword = await svc.appPasswords.revoke(mailboxActorOf(res), req.params.id, req.ip);
+  const appPassword = await svc.appPasswords.revoke(actorOf(res, 'mailbox'), req.params.id, req.ip);
   setFlash(req, 'success', `App password ${appPassword.name} revoked; its mail sessions have ended.`);
   res.redirect(303, '/account/security');
 };

@@ -4,7 +4,7 @@ import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { ChangePasswordForm, LoginForm, formView, parseForm } from '../forms.js';
 import { browserMarkOf, setBrowserMark } from '../known-browser.js';
-import { endSession, startPending, startSession } from '../middleware/auth.js';
+import { actorOf, endSession, startPending, startSession } from '../middleware/auth.js';
 
 const VIEW_LOGIN = 'user/login';
 const VIEW_ACCOUNT = 'user/account';
@@ -43,11 +43,7 @@ export const login = (svc: Services): RequestHandler => async (req, res) => {
   res.redirect(303, '/account');
 };
 
-const mailboxActor = (res: Parameters<RequestHandler>[1]) => {
-  const actor = res.locals.actor;
-  if (actor?.kind !== 'mailbox') throw new AuthError();
-  return actor;
-};
+const mailboxActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'mailbox');
 
 /** What every render of the account page shows besides the form: the mailbox and its recent activity. */
 const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {

@@ -1,4 +1,5 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { AuthError } from '../../core/errors.js';
 import type { Actor } from '../../core/actors.js';
 import type { SessionOwner } from '../../core/ports.js';
 import type { Services } from '../../services.js';
@@ -40,6 +41,18 @@ export const loadActor = (svc: Services): RequestHandler => async (req, res, nex
   res.locals.mustAddSecondFactor = mustAddSecondFactor === true;
   next();
 };
+
+type PanelKind = 'mailbox' | 'admin';
+
+/**
+ * The session's actor, of one of `kinds`, for a handler behind requireMailbox/requireAdmin (which
+ * redirect first); a mismatch is a bug in the route table and answers like a bad login.
+ */
+export function actorOf<K extends PanelKind>(res: Response, ...kinds: K[]): Extract<Actor, { kind: K }> {
+  const actor = res.locals.actor;
+  if (!actor || !(kinds as string[]).includes(actor.kind)) throw new AuthError();
+  return actor as Extract<Actor, { kind: K }>;
+}
 
 export const requireMailbox: RequestHandler = (req, res, next) => {
   if (res.locals.actor?.kind === 'mailbox') return next();

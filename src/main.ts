@@ -7,6 +7,7 @@ import type { Logger } from './core/ports.js';
 import { createLogger } from './log.js';
 import { readFileSync } from 'node:fs';
 import { createRelay } from './adapters/relay.js';
+import { createRelayMailer } from './adapters/relay-mailer.js';
 import { createMetrics } from './metrics.js';
 import { openServices, type Adapters, type Services } from './services.js';
 import type { Db } from './store/sqlite/db.js';
@@ -47,18 +48,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const log = options.log ?? createLogger(config.logLevel);
   const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
   const metrics = config.metricsToken ? createMetrics({ token: config.metricsToken, spoolDir: path.join(config.dataDir, 'spool') }) : null;
-  const { services, adapters, db, close: closeServices } = openServices(config, log, {
-    observeHash: metrics?.observeHash,
-    onAuthVerify: metrics?.observeAuthVerify,
-    onLogin: metrics ? (e) => metrics.login(e.protocol, e.result) : undefined,
-  });
-
-  // In the background: from the first request on, an unknown login costs what a wrong password costs.
-  services.logins.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
-  await services.logins.prepare();
-  const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
-  if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
-
   const relay = config.relay
     ? createRelay({
         target: {
@@ -76,6 +65,19 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         onResult: metrics?.relayed,
       })
     : null;
+  const { services, adapters, db, close: closeServices } = openServices(config, log, {
+    mailer: relay ? createRelayMailer(relay, config.smtpHostname) : null,
+    observeHash: metrics?.observeHash,
+    onAuthVerify: metrics?.observeAuthVerify,
+    onLogin: metrics ? (e) => metrics.login(e.protocol, e.result) : undefined,
+  });
+
+  // In the background: from the first request on, an unknown login costs what a wrong password costs.
+  services.logins.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
+  await services.logins.prepare();
+  const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
+  if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
+
   if (!relay) log.warn({ component: 'smtp' }, 'RELAY_URL is not set: accepted mail is only spooled in data/spool/');
   const smtp = await startSmtp({
     config,
@@ -124,6 +126,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await Promise.all([httpClosed, smtp.close(SHUTDOWN_GRACE_MS)]);
+      await services.alerts.settled();
       await relay?.close();
       clearTimeout(grace);
       await closeServices();

@@ -4,6 +4,7 @@ import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
+import { createAlerts } from './core/alerts.js';
 import { createAppPasswordService } from './core/app-passwords.js';
 import { createAudit } from './core/audit.js';
 import { createAutoconfigService } from './core/autoconfig.js';
@@ -18,7 +19,7 @@ import { createPasswordRules } from './core/password-rules.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type LoginBatcher, type Logger, type Store, type StrengthEstimator } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
 import { createSqliteLimitCounters, type SqliteLimitCounters } from './store/sqlite/limit-counters.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
@@ -30,6 +31,8 @@ export interface Adapters {
   estimator: StrengthEstimator;
   batcher: LoginBatcher;
   counters: LimitCounters;
+  /** Sends alerts through the relay (null: no RELAY_URL; alerts become notices). */
+  mailer: Mailer | null;
 }
 
 export interface ServiceDeps {
@@ -48,7 +51,8 @@ export interface ServiceDeps {
  * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
  */
 export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify }: ServiceDeps) {
-  const { store, hasher, estimator, batcher, counters } = adapters;
+  const { store, hasher, estimator, batcher, counters, mailer } = adapters;
+  const alerts = createAlerts({ store, clock, log: log.child({ component: 'alerts' }), mailer });
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
   const domains = createDomainService({ store, clock, audit });
@@ -78,9 +82,9 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, proof) => secondFactors.check(owner, label, proof) },
   });
   const writeDeps = { store, hasher, clock, events };
-  const mailboxes = createMailboxService({ ...writeDeps, audit, domains, rules, logins });
+  const mailboxes = createMailboxService({ ...writeDeps, audit, alerts, domains, rules, logins });
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
-  const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes });
+  const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts });
   const days = (n: number) => clock.now() - n * 86_400;
   return {
     config,
@@ -104,11 +108,13 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       submissionsPort: config.clients.submissionsPort,
       imap: config.clients.imap,
     }),
+    /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
+    alerts,
     mailboxes,
     credentials,
     /** SPEC §10: accounts' login histories, for their owners and admins. */
     loginHistory: createLoginHistoryService({ store, mailboxes, credentials }),
-    admins: createAdminService({ store, hasher, clock, audit, rules, logins }),
+    admins: createAdminService({ store, hasher, clock, audit, rules, logins, alerts }),
     tokens: createTokenService({ store, clock, audit }),
     database: {
       /** Answers while the database can be read (/healthz). */
@@ -136,7 +142,7 @@ export interface Opened {
 export function openServices(
   config: Config,
   log: Logger,
-  options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock } = {},
+  options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
 ): Opened {
   const db = openDatabase(config.dbFile);
   const store = createSqliteStore(db);
@@ -144,14 +150,17 @@ export function openServices(
     store,
     hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
     estimator: createStrengthEstimator(),
-    batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }) }),
+    // New networks are told once the batch that holds them is written.
+    batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
     counters: createSqliteLimitCounters(config.dbFile),
+    mailer: options.mailer ?? null,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       await adapters.batcher.stop();
+      await services.alerts.settled();
       await adapters.estimator.close();
       adapters.counters.close();
       store.close();

@@ -1,4 +1,5 @@
 import { isSuper, type Actor } from './actors.js';
+import type { Alerts } from './alerts.js';
 import type { Audit } from './audit.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import type { Logins } from './logins.js';
@@ -43,10 +44,11 @@ export interface AdminDeps {
   audit: Audit;
   rules: PasswordRules;
   logins: Pick<Logins, 'verifyCurrentPassword'>;
+  alerts: Pick<Alerts, 'raise'>;
 }
 
 export function createAdminService(deps: AdminDeps): AdminService {
-  const { store, hasher, clock, audit, rules } = deps;
+  const { store, hasher, clock, audit, rules, alerts } = deps;
   const notFound = () => new NotFoundError('admin-not-found', 'Admin not found');
   const ctxOf = (username: string) => ({ words: [username] });
 
@@ -86,9 +88,10 @@ export function createAdminService(deps: AdminDeps): AdminService {
     return admin;
   };
 
-  const writePassword = async (admin: Admin, password: string, mustChange: boolean, entry: ReturnType<Audit['entry']>) => {
+  const writePassword = async (admin: Admin, password: string, mustChange: boolean, entry: ReturnType<Audit['entry']>, by: 'owner' | 'admin') => {
     await store.setAdminPasswordAndEndSessions(admin.id, await hasher.hash(password), clock.now(), { mustChangePassword: mustChange, audit: entry });
     audit.logged(entry);
+    alerts.raise(`admin:${admin.id}`, 'password-changed', { by, ip: by === 'owner' ? entry.ip : null });
   };
 
   return {
@@ -152,14 +155,14 @@ export function createAdminService(deps: AdminDeps): AdminService {
       const generated = 'generate' in input;
       const password = generated ? rules.generate(ctxOf(admin.username)) : await rules.assertAcceptable(input.password, ctxOf(admin.username), 'password', admin.passwordHash);
       // A printed password is someone else's knowledge: its admin chooses its own at the next login.
-      await writePassword(admin, password, generated, audit.entry(actor, 'admin.password', admin.username, ip));
+      await writePassword(admin, password, generated, audit.entry(actor, 'admin.password', admin.username, ip), 'admin');
       return { admin, password, generated };
     },
 
     async changeOwnPassword(actor, input, ip = null) {
       const admin = await this.getOwnAdmin(actor);
       const next = await checkOwnPasswordChange(deps, actor, admin.passwordHash, ctxOf(admin.username), input, ip);
-      await writePassword(admin, next, false, audit.entry(actor, 'password.change', admin.username, ip));
+      await writePassword(admin, next, false, audit.entry(actor, 'password.change', admin.username, ip), 'owner');
     },
 
     async ensureInitialAdmin(given) {

@@ -57,3 +57,14 @@ export function addressKey(ip: string | null | undefined): string {
 
 /** A client address as it is shown and audited: IPv4-mapped IPv6 as plain IPv4. */
 export const displayAddress = (ip: string | null | undefined): string | null => (ip ? ip.replace(/^::ffff:(?=\d+\.)/i, '') : null);
+
+/**
+ * The network a client address belongs to, as login alerts compare them (issue 17): an IPv4
+ * address by its /24, an IPv6 address by its /64. Null when there is no address to tell.
+ */
+export function networkOf(ip: string | null | undefined): string | null {
+  const key = addressKey(ip);
+  if (key === 'unknown') return null;
+  if (isIPv4(key)) return `${key.slice(0, key.lastIndexOf('.'))}.0/24`;
+  return key.endsWith('::/64') ? key : null;
+}

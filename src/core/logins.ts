@@ -3,7 +3,7 @@ import type { Actor } from './actors.js';
 import type { Audit, AuditAction } from './audit.js';
 import { createAuthCache, type AuthCache } from './auth-cache.js';
 import { RateLimitedError } from './errors.js';
-import { addressKey, displayAddress, normalizeLoginName, type LoginRealm } from './login-names.js';
+import { addressKey, displayAddress, networkOf, normalizeLoginName, type LoginRealm } from './login-names.js';
 import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { browserName } from './login-history.js';
@@ -185,8 +185,16 @@ export function createLogins(deps: LoginDeps): Logins {
   const badCredentials: LoginResult = { ok: false, reason: 'bad-credentials', retryAfterSeconds: 0 };
 
   /** SPEC §10: an attempt on an existing account goes into its history (batched, as SMTP's audit). */
-  const remember = (account: Account, protocol: 'web' | 'smtp', how: { mechanism: string; client: string }, result: LoginHistoryResult, ip: string | null) =>
+  const remember = (account: Account, protocol: 'web' | 'smtp', how: { mechanism: string; client: string }, result: LoginHistoryResult, ip: string | null) => {
     batcher.recordAttempt({ accountId: account.id, at: clock.now(), protocol, mechanism: how.mechanism, result, ip: displayAddress(ip), client: how.client });
+    if (result === 'ok' && account.kind === 'mailbox') seen(`mailbox:${account.id}`, protocol, ip);
+  };
+
+  /** A login of a panel owner: a network it never used is told to it once written (issue 17). */
+  const seen = (owner: SessionOwner, protocol: 'web' | 'smtp', ip: string | null) => {
+    const network = networkOf(ip);
+    if (network) batcher.recordNetwork({ owner, network, ip: displayAddress(ip)!, protocol, at: clock.now() });
+  };
 
   /** Mailbox and credential logins (SMTP, and the user panel for mailboxes). */
   const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null, asked: { mechanism: string; client: string }): Promise<LoginResult> => {
@@ -297,6 +305,7 @@ export function createLogins(deps: LoginDeps): Logins {
       const { id, passwordVersion } = admin;
       hasher.hash(password).then((hash) => store.rehashAdminPassword(id, passwordVersion, hash), () => {}).catch(() => {});
     }
+    seen(`admin:${admin.id}`, 'web', ip);
     await record('web', 'admin', 'success', name, ip, { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web' });
     return { ok: true, principal: { kind: 'admin', admin }, cached: false, browserMark: await issueMark(`admin:${name}`) };
   };
@@ -421,6 +430,7 @@ export function createLogins(deps: LoginDeps): Logins {
         await record('web', 'account', 'success', name, ip, { kind: 'mailbox', id: account.id, login: account.login });
         return { ok: true, principal: { kind: 'account', account }, cached: false, browserMark: await issueMark(`account:${name}`) };
       }
+      seen(`admin:${admin!.id}`, 'web', ip);
       await record('web', 'admin', 'success', name, ip, { kind: 'admin', id: admin!.id, username: name, isSuper: admin!.isSuper, domainIds: admin!.domainIds, via: 'web' });
       return { ok: true, principal: { kind: 'admin', admin: admin! }, cached: false, browserMark: await issueMark(`admin:${name}`) };
     },

@@ -1,6 +1,7 @@
 import { writeDisabled, writePassword, removeAccount, type AccountWriteDeps } from './account-writes.js';
 import { canSeeDomain, type Actor } from './actors.js';
 import { parseAddress, parseDisplayName } from './addresses.js';
+import type { Alerts } from './alerts.js';
 import type { Audit } from './audit.js';
 import type { DomainService } from './domains.js';
 import { ConflictError, NotFoundError } from './errors.js';
@@ -37,6 +38,7 @@ export interface MailboxService {
 
 export interface MailboxDeps extends AccountWriteDeps {
   audit: Audit;
+  alerts: Pick<Alerts, 'raise'>;
   domains: DomainService;
   rules: PasswordRules;
   logins: Pick<Logins, 'verifyCurrentPassword'>;
@@ -48,7 +50,7 @@ const policyContext = (address: string): PolicyContext => {
 };
 
 export function createMailboxService(deps: MailboxDeps): MailboxService {
-  const { store, hasher, clock, audit, domains, rules } = deps;
+  const { store, hasher, clock, audit, domains, rules, alerts } = deps;
 
   const choosePassword = async (input: PasswordInput, ctx: PolicyContext, field: string, currentHash?: string) =>
     'generate' in input
@@ -112,6 +114,7 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       const entry = audit.entry(actor, 'password.reset', mailbox.login, ip);
       await writePassword(deps, mailbox, password, undefined, entry);
       audit.logged(entry);
+      alerts.raise(`mailbox:${mailbox.id}`, 'password-changed', { by: 'admin' });
       return { mailbox, password, generated };
     },
 
@@ -121,6 +124,7 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       const entry = audit.entry(actor, 'password.change', mailbox.login, ip);
       await writePassword(deps, mailbox, next, undefined, entry);
       audit.logged(entry);
+      alerts.raise(`mailbox:${mailbox.id}`, 'password-changed', { by: 'owner', ip: entry.ip });
     },
 
     async setDisabled(actor, domain, addressInput, disabled, ip = null) {

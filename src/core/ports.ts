@@ -144,6 +144,32 @@ export interface LoginBatch {
   history?: readonly LoginHistoryRow[];
   /** Last connections of app passwords. */
   appLogins?: readonly { appPasswordId: number; at: number; ip: string | null }[];
+  /** Networks owners logged in from; the store answers which of them were new. */
+  networks?: readonly NetworkSeen[];
+}
+
+/** A successful panel-owner login and the network (IPv4 /24, IPv6 /64) it came from. */
+export interface NetworkSeen {
+  owner: SessionOwner;
+  network: string;
+  ip: string;
+  protocol: 'web' | 'smtp';
+  at: number;
+}
+
+/** What an owner is told about (issue 17): by mail through the relay, else on its next panel visit. */
+export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network';
+
+export interface Notice {
+  kind: NoticeKind;
+  /** JSON of the event's details (who, from where); never a secret. */
+  detail: string;
+  at: number;
+}
+
+/** Sends a short plain-text message of mailpass's own (SPEC §9's relay carries it). */
+export interface Mailer {
+  send(message: { to: string; from: string; subject: string; text: string }): Promise<void>;
 }
 
 /** A hash made with old parameters, replaced only while the password is still the one it was made from. */
@@ -190,8 +216,11 @@ export interface Store {
   setPasswordAndEndSessions(accountId: number, hash: string, now: number, expectedVersion?: number, audit?: AuditEntry): Promise<number | null>;
   setDisabledAndEndSessions(accountId: number, disabled: boolean, now: number): Promise<void>;
   deleteAccountAndEndSessions(accountId: number): Promise<void>;
-  /** Last connections, re-hashes and audit entries of many logins, in one transaction. */
-  applyLoginBatch(batch: LoginBatch): Promise<void>;
+  /**
+   * Last connections, re-hashes, audit entries and networks of many logins, in one transaction.
+   * Returns the networks that were new for an owner that had logged in from another before.
+   */
+  applyLoginBatch(batch: LoginBatch): Promise<NetworkSeen[]>;
 
   insertAdmin(input: { username: string; passwordHash: string; isSuper: boolean; domainIds: number[]; mustChangePassword: boolean; now: number }, audit?: AuditEntry): Promise<Admin>;
   findAdminByUsername(username: string): Promise<Admin | null>;
@@ -260,6 +289,11 @@ export interface Store {
   /** Removes every second factor and recovery code of the owner and ends its sessions, with `audit`. */
   removeSecondFactors(owner: SessionOwner, audit: AuditEntry): Promise<void>;
 
+  /** Keeps a notice for the owner's next panel visit (its newest 20 are kept). */
+  addNotice(owner: SessionOwner, notice: Notice): Promise<void>;
+  /** The owner's notices, oldest first; they are gone once taken. */
+  takeNotices(owner: SessionOwner): Promise<Notice[]>;
+
   /** A consistent copy of the database, taken while it is in use. */
   backup(file: string): Promise<void>;
   /** Answers while the database can be read. */
@@ -294,6 +328,7 @@ export interface LoginBatcher {
   recordAudit(entry: AuditEntry): void;
   recordAttempt(attempt: LoginAttemptRecord): void;
   recordAppLogin(record: { appPasswordId: number; at: number; ip: string | null }): void;
+  recordNetwork(seen: NetworkSeen): void;
   /** Writes what is pending now; the server calls it at shutdown. */
   flush(): Promise<void>;
   stop(): Promise<void>;

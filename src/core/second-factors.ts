@@ -2,6 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import { isSuper, type Actor } from './actors.js';
+import type { Alerts } from './alerts.js';
 import type { Audit } from './audit.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
@@ -63,11 +64,24 @@ export interface SecondFactorService {
   removeFromAdmin(actor: Actor, username: unknown, ip?: string | null): Promise<void>;
 }
 
-export function createSecondFactorService({ store, clock, audit, mailboxes }: { store: Store; clock: Clock; audit: Audit; mailboxes: MailboxService }): SecondFactorService {
+export function createSecondFactorService({
+  store,
+  clock,
+  audit,
+  mailboxes,
+  alerts,
+}: {
+  store: Store;
+  clock: Clock;
+  audit: Audit;
+  mailboxes: MailboxService;
+  alerts: Pick<Alerts, 'raise'>;
+}): SecondFactorService {
   const remove = async (actor: Actor, owner: SessionOwner, target: string, ip: string | null) => {
     const entry = audit.entry(actor, 'second-factor.remove', target, ip);
     await store.removeSecondFactors(owner, entry);
     audit.logged(entry);
+    alerts.raise(owner, 'second-factor-removed', { by: 'admin' });
   };
 
   return {
@@ -110,6 +124,7 @@ export function createSecondFactorService({ store, clock, audit, mailboxes }: { 
         entry,
       );
       audit.logged(entry);
+      alerts.raise(ownerOf(actor), 'second-factor-added', { method: 'passkey', ip: entry.ip });
       return codes;
     },
 
@@ -139,6 +154,7 @@ export function createSecondFactorService({ store, clock, audit, mailboxes }: { 
       const entry = audit.entry(actor, 'second-factor.add', labelOf(actor), ip, 'totp');
       await store.addTotp(ownerOf(actor), secret, Math.floor(clock.now() / PERIOD) + delta, codes.map(hashCode), clock.now(), entry);
       audit.logged(entry);
+      alerts.raise(ownerOf(actor), 'second-factor-added', { method: 'totp', ip: entry.ip });
       return codes;
     },
 

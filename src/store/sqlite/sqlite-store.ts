@@ -12,6 +12,8 @@ import type {
   DomainSummary,
   LoginBatch,
   LoginHistoryRow,
+  NetworkSeen,
+  Notice,
   Passkey,
   SessionOwner,
   Store,
@@ -166,6 +168,8 @@ export const COUNT_ACCOUNTS_SQL = `SELECT count(*) AS n FROM accounts
 
 /** SPEC §10: failure rows kept at most per account (a flood of guesses from many addresses). */
 export const MAX_FAILURE_ROWS = 10_000;
+/** Notices kept for an owner's next visit; older ones go (the audit log keeps every event). */
+const MAX_NOTICES = 20;
 
 /** The highest code point: a search for logins starting with `p` is the index range [p, p + MAX). */
 const MAX_CHAR = '\u{10FFFF}';
@@ -273,6 +277,14 @@ export function createSqliteStore(db: Db): Store {
     findApp: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? AND tag = ?'),
     deleteApp: db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?'),
     appLogin: db.prepare('UPDATE app_passwords SET last_login_at = @at, last_login_ip = @ip WHERE id = @appPasswordId AND (last_login_at IS NULL OR last_login_at <= @at)'),
+    insertNetwork: db.prepare('INSERT INTO login_networks (owner, network, first_at) VALUES (@owner, @network, @at) ON CONFLICT DO NOTHING'),
+    hasOtherNetwork: db.prepare('SELECT 1 FROM login_networks WHERE owner = ? AND network <> ? LIMIT 1'),
+    deleteNetworks: db.prepare('DELETE FROM login_networks WHERE owner = ?'),
+    insertNotice: db.prepare('INSERT INTO notices (owner, kind, detail, at) VALUES (?, ?, ?, ?)'),
+    trimNotices: db.prepare('DELETE FROM notices WHERE owner = ? AND id <= (SELECT id FROM notices WHERE owner = ? ORDER BY id DESC LIMIT 1 OFFSET ?)'),
+    hasNotice: db.prepare('SELECT 1 FROM notices WHERE owner = ? LIMIT 1'),
+    noticesOf: db.prepare('SELECT kind, detail, at FROM notices WHERE owner = ? ORDER BY id'),
+    deleteNotices: db.prepare('DELETE FROM notices WHERE owner = ?'),
     listPasskeys: db.prepare('SELECT * FROM passkeys WHERE owner = ? ORDER BY created_at'),
     hasFactor: db.prepare('SELECT EXISTS (SELECT 1 FROM second_factors WHERE owner = @o) OR EXISTS (SELECT 1 FROM passkeys WHERE owner = @o) AS yes'),
     insertPasskey: db.prepare(`INSERT INTO passkeys (id, owner, public_key, counter, transports, created_at)
@@ -313,6 +325,13 @@ export function createSqliteStore(db: Db): Store {
     q.deletePasskeys.run(o);
     q.deleteRecovery.run(o);
   };
+  /** What an owner leaves behind that is not tied to it by a foreign key. */
+  const forgetOwner = (o: SessionOwner) => {
+    q.endSessionsOf.run(o);
+    forgetFactors(o);
+    q.deleteNetworks.run(o);
+    q.deleteNotices.run(o);
+  };
   const insertAppTx = db.transaction((input: { accountId: number; name: string; tag: string; passwordHash: string; now: number }, entry: AuditEntry) => {
     const row = q.insertApp.get(input) as AppRow;
     q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
@@ -331,8 +350,7 @@ export function createSqliteStore(db: Db): Store {
   });
   const deleteAccountTx = db.transaction((id: number) => {
     q.deleteAccount.run(id);
-    q.endSessionsOf.run(owner('mailbox', id));
-    forgetFactors(owner('mailbox', id));
+    forgetOwner(owner('mailbox', id));
   });
   const addTotpTx = db.transaction((o: SessionOwner, secret: string, step: number, hashes: readonly string[], now: number, entry: AuditEntry) => {
     q.insertTotp.run(o, secret, step, now);
@@ -345,7 +363,7 @@ export function createSqliteStore(db: Db): Store {
     q.endSessionsOf.run(o);
     q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
   });
-  const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [], appLogins = [] }: LoginBatch) => {
+  const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [], appLogins = [], networks = [] }: LoginBatch): NetworkSeen[] => {
     for (const r of logins) q.recordLogin.run(r);
     for (const r of appLogins) q.appLogin.run(r);
     for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
@@ -359,6 +377,18 @@ export function createSqliteStore(db: Db): Store {
     for (const accountId of failed) {
       if ((q.countFailureRows.get(accountId) as { n: number }).n > MAX_FAILURE_ROWS) q.trimFailureRows.run({ accountId, keep: MAX_FAILURE_ROWS });
     }
+    // A network is new when it was not known and the owner had logged in from another before
+    // (an owner's first network is nothing to tell).
+    return networks.filter((n) => q.insertNetwork.run(n).changes === 1 && q.hasOtherNetwork.get(n.owner, n.network) !== undefined);
+  });
+  const addNoticeTx = db.transaction((o: SessionOwner, n: Notice) => {
+    q.insertNotice.run(o, n.kind, n.detail, n.at);
+    q.trimNotices.run(o, o, MAX_NOTICES);
+  });
+  const takeNoticesTx = db.transaction((o: SessionOwner) => {
+    const rows = q.noticesOf.all(o) as Notice[];
+    if (rows.length > 0) q.deleteNotices.run(o);
+    return rows;
   });
   const audit = (entry: AuditEntry | undefined) => {
     if (entry) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
@@ -393,8 +423,7 @@ export function createSqliteStore(db: Db): Store {
     audit(entry);
   });
   const deleteAdminTx = db.transaction((id: number, entry: AuditEntry) => {
-    q.endSessionsOf.run(owner('admin', id));
-    forgetFactors(owner('admin', id));
+    forgetOwner(owner('admin', id));
     q.deleteAdmin.run(id);
     if (!superLeft()) throw new LastSuperAdmin();
     audit(entry);
@@ -469,7 +498,8 @@ export function createSqliteStore(db: Db): Store {
       deleteAccountTx.immediate(id);
     },
     async applyLoginBatch(batch) {
-      if (batch.logins.length + batch.rehashes.length + batch.audit.length + (batch.history?.length ?? 0) + (batch.appLogins?.length ?? 0) > 0) loginBatchTx.immediate(batch);
+      const size = batch.logins.length + batch.rehashes.length + batch.audit.length + (batch.history?.length ?? 0) + (batch.appLogins?.length ?? 0) + (batch.networks?.length ?? 0);
+      return size > 0 ? loginBatchTx.immediate(batch) : [];
     },
 
     async insertAdmin({ username, passwordHash, isSuper, domainIds, mustChangePassword, now }, entry) {
@@ -553,6 +583,15 @@ export function createSqliteStore(db: Db): Store {
     async listAudit({ limit, offset }) {
       const items = (q.listAudit.all(limit, offset) as AuditRecord[]).map((r) => ({ ...r }));
       return { items, total: (q.countAudit.get() as { n: number }).n };
+    },
+
+    async addNotice(o, notice) {
+      addNoticeTx.immediate(o, notice);
+    },
+    async takeNotices(o) {
+      // Most visits find none: a read, not a write transaction.
+      if (!q.hasNotice.get(o)) return [];
+      return takeNoticesTx.immediate(o);
     },
 
     async getOrCreateSetting(key, create) {

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Services } from '../../services.js';
 import { NewDomainForm, SearchQuery, formView, parseForm } from '../forms.js';
 import { takeFlash, setFlash } from '../flash.js';
+import { actorOf } from '../middleware/auth.js';
 import { domainOf } from '../middleware/domain.js';
 
 const VIEW_LIST = 'admin/domains';
@@ -19,7 +20,8 @@ export const listDomains = (svc: Services): RequestHandler => async (req, res) =
     const domain = await svc.domains.requireDomain(res.locals.actor!, req.query.domain);
     return res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
   }
-  res.render(VIEW_LIST, { domains, values: {}, flash: takeFlash(req), ...relayNotice(svc, res) });
+  const notices = await svc.alerts.take(`admin:${actorOf(res, 'admin').id}`);
+  res.render(VIEW_LIST, { domains, values: {}, flash: takeFlash(req), notices, ...relayNotice(svc, res) });
 };
 
 export const createDomain = (svc: Services): RequestHandler => async (req, res) => {

@@ -54,7 +54,8 @@ const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) 
 };
 
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {
-  res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {} });
+  const notices = await svc.alerts.take(`mailbox:${mailboxActor(res).id}`);
+  res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {}, notices });
 };
 
 /** On success every session of the mailbox ends, this one too, and the browser lands on /login. */

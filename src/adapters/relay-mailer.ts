@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import type { Mailer, Relay, RelayVerdict } from '../core/ports.js';
+
+/** One header line; a value never carries a line break into the header block. */
+const header = (name: string, value: string) => `${name}: ${value.replace(/[\r\n]+/g, ' ')}\r\n`;
+
+const accepted = (step: string, verdict: RelayVerdict | null) => {
+  if (!verdict || verdict.code >= 300) throw new Error(`the relay refused ${step}: ${verdict ? `${verdict.code} ${verdict.text}` : 'no answer'}`);
+};
+
+/**
+ * mailpass's own messages (login alerts) through SPEC §9's relay: plain text, from the null
+ * sender (RFC 3834: nothing answers or bounces an automatic notice), marked Auto-Submitted.
+ */
+export function createRelayMailer(relay: Relay, hostname: string): Mailer {
+  return {
+    async send({ to, from, subject, text }) {
+      const message =
+        header('From', from) +
+        header('To', to) +
+        header('Subject', subject) +
+        header('Date', new Date().toUTCString()) +
+        header('Message-ID', `<${randomBytes(12).toString('hex')}@${hostname}>`) +
+        header('Auto-Submitted', 'auto-generated') +
+        header('MIME-Version', '1.0') +
+        header('Content-Type', 'text/plain; charset=utf-8') +
+        header('Content-Transfer-Encoding', '8bit') +
+        '\r\n' +
+        text.replace(/\r?\n/g, '\r\n') +
+        '\r\n';
+      const tx = await relay.begin();
+      try {
+        accepted('MAIL FROM', await tx.mailFrom(''));
+        accepted('RCPT TO', await tx.rcptTo(to));
+        accepted('the message', await tx.data((async function* () {
+          yield Buffer.from(message, 'utf8');
+        })(), () => true));
+      } finally {
+        tx.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import type { Clock, Logger, Mailer, NetworkSeen, Notice, NoticeKind, SessionOwner, Store } from './ports.js';
+
+/** Who did it and from where; never a secret. */
+export interface AlertDetail {
+  /** The client address of whoever caused it (null when not known, or when an admin did it). */
+  ip?: string | null;
+  by?: 'owner' | 'admin';
+  /** A second factor's kind. */
+  method?: 'totp' | 'passkey';
+  /** A new network's login. */
+  protocol?: 'web' | 'smtp';
+}
+
+export interface Alerts {
+  /**
+   * Tells an owner of a change to its account (issue 17): a message through the relay when there
+   * is one and the owner is a mailbox, else a notice on its next panel visit. Never fails or
+   * delays the change that caused it.
+   */
+  raise(owner: SessionOwner, kind: NoticeKind, detail: AlertDetail): void;
+  /** Logins from networks their owners had not used before. */
+  newNetworks(seen: readonly NetworkSeen[]): void;
+  /** The notices of this panel visit, oldest first, as sentences; each is shown once. */
+  take(owner: SessionOwner): Promise<Array<{ at: number; text: string }>>;
+  /** Resolves once every alert raised so far is sent or kept. */
+  settled(): Promise<void>;
+}
+
+/** Alerts on their way at most; beyond, a flood (a provider's NAT changing) becomes notices. */
+const MAX_SENDING = 200;
+
+const when = (at: number) => new Date(at * 1000).toUTCString().replace(/:\d\d GMT$/, ' UTC');
+const METHODS = { totp: 'An authenticator app', passkey: 'A passkey' } as const;
+const PROTOCOLS = { web: 'the web panel', smtp: 'SMTP (a mail program)' } as const;
+
+/**
+ * What an alert says, in the message and in the notice alike: what happened, when, from which
+ * address, and what to do if it was not the owner. No secret and no link: an alert that asks
+ * for a click is what a phishing message looks like.
+ */
+export function describe(kind: NoticeKind, label: string, detail: AlertDetail, at: number): { subject: string; text: string } {
+  const from = detail.ip ? ` from ${detail.ip}` : '';
+  switch (kind) {
+    case 'password-changed':
+      return {
+        subject: 'Your password was changed',
+        text:
+          detail.by === 'admin'
+            ? `The password of ${label} was reset by an administrator on ${when(at)}. If you did not ask for this, contact your mail administrator.`
+            : `The password of ${label} was changed on ${when(at)}${from}. If this wasn't you, contact your mail administrator now.`,
+      };
+    case 'second-factor-added':
+      return {
+        subject: 'A second factor was added to your login',
+        text: `${METHODS[detail.method ?? 'totp']} was added as a second factor of ${label} on ${when(at)}${from}. If this wasn't you, change your password and contact your mail administrator now.`,
+      };
+    case 'second-factor-removed':
+      return {
+        subject: 'The second factors of your login were removed',
+        text: `An administrator removed the second factors of ${label} on ${when(at)}: the panel asks for the password only until you add one again. If you did not ask for this, contact your mail administrator.`,
+      };
+    case 'new-network':
+      return {
+        subject: 'A login from a new network',
+        text: `${label} was logged into over ${PROTOCOLS[detail.protocol ?? 'web']}${from} on ${when(at)}, a network it had not been used from before. If this was you (a new device, a trip, a new provider), there is nothing to do. If not, change your password now and look at the recent activity on your account page.`,
+      };
+  }
+}
+
+const parseDetail = (text: string): AlertDetail => {
+  try {
+    return JSON.parse(text) as AlertDetail;
+  } catch {
+    return {};
+  }
+};
+
+export function createAlerts({ store, clock, log, mailer }: { store: Store; clock: Clock; log: Logger; mailer: Mailer | null }): Alerts {
+  const sending = new Set<Promise<void>>();
+
+  const keep = (owner: SessionOwner, notice: Notice) =>
+    store.addNotice(owner, notice).catch((err: unknown) => log.warn({ err, owner, kind: notice.kind }, 'alert notice not kept'));
+
+  const deliver = async (owner: SessionOwner, notice: Notice) => {
+    // Admins have no mailbox to write to; a flood waits for the owners' visits.
+    if (!mailer || !owner.startsWith('mailbox:') || sending.size > MAX_SENDING) return keep(owner, notice);
+    const account = await store.findAccountById(Number(owner.slice('mailbox:'.length)));
+    if (!account) return;
+    if (account.disabled) return keep(owner, notice);
+    const { subject, text } = describe(notice.kind, account.login, parseDetail(notice.detail), notice.at);
+    try {
+      await mailer.send({ to: account.login, from: `postmaster@${account.login.slice(account.login.lastIndexOf('@') + 1)}`, subject, text });
+      log.info({ owner, kind: notice.kind }, 'alert sent');
+    } catch (err) {
+      // The relay may be down: the owner still learns of it on its next visit.
+      log.warn({ err: (err as Error).message, owner, kind: notice.kind }, 'alert not sent; kept as a notice');
+      await keep(owner, notice);
+    }
+  };
+
+  const raise = (owner: SessionOwner, kind: NoticeKind, detail: AlertDetail, at = clock.now()) => {
+    const job: Promise<void> = deliver(owner, { kind, detail: JSON.stringify(detail), at })
+      .catch((err: unknown) => log.warn({ err, owner, kind }, 'alert failed'))
+      .finally(() => sending.delete(job));
+    sending.add(job);
+  };
+
+  return {
+    raise: (owner, kind, detail) => raise(owner, kind, detail),
+    newNetworks(seen) {
+      for (const s of seen) raise(s.owner, 'new-network', { ip: s.ip, protocol: s.protocol }, s.at);
+    },
+    async take(owner) {
+      const notices = await store.takeNotices(owner);
+      if (notices.length === 0) return [];
+      const [kind, id] = owner.split(':');
+      const who = kind === 'admin' ? await store.findAdminById(Number(id)) : await store.findAccountById(Number(id));
+      const label = who ? ('username' in who ? who.username : who.login) : 'your account';
+      return notices.map((n) => ({ at: n.at, text: describe(n.kind, label, parseDetail(n.detail), n.at).text }));
+    },
+    async settled() {
+      while (sending.size > 0) await Promise.all([...sending]);
+    },
+  };
+}

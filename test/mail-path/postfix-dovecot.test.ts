@@ -98,7 +98,7 @@ describe('mail through mailpass reaches the mailbox: Postfix delivers, Dovecot s
     }
   });
 
-  test('a password reset in between: the old password fails over SMTP and IMAP, the new one works for both', async (t) => {
+  test('a password reset in between: the old password fails over SMTP and IMAP, the new one works for both, and the alert of it is in the inbox', async (t) => {
     if (!needsDovecot(t) || !needsPostfix(t)) return;
     const next = strongPassword('Reset');
     const d = await server.services.domains.requireDomain(cliActor, domain);
@@ -115,6 +115,15 @@ describe('mail through mailpass reaches the mailbox: Postfix delivers, Dovecot s
     assert.match(await imapLogin(dovecot.port, jane.address, jane.password), /^a1 NO \[AUTHENTICATIONFAILED\]/);
     assert.equal(await smtp(next), 235);
     assert.match(await imapLogin(dovecot.port, jane.address, next), /^a1 OK/);
-    assert.equal((await inbox(2, next)).length, 2);
+    // Issue 17: the reset is told to the owner through the relay, and Postfix delivers it like any mail.
+    const messages = await inbox(3, next);
+    assert.equal(messages.length, 3);
+    const alert = messages.find((m) => /^Subject: Your password was changed$/m.test(m));
+    assert.ok(alert, 'the alert of the reset reached the mailbox');
+    assert.match(alert, /^From: postmaster@/m);
+    assert.match(alert, /^Auto-Submitted: auto-generated$/m);
+    assert.match(alert, /^Return-Path: <>$/m, 'from the null sender: it cannot bounce');
+    assert.match(alert, /reset by an administrator/);
+    assert.ok(!alert.includes(next), 'the new password is not in it');
   });
 });

@@ -1,8 +1,11 @@
-// `npm test`: type-check everything, then run every test file with node's test runner.
-// (Node 20's runner takes no globs, so the files are listed here.)
+// `npm test`: type-check everything, then run every test file with node's test runner, twice:
+// on SQLite (the default store), then on PostgreSQL in a private cluster (SPEC §12), when
+// PostgreSQL's server programs are installed. (Node 20's runner takes no globs: files are listed here.)
+// `npm test -- <files>` runs those files on SQLite; with MAILPASS_TEST_STORE=postgres, on PostgreSQL.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { findPgBin, startCluster } from './pg-cluster.mjs';
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -12,12 +15,48 @@ function find(dir) {
   });
 }
 
+/** What only SQLite has: these files run in the SQLite half alone. */
+const SQLITE_ONLY = new Map([
+  ['test/faults/storage.test.ts', "SQLite's lock, read-only and full-disk faults"],
+  ['test/ops/backup-restore.test.ts', "SQLite's online backup and restore (PostgreSQL has pg_dump)"],
+  ['test/store/migrations.test.ts', "SQLite's migration files"],
+  ['test/security/secrets.test.ts', 'reads the SQLite files byte by byte'],
+  ['test/dovecot/dovecot.test.ts', "Dovecot's SQLite driver"],
+  ['test/mail-path/postfix-dovecot.test.ts', "Dovecot's SQLite driver"],
+]);
+
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();
 const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.check.json'], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, NODE_ENV: 'test' },
-});
-process.exit(run.status ?? 1);
+
+const run = (list, env) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+  }).status ?? 1;
+
+const stores = only.length > 0 ? [process.env.MAILPASS_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'] : ['sqlite', 'postgres'];
+let status = 0;
+for (const store of stores) {
+  if (store === 'sqlite') {
+    console.log(`# store: SQLite (${files.length} files)`);
+    const sqlite = run(files, { MAILPASS_TEST_PG: '' });
+    status ||= sqlite;
+    continue;
+  }
+  if (!findPgBin()) {
+    console.log('# store: PostgreSQL half not run: initdb was not found (on PATH or in /usr/lib/postgresql/*/bin); install the postgresql package');
+    continue;
+  }
+  const list = files.filter((f) => !SQLITE_ONLY.has(f));
+  console.log(`# store: PostgreSQL (${list.length} files; SQLite only: ${[...SQLITE_ONLY.keys()].filter((f) => files.includes(f)).map((f) => path.basename(f)).join(', ') || 'none'})`);
+  const cluster = await startCluster();
+  try {
+    const postgres = run(list, { MAILPASS_TEST_PG: cluster.url });
+    status ||= postgres;
+  } finally {
+    cluster.stop();
+  }
+}
+process.exit(status);

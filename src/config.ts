@@ -65,6 +65,11 @@ const schema = z.object({
   IMAP_PORT: port.default(993),
   AUDIT_RETENTION_DAYS: positiveInt.max(36500).default(365),
   METRICS_TOKEN: optionalText,
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL (unset: the SQLite file in DATA_DIR)')
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt.max(1000).default(10),
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -82,6 +87,8 @@ export interface Config {
   readonly smtpHostname: string;
   readonly dataDir: string;
   readonly dbFile: string;
+  /** SPEC §12: PostgreSQL instead of the SQLite file (null: SQLite). */
+  readonly database: { readonly url: string; readonly poolSize: number } | null;
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
   readonly initialAdminPassword: string | undefined;
@@ -170,6 +177,8 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 }
 
 /** Reads and validates the settings; throws a ConfigError naming the first bad variable. */
+const SECRET_SETTINGS = new Set(['DATABASE_URL', 'RELAY_URL', 'INITIAL_ADMIN_PASSWORD', 'METRICS_TOKEN']);
+
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
@@ -180,7 +189,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`);
+    // Settings that may hold a password are never echoed back.
+    const shown = SECRET_SETTINGS.has(name) ? '' : ` (got ${JSON.stringify(env[name] ?? '')})`;
+    throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
@@ -197,6 +208,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     smtpHostname: e.SMTP_HOSTNAME,
     dataDir,
     dbFile: path.join(dataDir, 'mailpass.db'),
+    database: e.DATABASE_URL ? Object.freeze({ url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }) : null,
     tlsCertFile: e.TLS_CERT_FILE && path.resolve(cwd, e.TLS_CERT_FILE),
     tlsKeyFile: e.TLS_KEY_FILE && path.resolve(cwd, e.TLS_KEY_FILE),
     initialAdminPassword: e.INITIAL_ADMIN_PASSWORD,

@@ -20,8 +20,8 @@ export interface RunningServer {
   services: Services;
   /** The adapters under the services, for tests that set up data or look beneath the use cases. */
   adapters: Adapters;
-  /** The server's own database connection: fault tests set pragmas on it (query_only, max_page_count). */
-  db: Db;
+  /** The server's own SQLite connection (null on PostgreSQL): fault tests set pragmas on it (query_only, max_page_count). */
+  db: Db | null;
   close(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         onResult: metrics?.relayed,
       })
     : null;
-  const { services, adapters, db, close: closeServices } = openServices(config, log, {
+  const { services, adapters, db, close: closeServices } = await openServices(config, log, {
     mailer: relay ? createRelayMailer(relay, config.smtpHostname) : null,
     observeHash: metrics?.observeHash,
     onAuthVerify: metrics?.observeAuthVerify,

@@ -21,7 +21,11 @@ import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
-import { createSqliteLimitCounters, type SqliteLimitCounters } from './store/sqlite/limit-counters.js';
+import type { StoredLimitCounters } from './store/limit-counters.js';
+import { createPool, migrate } from './store/postgres/db.js';
+import { createPostgresLimitCounters } from './store/postgres/limit-counters.js';
+import { createPostgresStore } from './store/postgres/pg-store.js';
+import { createSqliteLimitCounters } from './store/sqlite/limit-counters.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 
 /** What the use cases run on: persistence and the adapters that are not rules. Only composition roots hold them. */
@@ -131,28 +135,45 @@ export type Services = ReturnType<typeof createServices>;
 
 export interface Opened {
   services: Services;
-  adapters: Adapters & { counters: SqliteLimitCounters };
-  /** The main database connection: fault tests set pragmas on it. */
-  db: Db;
+  adapters: Adapters & { counters: StoredLimitCounters };
+  /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
+  db: Db | null;
   /** Writes what is pending, stops the workers and closes the database. */
   close(): Promise<void>;
 }
 
-/** Opens the SQLite database of `config` with every adapter, and the services over them. */
-export function openServices(
+/** The store of `config`: the SQLite file in DATA_DIR, or PostgreSQL at DATABASE_URL (SPEC §12), its schema brought up to date. */
+export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; end(): Promise<void> }> {
+  if (!config.database) {
+    const db = openDatabase(config.dbFile);
+    const store = createSqliteStore(db);
+    return { store, counters: createSqliteLimitCounters(config.dbFile), db, end: async () => store.close() };
+  }
+  const pool = createPool(config.database.url, config.database.poolSize);
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end();
+    const why = (err as { code?: string }).code ?? (err as Error).message;
+    throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
+  }
+  return { store: createPostgresStore(pool), counters: createPostgresLimitCounters(pool), db: null, end: () => pool.end() };
+}
+
+/** Opens the database of `config` with every adapter, and the services over them. */
+export async function openServices(
   config: Config,
   log: Logger,
   options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
-): Opened {
-  const db = openDatabase(config.dbFile);
-  const store = createSqliteStore(db);
+): Promise<Opened> {
+  const { store, counters, db, end } = await openStore(config);
   const adapters = {
     store,
     hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
     estimator: createStrengthEstimator(),
     // New networks are told once the batch that holds them is written.
     batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
-    counters: createSqliteLimitCounters(config.dbFile),
+    counters,
     mailer: options.mailer ?? null,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
@@ -162,8 +183,8 @@ export function openServices(
       await adapters.batcher.stop();
       await services.alerts.settled();
       await adapters.estimator.close();
-      adapters.counters.close();
-      store.close();
+      await adapters.counters.close();
+      await end();
     })());
   return { services, adapters, db, close };
 }

@@ -92,7 +92,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return 2;
   }
   const { command, rest } = found;
-  let opened: Opened | null = null;
+  let opened: Promise<Opened> | null = null;
   try {
     const { values, positionals } = parseArgs({
       args: rest,
@@ -119,7 +119,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       async services(): Promise<Services> {
         // Commands print results on stdout; their logs go to stderr, warnings only.
         opened ??= openServices(config, createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination(2)));
-        return opened.services;
+        return (await opened).services;
       },
     };
     const code = await command.run(ctx, positionals, values);
@@ -140,6 +140,6 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     io.stderr(`mailpass: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   } finally {
-    await (opened as Opened | null)?.close();
+    await (await (opened as Promise<Opened> | null)?.catch(() => null))?.close();
   }
 }

@@ -114,7 +114,8 @@ export function createLoginThrottle({
       const { perLogin, perAddress, windowSeconds } = limits[protocol];
       const byAddress = `${protocol}:ip:${address}`;
       const shared = name === null ? null : `${protocol}:login:${name}`;
-      const trustKey = name === null ? null : `${protocol}:trust:${name}\0${address}`;
+      // Counter keys are text in every store (PostgreSQL's holds no NUL): parts are joined by a space, which no normalised name, address or nonce has.
+      const trustKey = name === null ? null : `${protocol}:trust:${name} ${address}`;
       // The count that holds this attempt back: a known browser's own, or the name's shared one,
       // or none for a client that logged in as this name lately (SMTP's exemption).
       const own = knownBrowser ? `${protocol}:known:${knownBrowser}` : null;

@@ -137,7 +137,7 @@ export function createLogins(deps: LoginDeps): Logins {
     const expires = Number(m[1]);
     if (expires <= clock.now()) return null;
     const valid = timingSafeEqual(Buffer.from(m[3]!, 'base64url'), await mac(name, expires, m[2]!));
-    return valid ? `${name}\0${m[2]}` : null;
+    return valid ? `${name} ${m[2]}` : null;
   };
   const issueMark = async (name: string) => {
     const expires = clock.now() + KNOWN_DAYS * 86_400;

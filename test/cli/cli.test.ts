@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { COMMANDS } from '../../src/cli/index.js';
 import { runCli } from '../helpers/cli.js';
-import { silentLog, tempDataDir, testConfig } from '../helpers/env.js';
-import { openServices } from '../../src/services.js';
+import { silentLog, tempDataDir, testConfig, TEST_STORE } from '../helpers/env.js';
+import { openServices, openStore } from '../../src/services.js';
 import { strongPassword } from '../helpers/builders.js';
 import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
@@ -18,11 +18,12 @@ const D = ['--data-dir', dir];
 const JO_PASSWORD = strongPassword('D');
 
 async function hashOf(address: string) {
-  const store = createSqliteStore(openDatabase(path.join(dir, 'mailpass.db')));
+  const { store, counters, end } = await openStore(testConfig(dir));
   try {
     return (await store.findAccountByLogin(address))?.passwordHash ?? null;
   } finally {
-    store.close();
+    await counters.close();
+    await end();
   }
 }
 const hasher = createArgon2Hasher({ memoryKib: 1024, timeCost: 1, parallelism: 1 });
@@ -110,7 +111,7 @@ describe('commands', () => {
 
   test('mailbox disable and enable: a disabled mailbox cannot log in, an enabled one can', async () => {
     const canLogIn = async () => {
-      const { services, close } = openServices(testConfig(dir), silentLog);
+      const { services, close } = await openServices(testConfig(dir), silentLog);
       try {
         return (await services.logins.attempt({ protocol: 'web', realm: 'account', name: 'jo@cli.example', password: JO_PASSWORD, ip: '127.0.0.1' })).ok;
       } finally {
@@ -130,9 +131,15 @@ describe('commands', () => {
     assert.equal((await runCli(['admin', 'add', 'root2', '--super', '--generate', ...D])).code, 0);
   });
 
-  test('backup writes a consistent copy and refuses to overwrite a file', async () => {
+  test('backup writes a consistent copy and refuses to overwrite a file (on PostgreSQL: refuses, naming pg_dump)', async () => {
     const file = path.join(dir, 'backup.db');
     const r = await runCli(['backup', file, ...D]);
+    if (TEST_STORE === 'postgres') {
+      assert.deepEqual([r.code, r.stdout], [1, '']);
+      assert.match(r.stderr, /^mailpass: the database is PostgreSQL \(DATABASE_URL\): back it up with pg_dump/);
+      assert.ok(!existsSync(file));
+      return;
+    }
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(file));
     const copy = createSqliteStore(openDatabase(file, { readonly: true }));

@@ -19,7 +19,7 @@ let verifications = 0;
 
 before(async () => {
   const config = testConfig(dir);
-  opened = openServices(config, silentLog, { onAuthVerify: (r) => r === 'miss' && verifications++ });
+  opened = await openServices(config, silentLog, { onAuthVerify: (r) => r === 'miss' && verifications++ });
   svc = opened.services;
   domain = (await aDomain(svc)).name;
 });

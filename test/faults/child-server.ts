@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { TEST_ENV } from '../helpers/env.js';
+import { storeEnvOf, TEST_ENV } from '../helpers/env.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -35,7 +35,7 @@ export async function startChild(dataDir: string, { smtp = false, env = {} }: { 
   const smtpPort = smtp ? await freePort() : 0;
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...TEST_ENV, DATA_DIR: dataDir, PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ...TEST_ENV, DATA_DIR: dataDir, ...storeEnvOf([], { DATA_DIR: dataDir }), PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli } from '../helpers/cli.js';
-import { tempDataDir } from '../helpers/env.js';
+import { tempDataDir, TEST_STORE } from '../helpers/env.js';
 import { csrfOf } from '../helpers/server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { startChild, type ChildServer } from './child-server.js';
@@ -65,6 +65,7 @@ async function accountStatus(url: string, cookie: string): Promise<number> {
   return res.status;
 }
 
+/** SQLite's own check of the file (on PostgreSQL the killed process holds no database file to break). */
 function integrity(): string {
   const db = new Database(path.join(dir, 'mailpass.db'));
   try {
@@ -215,7 +216,7 @@ test('SIGKILL mid-stream: every acknowledged change survives, revoked sessions s
     await Promise.all(streams);
     t.diagnostic(`round ${round}: killed after ${boxes.map((b) => b.acks).join('/')} acknowledged changes, ${queued.length - queuedBefore} messages; in flight: ${boxes.filter((b) => b.inflight).length}`);
 
-    assert.equal(integrity(), 'ok');
+    if (TEST_STORE === 'sqlite') assert.equal(integrity(), 'ok');
 
     child = await startChild(dir, { smtp: true, env: ENV });
     for (const box of boxes) {
@@ -247,5 +248,5 @@ test('SIGKILL mid-stream: every acknowledged change survives, revoked sessions s
     // The restarted server is the one the next round streams at.
   }
   await child.kill();
-  assert.equal(integrity(), 'ok');
+  if (TEST_STORE === 'sqlite') assert.equal(integrity(), 'ok');
 });

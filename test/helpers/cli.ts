@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { main } from '../../src/cli/index.js';
-import { TEST_ENV } from './env.js';
+import { storeEnvOf, TEST_ENV } from './env.js';
 
 export interface CliResult {
   code: number;
@@ -16,7 +16,7 @@ export async function runCli(argv: string[], { stdin = '', env = {} }: { stdin?:
     stdin: Readable.from([Buffer.from(stdin)]),
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
-    env: { ...TEST_ENV, ...env },
+    env: { ...TEST_ENV, ...storeEnvOf(argv, env), ...env },
   });
   return { code, stdout, stderr };
 }

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config, type Env } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/core/ports.js';
+import { createDatabase } from '../../scripts/pg-cluster.mjs';
 
 /** Cheap argon2 for tests: the parameters are configuration, the code path is the same. */
 export const TEST_ENV: Env = {
@@ -29,8 +31,36 @@ export function tempDataDir(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function testConfig(dataDir: string, env: Env = {}): Config {
-  return loadConfig({ ...TEST_ENV, DATA_DIR: dataDir, ...env });
+/** Set by scripts/run-tests.mjs for the PostgreSQL half of the suite: its private cluster's URL. */
+const TEST_PG = process.env.MAILPASS_TEST_PG;
+const databases = new Map<string, string>();
+
+/**
+ * On PostgreSQL (the suite's second half), each data directory gets a database of its own, made
+ * empty on first use: a test that opens one data directory twice opens one database twice.
+ */
+function databaseOf(dataDir: string): string {
+  let url = databases.get(dataDir);
+  if (!url) {
+    url = createDatabase(TEST_PG!, `t_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`);
+    databases.set(dataDir, url);
+  }
+  return url;
 }
+
+export function testConfig(dataDir: string, env: Env = {}): Config {
+  return loadConfig({ ...TEST_ENV, DATA_DIR: dataDir, ...(TEST_PG ? { DATABASE_URL: databaseOf(dataDir) } : {}), ...env });
+}
+
+/** The database setting of a CLI run (on PostgreSQL: the database of its --data-dir or DATA_DIR). */
+export function storeEnvOf(argv: readonly string[], env: Env): Env {
+  if (!TEST_PG || env.DATABASE_URL) return {};
+  const i = argv.indexOf('--data-dir');
+  const dataDir = i >= 0 ? argv[i + 1] : env.DATA_DIR;
+  return dataDir ? { DATABASE_URL: databaseOf(dataDir) } : {};
+}
+
+/** Which store this run of the suite is on. */
+export const TEST_STORE: 'sqlite' | 'postgres' = TEST_PG ? 'postgres' : 'sqlite';
 
 export const silentLog: Logger = createLogger('silent');

@@ -2,9 +2,16 @@ import request from 'supertest';
 import type { Env } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import type { Logger } from '../../src/core/ports.js';
+import type { Db } from '../../src/store/sqlite/db.js';
+import type pg from 'pg';
+import { createPool } from '../../src/store/postgres/db.js';
 import { silentLog, tempDataDir, testConfig } from './env.js';
 
-export interface TestServer extends RunningServer {
+export interface TestServer extends Omit<RunningServer, 'db'> {
+  /** The SQLite connection; only the SQLite-only files (scripts/run-tests.mjs lists them) use it. */
+  db: Db;
+  /** Rows of a query on the server's database, SQLite or PostgreSQL alike (`?` placeholders). */
+  query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]>;
   url: string;
   dataDir: string;
   /** Closes the server and removes its data directory. */
@@ -16,11 +23,22 @@ export async function startTestServer(env: Env = {}, { smtp = false, log = silen
   const { dir, cleanup } = tempDataDir();
   const config = testConfig(dir, env);
   const running = await startServer(config, { log, print: () => {}, smtpBind: smtp ? { smtp: 0, smtps: 0 } : { smtp: null, smtps: null } });
+  let pool: pg.Pool | null = null;
+  const query = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
+    if (running.db) {
+      const statement = running.db.prepare(sql);
+      return statement.reader ? (statement.all(...params) as T[]) : (statement.run(...params), []);
+    }
+    pool ??= createPool(config.database!.url, 2);
+    let n = 0;
+    return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+  };
   const stop = async () => {
+    await pool?.end();
     await running.close();
     cleanup();
   };
-  return { ...running, url: `http://127.0.0.1:${running.httpPort}`, dataDir: dir, stop };
+  return { ...running, db: running.db as Db, query, url: `http://127.0.0.1:${running.httpPort}`, dataDir: dir, stop };
 }
 
 /** The CSRF token of the form on a page. */

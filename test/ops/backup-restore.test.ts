@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -162,5 +162,17 @@ describe('restore refuses', () => {
       assert.deepEqual(leftovers(dir), []);
     }
     assert.equal((await runCli(['restore', good, '--data-dir', dir])).code, 0);
+  });
+});
+
+describe('file modes', () => {
+  test('a data directory mailpass creates is 0700, and a backup 0600', async () => {
+    const dir = aDir();
+    const fresh = path.join(dir, 'fresh');
+    assert.equal((await runCli(['domain', 'list', '--data-dir', fresh])).code, 0);
+    assert.equal(statSync(fresh).mode & 0o777, 0o700);
+    const file = path.join(dir, 'copy.db');
+    assert.equal((await runCli(['backup', file, '--data-dir', fresh])).code, 0);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
-import { TEST_ENV, tempDataDir } from '../helpers/env.js';
+import { storeEnvOf, TEST_ENV, tempDataDir } from '../helpers/env.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -90,7 +90,7 @@ test('SIGTERM: listeners stop accepting, an SMTP message and an HTTP request in 
   const [smtpPort, smtpsPort] = [await freePort(), await freePort()];
   child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...TEST_ENV, DATA_DIR: dir, PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: String(smtpsPort), LOG_LEVEL: 'info' },
+    env: { ...process.env, ...TEST_ENV, DATA_DIR: dir, ...storeEnvOf([], { DATA_DIR: dir }), PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: String(smtpsPort), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -153,7 +153,7 @@ test('first start: the generated admin password goes to stderr on a line of its 
   const fresh = tempDataDir();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...TEST_ENV, INITIAL_ADMIN_PASSWORD: '', DATA_DIR: fresh.dir, PORT: '0', SMTP_PORT: '0', SMTPS_PORT: '0', LOG_LEVEL: 'debug' },
+    env: { ...process.env, ...TEST_ENV, INITIAL_ADMIN_PASSWORD: '', DATA_DIR: fresh.dir, ...storeEnvOf([], { DATA_DIR: fresh.dir }), PORT: '0', SMTP_PORT: '0', SMTPS_PORT: '0', LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {

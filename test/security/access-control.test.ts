@@ -164,7 +164,7 @@ before(async () => {
   sessions.idle = await loginAsAdmin(server.url, 'admin', ADMIN_PASSWORD);
   sessions.loggedOut = await loginAsAdmin(server.url, 'admin', ADMIN_PASSWORD);
   for (const s of Object.values(sessions)) await readCsrf(s);
-  server.db.prepare('UPDATE sessions SET expires_at = ? WHERE key = ?').run(svc.clock.now() - 1, sessionKey(sessionIdOf(sessions.idle)));
+  await server.query('UPDATE sessions SET expires_at = ? WHERE key = ?', svc.clock.now() - 1, sessionKey(sessionIdOf(sessions.idle)));
   const out = await sessions.loggedOut.post('/admin/logout').type('form').send({ _csrf: csrf.get(sessions.loggedOut) });
   assert.equal(out.status, 303);
 });
@@ -185,9 +185,9 @@ async function agedSession(): Promise<Agent> {
   const agent = await loginAsAdmin(server.url, 'admin', ADMIN_PASSWORD);
   await readCsrf(agent);
   const key = sessionKey(sessionIdOf(agent));
-  const row = server.db.prepare('SELECT data FROM sessions WHERE key = ?').get(key) as { data: string };
+  const row = (await server.query<{ data: string }>('SELECT data FROM sessions WHERE key = ?', key))[0]!;
   const createdAt = server.services.clock.now() - (server.services.config.session.maxHours * 3600 + 60);
-  server.db.prepare('UPDATE sessions SET data = ? WHERE key = ?').run(JSON.stringify({ ...JSON.parse(row.data), createdAt }), key);
+  await server.query('UPDATE sessions SET data = ? WHERE key = ?', JSON.stringify({ ...JSON.parse(row.data), createdAt }), key);
   return agent;
 }
 
@@ -233,24 +233,24 @@ describe('panel routes', () => {
   });
 
   test('no session: 303 to the login page of the area', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const [key, access] of guarded()) {
       const res = await panelRequest(null, key);
       assert.equal(res.status, 303, key);
       assert.equal(res.headers.location, loginPage(access), key);
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test('a mailbox session: 303 to /admin/login on every admin route', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const [key, access] of guarded()) {
       if (access === 'mailbox') continue;
       const res = await panelRequest(sessions.mailbox, key);
       assert.equal(res.status, 303, key);
       assert.equal(res.headers.location, '/admin/login', key);
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test('an admin session is not a mailbox session: 303 to /login on the account pages', async () => {
@@ -263,7 +263,7 @@ describe('panel routes', () => {
   });
 
   test('an ended session (idle, past its absolute limit, logged out): 303 to the login page; a form from it 403', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const name of ['idle', 'aged', 'loggedOut'] as const) {
       for (const [key, access] of guarded()) {
         const res = await panelRequest(name === 'aged' ? await agedSession() : sessions[name], key);
@@ -276,18 +276,18 @@ describe('panel routes', () => {
         assert.equal(res.headers.location, loginPage(access), `${name} ${key}`);
       }
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test("a domain admin outside the domain: 404 as if it did not exist, on every domain route, super-admin page and another admin's token", async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const [key, access] of guarded()) {
       if (access === 'mailbox' || access === 'admin') continue;
       const res = await panelRequest(sessions.outsider, key);
       assert.equal(res.status, 404, key);
       assert.doesNotMatch(res.text, new RegExp(victim.domain.replace('.', '\\.')), `${key} names the domain`);
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
     // Pages for every admin show only its own domains.
     const list = await sessions.outsider.get('/admin/domains');
     assert.equal(list.status, 200);
@@ -311,7 +311,7 @@ describe('API routes', () => {
 
   test('the OpenAPI document is public; everything else answers 401 without a valid token', async () => {
     assert.equal((await call('GET /openapi.json', null)).status, 200);
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     const sessionCookie = `mailpass.sid=${encodeURIComponent(`s:${sessionIdOf(sessions.super)}`)}`;
     for (const [key] of guarded()) {
       for (const [label, auth, cookie] of [
@@ -327,18 +327,18 @@ describe('API routes', () => {
         assert.equal(res.headers['www-authenticate'], 'Bearer');
       }
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test("a token of another domain's admin: 404 Domain not found on every domain route; its list shows only its domains", async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const [key, access] of guarded()) {
       if (access !== 'domain') continue;
       const res = await call(key, `Bearer ${tokens.outsider}`);
       assert.equal(res.status, 404, key);
       assert.deepEqual(res.body, { success: false, message: 'Domain not found' }, key);
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
     const list = await call('GET /domains', `Bearer ${tokens.outsider}`);
     assert.deepEqual(
       list.body.data.domains.map((d: { name: string }) => d.name),
@@ -347,7 +347,7 @@ describe('API routes', () => {
   });
 
   test("a credential of one of the admin's domains named under its other domain: 403; under a foreign domain: 404", async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const key of ['PUT /domains/:domain/credentials/:credential/reset-password', 'DELETE /domains/:domain/credentials/:credential']) {
       const wrongDomain = await call(key, `Bearer ${tokens.twoDomains}`, thirdDomain);
       assert.equal(wrongDomain.status, 403, key);
@@ -359,6 +359,6 @@ describe('API routes', () => {
     // A mailbox of another domain, named under the admin's own domain, does not exist there either.
     const mailbox = await call('PUT /domains/:domain/mailboxes/:address/password', `Bearer ${tokens.outsider}`, otherDomain);
     assert.equal(mailbox.status, 404);
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 });

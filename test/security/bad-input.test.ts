@@ -179,7 +179,7 @@ interface Form {
   refused: number[];
   accepted: number[];
   /** Where an accepted field's value is stored. */
-  stored?: (field: string, sent: Record<string, string>) => string | undefined;
+  stored?: (field: string, sent: Record<string, string>) => Promise<string | undefined>;
   /** A page that shows what was stored. */
   shownAt?: (sent: Record<string, string>) => string;
 }
@@ -235,9 +235,9 @@ const FORMS: Form[] = [
     fields: { address: 'address', name: 'optional name', password: 'optional password' },
     refused: [422],
     accepted: [201, 303],
-    stored: (field, sent) =>
+    stored: async (field, sent) =>
       field === 'name'
-        ? (server.db.prepare('SELECT name FROM accounts WHERE login = ?').get(`${sent.address}@${domain}`) as { name: string } | undefined)?.name
+        ? (await server.query<{ name: string }>('SELECT name FROM accounts WHERE login = ?', `${sent.address}@${domain}`))[0]?.name
         : undefined,
     shownAt: (sent) => `${M()}/${sent.address}@${domain}`,
   },
@@ -271,7 +271,7 @@ const FORMS: Form[] = [
     fields: { name: 'name' },
     refused: [422],
     accepted: [201],
-    stored: () => (server.db.prepare("SELECT name FROM accounts WHERE kind = 'credential' ORDER BY id DESC LIMIT 1").get() as { name: string }).name,
+    stored: async () => (await server.query<{ name: string }>("SELECT name FROM accounts WHERE kind = 'credential' ORDER BY id DESC LIMIT 1"))[0]!.name,
     shownAt: () => `/admin/domains/${domain}`,
   },
   {
@@ -283,7 +283,7 @@ const FORMS: Form[] = [
     fields: { name: 'name' },
     refused: [422],
     accepted: [201],
-    stored: () => (server.db.prepare('SELECT name FROM api_tokens ORDER BY id DESC LIMIT 1').get() as { name: string }).name,
+    stored: async () => (await server.query<{ name: string }>('SELECT name FROM api_tokens ORDER BY id DESC LIMIT 1'))[0]!.name,
     shownAt: () => '/admin/tokens',
   },
   {
@@ -307,20 +307,20 @@ describe('form fields', () => {
         for (const kind of KINDS) {
           const context = `${form.title} / ${field} / ${kind}`;
           const valid = form.valid();
-          const before = dumpDatabase(server.db);
+          const before = (await dumpDatabase(server));
           const res = await agent.post(form.action()).type('form').send(`${formBody(valid, field, kind, cls)}&_csrf=${encodeURIComponent(csrf)}`);
           assertNoLeak(res.text, context);
           const value = valueOf(kind, cls);
           assertEscaped(res.text, value, context);
           if (accepts(cls, kind)) {
             assert.ok(form.accepted.includes(res.status), `${context}: ${res.status}, expected one of ${form.accepted}`);
-            const stored = form.stored?.(field, valid);
+            const stored = await form.stored?.(field, valid);
             if (stored !== undefined && kind !== 'object') assert.equal(stored, value, `${context}: not stored as sent`);
             if (form.shownAt && kind !== 'object') assertEscaped((await agent.get(form.shownAt(valid))).text, value, `${context} (shown)`);
           } else {
             const refused = kind === 'invalid UTF-8' ? [400] : form.refused;
             assert.ok(refused.includes(res.status), `${context}: ${res.status}, expected one of ${refused}`);
-            assert.equal(dumpDatabase(server.db), before, `${context}: the database changed`);
+            assert.equal((await dumpDatabase(server)), before, `${context}: the database changed`);
           }
         }
       }
@@ -328,17 +328,17 @@ describe('form fields', () => {
   }
 
   test('a form without a CSRF token is refused with 403, whatever it carries', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const kind of KINDS) {
       const res = await superAgent.post('/admin/domains').type('form').send(formBody({ domain: 'x.test' }, '_csrf', kind, 'secret'));
       assert.equal(res.status, kind === 'invalid UTF-8' ? 400 : 403, kind);
       assertNoLeak(res.text, kind);
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test('a body over 100 kB answers 413 and a form in another encoding 415 or 400, never 500', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     const csrf = await csrfFor(superAgent, '/admin/domains');
     const big = await superAgent.post('/admin/domains').type('form').send(`domain=${'a'.repeat(110 * 1024)}&_csrf=${csrf}`);
     assert.equal(big.status, 413);
@@ -347,7 +347,7 @@ describe('form fields', () => {
     assert.ok([400, 403, 415].includes(latin1.status), String(latin1.status));
     const many = await superAgent.post('/admin/domains').type('form').send(`${Array.from({ length: 500 }, (_, i) => `f${i}=1`).join('&')}&_csrf=${csrf}`);
     assert.ok([403, 413, 422].includes(many.status), String(many.status));
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 });
 
@@ -362,14 +362,14 @@ describe('query parameters', () => {
   for (const q of QUERIES) {
     test(`${q.path().replace(domain, ':domain')}?${q.param}=…`, async () => {
       const agent = q.path() === '/login' ? anonAgent : superAgent;
-      const before = dumpDatabase(server.db);
+      const before = (await dumpDatabase(server));
       for (const kind of KINDS) {
         const res = await agent.get(`${q.path()}?${formBody({}, q.param, kind, 'name')}`);
         assert.ok(q.ok.includes(res.status), `${q.param} / ${kind}: ${res.status}`);
         assertNoLeak(res.text, `${q.param} / ${kind}`);
         assertEscaped(res.text, valueOf(kind, 'name'), `${q.param} / ${kind}`);
       }
-      assert.equal(dumpDatabase(server.db), before);
+      assert.equal((await dumpDatabase(server)), before);
     });
   }
 });
@@ -414,7 +414,7 @@ describe('path parameters', () => {
 
   test('panel routes: every parameter, every bad segment → 400 or 404, nothing changes', async () => {
     const csrf = await csrfFor(superAgent, '/admin/domains');
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const route of PANEL) {
       for (const param of ['domain', 'address', 'guid', 'id'] as const) {
         const template = route.path({});
@@ -431,7 +431,7 @@ describe('path parameters', () => {
         }
       }
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test('API routes: every parameter, every bad segment → 400 or 404 in the JSON error shape, nothing changes', async () => {
@@ -443,7 +443,7 @@ describe('path parameters', () => {
       { method: 'get', path: ({ domain: d = domain }) => `/api/domains/${d}/mailboxes` },
       { method: 'put', path: ({ domain: d = domain, address: a = mailbox.address }) => `/api/domains/${d}/mailboxes/${a}/password` },
     ];
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const route of routes) {
       for (const param of ['domain', 'address', 'guid'] as const) {
         const template = route.path({});
@@ -458,7 +458,7 @@ describe('path parameters', () => {
         }
       }
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 });
 
@@ -494,7 +494,7 @@ describe('API fields', () => {
       const cases: Array<[string, Buffer, boolean]> = KINDS.map((kind) => [kind, jsonBody(f.field, kind, f.cls), accepts(f.cls, kind)]);
       for (const v of [42, true, null, 1e309]) cases.push([`JSON ${JSON.stringify(v)}`, Buffer.from(`{"${f.field}":${v === 1e309 ? '1e309' : JSON.stringify(v)}}`), false]);
       for (const [label, body, ok] of cases) {
-        const before = dumpDatabase(server.db);
+        const before = (await dumpDatabase(server));
         const res = await rawApi(f.method.toUpperCase(), f.path(), body, { 'content-type': 'application/json' });
         const context = `${f.title} / ${label}`;
         assertNoLeak(res.text, context);
@@ -504,19 +504,19 @@ describe('API fields', () => {
         } else if (label === 'invalid UTF-8') {
           assert.equal(res.status, 400, `${context}: ${res.status} ${res.text}`);
           assert.equal(res.body.success, false);
-          assert.equal(dumpDatabase(server.db), before, `${context}: the database changed`);
+          assert.equal((await dumpDatabase(server)), before, `${context}: the database changed`);
         } else {
           assert.equal(res.status, 422, `${context}: ${res.status} ${res.text}`);
           assert.equal(res.body.success, false);
           assert.ok(Array.isArray(res.body.errors?.[f.field]), `${context}: no reason for ${f.field}: ${res.text}`);
-          assert.equal(dumpDatabase(server.db), before, `${context}: the database changed`);
+          assert.equal((await dumpDatabase(server)), before, `${context}: the database changed`);
         }
       }
     });
   }
 
   test('malformed JSON → 400, a body over 100 kB → 413, a JSON primitive → 400, another charset → 415', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     const path = `/domains/${domain}/credentials`;
     const expect: Array<[string, string | Buffer, string, number | number[]]> = [
       ['truncated', '{"name": ', 'application/json', 400],
@@ -537,11 +537,11 @@ describe('API fields', () => {
       assert.equal(res.body.success, false, label);
       assertNoLeak(res.text, label);
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 
   test('GET mailboxes ?search= and ?page=: 200 or 422, rendered as data', async () => {
-    const before = dumpDatabase(server.db);
+    const before = (await dumpDatabase(server));
     for (const param of ['search', 'page']) {
       for (const kind of KINDS) {
         const res = await api('get', `/domains/${domain}/mailboxes?${formBody({}, param, kind, 'name')}`);
@@ -549,7 +549,7 @@ describe('API fields', () => {
         assertNoLeak(res.text, `${param} / ${kind}`);
       }
     }
-    assert.equal(dumpDatabase(server.db), before);
+    assert.equal((await dumpDatabase(server)), before);
   });
 });
 
@@ -594,7 +594,7 @@ describe('CLI arguments', () => {
 
   test('each refusal: exit 1 with one line on stderr (2 with the usage), no stack, nothing stored', async () => {
     for (const { argv, stdin } of cases()) {
-      const before = dumpDatabase(server.db);
+      const before = (await dumpDatabase(server));
       const r = await cli([...argv, '--data-dir', server.dataDir], stdin ?? Buffer.alloc(0));
       const context = JSON.stringify(argv).slice(0, 120);
       assert.ok(r.code === 1 || r.code === 2, `${context}: exit ${r.code}; ${r.stderr}`);
@@ -606,7 +606,7 @@ describe('CLI arguments', () => {
       if (r.code === 2) assert.ok(lines.length <= 2 && (lines.length === 1 || /^Usage: /.test(lines[1]!)), `${context}: ${JSON.stringify(r.stderr)}`);
       // Nothing the user typed reaches the terminal as a control sequence.
       assert.doesNotMatch(r.stderr.slice(0, -1), /\p{Cc}(?<!\n)/u, `${context}: control characters echoed: ${JSON.stringify(r.stderr)}`);
-      assert.equal(dumpDatabase(server.db), before, `${context}: the database changed`);
+      assert.equal((await dumpDatabase(server)), before, `${context}: the database changed`);
     }
   });
 });

@@ -68,14 +68,14 @@ async function inParallel<T, R>(items: T[], width: number, task: (item: T) => Pr
 
 const tally = (codes: number[]) => codes.reduce<Record<number, number>>((t, c) => ((t[c] = (t[c] ?? 0) + 1), t), {});
 
-function auditRows(where: string, ...params: unknown[]): number {
-  return (server.db.prepare(`SELECT count(*) AS n FROM audit_log WHERE ${where}`).get(...params) as { n: number }).n;
+async function auditRows(where: string, ...params: unknown[]): Promise<number> {
+  return (await server.query<{ n: number }>(`SELECT count(*) AS n FROM audit_log WHERE ${where}`, ...params))[0]!.n;
 }
 
 /** SMTP audit entries are written in batches about once a second: wait for them, bounded. */
-async function eventually(count: () => number, expected: number, ms = 5000) {
+async function eventually(count: () => Promise<number>, expected: number, ms = 5000) {
   const deadline = Date.now() + ms;
-  while (count() < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((await count()) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   return count();
 }
 
@@ -100,7 +100,7 @@ describe('SMTP', () => {
 
     const fromAttacker = () => auditRows("target = ? AND ip = '127.0.0.10' AND action IN ('login.failure', 'login.failure-limited')", victim.address);
     assert.equal(await eventually(fromAttacker, 200), 200, 'not every attempt was audited');
-    assert.equal(auditRows("target = ? AND ip = '127.0.0.10' AND action = 'login.failure'", victim.address), SMTP_MAX);
+    assert.equal(await auditRows("target = ? AND ip = '127.0.0.10' AND action = 'login.failure'", victim.address), SMTP_MAX);
   });
 
   test('one password sprayed over 100 logins: 10 × 535, then 454 for that client; another client still logs in; all 100 audited', async () => {
@@ -150,7 +150,7 @@ describe('web', () => {
     assert.deepEqual(tally(results.map((r) => r.status)), { 401: WEB_MAX_PER_LOGIN, 429: 15 - WEB_MAX_PER_LOGIN });
     for (const r of results.filter((r) => r.status === 429)) assert.ok(Number(r.retryAfter) > 0, 'Retry-After');
     assert.equal((await webLogin('127.0.0.31', '/login', { email: other.address, password: other.password })).status, 303);
-    const audited = auditRows("target = ? AND ip = '127.0.0.30' AND action LIKE 'login.failure%'", victim.address);
+    const audited = await auditRows("target = ? AND ip = '127.0.0.30' AND action LIKE 'login.failure%'", victim.address);
     assert.equal(audited, 15, 'not every attempt was audited');
   });
 
@@ -160,14 +160,14 @@ describe('web', () => {
     for (const login of logins) codes.push((await webLogin('127.0.0.40', '/login', { email: login, password: 'Spring#2024-Spray' })).status);
     assert.deepEqual(tally(codes), { 401: WEB_MAX_PER_IP, 429: 5 });
     assert.equal((await webLogin('127.0.0.41', '/login', { email: logins[0]!, password: strongPassword('W') })).status, 303);
-    assert.equal(auditRows("ip = '127.0.0.40' AND action LIKE 'login.failure%'"), WEB_MAX_PER_IP + 5, 'not every attempt was audited');
+    assert.equal(await auditRows("ip = '127.0.0.40' AND action LIKE 'login.failure%'"), WEB_MAX_PER_IP + 5, 'not every attempt was audited');
   });
 
   test('admin login: 10 × 401 for one username, then 429; all audited', async () => {
     const codes: number[] = [];
     for (let i = 0; i < 12; i++) codes.push((await webLogin('127.0.0.50', '/admin/login', { username: 'admin', password: `Guess#${i}-Wrong` })).status);
     assert.deepEqual(tally(codes), { 401: WEB_MAX_PER_LOGIN, 429: 2 });
-    assert.equal(auditRows("target = 'admin' AND ip = '127.0.0.50' AND action LIKE 'admin-login.failure%'"), 12, 'not every attempt was audited');
+    assert.equal(await auditRows("target = 'admin' AND ip = '127.0.0.50' AND action LIKE 'admin-login.failure%'"), 12, 'not every attempt was audited');
     // The limit is per login name: from a browser that never logged in as admin, the right password is refused too until the window ends (SECURITY.md).
     assert.equal((await webLogin('127.0.0.51', '/admin/login', { username: 'admin', password: ADMIN_PASSWORD })).status, 429);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Db } from '../../src/store/sqlite/db.js';
+import type { TestServer } from '../helpers/server.js';
 
 /**
  * Every table that holds what mailpass owns, serialized. Left out on purpose: `audit_log` (refused
@@ -7,15 +7,15 @@ import type { Db } from '../../src/store/sqlite/db.js';
  * `api_tokens.last_used_at` (an API call records it at most once a minute). Those change legitimately
  * when a request is refused; nothing else may.
  */
-export function dumpDatabase(db: Db): string {
+export async function dumpDatabase(server: Pick<TestServer, 'query'>): Promise<string> {
   const tables = {
-    domains: db.prepare('SELECT * FROM domains ORDER BY id').all(),
-    accounts: db.prepare('SELECT * FROM accounts ORDER BY id').all(),
-    admins: db.prepare('SELECT * FROM admins ORDER BY id').all(),
-    admin_domains: db.prepare('SELECT * FROM admin_domains ORDER BY admin_id, domain_id').all(),
-    api_tokens: db.prepare('SELECT id, admin_id, name, prefix, token_hash, created_at, revoked_at FROM api_tokens ORDER BY id').all(),
-    settings: db.prepare('SELECT * FROM settings ORDER BY key').all(),
-    schema_migrations: db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(),
+    domains: await server.query('SELECT * FROM domains ORDER BY id'),
+    accounts: await server.query('SELECT * FROM accounts ORDER BY id'),
+    admins: await server.query('SELECT * FROM admins ORDER BY id'),
+    admin_domains: await server.query('SELECT * FROM admin_domains ORDER BY admin_id, domain_id'),
+    api_tokens: await server.query('SELECT id, admin_id, name, prefix, token_hash, created_at, revoked_at FROM api_tokens ORDER BY id'),
+    settings: await server.query('SELECT * FROM settings ORDER BY key'),
+    schema_migrations: await server.query('SELECT version, name FROM schema_migrations ORDER BY version'),
   };
   return JSON.stringify(tables);
 }

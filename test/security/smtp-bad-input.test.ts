@@ -43,13 +43,13 @@ async function assertUsable(c: RawSmtp) {
   assert.match(r.text, /OK/);
 }
 
-function auditCount(action: string, target: string): number {
-  return (server.db.prepare('SELECT count(*) AS n FROM audit_log WHERE action = ? AND target = ?').get(action, target) as { n: number }).n;
+async function auditCount(action: string, target: string): Promise<number> {
+  return (await server.query<{ n: number }>('SELECT count(*) AS n FROM audit_log WHERE action = ? AND target = ?', action, target))[0]!.n;
 }
 
 async function waitForAudit(action: string, target: string, n: number) {
   const deadline = Date.now() + 5000;
-  while (auditCount(action, target) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((await auditCount(action, target)) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   return auditCount(action, target);
 }
 

@@ -76,6 +76,6 @@ test("revoking one ends its live SMTP sessions, not another app password's, and 
   b.c.close();
   assert.equal(await once(box.address, laptop), 535);
   assert.equal(await once(box.address, tablet), 235);
-  const audited = server.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action IN ('app-password.create', 'app-password.revoke') AND target = ?").get(box.address) as { n: number };
+  const audited = (await server.query<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE action IN ('app-password.create', 'app-password.revoke') AND target = ?", box.address))[0]!;
   assert.equal(audited.n, 3);
 });

@@ -71,10 +71,10 @@ describe('what is recorded', () => {
   });
 
   test('an unknown login records nothing; a flood for one account adds to its rows, at most 10,000 failure rows, the oldest dropped', async () => {
-    const before = (server.db.prepare('SELECT count(*) AS n FROM login_history').get() as { n: number }).n;
+    const before = (await server.query<{ n: number }>('SELECT count(*) AS n FROM login_history'))[0]!.n;
     assert.equal(await smtpAuth(`nobody@${domain}`, 'Whatever#1x'), 535);
     await server.adapters.batcher.flush();
-    assert.equal((server.db.prepare('SELECT count(*) AS n FROM login_history').get() as { n: number }).n, before);
+    assert.equal((await server.query<{ n: number }>('SELECT count(*) AS n FROM login_history'))[0]!.n, before);
 
     const box = await aMailbox(server.services, { domain });
     const day = Math.floor(server.services.clock.now() / 86_400);
@@ -83,7 +83,7 @@ describe('what is recorded', () => {
       ip: `10.0.${i >> 8}.${i & 255}`, client: 'TLSv1.3', firstAt: 1_000 + i, lastAt: 1_000 + i, count: 1,
     }));
     await server.adapters.store.applyLoginBatch({ logins: [], rehashes: [], audit: [], history });
-    const kept = server.db.prepare("SELECT count(*) AS n, min(last_at) AS oldest FROM login_history WHERE account_id = ? AND result <> 'ok'").get(box.mailbox.id) as { n: number; oldest: number };
+    const kept = (await server.query<{ n: number; oldest: number }>("SELECT count(*) AS n, min(last_at) AS oldest FROM login_history WHERE account_id = ? AND result <> 'ok'", box.mailbox.id))[0]!;
     assert.equal(kept.n, 10_000);
     assert.equal(kept.oldest, 1_005);
   });
@@ -98,7 +98,7 @@ describe('what is recorded', () => {
     await server.adapters.store.appendAudit({ at: now - 364 * 86_400, actor: 'test', action: 'young', target: 'x', ip: null });
     await server.services.database.prune();
     assert.deepEqual((await rows(box.mailbox.id)).map((h) => h.ip), ['192.0.2.2']);
-    const actions = (server.db.prepare("SELECT action FROM audit_log WHERE actor = 'test'").all() as Array<{ action: string }>).map((r) => r.action);
+    const actions = (await server.query<{ action: string }>("SELECT action FROM audit_log WHERE actor = 'test'")).map((r) => r.action);
     assert.deepEqual(actions, ['young']);
   });
 });

@@ -103,7 +103,7 @@ describe('a mailbox owner with TOTP', () => {
     assert.equal((await postForm(admin, edit, `${edit}/second-factors/remove`, {})).status, 303);
     assert.equal((await owner.get('/account')).headers.location, '/login', 'its session still works');
     await loginAsMailbox(server.url, box.address, box.password);
-    const audited = server.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'second-factor.remove' AND target = ?").get(box.address) as { n: number };
+    const audited = (await server.query<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE action = 'second-factor.remove' AND target = ?", box.address))[0]!;
     assert.equal(audited.n, 1);
   });
 });

@@ -13,6 +13,7 @@ export const restore: Command = {
   ].join('\n'),
   positionals: 1,
   async run(ctx, [file]) {
+    if (ctx.config.database) throw new Error('the database is PostgreSQL (DATABASE_URL): restore it with pg_restore, see docs/operations.md');
     restoreDatabase(path.resolve(file!), ctx.config.dbFile, file!);
     ctx.io.stdout(`${ctx.config.dbFile}\n`);
   },

@@ -2,13 +2,9 @@ import { chmodSync } from 'node:fs';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type {
   Account,
-  AccountKind,
-  AppPassword,
   Admin,
-  ApiToken,
   AuditEntry,
   AuditRecord,
-  Domain,
   DomainSummary,
   LoginBatch,
   LoginHistoryRow,
@@ -19,119 +15,7 @@ import type {
   Store,
 } from '../../core/ports.js';
 import type { Db } from './db.js';
-
-interface AccountRow {
-  id: number;
-  kind: AccountKind;
-  domain_id: number;
-  domain_name: string;
-  domain_verified: number;
-  login: string;
-  local_part: string;
-  name: string;
-  guid: string | null;
-  password_hash: string;
-  password_version: number;
-  disabled: number;
-  created_at: number;
-  updated_at: number;
-  last_login_at: number | null;
-  last_login_ip: string | null;
-}
-
-interface AdminRow {
-  id: number;
-  username: string;
-  password_hash: string;
-  password_version: number;
-  is_super: number;
-  disabled: number;
-  must_change_password: number;
-  domain_ids: string | null;
-  created_at: number;
-}
-
-interface TokenRow {
-  id: number;
-  admin_id: number;
-  admin_username: string;
-  name: string;
-  prefix: string;
-  created_at: number;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
-
-interface AppRow {
-  id: number;
-  account_id: number;
-  name: string;
-  tag: string;
-  password_hash: string;
-  created_at: number;
-  last_login_at: number | null;
-  last_login_ip: string | null;
-}
-
-const toApp = (r: AppRow): AppPassword => ({
-  id: r.id,
-  accountId: r.account_id,
-  name: r.name,
-  tag: r.tag,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  lastLoginAt: r.last_login_at,
-  lastLoginIp: r.last_login_ip,
-});
-
-const toDomain = (r: { id: number; name: string; verified: number; created_at: number }): Domain => ({
-  id: r.id,
-  name: r.name,
-  verified: r.verified === 1,
-  createdAt: r.created_at,
-});
-
-const toAccount = (r: AccountRow): Account => ({
-  id: r.id,
-  kind: r.kind,
-  domainId: r.domain_id,
-  domainName: r.domain_name,
-  domainVerified: r.domain_verified === 1,
-  login: r.login,
-  localPart: r.local_part,
-  name: r.name,
-  guid: r.guid,
-  passwordHash: r.password_hash,
-  passwordVersion: r.password_version,
-  disabled: r.disabled === 1,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  lastLoginAt: r.last_login_at,
-  lastLoginIp: r.last_login_ip,
-});
-
-const toAdmin = (r: AdminRow): Admin => ({
-  id: r.id,
-  username: r.username,
-  passwordHash: r.password_hash,
-  passwordVersion: r.password_version,
-  isSuper: r.is_super === 1,
-  domainIds: r.domain_ids ? r.domain_ids.split(',').map(Number) : [],
-  disabled: r.disabled === 1,
-  mustChangePassword: r.must_change_password === 1,
-  createdAt: r.created_at,
-});
-
-const toToken = (r: TokenRow): ApiToken => ({
-  id: r.id,
-  adminId: r.admin_id,
-  adminUsername: r.admin_username,
-  name: r.name,
-  prefix: r.prefix,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  revokedAt: r.revoked_at,
-});
+import { MAX_FAILURE_ROWS, MAX_NOTICES, loginRange as range, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
@@ -166,15 +50,6 @@ export const LIST_ACCOUNTS_SQL = `${ACCOUNT_SELECT}
 export const COUNT_ACCOUNTS_SQL = `SELECT count(*) AS n FROM accounts
       WHERE domain_id = @domainId AND kind = @kind AND login >= @lo AND login < @hi`;
 
-/** SPEC §10: failure rows kept at most per account (a flood of guesses from many addresses). */
-export const MAX_FAILURE_ROWS = 10_000;
-/** Notices kept for an owner's next visit; older ones go (the audit log keeps every event). */
-const MAX_NOTICES = 20;
-
-/** The highest code point: a search for logins starting with `p` is the index range [p, p + MAX). */
-const MAX_CHAR = '\u{10FFFF}';
-
-const owner = (kind: 'mailbox' | 'admin', id: number): SessionOwner => `${kind}:${id}`;
 
 /** The Store port over one better-sqlite3 handle. Every statement is prepared once. */
 export function createSqliteStore(db: Db): Store {
@@ -438,10 +313,6 @@ export function createSqliteStore(db: Db): Store {
     }
   };
 
-  const range = (search: string | undefined) => {
-    const lo = (search ?? '').toLowerCase();
-    return { lo, hi: lo + MAX_CHAR };
-  };
 
   const store: Store = {
     async insertDomain(name, verified, now) {

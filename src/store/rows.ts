@@ -1,0 +1,132 @@
+import type { Account, AccountKind, Admin, ApiToken, AppPassword, Domain, SessionOwner } from '../core/ports.js';
+
+// Rows as both stores read them (the same columns on SQLite and PostgreSQL), and what they become.
+
+export interface AccountRow {
+  id: number;
+  kind: AccountKind;
+  domain_id: number;
+  domain_name: string;
+  domain_verified: number;
+  login: string;
+  local_part: string;
+  name: string;
+  guid: string | null;
+  password_hash: string;
+  password_version: number;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+  last_login_at: number | null;
+  last_login_ip: string | null;
+}
+
+export interface AdminRow {
+  id: number;
+  username: string;
+  password_hash: string;
+  password_version: number;
+  is_super: number;
+  disabled: number;
+  must_change_password: number;
+  domain_ids: string | null;
+  created_at: number;
+}
+
+export interface TokenRow {
+  id: number;
+  admin_id: number;
+  admin_username: string;
+  name: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AppRow {
+  id: number;
+  account_id: number;
+  name: string;
+  tag: string;
+  password_hash: string;
+  created_at: number;
+  last_login_at: number | null;
+  last_login_ip: string | null;
+}
+
+export const toApp = (r: AppRow): AppPassword => ({
+  id: r.id,
+  accountId: r.account_id,
+  name: r.name,
+  tag: r.tag,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  lastLoginAt: r.last_login_at,
+  lastLoginIp: r.last_login_ip,
+});
+
+export const toDomain = (r: { id: number; name: string; verified: number; created_at: number }): Domain => ({
+  id: r.id,
+  name: r.name,
+  verified: r.verified === 1,
+  createdAt: r.created_at,
+});
+
+export const toAccount = (r: AccountRow): Account => ({
+  id: r.id,
+  kind: r.kind,
+  domainId: r.domain_id,
+  domainName: r.domain_name,
+  domainVerified: r.domain_verified === 1,
+  login: r.login,
+  localPart: r.local_part,
+  name: r.name,
+  guid: r.guid,
+  passwordHash: r.password_hash,
+  passwordVersion: r.password_version,
+  disabled: r.disabled === 1,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastLoginAt: r.last_login_at,
+  lastLoginIp: r.last_login_ip,
+});
+
+export const toAdmin = (r: AdminRow): Admin => ({
+  id: r.id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  passwordVersion: r.password_version,
+  isSuper: r.is_super === 1,
+  domainIds: r.domain_ids ? r.domain_ids.split(',').map(Number) : [],
+  disabled: r.disabled === 1,
+  mustChangePassword: r.must_change_password === 1,
+  createdAt: r.created_at,
+});
+
+export const toToken = (r: TokenRow): ApiToken => ({
+  id: r.id,
+  adminId: r.admin_id,
+  adminUsername: r.admin_username,
+  name: r.name,
+  prefix: r.prefix,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+/** SPEC §10: failure rows kept at most per account (a flood of guesses from many addresses). */
+export const MAX_FAILURE_ROWS = 10_000;
+/** Notices kept for an owner's next visit; older ones go (the audit log keeps every event). */
+export const MAX_NOTICES = 20;
+
+/** The highest code point: a search for logins starting with `p` is the index range [p, p + MAX). */
+export const MAX_CHAR = '\u{10FFFF}';
+
+export const owner = (kind: 'mailbox' | 'admin', id: number): SessionOwner => `${kind}:${id}`;
+
+/** A prefix search of logins is the index range [lo, lo + the highest code point). */
+export const loginRange = (search: string | undefined) => {
+  const lo = (search ?? '').toLowerCase();
+  return { lo, hi: lo + MAX_CHAR };
+};

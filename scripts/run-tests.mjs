@@ -21,8 +21,6 @@ const SQLITE_ONLY = new Map([
   ['test/ops/backup-restore.test.ts', "SQLite's online backup and restore (PostgreSQL has pg_dump)"],
   ['test/store/migrations.test.ts', "SQLite's migration files"],
   ['test/security/secrets.test.ts', 'reads the SQLite files byte by byte'],
-  ['test/dovecot/dovecot.test.ts', "Dovecot's SQLite driver"],
-  ['test/mail-path/postfix-dovecot.test.ts', "Dovecot's SQLite driver"],
 ]);
 
 const only = process.argv.slice(2);

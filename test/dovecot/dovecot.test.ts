@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { readOnlyUri } from '../../src/cli/commands/dovecot-config.js';
+import { pgConnectString, readOnlyUri } from '../../src/cli/commands/dovecot-config.js';
 import { cliActor } from '../../src/core/actors.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDataDir } from '../helpers/env.js';
+import { tempDataDir, testConfig, TEST_STORE } from '../helpers/env.js';
 import { loginAsMailbox, postForm, startTestServer, type TestServer } from '../helpers/server.js';
 import { DOVECOT, imapLogin, needsDovecot, startDovecot, type RunningDovecot } from '../helpers/dovecot.js';
 
@@ -19,17 +19,33 @@ describe('mailpass dovecot-config', () => {
     assert.equal((await runCli(['domain', 'add', 'conf.example', '--data-dir', dir])).code, 0);
     const r = await runCli(['dovecot-config', '--data-dir', dir]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stdout.includes(`\nconnect = file:${path.join(dir, 'mailpass.db')}?mode=ro\n`), r.stdout);
+    if (TEST_STORE === 'sqlite') {
+      assert.ok(r.stdout.includes(`\nconnect = file:${path.join(dir, 'mailpass.db')}?mode=ro\n`), r.stdout);
+      assert.match(r.stdout, /^driver = sqlite$/m);
+    } else {
+      // SPEC §12: on PostgreSQL, the pgsql driver on DATABASE_URL's database, every value quoted.
+      const url = new URL(testConfig(dir).database!.url);
+      assert.match(r.stdout, /^driver = pgsql$/m);
+      assert.ok(r.stdout.includes(`\nconnect = host='127.0.0.1' port='${url.port}' dbname='${url.pathname.slice(1)}' user='postgres'\n`), r.stdout);
+      assert.match(r.stdout, /mode 0600: it holds the database login/);
+    }
     assert.match(r.stdout, /^auth_cache_size = 0$/m);
-    assert.match(r.stdout, /^driver = sqlite$/m);
     assert.match(r.stdout, /^default_pass_scheme = ARGON2ID$/m);
-    assert.match(r.stdout, /^password_query = SELECT user, password FROM \(SELECT user, password, 1 AS k FROM dovecot_app_passdb WHERE user = '%u' AND tag = substr\('%w', 1, 6\) UNION ALL SELECT user, password, 0 AS k FROM dovecot_passdb WHERE user = '%u'\) ORDER BY k DESC LIMIT 1$/m);
-    assert.match(r.stdout, /^user_query = SELECT '\/var\/vmail\/%d\/%n' AS home, 'maildir:~\/Maildir' AS mail, 'vmail' AS uid, 'vmail' AS gid FROM dovecot_userdb WHERE user = '%u'$/m);
+    assert.match(r.stdout, /^password_query = SELECT "user", password FROM \(SELECT "user", password, 1 AS k FROM dovecot_app_passdb WHERE "user" = '%u' AND tag = substr\('%w', 1, 6\) UNION ALL SELECT "user", password, 0 AS k FROM dovecot_passdb WHERE "user" = '%u'\) AS p ORDER BY k DESC LIMIT 1$/m);
+    assert.match(r.stdout, /^user_query = SELECT '\/var\/vmail\/%d\/%n' AS home, 'maildir:~\/Maildir' AS mail, 'vmail' AS uid, 'vmail' AS gid FROM dovecot_userdb WHERE "user" = '%u'$/m);
     assert.match(r.stdout, /^\s*args = \/etc\/dovecot\/dovecot-sql\.conf\.ext$/m);
   });
 
   test('the read-only database URI escapes what a URI would read as a query or fragment', () => {
     assert.equal(readOnlyUri('/srv/mail pass/50%?#/mailpass.db'), 'file:/srv/mail pass/50%25%3F%23/mailpass.db?mode=ro');
+  });
+
+  test("DATABASE_URL becomes a libpq connection string: decoded, quoted, a quote or backslash escaped", () => {
+    assert.equal(
+      pgConnectString("postgres://mail%20pass:p%27w%5C%20x@db.example:6543/mail%2Dpass?sslmode=require"),
+      "host='db.example' port='6543' dbname='mail-pass' user='mail pass' password='p\\'w\\\\ x' sslmode='require'",
+    );
+    assert.equal(pgConnectString('postgresql://[::1]/mailpass'), "host='::1' port='5432' dbname='mailpass'");
   });
 
   test("userdb values are SQL literals: a quote cannot end the query's string", async () => {
@@ -39,10 +55,18 @@ describe('mailpass dovecot-config', () => {
   });
 
   test('a data directory without a database exits 1; a bad --part or a line break in a value is bad usage', async () => {
-    const empty = await runCli(['dovecot-config', '--data-dir', path.join(dir, 'nowhere')]);
-    assert.equal(empty.code, 1);
-    assert.match(empty.stderr, /^mailpass: no database at .*nowhere/);
-    assert.equal(existsSync(path.join(dir, 'nowhere')), false, 'nothing is created');
+    if (TEST_STORE === 'sqlite') {
+      const empty = await runCli(['dovecot-config', '--data-dir', path.join(dir, 'nowhere')]);
+      assert.equal(empty.code, 1);
+      assert.match(empty.stderr, /^mailpass: no database at .*nowhere/);
+      assert.equal(existsSync(path.join(dir, 'nowhere')), false, 'nothing is created');
+    } else {
+      const url = new URL(testConfig(dir).database!.url);
+      url.pathname = '/nowhere';
+      const missing = await runCli(['dovecot-config', '--data-dir', dir], { env: { DATABASE_URL: url.href } });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^mailpass: DATABASE_URL: cannot open the database \(3D000\)/);
+    }
     assert.equal((await runCli(['dovecot-config', '--data-dir', dir, '--part', 'both'])).code, 2);
     assert.equal((await runCli(['dovecot-config', '--data-dir', dir, '--home', '/var/vmail\nauth_cache_size = 1000'])).code, 2);
   });

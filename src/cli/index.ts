@@ -10,6 +10,7 @@ import { backup } from './commands/backup.js';
 import { credentialAdd } from './commands/credential.js';
 import { domainAdd, domainList } from './commands/domain.js';
 import { dovecotConfig } from './commands/dovecot-config.js';
+import { migrateStore } from './commands/migrate-store.js';
 import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
 import { restore } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
@@ -34,6 +35,7 @@ export const COMMANDS: Command[] = [
   backup,
   restore,
   dovecotConfig,
+  migrateStore,
 ];
 
 const GLOBAL_OPTIONS = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { main } from '../../src/cli/index.js';
+import type { Env } from '../../src/config.js';
 import { storeEnvOf, TEST_ENV } from './env.js';
 
 export interface CliResult {
@@ -9,7 +10,7 @@ export interface CliResult {
 }
 
 /** Runs the CLI in this process, as `mailpass <argv>`, with the given standard input. */
-export async function runCli(argv: string[], { stdin = '', env = {} }: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function runCli(argv: string[], { stdin = '', env = {} }: { stdin?: string; env?: Env } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await main(argv, {

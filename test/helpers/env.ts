@@ -39,7 +39,7 @@ const databases = new Map<string, string>();
  * On PostgreSQL (the suite's second half), each data directory gets a database of its own, made
  * empty on first use: a test that opens one data directory twice opens one database twice.
  */
-function databaseOf(dataDir: string): string {
+export function databaseOf(dataDir: string): string {
   let url = databases.get(dataDir);
   if (!url) {
     url = createDatabase(TEST_PG!, `t_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`);
@@ -49,12 +49,13 @@ function databaseOf(dataDir: string): string {
 }
 
 export function testConfig(dataDir: string, env: Env = {}): Config {
-  return loadConfig({ ...TEST_ENV, DATA_DIR: dataDir, ...(TEST_PG ? { DATABASE_URL: databaseOf(dataDir) } : {}), ...env });
+  return loadConfig({ ...TEST_ENV, DATA_DIR: dataDir, ...(TEST_PG && !('DATABASE_URL' in env) ? { DATABASE_URL: databaseOf(dataDir) } : {}), ...env });
 }
 
 /** The database setting of a CLI run (on PostgreSQL: the database of its --data-dir or DATA_DIR). */
 export function storeEnvOf(argv: readonly string[], env: Env): Env {
-  if (!TEST_PG || env.DATABASE_URL) return {};
+  // A test that names DATABASE_URL (even as undefined: SQLite) chooses its store itself.
+  if (!TEST_PG || 'DATABASE_URL' in env) return {};
   const i = argv.indexOf('--data-dir');
   const dataDir = i >= 0 ? argv[i + 1] : env.DATA_DIR;
   return dataDir ? { DATABASE_URL: databaseOf(dataDir) } : {};

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { Secret, TOTP } from 'otpauth';
+import request from 'supertest';
+import { createDatabase } from '../../scripts/pg-cluster.mjs';
+import { cliActor } from '../../src/core/actors.js';
+import { aDomain, aMailbox, anAdmin, strongPassword } from '../helpers/builders.js';
+import { runCli } from '../helpers/cli.js';
+import { loginAsMailbox, postForm, startTestServer, type TestServer } from '../helpers/server.js';
+import { RawSmtp } from '../helpers/smtp-client.js';
+
+// SPEC §12: `mailpass migrate-store --to postgres://...` copies a SQLite database into an empty
+// PostgreSQL database in one transaction and verifies it. This file runs in the PostgreSQL half
+// of `npm test` (it needs the private cluster), with a SQLite server as the source.
+
+const CLUSTER = process.env.MAILPASS_TEST_PG!;
+const SQLITE = { DATABASE_URL: undefined };
+const freshDatabase = () => createDatabase(CLUSTER, `m_${randomBytes(6).toString('hex')}`);
+
+describe('migrate-store', { timeout: 60_000 }, () => {
+  let source: TestServer;
+  let box: { address: string; password: string };
+  let appPassword: string;
+  let other: Awaited<ReturnType<typeof aMailbox>>;
+  let admin: { username: string; password: string };
+  before(async () => {
+    source = await startTestServer(SQLITE, { smtp: true });
+    const svc = source.services;
+    const domain = (await aDomain(svc)).name;
+    box = await aMailbox(svc, { domain });
+    other = await aMailbox(svc, { domain });
+    admin = await anAdmin(svc, { isSuper: true });
+    await svc.credentials.createCredential(cliActor, (await svc.domains.requireDomain(cliActor, domain))!, 'WordPress');
+    // A second factor with recovery codes, and an app password, on the other mailbox.
+    const actor = { kind: 'mailbox' as const, id: other.mailbox.id, login: other.address };
+    const { secret } = svc.secondFactors.newTotp(actor);
+    await svc.secondFactors.confirmTotp(actor, secret, new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate());
+    appPassword = (await svc.appPasswords.create(actor, 'Phone')).password;
+    // Login history, a last connection and audit entries, one of them a name sent with a NUL.
+    const c = await RawSmtp.ready(source.smtpPorts.smtps, { implicitTls: true, dataDir: source.dataDir });
+    assert.equal((await c.authPlain(box.address, box.password)).code, 235);
+    c.close();
+    await loginAsMailbox(source.url, box.address, box.password);
+    await postForm(request.agent(source.url), '/login', '/login', { email: 'x\u0000@y.test', password: 'nope' });
+    await source.adapters.batcher.flush();
+    // Stopped, its data directory kept: it is what migrate-store reads.
+    await source.close();
+  });
+  after(() => rmSync(source.dataDir, { recursive: true, force: true }));
+
+  test('copies every table into an empty database, verified; the copy serves the same logins', async () => {
+    const url = freshDatabase();
+    const r = await runCli(['migrate-store', '--to', url, '--data-dir', source.dataDir], { env: SQLITE });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^accounts +3$/m, r.stdout);
+    assert.match(r.stdout, /^recovery_codes +10$/m);
+    assert.match(r.stdout, /^app_passwords +1$/m);
+    assert.match(r.stdout, /rows of \d+ tables; row counts and \d+ hashes verified\n$/);
+    assert.ok(!r.stdout.includes(url) && !r.stderr.includes(url));
+
+    // The same data directory, now on PostgreSQL: every password, app password and the admin work.
+    const copy = await startTestServer({ DATABASE_URL: url }, { smtp: true });
+    try {
+      assert.ok(await loginAsMailbox(copy.url, box.address, box.password));
+      const c = await RawSmtp.ready(copy.smtpPorts.smtps, { implicitTls: true, dataDir: copy.dataDir });
+      try {
+        assert.equal((await c.authPlain(box.address, strongPassword('wrong'))).code, 535);
+        // The mailbox with a second factor: its app password logs in, its password does not.
+        assert.equal((await c.authPlain(other.address, appPassword)).code, 235);
+      } finally {
+        c.close();
+      }
+      const apps = await copy.query<{ n: number }>('SELECT count(*) AS n FROM app_passwords');
+      assert.equal(apps[0]!.n, 1);
+      const history = await copy.query<{ n: number }>("SELECT count(*) AS n FROM login_history WHERE result = 'ok'");
+      assert.ok(history[0]!.n >= 2, 'the login history came along');
+      const audit = await copy.query<{ target: string }>("SELECT target FROM audit_log WHERE target LIKE 'x%y.test'");
+      assert.deepEqual(audit.map((a) => a.target), ['x\\0@y.test'], 'a NUL in the audit log is written \\0');
+      // New rows continue after the copied ids.
+      const domain = await aDomain(copy.services);
+      assert.ok(domain.id > 1);
+      const { admin: again } = await anAdmin(copy.services, { isSuper: false, domains: [domain.name] });
+      assert.ok(again.id > 2);
+      assert.ok((await copy.services.logins.attempt({ protocol: 'web', realm: 'admin', name: admin.username, password: admin.password, ip: '127.0.0.1' })).ok);
+    } finally {
+      await copy.stop();
+    }
+  });
+
+  test('refuses a database that is not empty, and bad usage; nothing is written', async () => {
+    const url = freshDatabase();
+    assert.equal((await runCli(['migrate-store', '--to', url, '--data-dir', source.dataDir], { env: SQLITE })).code, 0);
+    const again = await runCli(['migrate-store', '--to', url, '--data-dir', source.dataDir], { env: SQLITE });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^mailpass: the target database is not empty \(\w+ has rows\)/);
+    const missing = await runCli(['migrate-store', '--data-dir', source.dataDir], { env: SQLITE });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--to/);
+    assert.equal((await runCli(['migrate-store', '--to', 'mysql://x/y', '--data-dir', source.dataDir], { env: SQLITE })).code, 2);
+  });
+});

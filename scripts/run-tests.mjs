@@ -24,7 +24,10 @@ const SQLITE_ONLY = new Map([
 ]);
 
 /** What needs the private cluster: these run in the PostgreSQL half alone. */
-const POSTGRES_ONLY = new Map([['test/store/migrate-store.test.ts', 'copies a SQLite database into the cluster']]);
+const POSTGRES_ONLY = new Map([
+  ['test/store/migrate-store.test.ts', 'copies a SQLite database into the cluster'],
+  ['test/store/two-nodes.test.ts', 'two servers on one PostgreSQL database'],
+]);
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();

@@ -24,7 +24,9 @@ import { openDatabase, type Db } from './store/sqlite/db.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { createPool, migrate } from './store/postgres/db.js';
 import { createPostgresLimitCounters } from './store/postgres/limit-counters.js';
+import { createPgAccountEvents } from './store/postgres/notify.js';
 import { createPostgresStore } from './store/postgres/pg-store.js';
+import type pg from 'pg';
 import { createSqliteLimitCounters } from './store/sqlite/limit-counters.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 
@@ -143,11 +145,11 @@ export interface Opened {
 }
 
 /** The store of `config`: the SQLite file in DATA_DIR, or PostgreSQL at DATABASE_URL (SPEC §12), its schema brought up to date. */
-export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; end(): Promise<void> }> {
+export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; pool: pg.Pool | null; end(): Promise<void> }> {
   if (!config.database) {
     const db = openDatabase(config.dbFile);
     const store = createSqliteStore(db);
-    return { store, counters: createSqliteLimitCounters(config.dbFile), db, end: async () => store.close() };
+    return { store, counters: createSqliteLimitCounters(config.dbFile), db, pool: null, end: async () => store.close() };
   }
   const pool = createPool(config.database.url, config.database.poolSize);
   try {
@@ -157,7 +159,7 @@ export async function openStore(config: Config): Promise<{ store: Store; counter
     const why = (err as { code?: string }).code ?? (err as Error).message;
     throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
   }
-  return { store: createPostgresStore(pool), counters: createPostgresLimitCounters(pool), db: null, end: () => pool.end() };
+  return { store: createPostgresStore(pool), counters: createPostgresLimitCounters(pool), db: null, pool, end: () => pool.end() };
 }
 
 /** Opens the database of `config` with every adapter, and the services over them. */
@@ -166,7 +168,10 @@ export async function openServices(
   log: Logger,
   options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
 ): Promise<Opened> {
-  const { store, counters, db, end } = await openStore(config);
+  const { store, counters, db, pool, end } = await openStore(config);
+  // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
+  const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
+  await events?.start();
   const adapters = {
     store,
     hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
@@ -176,7 +181,7 @@ export async function openServices(
     counters,
     mailer: options.mailer ?? null,
   };
-  const services = createServices({ config, adapters, log, clock: options.clock, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
+  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? undefined, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
@@ -184,6 +189,7 @@ export async function openServices(
       await services.alerts.settled();
       await adapters.estimator.close();
       await adapters.counters.close();
+      await events?.close();
       await end();
     })());
   return { services, adapters, db, close };

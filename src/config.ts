@@ -70,6 +70,7 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL (unset: the SQLite file in DATA_DIR)')
     .optional(),
   DATABASE_POOL_SIZE: positiveInt.max(1000).default(10),
+  WORKERS: positiveInt.max(64).default(1),
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -89,6 +90,8 @@ export interface Config {
   readonly dbFile: string;
   /** SPEC §12: PostgreSQL instead of the SQLite file (null: SQLite). */
   readonly database: { readonly url: string; readonly poolSize: number } | null;
+  /** SPEC §12: processes of this host on the same listeners (node:cluster); 1: this process alone. */
+  readonly workers: number;
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
   readonly initialAdminPassword: string | undefined;
@@ -209,6 +212,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     dataDir,
     dbFile: path.join(dataDir, 'mailpass.db'),
     database: e.DATABASE_URL ? Object.freeze({ url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }) : null,
+    workers: e.WORKERS,
     tlsCertFile: e.TLS_CERT_FILE && path.resolve(cwd, e.TLS_CERT_FILE),
     tlsKeyFile: e.TLS_KEY_FILE && path.resolve(cwd, e.TLS_KEY_FILE),
     initialAdminPassword: e.INITIAL_ADMIN_PASSWORD,

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { createMetrics } from './metrics.js';
 import { openServices, type Adapters, type Services } from './services.js';
 import type { Db } from './store/sqlite/db.js';
 import { startSmtp } from './smtp/server.js';
+import { loadTls } from './smtp/tls.js';
+import { runPrimary } from './cluster.js';
 import { createApp } from './web/app.js';
 
 export interface RunningServer {
@@ -135,7 +138,20 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   return { httpPort, smtpPorts: smtp.ports, services, adapters, db, close };
 }
 
-/** `npm start` and `mailpass serve`: start, then stop gracefully on SIGTERM or SIGINT. */
+async function prepareOnce(config: Config, log: Logger) {
+  const { services, close } = await openServices(config, log);
+  try {
+    const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
+    if (initial.generatedPassword) process.stderr.write(`Initial admin password: ${initial.generatedPassword}\n`);
+  } finally {
+    await close();
+  }
+  if (config.smtpPort !== 0 || config.smtpsPort !== 0) {
+    await loadTls({ dataDir: config.dataDir, hostname: config.smtpHostname, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile });
+  }
+}
+
+/** `npm start` and `mailpass serve`: start, then stop gracefully on SIGTERM or SIGINT (WORKERS=N: a primary and its workers). */
 export async function serve(env = process.env): Promise<number> {
   let config: Config;
   try {
@@ -147,7 +163,20 @@ export async function serve(env = process.env): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  // Each worker's lines say which process wrote them.
+  const log = cluster.isWorker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    // What must happen once, before the workers race for it: migrations, the first admin (its
+    // password printed once) and the self-signed certificate.
+    try {
+      await prepareOnce(config, log);
+    } catch (err) {
+      log.error({ err }, 'start failed');
+      process.stderr.write(`mailpass: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+    return runPrimary({ workers: config.workers, log });
+  }
   let running: RunningServer;
   try {
     running = await startServer(config, { log });
@@ -161,7 +190,11 @@ export async function serve(env = process.env): Promise<number> {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
       running.close().then(
-        () => resolve(0),
+        () => {
+          // A worker's channel to its primary would keep it alive: it goes with the listeners.
+          if (cluster.isWorker) cluster.worker?.disconnect();
+          resolve(0);
+        },
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
           resolve(1);

@@ -27,6 +27,8 @@ import { createPostgresLimitCounters } from './store/postgres/limit-counters.js'
 import { createPgAccountEvents } from './store/postgres/notify.js';
 import { createPostgresStore } from './store/postgres/pg-store.js';
 import type pg from 'pg';
+import cluster from 'node:cluster';
+import { createWorkerAccountEvents } from './cluster.js';
 import { createSqliteLimitCounters } from './store/sqlite/limit-counters.js';
 import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 
@@ -172,6 +174,8 @@ export async function openServices(
   // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
   const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
   await events?.start();
+  // A worker of WORKERS=N on SQLite hears the other workers' changes through the primary.
+  const workerEvents = !events && cluster.isWorker ? createWorkerAccountEvents() : undefined;
   const adapters = {
     store,
     hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
@@ -181,7 +185,7 @@ export async function openServices(
     counters,
     mailer: options.mailer ?? null,
   };
-  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? undefined, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
+  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {

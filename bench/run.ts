@@ -12,6 +12,7 @@ import path from 'node:path';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { cGenerator, loginAt, nodeGenerator, type Logins, type SessionRun } from './smtp-generator.js';
 import { percentile } from './smtp-load.js';
+import { formLogin, median, note, paired, report, round, timeGets, type Pair } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PAIRS = 3;
@@ -39,36 +40,12 @@ const DOMAIN = 'bench.test';
 const PASSWORD = 'Bench#Pass-2024x';
 const ADMIN_PASSWORD = 'Bench#Root-2024x';
 
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-function report(figure: string, value: number, unit: string, extra: Record<string, unknown> = {}) {
-  const rounded = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v]));
-  const row = { figure, value: round(value), unit, ...rounded };
-  process.stdout.write(`${JSON.stringify(row)}\n`);
-}
-const note = (text: string) => process.stderr.write(`# ${text}\n`);
-
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-bench-'));
 let server: ServerProcess | null = null;
 
 async function seed() {
   note(`seeding ${MAILBOXES} mailboxes (one shared hash, argon2 ${JSON.stringify(argon2Params())})`);
   return seedMailboxes(dataDir, { domain: DOMAIN, count: MAILBOXES, password: PASSWORD, localPart: (i) => `user${String(i).padStart(6, '0')}` });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-interface Pair<B, S> {
-  baseline: B;
-  subject: S;
-}
-/**
- * `baseline` then `subject`, PAIRS times. The machine's speed drifts within a run (it is shared),
- * so each ratio is of two runs side by side, and a figure is the median of the pairs.
- */
-async function paired<B, S>(baseline: () => Promise<B>, subject: () => Promise<S>): Promise<Array<Pair<B, S>>> {
-  const pairs: Array<Pair<B, S>> = [];
-  for (let k = 0; k < PAIRS; k++) pairs.push({ baseline: await baseline(), subject: await subject() });
-  return pairs;
 }
 
 type Measured = SessionRun & { serverCpuPerOp: number; clientCpuPerOp: number };
@@ -83,37 +60,6 @@ function loginFigure(pairs: Array<Pair<{ rate: number }, Measured>>) {
     refused: pairs.reduce((n, p) => n + p.subject.refused, 0),
     errors: pairs.reduce((n, p) => n + p.subject.errors, 0),
   };
-}
-
-/** Sequential GETs with a session cookie: p50 and p95 in ms. */
-async function timeGets(url: string, cookie: string, n: number) {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    const res = await fetch(url, { headers: { cookie }, redirect: 'manual' });
-    await res.text();
-    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p95: percentile(times, 95) };
-}
-
-/** GET the form (cookie + CSRF token), POST it; returns the session cookie and the POST's time. */
-async function formLogin(base: string, page: string, fields: Record<string, string>) {
-  const get = await fetch(base + page);
-  const cookie = (get.headers.get('set-cookie') ?? '').split(';')[0]!;
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await get.text())![1]!;
-  const t = performance.now();
-  const post = await fetch(base + page, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ ...fields, _csrf: csrf }),
-  });
-  const ms = performance.now() - t;
-  if (post.status !== 303) throw new Error(`login ${page}: ${post.status}`);
-  return { cookie: (post.headers.get('set-cookie') ?? '').split(';')[0]!, ms };
 }
 
 async function main() {
@@ -162,6 +108,7 @@ async function main() {
   const warm = await paired(
     () => measured(64, PAIR_SECONDS, { kind: 'none' }),
     () => measured(64, PAIR_SECONDS, { kind: 'same', index: 0, password: PASSWORD }),
+    PAIRS,
   );
   report('smtp_tls_sessions_rate_c64', median(warm.map((p) => p.baseline.rate)), 'sessions/s', {
     client: gen.name,
@@ -190,7 +137,7 @@ async function main() {
   });
 
   note(`cold logins (distinct mailboxes), concurrency 64, ${PAIRS} pairs with a raw argon2 run`);
-  const cold64 = await paired(() => rawArgon2Rate(PAIR_SECONDS), () => cold(64, PAIR_SECONDS));
+  const cold64 = await paired(() => rawArgon2Rate(PAIR_SECONDS), () => cold(64, PAIR_SECONDS), PAIRS);
   report('smtp_cold_login_rate_c64', median(cold64.map((p) => p.subject.rate)), 'logins/s', {
     baseline: 'argon2_verify_rate_raw (run just before each cold run)',
     target: '>= 0.8 (issue 4), >= 0.9 (issue 7)',

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import ts from 'typescript';
+import { copyAssets } from '../../scripts/copy-assets.mjs';
 import { loadConfig } from '../../src/config.js';
 import { healthUrl } from '../../src/healthcheck.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -283,8 +284,8 @@ function transpileTree(outDir: string): string[] {
     writeFileSync(out, outputText);
     emitted.push(outputText);
   }
-  // scripts/copy-assets.mjs: the SQL migrations ship beside the compiled store.
-  cpSync(path.join(ROOT, 'src/store/sqlite/migrations'), path.join(outDir, 'store/sqlite/migrations'), { recursive: true });
+  // What `npm run build` copies besides code: the SQL migrations of both stores.
+  copyAssets(ROOT, outDir);
   return emitted;
 }
 

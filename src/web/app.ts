@@ -14,7 +14,7 @@ import { handleErrors, notFound } from './middleware/errors.js';
 import { lateCookies } from './middleware/late-cookies.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
-import { ServiceSessionStore } from './middleware/session-store.js';
+import { saveBeforeRedirect, ServiceSessionStore } from './middleware/session-store.js';
 import { apiRouter } from './api/router.js';
 import { BODY_LIMIT } from './limits.js';
 import { panelRoutes } from './routes.js';
@@ -95,6 +95,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
       cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: idleSeconds * 1000, path: '/' },
     }),
   );
+  app.use(saveBeforeRedirect);
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100, verify: requireUtf8Form }));
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({

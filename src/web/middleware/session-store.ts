@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
 import session from 'express-session';
 import type { Clock, SessionOwner } from '../../core/ports.js';
 import type { SessionService } from '../../core/sessions.js';
@@ -102,3 +103,19 @@ export class ServiceSessionStore extends session.Store {
     this.sessions.destroy(key).then(() => cb?.(), (err) => cb?.(err));
   }
 }
+
+/**
+ * A form's redirect leaves once its session is stored. express-session sends a response's headers
+ * before the store has the session (it holds back only the last byte), and a browser follows a
+ * 303 on its headers: with a store that answers over the network, the next page would load the
+ * session without the flash message or the login the POST just wrote.
+ */
+export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
+  if (req.method === 'GET' || req.method === 'HEAD') return next();
+  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
+  res.redirect = ((...args: unknown[]) => {
+    if (!req.session) return redirect(...args);
+    req.session.save((err) => (err ? next(err) : redirect(...args)));
+  }) as typeof res.redirect;
+  next();
+};

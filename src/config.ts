@@ -71,6 +71,7 @@ const schema = z.object({
     .optional(),
   DATABASE_POOL_SIZE: positiveInt.max(1000).default(10),
   WORKERS: positiveInt.max(64).default(1),
+  ALLOW_LEGACY_SCHEMES: bool.default(true),
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -92,6 +93,8 @@ export interface Config {
   readonly database: { readonly url: string; readonly poolSize: number } | null;
   /** SPEC §12: processes of this host on the same listeners (node:cluster); 1: this process alone. */
   readonly workers: number;
+  /** SPEC §13: whether `mailpass import` takes weak schemes (MD5-CRYPT). */
+  readonly allowLegacySchemes: boolean;
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
   readonly initialAdminPassword: string | undefined;
@@ -213,6 +216,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     dbFile: path.join(dataDir, 'mailpass.db'),
     database: e.DATABASE_URL ? Object.freeze({ url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }) : null,
     workers: e.WORKERS,
+    allowLegacySchemes: e.ALLOW_LEGACY_SCHEMES,
     tlsCertFile: e.TLS_CERT_FILE && path.resolve(cwd, e.TLS_CERT_FILE),
     tlsKeyFile: e.TLS_KEY_FILE && path.resolve(cwd, e.TLS_KEY_FILE),
     initialAdminPassword: e.INITIAL_ADMIN_PASSWORD,

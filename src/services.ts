@@ -14,12 +14,13 @@ import { createAccountEvents } from './core/events.js';
 import { createLoginThrottle } from './core/login-throttle.js';
 import { createLoginHistoryService } from './core/login-history.js';
 import { createLogins, type LoginEvent } from './core/logins.js';
+import { createImports } from './core/imports.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type Domain, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { createPool, migrate } from './store/postgres/db.js';
@@ -119,6 +120,10 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
     alerts,
     mailboxes,
+    /** SPEC §13: mailboxes with their old hashes, from another server. */
+    imports: createImports({ store, clock, audit, allowWeak: config.allowLegacySchemes }),
+    /** SPEC §13: a domain's mailboxes that still hold an imported hash, per scheme (the domain resolved and checked by the caller). */
+    importedSchemes: (domain: Domain) => store.countImportedSchemes(domain.id),
     credentials,
     /** SPEC §10: accounts' login histories, for their owners and admins. */
     loginHistory: createLoginHistoryService({ store, mailboxes, credentials }),

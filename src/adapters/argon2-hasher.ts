@@ -1,5 +1,8 @@
 import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
+import { splitStored } from '../core/hash-schemes.js';
+import { verifyScheme } from './legacy-hashes.js';
 import type { Hasher } from '../core/ports.js';
 
 export interface Argon2Params {
@@ -91,9 +94,23 @@ export function createArgon2Hasher(params: Argon2Params, concurrency = defaultHa
         observe?.(op, Number(process.hrtime.bigint() - start) / 1e9);
       }
     });
+  // SPEC §13: an imported hash ({SCHEME}...) costs what any login costs: its own check, and the
+  // argon2id work of a dummy hash beside it (an old scheme must not answer faster, which would tell
+  // an attacker whose hash is weak). The dummy is made once, on first need.
+  let dummy: Promise<string> | null = null;
+  const verifyImported = async (stored: string, password: string) => {
+    const { scheme, hash } = splitStored(stored);
+    if (scheme === 'unknown') return false;
+    if (scheme === 'ARGON2ID' || scheme === 'ARGON2I') return timed('verify', () => verifyScheme(scheme, hash, password));
+    dummy ??= argon2.hash(randomBytes(16).toString('base64'), options);
+    const dummyHash = await dummy;
+    const [ok] = await Promise.all([verifyScheme(scheme, hash, password), timed('verify', () => argon2.verify(dummyHash, password)).catch(() => false)]);
+    return ok;
+  };
   return {
     hash: (password) => timed('hash', async () => canonicalPhc(await argon2.hash(password, options))),
     async verify(hash, password) {
+      if (hash.startsWith('{')) return verifyImported(hash, password);
       if (!PHC.test(hash)) return false;
       return timed('verify', () => argon2.verify(hash, password)).catch(() => false);
     },

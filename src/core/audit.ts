@@ -13,6 +13,7 @@ export type AuditAction =
   | 'password.change'
   | 'password.reset'
   | 'mailbox.create'
+  | 'mailbox.import'
   | 'mailbox.delete'
   | 'mailbox.disable'
   | 'mailbox.enable'

@@ -124,6 +124,16 @@ export interface LoginHistoryRow {
   count: number;
 }
 
+/** A mailbox as `mailpass import` brings it in: its hash as stored, `{SCHEME}...` or argon2id. */
+export interface ImportedMailbox {
+  login: string;
+  localPart: string;
+  domain: string;
+  name: string;
+  passwordHash: string;
+  disabled: boolean;
+}
+
 /** A named app password of a mailbox (SPEC §11); the password itself is shown once and stored hashed. */
 export interface AppPassword {
   id: number;
@@ -288,6 +298,14 @@ export interface Store {
   usePasskey(id: string, counter: number, now: number): Promise<boolean>;
   /** Removes every second factor and recovery code of the owner and ends its sessions, with `audit`. */
   removeSecondFactors(owner: SessionOwner, audit: AuditEntry): Promise<void>;
+
+  /**
+   * SPEC §13: creates `domains` and inserts the mailboxes whose login is not taken, with `audit`,
+   * in one transaction; a mailbox whose login exists is left as it is.
+   */
+  importMailboxes(input: { domains: readonly string[]; mailboxes: readonly ImportedMailbox[]; now: number }, audit: AuditEntry): Promise<{ created: number; existing: number }>;
+  /** Mailboxes of a domain that still hold an imported hash, per scheme (the text of its {SCHEME}). */
+  countImportedSchemes(domainId: number): Promise<Array<{ scheme: string; count: number }>>;
 
   /** Keeps a notice for the owner's next panel visit (its newest 20 are kept). */
   addNotice(owner: SessionOwner, notice: Notice): Promise<void>;

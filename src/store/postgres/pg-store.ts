@@ -370,6 +370,30 @@ export function createPostgresStore(pool: pg.Pool): Store {
       return { items, total: (await one<{ n: number }>('SELECT count(*) AS n FROM audit_log'))!.n };
     },
 
+    async importMailboxes({ domains, mailboxes, now }, entry) {
+      return tx(async (c) => {
+        if (domains.length > 0) await run('INSERT INTO domains (name, verified, created_at) SELECT unnest($1::text[]), 1, $2 ON CONFLICT (name) DO NOTHING', [domains, now], c);
+        let created = 0;
+        for (const m of mailboxes) {
+          created += await run(
+            `INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, disabled, created_at, updated_at)
+             SELECT 'mailbox', d.id, $1, $2, $3, $4, $5, $6, $6 FROM domains d WHERE d.name = $7 ON CONFLICT (login) DO NOTHING`,
+            [m.login, m.localPart, m.name, m.passwordHash, m.disabled ? 1 : 0, now, m.domain],
+            c,
+          );
+        }
+        await appendAudit(c, { ...entry, detail: `${entry.detail ?? ''}created:${created}` });
+        return { created, existing: mailboxes.length - created };
+      });
+    },
+    async countImportedSchemes(domainId) {
+      return rows<{ scheme: string; count: number }>(
+        `SELECT substr(password_hash, 2, position('}' in password_hash) - 2) AS scheme, count(*) AS count FROM accounts
+         WHERE domain_id = $1 AND substr(password_hash, 1, 1) = '{' GROUP BY 1 ORDER BY 1`,
+        [domainId],
+      );
+    },
+
     async addNotice(o, n) {
       await tx(async (c) => {
         await run('INSERT INTO notices (owner, kind, detail, at) VALUES ($1, $2, $3, $4)', [o, n.kind, n.detail, n.at], c);

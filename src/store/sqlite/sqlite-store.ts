@@ -7,6 +7,7 @@ import type {
   AuditRecord,
   DomainSummary,
   LoginBatch,
+  ImportedMailbox,
   LoginHistoryRow,
   NetworkSeen,
   Notice,
@@ -152,6 +153,12 @@ export function createSqliteStore(db: Db): Store {
     findApp: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? AND tag = ?'),
     deleteApp: db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?'),
     appLogin: db.prepare('UPDATE app_passwords SET last_login_at = @at, last_login_ip = @ip WHERE id = @appPasswordId AND (last_login_at IS NULL OR last_login_at <= @at)'),
+    insertDomainIfNew: db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) ON CONFLICT (name) DO NOTHING'),
+    importMailbox: db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, disabled, created_at, updated_at)
+      SELECT 'mailbox', d.id, @login, @localPart, @name, @passwordHash, @disabled, @now, @now FROM domains d WHERE d.name = @domain
+      ON CONFLICT (login) DO NOTHING`),
+    importedSchemes: db.prepare(`SELECT substr(password_hash, 2, instr(password_hash, '}') - 2) AS scheme, count(*) AS count FROM accounts
+      WHERE domain_id = ? AND substr(password_hash, 1, 1) = '{' GROUP BY scheme ORDER BY scheme`),
     insertNetwork: db.prepare('INSERT INTO login_networks (owner, network, first_at) VALUES (@owner, @network, @at) ON CONFLICT DO NOTHING'),
     hasOtherNetwork: db.prepare('SELECT 1 FROM login_networks WHERE owner = ? AND network <> ? LIMIT 1'),
     deleteNetworks: db.prepare('DELETE FROM login_networks WHERE owner = ?'),
@@ -255,6 +262,15 @@ export function createSqliteStore(db: Db): Store {
     // A network is new when it was not known and the owner had logged in from another before
     // (an owner's first network is nothing to tell).
     return networks.filter((n) => q.insertNetwork.run(n).changes === 1 && q.hasOtherNetwork.get(n.owner, n.network) !== undefined);
+  });
+  const importTx = db.transaction(({ domains, mailboxes, now }: { domains: readonly string[]; mailboxes: readonly ImportedMailbox[]; now: number }, entry: AuditEntry) => {
+    for (const d of domains) q.insertDomainIfNew.run(d, now);
+    let created = 0;
+    for (const m of mailboxes) {
+      created += q.importMailbox.run({ ...m, disabled: m.disabled ? 1 : 0, now }).changes;
+    }
+    q.appendAudit.run({ ...entry, detail: `${entry.detail ?? ''}created:${created}` });
+    return { created, existing: mailboxes.length - created };
   });
   const addNoticeTx = db.transaction((o: SessionOwner, n: Notice) => {
     q.insertNotice.run(o, n.kind, n.detail, n.at);
@@ -454,6 +470,13 @@ export function createSqliteStore(db: Db): Store {
     async listAudit({ limit, offset }) {
       const items = (q.listAudit.all(limit, offset) as AuditRecord[]).map((r) => ({ ...r }));
       return { items, total: (q.countAudit.get() as { n: number }).n };
+    },
+
+    async importMailboxes(input, entry) {
+      return importTx.immediate(input, entry);
+    },
+    async countImportedSchemes(domainId) {
+      return q.importedSchemes.all(domainId) as Array<{ scheme: string; count: number }>;
     },
 
     async addNotice(o, notice) {

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { WEAK_SCHEMES, type Scheme } from '../../core/hash-schemes.js';
 import type { Services } from '../../services.js';
 import { NewDomainForm, SearchQuery, formView, parseForm } from '../forms.js';
 import { takeFlash, setFlash } from '../flash.js';
@@ -43,6 +44,7 @@ export const showDomain = (svc: Services): RequestHandler => async (req, res) =>
     domain,
     mailboxes,
     credentials,
+    imported: (await svc.importedSchemes(domain)).map((s) => ({ ...s, weak: WEAK_SCHEMES.has(s.scheme as Scheme) })),
     smtp: { host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort },
     flash: takeFlash(req),
   });

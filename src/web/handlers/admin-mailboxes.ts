@@ -1,5 +1,6 @@
 import type { Account } from '../../core/ports.js';
 import type { RequestHandler } from 'express';
+import { schemeOf, WEAK_SCHEMES, type Scheme } from '../../core/hash-schemes.js';
 import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { NewMailboxForm, ResetPasswordForm, formView, parseForm } from '../forms.js';
@@ -19,6 +20,9 @@ const editLocals = async (svc: Services, res: Parameters<RequestHandler>[1], mai
   policy: POLICY_TEXT,
   history: await svc.loginHistory.ofMailbox(res.locals.actor!, domainOf(res), mailbox.login),
   historyDays: svc.config.retention.loginHistoryDays,
+  // SPEC §13: which scheme the password is held in (never the hash).
+  scheme: schemeOf(mailbox.passwordHash),
+  weakScheme: WEAK_SCHEMES.has(schemeOf(mailbox.passwordHash) as Scheme),
 });
 
 export const showNewMailbox = (svc: Services): RequestHandler => async (req, res) => {

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { cliActor } from '../../core/actors.js';
+import { normalizeDomain } from '../../core/addresses.js';
+import { ImportRefused, type ImportFormat } from '../../core/imports.js';
+import { UsageError, type Command } from '../command.js';
+
+/** Refused lines listed at most; the count says how many more. */
+const MAX_LISTED = 20;
+
+export const importCommand: Command = {
+  path: ['import'],
+  usage: 'mailpass import <file> [--format passwd-file|csv] [--domain D] [--create-domains]',
+  summary: 'import mailboxes with their existing password hashes (Dovecot passwd-file, or CSV)',
+  help: [
+    'A Dovecot passwd-file (user:{SCHEME}hash:uid:gid:gecos:...) or a CSV (address,password_hash,name,active;',
+    'a header line is skipped). Schemes: ARGON2ID, ARGON2I, BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT,',
+    'SSHA512, SSHA256; a bare $...$ crypt string is recognised by its prefix. Every line is checked first:',
+    'one bad line refuses the file, by line number, and nothing is imported. Mailboxes already in mailpass',
+    'are left as they are, so a second run changes nothing. Users keep their passwords; each is re-hashed',
+    'to argon2id at its first login. docs/migrating.md walks through a move.',
+    '',
+    '  --format passwd-file|csv  the file format (default: csv for *.csv, else passwd-file)',
+    '  --domain D                the domain of passwd-file users without one; only its mailboxes are taken',
+    '  --create-domains          add the domains the file needs and mailpass lacks (else refused)',
+  ].join('\n'),
+  options: { format: { type: 'string' }, domain: { type: 'string' }, 'create-domains': { type: 'boolean' } },
+  positionals: 1,
+  async run(ctx, [file], values) {
+    const format = (values.format as string | undefined) ?? (file!.toLowerCase().endsWith('.csv') ? 'csv' : 'passwd-file');
+    if (format !== 'csv' && format !== 'passwd-file') throw new UsageError('--format must be passwd-file or csv');
+    let domain: string | undefined;
+    if (values.domain !== undefined) {
+      try {
+        domain = normalizeDomain(values.domain);
+      } catch {
+        throw new UsageError('--domain must be a domain name such as example.com');
+      }
+    }
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file!);
+    } catch (err) {
+      throw new Error(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    }
+    if (!isUtf8(bytes)) throw new Error(`${file} is not UTF-8 text`);
+    const svc = await ctx.services();
+    try {
+      const s = await svc.imports.importMailboxes(cliActor, bytes.toString('utf8'), { format: format as ImportFormat, domain, createDomains: values['create-domains'] === true });
+      ctx.io.stdout(`created ${s.created}, unchanged ${s.unchanged} (already in mailpass), refused 0\n`);
+      if (s.domainsCreated.length > 0) ctx.io.stdout(`domains added: ${s.domainsCreated.join(', ')}\n`);
+      for (const [scheme, n] of Object.entries(s.schemes)) ctx.io.stdout(`${scheme.padEnd(13)} ${n}\n`);
+    } catch (err) {
+      if (!(err instanceof ImportRefused)) throw err;
+      const listed = err.problems.slice(0, MAX_LISTED).map((p) => `line ${p.line}: ${p.why}`);
+      if (err.problems.length > MAX_LISTED) listed.push(`... and ${err.problems.length - MAX_LISTED} more`);
+      ctx.io.stderr(`${listed.join('\n')}\n`);
+      throw err;
+    }
+  },
+};

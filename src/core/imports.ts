@@ -1,0 +1,129 @@
+import { isSuper, type Actor } from './actors.js';
+import { tryParseAddress } from './addresses.js';
+import type { Audit } from './audit.js';
+import { NotFoundError } from './errors.js';
+import { parseImportedHash, WEAK_SCHEMES, type Scheme } from './hash-schemes.js';
+import type { Clock, ImportedMailbox, Store } from './ports.js';
+
+export type ImportFormat = 'passwd-file' | 'csv';
+
+/** A file that cannot be imported whole: each refused line with its number. Nothing was written. */
+export class ImportRefused extends Error {
+  override name = 'ImportRefused';
+  constructor(readonly problems: Array<{ line: number; why: string }>) {
+    super(`${problems.length} line${problems.length === 1 ? '' : 's'} refused; nothing was imported`);
+  }
+}
+
+export interface ImportSummary {
+  created: number;
+  /** Mailboxes whose login was there already: left as they are (a second run changes nothing). */
+  unchanged: number;
+  domainsCreated: string[];
+  /** Mailboxes of the file per scheme. */
+  schemes: Partial<Record<Scheme, number>>;
+}
+
+/** One CSV record's fields: commas separate, double quotes enclose, "" is a quote. */
+function csvFields(line: string): string[] | null {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    if (line[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= line.length) return null;
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        field += line[i++];
+      }
+    } else {
+      while (i < line.length && line[i] !== ',') field += line[i++];
+    }
+    fields.push(field);
+    if (i >= line.length) return fields;
+    if (line[i] !== ',') return null;
+    i++;
+  }
+}
+
+const ACTIVE: Record<string, boolean> = { '1': true, true: true, yes: true, y: true, '0': false, false: false, no: false, n: false, '': true };
+
+/**
+ * SPEC §13: mailboxes with their existing hashes, from a Dovecot passwd-file (`user:{SCHEME}hash:...`)
+ * or a CSV (`address,password_hash,name,active`). Every line is checked first; one bad line refuses
+ * the file. Then one transaction: missing domains made (with `createDomains`), mailboxes whose
+ * login is free inserted, the others left as they are.
+ */
+export function createImports({ store, clock, audit, allowWeak }: { store: Store; clock: Clock; audit: Audit; allowWeak: boolean }) {
+  return {
+    async importMailboxes(
+      actor: Actor,
+      text: string,
+      { format, domain, createDomains = false }: { format: ImportFormat; domain?: string; createDomains?: boolean },
+    ): Promise<ImportSummary> {
+      if (!isSuper(actor)) throw new NotFoundError('domain-not-found', 'Domain not found');
+      const problems: Array<{ line: number; why: string }> = [];
+      const mailboxes: ImportedMailbox[] = [];
+      const schemes: Partial<Record<Scheme, number>> = {};
+      const seen = new Set<string>();
+      const lines = text.split(/\r?\n/);
+      lines.forEach((raw, index) => {
+        const line = index + 1;
+        if (raw.trim() === '' || raw.startsWith('#')) return;
+        let user: string;
+        let hashText: string;
+        let name = '';
+        let disabled = false;
+        if (format === 'csv') {
+          const fields = csvFields(raw);
+          if (!fields || fields.length < 2) return void problems.push({ line, why: 'expected address,password_hash[,name[,active]]' });
+          if (index === 0 && fields[0]!.trim().toLowerCase() === 'address') return;
+          [user, hashText] = [fields[0]!, fields[1]!];
+          name = (fields[2] ?? '').trim();
+          const active = ACTIVE[(fields[3] ?? '').trim().toLowerCase()];
+          if (active === undefined) return void problems.push({ line, why: `active must be 1 or 0, not "${fields[3]}"` });
+          disabled = !active;
+        } else {
+          const fields = raw.split(':');
+          if (fields.length < 2) return void problems.push({ line, why: 'expected user:{SCHEME}hash[:...]' });
+          [user, hashText] = [fields[0]!, fields[1]!];
+          // The gecos field, when there is one, is the display name.
+          name = (fields[4] ?? '').trim();
+        }
+        const login = user.includes('@') || !domain ? user : `${user}@${domain}`;
+        const address = tryParseAddress(login);
+        if (!address) return void problems.push({ line, why: user.includes('@') || domain ? `"${user.slice(0, 80)}" is not an address` : `"${user.slice(0, 80)}" has no domain (give --domain)` });
+        if (domain && address.domain !== domain) return void problems.push({ line, why: `${address.address} is not of --domain ${domain}` });
+        if (seen.has(address.address)) return void problems.push({ line, why: `${address.address} is in the file twice` });
+        seen.add(address.address);
+        const hash = parseImportedHash(hashText);
+        if ('error' in hash) return void problems.push({ line, why: hash.error });
+        if (!allowWeak && WEAK_SCHEMES.has(hash.scheme)) return void problems.push({ line, why: `${hash.scheme} is weak and ALLOW_LEGACY_SCHEMES is false` });
+        if (/\p{Cc}/u.test(name) || Array.from(name).length > 100) name = '';
+        schemes[hash.scheme] = (schemes[hash.scheme] ?? 0) + 1;
+        mailboxes.push({ login: address.address, localPart: address.localPart, domain: address.domain, name, passwordHash: hash.stored, disabled });
+      });
+      const missing: string[] = [];
+      for (const d of new Set(mailboxes.map((m) => m.domain))) if (!(await store.findDomainByName(d))) missing.push(d);
+      if (missing.length > 0 && !createDomains) {
+        for (const d of missing) problems.push({ line: lines.findIndex((l) => l.toLowerCase().includes(`@${d}`)) + 1, why: `no domain ${d} (add it, or give --create-domains)` });
+      }
+      if (problems.length > 0) throw new ImportRefused(problems.sort((a, b) => a.line - b.line));
+      const entry = audit.entry(actor, 'mailbox.import', `${mailboxes.length} mailboxes`, null, `format:${format} `);
+      const { created, existing } = await store.importMailboxes({ domains: missing, mailboxes, now: clock.now() }, entry);
+      audit.logged(entry);
+      return { created, unchanged: existing, domainsCreated: missing, schemes };
+    },
+  };
+}
+
+export type Imports = ReturnType<typeof createImports>;

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
+import { md5Crypt, verifyScheme } from '../../src/adapters/legacy-hashes.js';
+import { parseImportedHash, splitStored, type Scheme } from '../../src/core/hash-schemes.js';
+import { runCli } from '../helpers/cli.js';
+import { ADMIN_PASSWORD } from '../helpers/env.js';
+import { loginAsAdmin, loginAsMailbox, startTestServer, type TestServer } from '../helpers/server.js';
+import { RawSmtp } from '../helpers/smtp-client.js';
+
+// SPEC §13: mailboxes moved in with the hashes of their old server. The vectors were made by
+// Dovecot itself (`doveadm pw -s SCHEME`, test/data/legacy-hashes.json); the IMAP test logs them
+// in through the real Dovecot too.
+
+interface Vector {
+  scheme: Scheme;
+  password: string;
+  hash: string;
+}
+const { vectors } = JSON.parse(readFileSync(new URL('../data/legacy-hashes.json', import.meta.url), 'utf8')) as { vectors: Vector[] };
+const userOf = (v: Vector, i: number) => `${v.scheme.toLowerCase()}-${i}`;
+
+describe('old schemes verify as Dovecot made them', () => {
+  test('every vector verifies with its password, none with another', async () => {
+    for (const v of vectors) {
+      const parsed = parseImportedHash(v.hash);
+      assert.ok(!('error' in parsed), `${v.scheme}: ${JSON.stringify(parsed)}`);
+      const { scheme, hash } = splitStored(parsed.stored);
+      assert.equal(scheme, v.scheme);
+      assert.equal(await verifyScheme(v.scheme, hash, v.password), true, `${v.scheme} ${v.password}`);
+      assert.equal(await verifyScheme(v.scheme, hash, `${v.password} `), false, `${v.scheme} with another password`);
+    }
+  });
+
+  test('MD5-crypt matches OpenSSL\'s (`openssl passwd -1 -salt saltstri password`), the salt cut to 8 characters', () => {
+    assert.equal(md5Crypt('password', 'saltstring'), '$1$saltstri$qQY4WxjABChYG1ccLpfkz/');
+  });
+
+  test("an old scheme costs an argon2id verification too: a weak hash answers no faster", async () => {
+    const ops: string[] = [];
+    const hasher = createArgon2Hasher({ memoryKib: 1024, timeCost: 1, parallelism: 1 }, 1, (op) => ops.push(op));
+    const ssha = vectors.find((v) => v.scheme === 'SSHA512')!;
+    const stored = (parseImportedHash(ssha.hash) as { stored: string }).stored;
+    assert.equal(await hasher.verify(stored, ssha.password), true);
+    assert.equal(await hasher.verify(stored, 'not it'), false);
+    assert.equal(ops.filter((o) => o === 'verify').length, 2, 'each check ran an argon2id verification beside it');
+    assert.equal(hasher.needsRehash(stored), true);
+  });
+
+  test('hashes are recognised by {SCHEME}, {CRYPT} or a bare crypt prefix; anything else is refused', () => {
+    const sha = vectors.find((v) => v.scheme === 'SHA512-CRYPT')!.hash;
+    const bare = sha.slice(sha.indexOf('}') + 1);
+    assert.deepEqual(parseImportedHash(bare), { stored: sha, scheme: 'SHA512-CRYPT' });
+    assert.deepEqual(parseImportedHash(`{CRYPT}${bare}`), { stored: sha, scheme: 'SHA512-CRYPT' });
+    assert.deepEqual(parseImportedHash('{PLAIN-MD5}5f4dcc3b5aa765d61d8327deb882cf99'), { error: 'unknown scheme {PLAIN-MD5}' });
+    assert.deepEqual(parseImportedHash('{SHA512-CRYPT}$6$short'), { error: 'not a SHA512-CRYPT hash' });
+    assert.deepEqual(parseImportedHash('secret'), { error: 'not a hash of a known scheme (give it a {SCHEME} prefix)' });
+    const argon = vectors.find((v) => v.scheme === 'ARGON2ID')!.hash;
+    assert.equal((parseImportedHash(argon) as { stored: string }).stored, argon.replace('{ARGON2ID}', ''), 'argon2id is stored bare, as mailpass stores its own');
+  });
+});
+
+describe('mailpass import', () => {
+  let server: TestServer;
+  let passwd: string;
+  before(async () => {
+    server = await startTestServer({}, { smtp: true });
+    passwd = path.join(server.dataDir, 'users.passwd');
+    // A Dovecot passwd-file as an old server has it: some users with their domain, some without.
+    const lines = vectors.map((v, i) => `${userOf(v, i)}${i % 2 ? '@old.test' : ''}:${v.hash}:5000:5000:User ${i}::/var/vmail/${i}::`);
+    writeFileSync(passwd, `# exported from the old server\n${lines.join('\n')}\n`);
+  });
+  after(() => server.stop());
+
+  const cli = (...argv: string[]) => runCli([...argv, '--data-dir', server.dataDir]);
+
+  test('refuses a file with one bad line, naming it, and imports nothing', async () => {
+    const bad = path.join(server.dataDir, 'bad.passwd');
+    writeFileSync(bad, `${readFileSync(passwd, 'utf8')}plain@old.test:{PLAIN-MD5}5f4dcc3b5aa765d61d8327deb882cf99\nnot an address:{SSHA512}aGFzaA==\n`);
+    const r = await cli('import', bad, '--domain', 'old.test', '--create-domains');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^line 18: unknown scheme \{PLAIN-MD5\}\nline 19: "not an address" is not an address\nmailpass: 2 lines refused; nothing was imported\n$/);
+    assert.equal((await server.query<{ n: number }>("SELECT count(*) AS n FROM domains WHERE name = 'old.test'"))[0]!.n, 0);
+    const missing = await cli('import', passwd, '--domain', 'old.test');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no domain old\.test \(add it, or give --create-domains\)/);
+    assert.equal((await server.query<{ n: number }>("SELECT count(*) AS n FROM accounts WHERE login LIKE '%@old.test'"))[0]!.n, 0);
+  });
+
+  test('imports every scheme once; a second run changes nothing', async () => {
+    const r = await cli('import', passwd, '--domain', 'old.test', '--create-domains');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^created 16, unchanged 0 \(already in mailpass\), refused 0\ndomains added: old\.test\n/);
+    for (const scheme of ['ARGON2ID', 'ARGON2I', 'BLF-CRYPT', 'SHA512-CRYPT', 'SHA256-CRYPT', 'MD5-CRYPT', 'SSHA512', 'SSHA256']) assert.match(r.stdout, new RegExp(`^${scheme} +2$`, 'm'));
+    const again = await cli('import', passwd, '--domain', 'old.test');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^created 0, unchanged 16 /);
+  });
+
+  test('each imported password logs in over the web and SMTP at once, and is re-hashed to argon2id after', async () => {
+    for (const [i, v] of vectors.entries()) {
+      const address = `${userOf(v, i)}@old.test`;
+      assert.ok(await loginAsMailbox(server.url, address, v.password), `${v.scheme}: web login`);
+      // Each from an address of its own: the wrong ones must not add up to a per-address lock.
+      for (const [password, code] of [[`${v.password}x`, 535], [v.password, 235]] as const) {
+        const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir, localAddress: `127.0.5.${i + 1}` });
+        try {
+          assert.equal((await c.authPlain(address, password)).code, code, `${v.scheme}: SMTP ${code}`);
+        } finally {
+          c.close();
+        }
+      }
+    }
+    await server.adapters.batcher.flush();
+    const left = await server.query<{ login: string; password_hash: string }>("SELECT login, password_hash FROM accounts WHERE login LIKE '%@old.test'");
+    for (const row of left) assert.match(row.password_hash, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/, `${row.login} was not re-hashed`);
+    for (const [i, v] of vectors.entries()) assert.ok(await loginAsMailbox(server.url, `${userOf(v, i)}@old.test`, v.password), `${v.scheme}: after its re-hash`);
+  });
+
+  test('the domain page counts what is left per scheme (weak ones flagged); the mailbox page names its scheme, never the hash', async () => {
+    const csv = path.join(server.dataDir, 'export.csv');
+    const md5 = vectors.find((v) => v.scheme === 'MD5-CRYPT')!;
+    const sha = vectors.find((v) => v.scheme === 'SHA256-CRYPT')!;
+    writeFileSync(csv, `address,password_hash,name,active\nann@csv.test,${md5.hash.replace('{MD5-CRYPT}', '')},"Ann, from CSV",1\nbob@csv.test,${sha.hash},Bob,0\n`);
+    const r = await cli('import', csv, '--create-domains');
+    assert.equal(r.code, 0, r.stderr);
+    const admin = await loginAsAdmin(server.url, 'admin', ADMIN_PASSWORD);
+    const page = await admin.get('/admin/domains/csv.test');
+    assert.match(page.text, /Imported passwords not yet re-hashed:\s*MD5-CRYPT 1 <span class="badge warn">weak<\/span>, SHA256-CRYPT 1\./);
+    const ann = await admin.get('/admin/domains/csv.test/mailboxes/ann@csv.test');
+    assert.match(ann.text, /MD5-CRYPT, weak<\/span> imported; becomes argon2id at the next login/);
+    assert.match(ann.text, /Ann, from CSV/);
+    assert.ok(!ann.text.includes(md5.hash.slice(12)), 'the hash is not on the page');
+    const bob = await server.adapters.store.findAccountByLogin('bob@csv.test');
+    assert.equal(bob!.disabled, true, 'active 0 is a disabled mailbox');
+  });
+
+  test('ALLOW_LEGACY_SCHEMES=false refuses weak schemes at import', async () => {
+    const file = path.join(server.dataDir, 'weak.passwd');
+    writeFileSync(file, `weak@weak.test:${vectors.find((v) => v.scheme === 'MD5-CRYPT')!.hash}\n`);
+    const r = await runCli(['import', file, '--create-domains', '--data-dir', server.dataDir], { env: { ALLOW_LEGACY_SCHEMES: 'false' } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^line 1: MD5-CRYPT is weak and ALLOW_LEGACY_SCHEMES is false\n/);
+  });
+
+  test('bad usage exits 2 naming the option', async () => {
+    assert.equal((await cli('import', passwd, '--format', 'ldif')).code, 2);
+    const d = await cli('import', passwd, '--domain', 'not a domain');
+    assert.equal(d.code, 2);
+    assert.match(d.stderr, /--domain/);
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
@@ -111,6 +111,34 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
     const [row] = await server.adapters.store.listAppPasswords(mailbox.id);
     await server.services.appPasswords.revoke(actor, row!.id);
     assert.equal(await login(address, app), 'NO');
+  });
+
+  test('imported mailboxes log in over IMAP with their old passwords before their first mailpass login, and after its re-hash (SPEC §13)', async (t) => {
+    if (!needsDovecot(t)) return;
+    const { vectors } = JSON.parse(readFileSync(new URL('../data/legacy-hashes.json', import.meta.url), 'utf8')) as { vectors: Array<{ scheme: string; password: string; hash: string }> };
+    const file = path.join(server.dataDir, 'import.passwd');
+    writeFileSync(file, vectors.map((v, i) => `moved${i}:${v.hash}`).join('\n'));
+    const r = await runCli(['import', file, '--domain', domain, '--data-dir', server.dataDir]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [i, v] of vectors.entries()) {
+      assert.equal(await login(`moved${i}@${domain}`, v.password), 'OK', `${v.scheme} before mailpass re-hashed it\n${dovecot.log()}`);
+      assert.equal(await login(`moved${i}@${domain}`, `${v.password}!`), 'NO', `${v.scheme} with a wrong password`);
+    }
+    for (const [i, v] of vectors.entries()) {
+      assert.ok((await server.services.logins.attempt({ protocol: 'smtp', name: `moved${i}@${domain}`, password: v.password, ip: '127.0.0.1' })).ok);
+    }
+    // The new hashes are made after each reply and written with the next batch.
+    const hashes = async () => Promise.all(vectors.map(async (_, i) => (await server.adapters.store.findAccountByLogin(`moved${i}@${domain}`))!.passwordHash));
+    const deadline = Date.now() + 10_000;
+    while ((await hashes()).some((h) => !h.startsWith('$argon2id$')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await server.adapters.batcher.flush();
+    }
+    const after = await hashes();
+    for (const [i, v] of vectors.entries()) {
+      assert.match(after[i]!, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/, `${v.scheme} was re-hashed`);
+      assert.equal(await login(`moved${i}@${domain}`, v.password), 'OK', `${v.scheme} after its re-hash`);
+    }
   });
 
   test('a mailbox logs in with its password (cheap test argon2 parameters included), not with another', async (t) => {

@@ -72,6 +72,11 @@ const schema = z.object({
   DATABASE_POOL_SIZE: positiveInt.max(1000).default(10),
   WORKERS: positiveInt.max(64).default(1),
   ALLOW_LEGACY_SCHEMES: bool.default(true),
+  DOVEADM_URL: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be the http:// or https:// URL of Dovecot\'s doveadm HTTP listener')
+    .optional(),
+  DOVEADM_API_KEY: optionalText,
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -95,6 +100,8 @@ export interface Config {
   readonly workers: number;
   /** SPEC §13: whether `mailpass import` takes weak schemes (MD5-CRYPT). */
   readonly allowLegacySchemes: boolean;
+  /** SPEC §13: Dovecot's doveadm HTTP API, to end IMAP sessions on a change (null: not set). */
+  readonly doveadm: { readonly url: string; readonly apiKey: string } | null;
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
   readonly initialAdminPassword: string | undefined;
@@ -183,7 +190,7 @@ function parseTrustProxy(value: string | undefined): boolean | number | string {
 }
 
 /** Reads and validates the settings; throws a ConfigError naming the first bad variable. */
-const SECRET_SETTINGS = new Set(['DATABASE_URL', 'RELAY_URL', 'INITIAL_ADMIN_PASSWORD', 'METRICS_TOKEN']);
+const SECRET_SETTINGS = new Set(['DATABASE_URL', 'RELAY_URL', 'INITIAL_ADMIN_PASSWORD', 'METRICS_TOKEN', 'DOVEADM_API_KEY']);
 
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const input: Record<string, string> = {};
@@ -200,6 +207,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
+  if (e.DOVEADM_URL !== undefined && e.DOVEADM_API_KEY === undefined) throw new ConfigError('DOVEADM_API_KEY: must be set with DOVEADM_URL (Dovecot\'s doveadm_api_key)');
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
     const missing = e.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE';
     throw new ConfigError(`${missing}: must be set together with ${missing === 'TLS_CERT_FILE' ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`);
@@ -217,6 +225,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     database: e.DATABASE_URL ? Object.freeze({ url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }) : null,
     workers: e.WORKERS,
     allowLegacySchemes: e.ALLOW_LEGACY_SCHEMES,
+    doveadm: e.DOVEADM_URL ? Object.freeze({ url: e.DOVEADM_URL, apiKey: e.DOVEADM_API_KEY! }) : null,
     tlsCertFile: e.TLS_CERT_FILE && path.resolve(cwd, e.TLS_CERT_FILE),
     tlsKeyFile: e.TLS_KEY_FILE && path.resolve(cwd, e.TLS_KEY_FILE),
     initialAdminPassword: e.INITIAL_ADMIN_PASSWORD,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.js';
+import { createDoveadmKicker } from './adapters/doveadm.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
@@ -20,7 +21,7 @@ import { createPasswordRules } from './core/password-rules.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type Domain, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { createPool, migrate } from './store/postgres/db.js';
@@ -42,6 +43,8 @@ export interface Adapters {
   counters: LimitCounters;
   /** Sends alerts through the relay (null: no RELAY_URL; alerts become notices). */
   mailer: Mailer | null;
+  /** DOVEADM_URL: ends IMAP sessions in Dovecot on a change (null: not set). */
+  imap: (ImapSessions & { settled(): Promise<void> }) | null;
 }
 
 export interface ServiceDeps {
@@ -60,7 +63,7 @@ export interface ServiceDeps {
  * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
  */
 export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify }: ServiceDeps) {
-  const { store, hasher, estimator, batcher, counters, mailer } = adapters;
+  const { store, hasher, estimator, batcher, counters, mailer, imap } = adapters;
   const alerts = createAlerts({ store, clock, log: log.child({ component: 'alerts' }), mailer });
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
@@ -90,7 +93,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     // Bound below: the second-factor service needs the mailboxes, which need the logins.
     secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, proof) => secondFactors.check(owner, label, proof) },
   });
-  const writeDeps = { store, hasher, clock, events };
+  const writeDeps = { store, hasher, clock, events, imap };
   const mailboxes = createMailboxService({ ...writeDeps, audit, alerts, domains, rules, logins });
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
   const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts });
@@ -108,7 +111,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** SPEC §11: TOTP and recovery codes for the panel login. */
     secondFactors,
     /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
-    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events }),
+    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap }),
     /** SPEC §14: what mail clients of a verified domain are told. */
     autoconfig: createAutoconfigService({
       domains,
@@ -189,6 +192,7 @@ export async function openServices(
     batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
     counters,
     mailer: options.mailer ?? null,
+    imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
   let closing: Promise<void> | null = null;
@@ -196,6 +200,7 @@ export async function openServices(
     (closing ??= (async () => {
       await adapters.batcher.stop();
       await services.alerts.settled();
+      await adapters.imap?.settled();
       await adapters.estimator.close();
       await adapters.counters.close();
       await events?.close();

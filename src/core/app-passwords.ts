@@ -4,7 +4,7 @@ import type { Audit } from './audit.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PasswordRules } from './password-rules.js';
-import type { AccountEvents, AppPassword, Clock, Hasher, Store } from './ports.js';
+import type { AccountEvents, AppPassword, Clock, Hasher, Store, ImapSessions } from './ports.js';
 
 /** How many leading characters of an app password are its stored tag (of 20 generated ones). */
 export const APP_TAG_LENGTH = 6;
@@ -22,7 +22,25 @@ export interface AppPasswordService {
 }
 
 /** SPEC §11: named app passwords for mail apps, the only way in over SMTP and IMAP once a second factor is on. */
-export function createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events }: { store: Store; hasher: Hasher; clock: Clock; audit: Audit; rules: PasswordRules; mailboxes: MailboxService; events: AccountEvents }): AppPasswordService {
+export function createAppPasswordService({
+  store,
+  hasher,
+  clock,
+  audit,
+  rules,
+  mailboxes,
+  events,
+  imap,
+}: {
+  store: Store;
+  hasher: Hasher;
+  clock: Clock;
+  audit: Audit;
+  rules: PasswordRules;
+  mailboxes: MailboxService;
+  events: AccountEvents;
+  imap: ImapSessions | null;
+}): AppPasswordService {
   return {
     async create(actor, nameInput, ip = null) {
       const name = parseDisplayName(nameInput, 'name', { required: true });
@@ -55,6 +73,9 @@ export function createAppPasswordService({ store, hasher, clock, audit, rules, m
       if (await store.deleteAppPassword(mailbox.id, id, entry)) {
         audit.logged(entry);
         events.emitAppPasswordRevoked(id);
+        // Dovecot cannot end one app password's sessions: the mailbox's all end, and its other
+        // mail apps log in again with their own app passwords.
+        imap?.end(mailbox.login);
       }
       return appPassword;
     },

@@ -177,6 +177,11 @@ export interface Notice {
   at: number;
 }
 
+/** SPEC §13: ends an account's IMAP and POP3 sessions in Dovecot (a kick); never fails the caller. */
+export interface ImapSessions {
+  end(login: string): void;
+}
+
 /** Sends a short plain-text message of mailpass's own (SPEC §9's relay carries it). */
 export interface Mailer {
   send(message: { to: string; from: string; subject: string; text: string }): Promise<void>;

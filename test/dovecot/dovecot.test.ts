@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { pgConnectString, readOnlyUri } from '../../src/cli/commands/dovecot-config.js';
 import { cliActor } from '../../src/core/actors.js';
+import { createLogger } from '../../src/log.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDataDir, testConfig, TEST_STORE } from '../helpers/env.js';
 import { loginAsMailbox, postForm, startTestServer, type TestServer } from '../helpers/server.js';
-import { DOVECOT, imapLogin, needsDovecot, startDovecot, type RunningDovecot } from '../helpers/dovecot.js';
+import { DOVECOT, freePort, imapLogin, needsDovecot, startDovecot, type RunningDovecot } from '../helpers/dovecot.js';
 
 describe('mailpass dovecot-config', () => {
   const { dir, cleanup } = tempDataDir();
@@ -202,5 +205,88 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
     if (!needsDovecot(t)) return;
     assert.equal(await login(`nobody@${domain}`, strongPassword()), 'NO');
     assert.equal(await login(`x' OR '1'='1@${domain}`, strongPassword()), 'NO');
+  });
+});
+
+describe('IMAP sessions end on a change, through doveadm (SPEC §13)', () => {
+  const apiKey = 'kick-test-key-0123456789';
+  let server: TestServer;
+  let dovecot: RunningDovecot;
+  let domain: string;
+  let doveadmPort: number;
+
+  before(async () => {
+    if (!DOVECOT) return;
+    doveadmPort = await freePort();
+    server = await startTestServer({ DOVEADM_URL: `http://127.0.0.1:${doveadmPort}`, DOVEADM_API_KEY: apiKey });
+    domain = (await aDomain(server.services)).name;
+    dovecot = await startDovecot(DOVECOT, server.dataDir, { doveadm: { port: doveadmPort, apiKey } });
+  });
+  after(async () => {
+    await dovecot?.stop();
+    await server?.stop();
+  });
+
+  /** An IMAP session that logged in and waits; `closed` resolves when Dovecot ends it. */
+  async function openSession(user: string, password: string) {
+    const socket = net.connect(dovecot.port, '127.0.0.1');
+    socket.setEncoding('utf8');
+    let text = '';
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', () => {});
+    const until = async (re: RegExp) => {
+      const deadline = Date.now() + 5_000;
+      while (!re.test(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.match(text, re);
+    };
+    await until(/^\* OK /m);
+    socket.write(`a1 LOGIN "${user}" "${password}"\r\n`);
+    await until(/^a1 OK/m);
+    return { closed, text: () => text, close: () => socket.destroy() };
+  }
+
+  test('a reset in mailpass ends the open IMAP session within 2 s; a disable ends the next one', async (t) => {
+    if (!needsDovecot(t)) return;
+    const box = await aMailbox(server.services, { domain });
+    const s = await openSession(box.address, box.password);
+    const since = Date.now();
+    await server.services.mailboxes.resetPassword(cliActor, (await server.services.domains.requireDomain(cliActor, domain))!, box.address, { password: strongPassword('Kicked') });
+    const ended = await Promise.race([s.closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5_000))]);
+    s.close();
+    assert.notEqual(ended, -1, `the IMAP session is still open\n${dovecot.log()}`);
+    t.diagnostic(`the IMAP session ended ${ended - since} ms after the reset`);
+    assert.ok(ended - since < 2_000, `ended after ${ended - since} ms`);
+
+    const again = await openSession(box.address, strongPassword('Kicked'));
+    const d = await server.services.domains.requireDomain(cliActor, domain);
+    await server.services.mailboxes.setDisabled(cliActor, d, box.address, true);
+    const gone = await Promise.race([again.closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5_000))]);
+    again.close();
+    assert.notEqual(gone, -1, 'a disabled mailbox keeps its IMAP session');
+  });
+
+  test('a kick that Dovecot refuses (a wrong API key) is retried, then logged; it never fails or delays the change', async (t) => {
+    if (!needsDovecot(t)) return;
+    const lines: string[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (d: Buffer) => lines.push(...d.toString('utf8').split('\n').filter(Boolean)));
+    const other = await startTestServer({ DOVEADM_URL: `http://127.0.0.1:${doveadmPort}`, DOVEADM_API_KEY: 'not-the-key' }, { log: createLogger('warn', sink) });
+    try {
+      const d = await aDomain(other.services);
+      const box = await aMailbox(other.services, { domain: d.name });
+      const started = Date.now();
+      const r = await other.services.mailboxes.resetPassword(cliActor, d, box.address, { generate: true });
+      assert.equal(r.generated, true);
+      assert.ok(Date.now() - started < 2_000, 'the reset waited for Dovecot');
+      await other.adapters.imap!.settled();
+      const failed = lines.map((l) => JSON.parse(l) as { msg: string; why?: string; user?: string }).find((l) => l.msg.startsWith('doveadm kick failed'));
+      assert.ok(failed, lines.join('\n'));
+      assert.equal(failed.user, box.address);
+      assert.equal(failed.why, 'HTTP 401');
+      assert.ok(!lines.join('\n').includes('not-the-key'), 'the API key is not logged');
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -80,7 +80,7 @@ export interface RunningDovecot {
 }
 
 /** The test's own dovecot.conf: its directories, IMAP on loopback only, no TLS, and the included part. */
-function dovecotConf({ dir, port, authConf }: { dir: string; port: number; authConf: string }): string {
+function dovecotConf({ dir, port, authConf, doveadm }: { dir: string; port: number; authConf: string; doveadm?: { port: number; apiKey: string } }): string {
   const me = os.userInfo();
   // As root, Dovecot runs its services as the users the Debian package creates; otherwise all as
   // this user, without chroots (which need root).
@@ -119,13 +119,17 @@ function dovecotConf({ dir, port, authConf }: { dir: string; port: number; authC
     '    port = 0',
     '  }',
     '}',
+    // SPEC §13: doveadm's HTTP API on loopback, for mailpass's kicks.
+    ...(doveadm
+      ? [`doveadm_api_key = ${doveadm.apiKey}`, 'service doveadm {', '  inet_listener http {', '    address = 127.0.0.1', `    port = ${doveadm.port}`, '  }', '}']
+      : []),
     `!include ${authConf}`,
     '',
   ].join('\n');
 }
 
 /** A private Dovecot in the foreground, configured by `mailpass dovecot-config` for this data directory. */
-export async function startDovecot(binary: string, dataDir: string): Promise<RunningDovecot> {
+export async function startDovecot(binary: string, dataDir: string, { doveadm }: { doveadm?: { port: number; apiKey: string } } = {}): Promise<RunningDovecot> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-dovecot-'));
   // The imap process runs as the mail user and must reach the homes under this directory.
   chmodSync(dir, 0o755);
@@ -145,7 +149,7 @@ export async function startDovecot(binary: string, dataDir: string): Promise<Run
 
   const port = await freePort();
   const conf = path.join(dir, 'dovecot.conf');
-  writeFileSync(conf, dovecotConf({ dir, port, authConf }));
+  writeFileSync(conf, dovecotConf({ dir, port, authConf, doveadm }));
 
   const child: ChildProcess = spawn(binary, ['-F', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

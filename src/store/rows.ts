@@ -130,3 +130,13 @@ export const loginRange = (search: string | undefined) => {
   const lo = (search ?? '').toLowerCase();
   return { lo, hi: lo + MAX_CHAR };
 };
+
+/** An account with its domain's name and state, as both stores read it. */
+export const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domain_name, d.verified AS domain_verified,
+  a.login, a.local_part, a.name, a.guid, a.password_hash, a.password_version, a.disabled,
+  a.created_at, a.updated_at, a.last_login_at, a.last_login_ip
+  FROM accounts a JOIN domains d ON d.id = a.domain_id`;
+
+/** An API token with its admin's name. */
+export const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
+  t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;

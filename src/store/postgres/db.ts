@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readMigrationFiles, type Migration } from '../migration-files.js';
 import pg from 'pg';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -33,18 +32,9 @@ export function createPool(url: string, max: number): pg.Pool {
   return pool;
 }
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
-export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d{3}-[a-z0-9-]+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
-}
+export const readMigrations = (dir = MIGRATIONS_DIR): Migration[] => readMigrationFiles(dir);
 
 /**
  * Applies each pending migration in one transaction with its record, under an advisory lock:

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type { AuditEntry, AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store } from '../../core/ports.js';
-import { MAX_FAILURE_ROWS, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
+import { translatingErrors } from '../translate-errors.js';
+import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 
@@ -20,18 +21,12 @@ export function translatePgError(err: unknown): unknown {
   return err;
 }
 
-const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domain_name, d.verified AS domain_verified,
-  a.login, a.local_part, a.name, a.guid, a.password_hash, a.password_version, a.disabled,
-  a.created_at, a.updated_at, a.last_login_at, a.last_login_ip
-  FROM accounts a JOIN domains d ON d.id = a.domain_id`;
 
 const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.disabled,
   a.must_change_password, a.created_at,
   (SELECT string_agg(domain_id::text, ',') FROM admin_domains WHERE admin_id = a.id) AS domain_ids
   FROM admins a`;
 
-const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
-  t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
 
 /** One lock for the changes that must leave an enabled super admin: they run one at a time. */
 const ADMINS_LOCK = 7_316_043;
@@ -494,17 +489,5 @@ export function createPostgresStore(pool: pg.Pool): Store {
     },
   };
 
-  // One translation of PostgreSQL's errors for every method: the core never sees a pg error.
-  for (const key of Object.keys(store) as Array<keyof Store>) {
-    const fn = store[key] as (...args: unknown[]) => unknown;
-    if (key === 'close') continue;
-    (store as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        throw translatePgError(err);
-      }
-    };
-  }
-  return store;
+  return translatingErrors(store, translatePgError);
 }

@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readMigrationFiles, type Migration } from '../migration-files.js';
 import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
@@ -32,18 +33,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   return db;
 }
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
-export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d{3}-[a-z0-9-]+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
-}
+export const readMigrations = (dir = MIGRATIONS_DIR): Migration[] => readMigrationFiles(dir);
 
 /** Applies each pending migration in a transaction of its own and records it. Returns the versions applied. */
 export function migrate(db: Db, migrations = readMigrations()): number[] {

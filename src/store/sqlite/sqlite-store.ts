@@ -16,7 +16,8 @@ import type {
   Store,
 } from '../../core/ports.js';
 import type { Db } from './db.js';
-import { MAX_FAILURE_ROWS, MAX_NOTICES, loginRange as range, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
+import { translatingErrors } from '../translate-errors.js';
+import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, MAX_NOTICES, loginRange as range, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
@@ -31,18 +32,12 @@ export function translateSqliteError(err: unknown): unknown {
   return err;
 }
 
-const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domain_name, d.verified AS domain_verified,
-  a.login, a.local_part, a.name, a.guid, a.password_hash, a.password_version, a.disabled,
-  a.created_at, a.updated_at, a.last_login_at, a.last_login_ip
-  FROM accounts a JOIN domains d ON d.id = a.domain_id`;
 
 const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.disabled,
   a.must_change_password, a.created_at,
   (SELECT group_concat(domain_id) FROM admin_domains WHERE admin_id = a.id) AS domain_ids
   FROM admins a`;
 
-const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
-  t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
 
 /** The domain page's list and count: one kind of account of one domain, by login prefix, in login order (the index test explains these). */
 export const LIST_ACCOUNTS_SQL = `${ACCOUNT_SELECT}
@@ -549,17 +544,5 @@ export function createSqliteStore(db: Db): Store {
     },
   };
 
-  // One translation of SQLite's errors for every method: the core never sees a SqliteError.
-  for (const key of Object.keys(store) as Array<keyof Store>) {
-    const fn = store[key] as (...args: unknown[]) => unknown;
-    if (key === 'close') continue;
-    (store as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        throw translateSqliteError(err);
-      }
-    };
-  }
-  return store;
+  return translatingErrors(store, translateSqliteError);
 }

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import type { Services } from '../services.js';
 import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
 import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './handlers/admin-account.js';
-import { mobileconfig } from './handlers/autoconfig.js';
+import { mobileconfig, mobileconfigWithAppPassword } from './handlers/autoconfig.js';
 import {
   addPasskey,
   createAppPassword,
@@ -68,6 +68,7 @@ export function panelRoutes(svc: Services): Router {
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
   r.get('/account/security', requireMailbox, showSecurity(svc, 'account'));
   r.get('/account/mobileconfig', requireMailbox, mobileconfig(svc));
+  r.post('/account/mobileconfig', requireMailbox, mobileconfigWithAppPassword(svc));
   r.post('/account/security/totp', requireMailbox, turnOnTotp(svc, 'account'));
   r.post('/account/security/passkey/options', requireMailbox, passkeyOptions(svc));
   r.post('/account/security/passkey', requireMailbox, json, addPasskey(svc));

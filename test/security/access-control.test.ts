@@ -39,6 +39,7 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /account/generate': 'mailbox',
   'GET /account/security': 'mailbox',
   'GET /account/mobileconfig': 'mailbox',
+  'POST /account/mobileconfig': 'mailbox',
   'POST /account/security/totp': 'mailbox',
   'POST /account/security/passkey/options': 'mailbox',
   'POST /account/security/passkey': 'mailbox',

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { aDomain, aMailbox } from '../helpers/builders.js';
-import { loginAsMailbox, startTestServer, type TestServer } from '../helpers/server.js';
+import { csrfOf, loginAsMailbox, startTestServer, type TestServer } from '../helpers/server.js';
 
 // SPEC §14: mail client autoconfiguration, each answer read back by a real parser (Python's
 // xml.etree and plistlib), the same for any address of a verified domain, never a secret.
@@ -128,5 +128,31 @@ describe('Apple (.mobileconfig)', () => {
     assert.ok(!JSON.stringify(plist).includes(box.password), 'a password in the profile');
     assert.ok(!('IncomingPassword' in mail) && !('OutgoingPassword' in mail));
     assert.equal((await request(server.url).get('/account/mobileconfig')).status, 303, 'without a session');
+  });
+
+  test('a profile with a new app password: made for the download, in the profile, logging in over SMTP, revocable', async () => {
+    const box = await aMailbox(server.services, { domain });
+    const agent = await loginAsMailbox(server.url, box.address, box.password);
+    const page = await agent.get('/account/security');
+    assert.match(page.text, /Download a profile with a new app password/);
+    const res = await agent.post('/account/mobileconfig').type('form').send({ _csrf: csrfOf(page.text) }).buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    const plist = py("import json, sys, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))", res.body as Buffer);
+    const mail = plist.PayloadContent[0];
+    assert.match(mail.IncomingPassword, /^.{20}$/u);
+    assert.equal(mail.OutgoingPasswordSameAsIncomingPassword, true);
+    assert.match(plist.PayloadDescription, /app password made for this device/);
+    const [made] = await server.services.appPasswords.list({ kind: 'mailbox', id: box.mailbox.id, login: box.address });
+    assert.match(made!.name, /^Apple device profile \d{4}-\d{2}-\d{2}$/);
+    const login = (password: string) => server.services.logins.attempt({ protocol: 'smtp', name: box.address, password, ip: '127.0.0.1' });
+    assert.equal((await login(mail.IncomingPassword)).ok, true, 'the profile\'s password logs in');
+    await server.services.appPasswords.revoke({ kind: 'mailbox', id: box.mailbox.id, login: box.address }, made!.id);
+    assert.equal((await login(mail.IncomingPassword)).ok, false, 'a revoked one does not');
+    assert.equal((await agent.post('/account/mobileconfig').type('form').send({})).status, 403, 'without the CSRF token');
   });
 });

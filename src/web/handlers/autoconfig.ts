@@ -55,6 +55,25 @@ const uuidOf = (name: string) => {
 
 /** The Apple profile the owner downloads from /account (unsigned, no password: the device asks for it). */
 export const mobileconfig = (svc: Services): RequestHandler => async (_req, res) => {
+  await sendProfile(svc, res, null);
+};
+
+/**
+ * POST /account/mobileconfig: the same profile with a new app password in it (SPEC §11, §14), for a
+ * device that cannot ask for the password well (or for a mailbox whose main password no longer
+ * logs in to mail, with a second factor on). Made for this download, shown to nobody, revoked like
+ * any other app password on the security page.
+ */
+export const mobileconfigWithAppPassword = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = actorOf(res, 'mailbox');
+  const mailbox = await svc.mailboxes.getOwnMailbox(actor);
+  // Checked before an app password is made for nothing.
+  if (!(await svc.autoconfig.settingsFor(mailbox.login)).imap) throw new NotFoundError('domain-not-found', 'No IMAP server is configured (IMAP_HOST)');
+  const { password } = await svc.appPasswords.create(actor, `Apple device profile ${new Date(svc.clock.now() * 1000).toISOString().slice(0, 10)}`, req.ip);
+  await sendProfile(svc, res, password);
+};
+
+async function sendProfile(svc: Services, res: Parameters<RequestHandler>[1], appPassword: string | null) {
   const mailbox = await svc.mailboxes.getOwnMailbox(actorOf(res, 'mailbox'));
   const s = await svc.autoconfig.settingsFor(mailbox.login);
   if (!s.imap) throw new NotFoundError('domain-not-found', 'No IMAP server is configured (IMAP_HOST)');
@@ -68,8 +87,9 @@ export const mobileconfig = (svc: Services): RequestHandler => async (_req, res)
     identifier,
     profileUuid: uuidOf(`profile:${mailbox.login}`),
     mailUuid: uuidOf(`mail:${mailbox.login}`),
+    appPassword,
   });
-};
+}
 
 /**
  * SPEC §14's public autoconfiguration URLs, before sessions and CSRF (mail clients have neither).

@@ -77,7 +77,7 @@ const securityLocals = async (svc: Services, req: Parameters<RequestHandler>[0],
     setup = { secret, qr: await QRCode.toDataURL(uri, { margin: 1, width: 200 }) };
   }
   const appPasswords = actor.kind === 'mailbox' ? await svc.appPasswords.list(actor) : null;
-  return { status, setup, appPasswords, paths: paths(realm), required: res.locals.mustAddSecondFactor === true };
+  return { status, setup, appPasswords, paths: paths(realm), required: res.locals.mustAddSecondFactor === true, appleProfile: svc.config.clients.imap !== null };
 };
 
 /** GET /account/security (admins: /admin/account/security). */

@@ -35,6 +35,7 @@ const config = loadConfig({
   ARGON2_MEMORY_KIB: '1024',
   ARGON2_TIME_COST: '1',
   INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+  IMAP_HOST: 'imap.example.com',
 });
 const server = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: null, smtps: null } });
 const base = `http://127.0.0.1:${server.httpPort}`;
@@ -110,6 +111,18 @@ try {
   await a.getByRole('heading', { name: 'SMTP credential created' }).waitFor();
   await shot(a, 'credential-created');
   await admin.close();
+
+  // What Thunderbird fetches when jane@example.com is typed into its account set-up (SPEC §14).
+  const thunderbird = await browser.newContext({ viewport: DESKTOP, baseURL: base });
+  const t = await thunderbird.newPage();
+  const ask = '/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=jane@example.com';
+  const xml = await (await fetch(base + ask)).text();
+  const escape = (text) => text.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]);
+  await t.setContent(
+    `<body style="margin:0;padding:24px;font:15px/1.45 system-ui,sans-serif;background:#f6f7f9"><p style="margin:0 0 12px">Thunderbird, given <b>jane@example.com</b>, asks <code>GET https://example.com${escape(ask)}</code>; mailpass answers:</p><pre style="margin:0;padding:16px;background:#fff;border:1px solid #d5d9e0;border-radius:6px;font:13px/1.4 monospace">${escape(xml)}</pre></body>`,
+  );
+  await shot(t, 'thunderbird-autoconfig');
+  await thunderbird.close();
 
   console.log(written.join('\n'));
 } finally {

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.js';
 import { createDoveadmKicker } from './adapters/doveadm.js';
+import { createDkimSigner } from './adapters/dkim-signer.js';
+import { createDkimService } from './core/dkim.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
@@ -21,7 +23,7 @@ import { createPasswordRules } from './core/password-rules.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { createPool, migrate } from './store/postgres/db.js';
@@ -43,6 +45,7 @@ export interface Adapters {
   counters: LimitCounters;
   /** Sends alerts through the relay (null: no RELAY_URL; alerts become notices). */
   mailer: Mailer | null;
+  dkimSigner: DkimSigner;
   /** DOVEADM_URL: ends IMAP sessions in Dovecot on a change (null: not set). */
   imap: (ImapSessions & { settled(): Promise<void> }) | null;
 }
@@ -63,7 +66,7 @@ export interface ServiceDeps {
  * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
  */
 export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify }: ServiceDeps) {
-  const { store, hasher, estimator, batcher, counters, mailer, imap } = adapters;
+  const { store, hasher, estimator, batcher, counters, mailer, imap, dkimSigner } = adapters;
   const alerts = createAlerts({ store, clock, log: log.child({ component: 'alerts' }), mailer });
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
@@ -123,6 +126,8 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
     alerts,
     mailboxes,
+    /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
+    dkim: createDkimService({ store, clock, audit, signer: dkimSigner }),
     /** SPEC §13: mailboxes with their old hashes, from another server. */
     imports: createImports({ store, clock, audit, allowWeak: config.allowLegacySchemes }),
     /** SPEC §13: a domain's mailboxes that still hold an imported hash, per scheme (the domain resolved and checked by the caller). */
@@ -192,6 +197,7 @@ export async function openServices(
     batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
     counters,
     mailer: options.mailer ?? null,
+    dkimSigner: createDkimSigner(log.child({ component: 'dkim' })),
     imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });

@@ -10,6 +10,7 @@ import { backup } from './commands/backup.js';
 import { credentialAdd } from './commands/credential.js';
 import { domainAdd, domainList } from './commands/domain.js';
 import { dovecotConfig } from './commands/dovecot-config.js';
+import { dkimAdd } from './commands/dkim.js';
 import { importCommand } from './commands/import.js';
 import { migrateStore } from './commands/migrate-store.js';
 import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
@@ -38,6 +39,7 @@ export const COMMANDS: Command[] = [
   dovecotConfig,
   migrateStore,
   importCommand,
+  dkimAdd,
 ];
 
 const GLOBAL_OPTIONS = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;

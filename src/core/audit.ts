@@ -14,6 +14,8 @@ export type AuditAction =
   | 'password.reset'
   | 'mailbox.create'
   | 'mailbox.import'
+  | 'dkim.add'
+  | 'dkim.remove'
   | 'mailbox.delete'
   | 'mailbox.disable'
   | 'mailbox.enable'

@@ -177,6 +177,23 @@ export interface Notice {
   at: number;
 }
 
+/** A DKIM key of a domain (SPEC §14); `publicKey` is the `p=` of its DNS record. */
+export interface DkimKey {
+  domainId: number;
+  selector: string;
+  algorithm: 'ed25519' | 'rsa';
+  /** PKCS#8 PEM; never shown, never logged. */
+  privateKey: string;
+  publicKey: string;
+  createdAt: number;
+}
+
+/** Signs a message with DKIM keys of its sender's domain (RFC 6376, RFC 8463 for Ed25519). */
+export interface DkimSigner {
+  /** The DKIM-Signature header fields (CRLF-terminated) to put on top of `message`. */
+  sign(message: Buffer, domain: string, keys: readonly DkimKey[]): Promise<string>;
+}
+
 /** SPEC §13: ends an account's IMAP and POP3 sessions in Dovecot (a kick); never fails the caller. */
 export interface ImapSessions {
   end(login: string): void;
@@ -311,6 +328,13 @@ export interface Store {
   importMailboxes(input: { domains: readonly string[]; mailboxes: readonly ImportedMailbox[]; now: number }, audit: AuditEntry): Promise<{ created: number; existing: number }>;
   /** Mailboxes of a domain that still hold an imported hash, per scheme (the text of its {SCHEME}). */
   countImportedSchemes(domainId: number): Promise<Array<{ scheme: string; count: number }>>;
+
+  /** SPEC §14: adds DKIM keys to a domain, with `audit`, in one transaction (ConflictError: a selector is taken). */
+  insertDkimKeys(keys: readonly DkimKey[], audit: AuditEntry): Promise<void>;
+  /** A domain's DKIM keys, oldest first. */
+  listDkimKeys(domainId: number): Promise<DkimKey[]>;
+  /** Removes one DKIM key of a domain, with `audit`; false when there was none. */
+  deleteDkimKey(domainId: number, selector: string, audit: AuditEntry): Promise<boolean>;
 
   /** Keeps a notice for the owner's next panel visit (its newest 20 are kept). */
   addNotice(owner: SessionOwner, notice: Notice): Promise<void>;

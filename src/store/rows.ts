@@ -1,4 +1,4 @@
-import type { Account, AccountKind, Admin, ApiToken, AppPassword, Domain, SessionOwner } from '../core/ports.js';
+import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, SessionOwner } from '../core/ports.js';
 
 // Rows as both stores read them (the same columns on SQLite and PostgreSQL), and what they become.
 
@@ -140,3 +140,14 @@ export const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domai
 /** An API token with its admin's name. */
 export const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
   t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
+
+export interface DkimRow {
+  domain_id: number;
+  selector: string;
+  algorithm: 'ed25519' | 'rsa';
+  private_key: string;
+  public_key: string;
+  created_at: number;
+}
+
+export const toDkim = (r: DkimRow): DkimKey => ({ domainId: r.domain_id, selector: r.selector, algorithm: r.algorithm, privateKey: r.private_key, publicKey: r.public_key, createdAt: r.created_at });

@@ -30,7 +30,7 @@ import {
   showResetCredential,
 } from './handlers/admin-credentials.js';
 import { createToken, listTokens, revokeToken } from './handlers/admin-tokens.js';
-import { createDomain, listDomains, showDomain } from './handlers/admin-domains.js';
+import { addDkim, createDomain, listDomains, removeDkim, showDomain } from './handlers/admin-domains.js';
 import {
   createMailbox,
   deleteMailbox,
@@ -111,6 +111,8 @@ export function panelRoutes(svc: Services): Router {
   r.get(`${C}/:guid`, requireAdmin, showCredential(svc));
   r.get(`${C}/:guid/reset`, requireAdmin, showResetCredential(svc));
   r.post(`${C}/:guid/reset`, requireAdmin, resetCredential(svc));
+  r.post('/admin/domains/:domain/dkim', requireAdmin, addDkim(svc));
+  r.post('/admin/domains/:domain/dkim/:selector/remove', requireAdmin, removeDkim(svc));
   r.get(`${C}/:guid/delete`, requireAdmin, showDeleteCredential(svc));
   r.post(`${C}/:guid/delete`, requireAdmin, deleteCredential(svc));
 

@@ -74,6 +74,8 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /admin/domains/:domain/mailboxes/:address/enable': 'domain',
   'GET /admin/domains/:domain/mailboxes/:address/delete': 'domain',
   'POST /admin/domains/:domain/mailboxes/:address/delete': 'domain',
+  'POST /admin/domains/:domain/dkim': 'domain',
+  'POST /admin/domains/:domain/dkim/:selector/remove': 'domain',
   'GET /admin/domains/:domain/credentials/new': 'domain',
   'POST /admin/domains/:domain/credentials': 'domain',
   'GET /admin/domains/:domain/credentials/:guid': 'domain',
@@ -193,7 +195,7 @@ async function agedSession(): Promise<Agent> {
 }
 
 const fill = (path: string, domain = victim.domain) =>
-  path.replace(':domain', domain).replace(':address', victim.address).replace(':guid', victim.guid).replace(':credential', victim.guid).replace(':id', String(superTokenId)).replace(':username', 'admin');
+  path.replace(':domain', domain).replace(':address', victim.address).replace(':guid', victim.guid).replace(':credential', victim.guid).replace(':id', String(superTokenId)).replace(':username', 'admin').replace(':selector', 'none-ed');
 
 /** A body that would do harm if the route let the request through. */
 const HARMFUL = { password: strongPassword('X'), address: 'intruder', name: 'Intruder', domain: 'evil.test', username: 'evil', super: '1', domains: 'evil.test' };

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type { AuditEntry, AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store } from '../../core/ports.js';
 import { translatingErrors } from '../translate-errors.js';
-import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
+import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, toDkim, type DkimRow, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 
@@ -387,6 +387,25 @@ export function createPostgresStore(pool: pg.Pool): Store {
          WHERE domain_id = $1 AND substr(password_hash, 1, 1) = '{' GROUP BY 1 ORDER BY 1`,
         [domainId],
       );
+    },
+
+    async insertDkimKeys(keys, entry) {
+      await tx(async (c) => {
+        for (const k of keys) {
+          await run('INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, public_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [k.domainId, k.selector, k.algorithm, k.privateKey, k.publicKey, k.createdAt], c);
+        }
+        await appendAudit(c, entry);
+      });
+    },
+    async listDkimKeys(domainId) {
+      return (await rows<DkimRow>('SELECT * FROM dkim_keys WHERE domain_id = $1 ORDER BY created_at, selector COLLATE "C"', [domainId])).map(toDkim);
+    },
+    async deleteDkimKey(domainId, selector, entry) {
+      return tx(async (c) => {
+        const gone = (await run('DELETE FROM dkim_keys WHERE domain_id = $1 AND selector = $2', [domainId, selector], c)) === 1;
+        if (gone) await appendAudit(c, entry);
+        return gone;
+      });
     },
 
     async addNotice(o, n) {

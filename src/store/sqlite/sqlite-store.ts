@@ -7,6 +7,7 @@ import type {
   AuditRecord,
   DomainSummary,
   LoginBatch,
+  DkimKey,
   ImportedMailbox,
   LoginHistoryRow,
   NetworkSeen,
@@ -17,7 +18,7 @@ import type {
 } from '../../core/ports.js';
 import type { Db } from './db.js';
 import { translatingErrors } from '../translate-errors.js';
-import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, MAX_NOTICES, loginRange as range, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
+import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, toDkim, type DkimRow, MAX_NOTICES, loginRange as range, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
@@ -154,6 +155,9 @@ export function createSqliteStore(db: Db): Store {
       ON CONFLICT (login) DO NOTHING`),
     importedSchemes: db.prepare(`SELECT substr(password_hash, 2, instr(password_hash, '}') - 2) AS scheme, count(*) AS count FROM accounts
       WHERE domain_id = ? AND substr(password_hash, 1, 1) = '{' GROUP BY scheme ORDER BY scheme`),
+    insertDkim: db.prepare('INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, public_key, created_at) VALUES (@domainId, @selector, @algorithm, @privateKey, @publicKey, @createdAt)'),
+    listDkim: db.prepare('SELECT * FROM dkim_keys WHERE domain_id = ? ORDER BY created_at, selector'),
+    deleteDkim: db.prepare('DELETE FROM dkim_keys WHERE domain_id = ? AND selector = ?'),
     insertNetwork: db.prepare('INSERT INTO login_networks (owner, network, first_at) VALUES (@owner, @network, @at) ON CONFLICT DO NOTHING'),
     hasOtherNetwork: db.prepare('SELECT 1 FROM login_networks WHERE owner = ? AND network <> ? LIMIT 1'),
     deleteNetworks: db.prepare('DELETE FROM login_networks WHERE owner = ?'),
@@ -266,6 +270,15 @@ export function createSqliteStore(db: Db): Store {
     }
     q.appendAudit.run({ ...entry, detail: `${entry.detail ?? ''}created:${created}` });
     return { created, existing: mailboxes.length - created };
+  });
+  const insertDkimTx = db.transaction((keys: readonly DkimKey[], entry: AuditEntry) => {
+    for (const k of keys) q.insertDkim.run(k);
+    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+  });
+  const deleteDkimTx = db.transaction((domainId: number, selector: string, entry: AuditEntry) => {
+    const gone = q.deleteDkim.run(domainId, selector).changes === 1;
+    if (gone) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    return gone;
   });
   const addNoticeTx = db.transaction((o: SessionOwner, n: Notice) => {
     q.insertNotice.run(o, n.kind, n.detail, n.at);
@@ -472,6 +485,16 @@ export function createSqliteStore(db: Db): Store {
     },
     async countImportedSchemes(domainId) {
       return q.importedSchemes.all(domainId) as Array<{ scheme: string; count: number }>;
+    },
+
+    async insertDkimKeys(keys, entry) {
+      insertDkimTx.immediate(keys, entry);
+    },
+    async listDkimKeys(domainId) {
+      return (q.listDkim.all(domainId) as DkimRow[]).map(toDkim);
+    },
+    async deleteDkimKey(domainId, selector, entry) {
+      return deleteDkimTx.immediate(domainId, selector, entry);
     },
 
     async addNotice(o, notice) {

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { ConflictError, ValidationError } from '../../core/errors.js';
 import { WEAK_SCHEMES, type Scheme } from '../../core/hash-schemes.js';
 import type { Services } from '../../services.js';
 import { NewDomainForm, SearchQuery, formView, parseForm } from '../forms.js';
@@ -44,8 +45,31 @@ export const showDomain = (svc: Services): RequestHandler => async (req, res) =>
     domain,
     mailboxes,
     credentials,
+    dkim: await svc.dkim.list(actor, domain),
     imported: (await svc.importedSchemes(domain)).map((s) => ({ ...s, weak: WEAK_SCHEMES.has(s.scheme as Scheme) })),
     smtp: { host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort },
     flash: takeFlash(req),
   });
+};
+
+/** SPEC §14: a new pair of DKIM keys (a rotation when there are keys already). */
+export const addDkim = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = actorOf(res, 'admin');
+  const domain = domainOf(res);
+  const selector = typeof req.body?.selector === 'string' && req.body.selector.trim() !== '' ? req.body.selector : undefined;
+  try {
+    const added = await svc.dkim.add(actor, domain, selector, req.ip);
+    setFlash(req, 'success', `DKIM keys ${added.map((k) => k.selector).join(' and ')} added: publish their TXT records below.`);
+  } catch (err) {
+    if (!(err instanceof ValidationError || err instanceof ConflictError)) throw err;
+    setFlash(req, 'error', err instanceof ConflictError ? err.message : 'The selector must be letters, digits and dashes (a DNS label), at most 42.');
+  }
+  res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}#dkim`);
+};
+
+export const removeDkim = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = domainOf(res);
+  await svc.dkim.remove(actorOf(res, 'admin'), domain, req.params.selector, req.ip);
+  setFlash(req, 'success', `DKIM key ${String(req.params.selector)} removed; its TXT record can go.`);
+  res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}#dkim`);
 };

@@ -80,21 +80,15 @@ export function createDkimService({ store, clock, audit, signer }: { store: Stor
       audit.logged(entry);
     },
 
-    /** Whether relayed mail of this sender domain is signed (then the relay holds each message whole). */
-    async signs(domainName: string): Promise<boolean> {
-      const domain = await store.findDomainByName(domainName.toLowerCase());
-      return domain !== null && (await store.listDkimKeys(domain.id)).length > 0;
-    },
-
     /**
-     * The DKIM-Signature headers for a message whose envelope sender is in `domainName`, with every
-     * key of that domain ('' when it has none, or when it is not a domain of this installation).
+     * The signer of relayed mail whose envelope sender is in `domainName`: it makes the
+     * DKIM-Signature headers with every key of that domain. Null when the domain has none (or is
+     * not a domain of this installation): then the relay streams the message unsigned.
      */
-    async signatures(domainName: string, message: Buffer): Promise<string> {
+    async signerFor(domainName: string): Promise<((message: Buffer) => Promise<string>) | null> {
       const domain = await store.findDomainByName(domainName.toLowerCase());
-      if (!domain) return '';
-      const keys = await store.listDkimKeys(domain.id);
-      return keys.length === 0 ? '' : signer.sign(message, domain.name, keys);
+      const keys = domain ? await store.listDkimKeys(domain.id) : [];
+      return domain && keys.length > 0 ? (message) => signer.sign(message, domain.name, keys) : null;
     },
   };
 }

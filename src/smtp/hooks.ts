@@ -227,16 +227,16 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
       // and goes out with its signatures on top; other mail streams through as it comes.
       const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const senderDomain = sender.slice(sender.lastIndexOf('@') + 1);
-      async function* signed() {
+      async function* signed(sign: (message: Buffer) => Promise<string>) {
         const parts: Buffer[] = [];
         for await (const part of message()) parts.push(part);
         const whole = Buffer.concat(parts);
-        const signatures = complete() ? await services.dkim.signatures(senderDomain, whole).catch((err: unknown) => (log.warn({ err }, 'DKIM signing failed'), '')) : '';
+        const signatures = complete() ? await sign(whole).catch((err: unknown) => (log.warn({ err }, 'DKIM signing failed'), '')) : '';
         if (signatures) yield Buffer.from(signatures, 'latin1');
         yield whole;
       }
-      const sign = senderDomain !== '' && (await services.dkim.signs(senderDomain));
-      const verdict = await tx.data(sign ? signed() : message(), complete);
+      const signer = senderDomain === '' ? null : await services.dkim.signerFor(senderDomain);
+      const verdict = await tx.data(signer ? signed(signer) : message(), complete);
       if (verdict === null) throw endings.bad ? REPLIES.bareLineEnding() : REPLIES.tooLarge(maxMessageBytes);
       if (verdict.code >= 400) throw new SmtpReply(verdict.code, verdict.text);
       log.info({ session: session.id, bytes, login: user.login, relay: verdict.text }, 'message relayed');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import { NotFoundError } from '../../core/errors.js';
+import type { Account } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
 import { actorOf } from '../middleware/auth.js';
@@ -55,7 +56,15 @@ const uuidOf = (name: string) => {
 
 /** The Apple profile the owner downloads from /account (unsigned, no password: the device asks for it). */
 export const mobileconfig = (svc: Services): RequestHandler => async (_req, res) => {
-  await sendProfile(svc, res, null);
+  const mailbox = await svc.mailboxes.getOwnMailbox(actorOf(res, 'mailbox'));
+  sendProfile(res, mailbox, await imapSettings(svc, mailbox.login), null);
+};
+
+/** What a profile names; only with IMAP_HOST, since the profile sets up an IMAP account. */
+const imapSettings = async (svc: Services, address: string) => {
+  const s = await svc.autoconfig.settingsFor(address);
+  if (!s.imap) throw new NotFoundError('domain-not-found', 'No IMAP server is configured (IMAP_HOST)');
+  return { ...s, imap: s.imap };
 };
 
 /**
@@ -67,16 +76,13 @@ export const mobileconfig = (svc: Services): RequestHandler => async (_req, res)
 export const mobileconfigWithAppPassword = (svc: Services): RequestHandler => async (req, res) => {
   const actor = actorOf(res, 'mailbox');
   const mailbox = await svc.mailboxes.getOwnMailbox(actor);
-  // Checked before an app password is made for nothing.
-  if (!(await svc.autoconfig.settingsFor(mailbox.login)).imap) throw new NotFoundError('domain-not-found', 'No IMAP server is configured (IMAP_HOST)');
+  // Read before an app password is made, so that none is made for nothing.
+  const s = await imapSettings(svc, mailbox.login);
   const { password } = await svc.appPasswords.create(actor, `Apple device profile ${new Date(svc.clock.now() * 1000).toISOString().slice(0, 10)}`, req.ip);
-  await sendProfile(svc, res, password);
+  sendProfile(res, mailbox, s, password);
 };
 
-async function sendProfile(svc: Services, res: Parameters<RequestHandler>[1], appPassword: string | null) {
-  const mailbox = await svc.mailboxes.getOwnMailbox(actorOf(res, 'mailbox'));
-  const s = await svc.autoconfig.settingsFor(mailbox.login);
-  if (!s.imap) throw new NotFoundError('domain-not-found', 'No IMAP server is configured (IMAP_HOST)');
+function sendProfile(res: Parameters<RequestHandler>[1], mailbox: Account, s: Awaited<ReturnType<typeof imapSettings>>, appPassword: string | null) {
   const identifier = `mailpass.${s.domain.split('.').reverse().join('.')}.${mailbox.localPart}`;
   res.set('Cache-Control', 'no-store');
   res.set('Content-Disposition', `attachment; filename="${mailbox.login.replace(/[^A-Za-z0-9@._-]/g, '_')}.mobileconfig"`);

@@ -56,6 +56,10 @@ const schema = z.object({
   SMTP_TRACE_CLIENT_IP: bool.default(true),
   LOGIN_HISTORY_DAYS: positiveInt.max(3650).default(30),
   REQUIRE_ADMIN_SECOND_FACTOR: bool.default(false),
+  PUBLIC_SMTP_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name')
+    .optional(),
   PUBLIC_SMTP_PORT: port.default(587),
   PUBLIC_SMTPS_PORT: port.default(465),
   IMAP_HOST: z
@@ -128,8 +132,17 @@ export interface Config {
   readonly relay: RelayConfig | null;
   /** SMTP_TRACE_CLIENT_IP: the client's address in the Received: header of relayed mail. */
   readonly traceClientIp: boolean;
-  /** SPEC §14: what mail clients are told (autoconfiguration): the public ports, and IMAP when IMAP_HOST is set. */
-  readonly clients: { readonly submissionPort: number; readonly submissionsPort: number; readonly imap: { readonly host: string; readonly port: number } | null };
+  /**
+   * SPEC §14: what mail clients are told (autoconfiguration, the credential and account pages, the
+   * DNS page): the public SMTP host and ports (0: not told), and IMAP when IMAP_HOST is set. Behind a
+   * port mapping or a proxy they differ from what mailpass listens on.
+   */
+  readonly clients: {
+    readonly smtpHost: string;
+    readonly submissionPort: number;
+    readonly submissionsPort: number;
+    readonly imap: { readonly host: string; readonly port: number } | null;
+  };
   /** SPEC §11: an admin without a second factor must add one before any other page. */
   readonly requireAdminSecondFactor: boolean;
   /** SPEC §10: days of login history, and of the audit log, kept. */
@@ -262,6 +275,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     traceClientIp: e.SMTP_TRACE_CLIENT_IP,
     requireAdminSecondFactor: e.REQUIRE_ADMIN_SECOND_FACTOR,
     clients: Object.freeze({
+      smtpHost: e.PUBLIC_SMTP_HOST ?? e.SMTP_HOSTNAME,
       submissionPort: e.PUBLIC_SMTP_PORT,
       submissionsPort: e.PUBLIC_SMTPS_PORT,
       imap: e.IMAP_HOST ? Object.freeze({ host: e.IMAP_HOST, port: e.IMAP_PORT }) : null,

@@ -118,10 +118,10 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** SPEC §14: what mail clients of a verified domain are told. */
     autoconfig: createAutoconfigService({
       domains,
-      smtpHost: config.smtpHostname,
-      submissionPort: config.clients.submissionPort,
-      submissionsPort: config.clients.submissionsPort,
-      imap: config.clients.imap,
+      servers: {
+        smtp: { host: config.clients.smtpHost, submissionPort: config.clients.submissionPort, submissionsPort: config.clients.submissionsPort },
+        imap: config.clients.imap,
+      },
     }),
     /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
     alerts,

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { aDomain, aMailbox } from '../helpers/builders.js';
-import { csrfOf, loginAsMailbox, startTestServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_PASSWORD } from '../helpers/env.js';
+import { csrfOf, loginAsAdmin, loginAsMailbox, postForm, startTestServer, type TestServer } from '../helpers/server.js';
 
 // SPEC §14: mail client autoconfiguration, each answer read back by a real parser (Python's
 // xml.etree and plistlib), the same for any address of a verified domain, never a secret.
@@ -154,5 +155,42 @@ describe('Apple (.mobileconfig)', () => {
     await server.services.appPasswords.revoke({ kind: 'mailbox', id: box.mailbox.id, login: box.address }, made!.id);
     assert.equal((await login(mail.IncomingPassword)).ok, false, 'a revoked one does not');
     assert.equal((await agent.post('/account/mobileconfig').type('form').send({})).status, 403, 'without the CSRF token');
+  });
+});
+
+describe('what clients are told (PUBLIC_SMTP_HOST, PUBLIC_SMTP_PORT, PUBLIC_SMTPS_PORT, IMAP_HOST, IMAP_PORT)', () => {
+  test('behind a port mapping, the credential page, the account page and autoconfiguration name the public values, not the listeners', async () => {
+    const mapped = await startTestServer(
+      { PUBLIC_SMTP_HOST: 'submit.example.test', PUBLIC_SMTP_PORT: '10587', PUBLIC_SMTPS_PORT: '0', IMAP_HOST: 'imap.example.test', IMAP_PORT: '10993' },
+      { smtp: true },
+    );
+    try {
+      const d = (await aDomain(mapped.services)).name;
+      const box = await aMailbox(mapped.services, { domain: d });
+      const listening = String(mapped.smtpPorts.smtp);
+      // Autoconfiguration: the public host and port, no implicit-TLS port (0: not told).
+      const xml = py(THUNDERBIRD, (await request(mapped.url).get('/mail/config-v1.1.xml').query({ emailaddress: box.address })).text);
+      assert.deepEqual(
+        xml.outgoing.map((o: Record<string, string>) => [o.hostname, o.port, o.socketType]),
+        [['submit.example.test', '10587', 'STARTTLS']],
+      );
+      assert.deepEqual(xml.incoming.map((o: Record<string, string>) => [o.hostname, o.port]), [['imap.example.test', '10993']]);
+      // The credential page, shown once.
+      const admin = await loginAsAdmin(mapped.url, 'admin', ADMIN_PASSWORD);
+      const created = await postForm(admin, `/admin/domains/${d}/credentials/new`, `/admin/domains/${d}/credentials`, { name: 'CRM' });
+      assert.equal(created.status, 201);
+      assert.match(created.text, /<code id="cred-host">submit\.example\.test<\/code>/);
+      assert.match(created.text, /<code id="cred-port">10587<\/code> \(STARTTLS\)/);
+      assert.doesNotMatch(created.text, /cred-smtps-port/);
+      assert.ok(!created.text.includes(`>${listening}<`), 'the listening port is shown');
+      // The account page.
+      const owner = await loginAsMailbox(mapped.url, box.address, box.password);
+      const account = (await owner.get('/account')).text;
+      assert.match(account, /Outgoing mail \(SMTP\)<\/dt><dd><code>submit\.example\.test<\/code>, port 10587 \(STARTTLS\)/);
+      assert.match(account, /Incoming mail \(IMAP\)<\/dt><dd><code>imap\.example\.test<\/code>, port 10993 \(TLS\)/);
+      assert.ok(!account.includes(`port ${listening}`), 'the listening port is shown');
+    } finally {
+      await mapped.stop();
+    }
   });
 });

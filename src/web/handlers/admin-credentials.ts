@@ -11,7 +11,6 @@ const VIEW_DELETE = 'admin/credential-delete';
 const VIEW_SHOW = 'admin/credential';
 
 const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domain)}`;
-const smtpOf = (svc: Services) => ({ host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort });
 
 export const showNewCredential = (svc: Services): RequestHandler => async (req, res) => {
   res.render(VIEW_NEW, { domain: domainOf(res), values: {} });
@@ -25,7 +24,7 @@ export const createCredential = (svc: Services): RequestHandler => async (req, r
   const form = parseForm(NameForm, req.body);
   const { credential, password } = await svc.credentials.createCredential(actor, domain, form.name, req.ip);
   res.set('Cache-Control', 'no-store');
-  res.status(201).render(VIEW_SECRET, { domain, credential, password, smtp: smtpOf(svc), created: true });
+  res.status(201).render(VIEW_SECRET, { domain, credential, password, smtp: svc.autoconfig.servers.smtp, created: true });
 };
 
 /** A credential with its login history (SPEC §10). */
@@ -46,7 +45,7 @@ export const resetCredential = (svc: Services): RequestHandler => async (req, re
   const domain = domainOf(res);
   const { credential, password } = await svc.credentials.resetCredential(actor, domain, req.params.guid, req.ip);
   res.set('Cache-Control', 'no-store');
-  res.render(VIEW_SECRET, { domain, credential, password, smtp: smtpOf(svc), created: false });
+  res.render(VIEW_SECRET, { domain, credential, password, smtp: svc.autoconfig.servers.smtp, created: false });
 };
 
 export const showDeleteCredential = (svc: Services): RequestHandler => async (req, res) => {

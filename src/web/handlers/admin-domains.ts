@@ -47,7 +47,7 @@ export const showDomain = (svc: Services): RequestHandler => async (req, res) =>
     credentials,
     dkim: await svc.dkim.list(actor, domain),
     imported: (await svc.importedSchemes(domain)).map((s) => ({ ...s, weak: WEAK_SCHEMES.has(s.scheme as Scheme) })),
-    smtp: { host: svc.config.smtpHostname, port: svc.config.smtpPort, smtpsPort: svc.config.smtpsPort },
+    smtp: svc.autoconfig.servers.smtp,
     flash: takeFlash(req),
   });
 };

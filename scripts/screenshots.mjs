@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config.ts';
 import { cliActor } from '../src/core/actors.ts';
 import { createLogger } from '../src/log.ts';
 import { startServer } from '../src/main.ts';
+import { startDnsServer } from '../test/helpers/dns-server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -23,6 +24,8 @@ if (!existsSync(CHROMIUM)) {
   process.exit(1);
 }
 
+// The DNS page's check asks a DNS server on loopback that serves example.com's zone (see seedZone).
+const dns = await startDnsServer(new Map());
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-screenshots-'));
 const config = loadConfig({
   HOST: '127.0.0.1',
@@ -36,12 +39,14 @@ const config = loadConfig({
   ARGON2_TIME_COST: '1',
   INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
   IMAP_HOST: 'imap.example.com',
+  DNS_SERVERS: `127.0.0.1:${dns.port}`,
 });
 const server = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: null, smtps: null } });
 const base = `http://127.0.0.1:${server.httpPort}`;
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--hide-scrollbars'],
+  // The panel as mailpass.example.com, the name its DNS page expects autoconfig to lead to.
+  args: ['--host-resolver-rules=MAP mailpass.example.com 127.0.0.1', '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--hide-scrollbars'],
 });
 
 try {
@@ -90,7 +95,7 @@ try {
   await shot(p, 'account-375px');
   await phone.close();
 
-  const admin = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1 });
+  const admin = await browser.newContext({ baseURL: base.replace('127.0.0.1', 'mailpass.example.com'), viewport: DESKTOP, deviceScaleFactor: 1 });
   const a = await admin.newPage();
   await a.goto('/admin/login');
   await a.getByLabel('Username').fill('admin');
@@ -110,6 +115,10 @@ try {
   await a.getByRole('button', { name: 'Create credential' }).click();
   await a.getByRole('heading', { name: 'SMTP credential created' }).waitFor();
   await shot(a, 'credential-created');
+  await a.goto('/admin/domains/example.com/dns');
+  await a.getByRole('button', { name: 'Check DNS' }).click();
+  await a.getByText(/DNS checked/).waitFor();
+  await shot(a, 'dns');
   await admin.close();
 
   // What Thunderbird fetches when jane@example.com is typed into its account set-up (SPEC §14).
@@ -128,6 +137,7 @@ try {
 } finally {
   await browser.close();
   await server.close();
+  await dns.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 
@@ -166,4 +176,16 @@ async function seed(svc, store) {
     row(86_400 + 600, 'smtp', 'LOGIN', 'bad-password', '203.0.113.66', 'TLSv1.2', 3),
   ];
   await store.applyLoginBatch({ logins, rehashes: [], audit: [], history });
+  // DKIM keys, and a zone where most is right: DMARC only reports, IMAP's SRV record is missing.
+  const keys = await svc.dkim.add(cliActor, exampleCom, 'mp2026');
+  const zone = [
+    ['example.com', ['v=spf1 mx a:mail.example.com ~all']],
+    ...keys.map((k) => [k.name, [k.value]]),
+    ['_dmarc.example.com', ['v=DMARC1; p=none; rua=mailto:dmarc@example.com']],
+    ['_submission._tcp.example.com', { SRV: ['0 1 587 mail.example.com.'] }],
+    ['_submissions._tcp.example.com', { SRV: ['0 1 465 mail.example.com.'] }],
+    ['autoconfig.example.com', { CNAME: 'mailpass.example.com.' }],
+    ['autodiscover.example.com', { CNAME: 'mailpass.example.com.' }],
+  ];
+  for (const [name, value] of zone) dns.records.set(name, value);
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -81,6 +82,7 @@ const schema = z.object({
     .regex(/^https?:\/\/\S+$/, 'must be the http:// or https:// URL of Dovecot\'s doveadm HTTP listener')
     .optional(),
   DOVEADM_API_KEY: optionalText,
+  DNS_SERVERS: optionalText,
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -143,6 +145,8 @@ export interface Config {
     readonly submissionsPort: number;
     readonly imap: { readonly host: string; readonly port: number } | null;
   };
+  /** SPEC §14: the resolvers `Check DNS` asks (`ip` or `ip:port`, `[ipv6]:port`); empty: the system's. */
+  readonly dnsServers: readonly string[];
   /** SPEC §11: an admin without a second factor must add one before any other page. */
   readonly requireAdminSecondFactor: boolean;
   /** SPEC §10: days of login history, and of the audit log, kept. */
@@ -192,6 +196,22 @@ function parseRelayUrl(value: string): Omit<RelayConfig, 'caFile' | 'maxConnecti
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** DNS_SERVERS: addresses, with a port when it is not 53 (`127.0.0.1:5353`, `[::1]:5353`). */
+function parseDnsServers(value: string | undefined): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  const servers = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const s of servers) {
+    const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s) ?? /^([\d.]+)(?::(\d{1,5}))?$/.exec(s);
+    const address = m ? m[1]! : s;
+    const port = m?.[2] === undefined ? 53 : Number(m[2]);
+    const family = isIP(address);
+    if (family === 0 || (m?.[0].startsWith('[') && family !== 6) || port < 1 || port > 65535) {
+      throw new ConfigError(`DNS_SERVERS: must be IP addresses, each with an optional port (e.g. 127.0.0.1:5353 or [::1]:5353), separated by commas (got ${JSON.stringify(s)})`);
+    }
+  }
+  return Object.freeze(servers);
 }
 
 function parseTrustProxy(value: string | undefined): boolean | number | string {
@@ -274,6 +294,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       : null,
     traceClientIp: e.SMTP_TRACE_CLIENT_IP,
     requireAdminSecondFactor: e.REQUIRE_ADMIN_SECOND_FACTOR,
+    dnsServers: parseDnsServers(e.DNS_SERVERS),
     clients: Object.freeze({
       smtpHost: e.PUBLIC_SMTP_HOST ?? e.SMTP_HOSTNAME,
       submissionPort: e.PUBLIC_SMTP_PORT,

@@ -4,6 +4,8 @@ import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.
 import { createDoveadmKicker } from './adapters/doveadm.js';
 import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDkimService } from './core/dkim.js';
+import { createDnsResolver } from './adapters/dns-resolver.js';
+import { createDnsRecordsService } from './core/dns-records.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
@@ -23,7 +25,7 @@ import { createPasswordRules } from './core/password-rules.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { createPool, migrate } from './store/postgres/db.js';
@@ -46,6 +48,8 @@ export interface Adapters {
   /** Sends alerts through the relay (null: no RELAY_URL; alerts become notices). */
   mailer: Mailer | null;
   dkimSigner: DkimSigner;
+  /** Check DNS (SPEC §14): DNS_SERVERS or the system's resolvers. */
+  dns: DnsResolver;
   /** DOVEADM_URL: ends IMAP sessions in Dovecot on a change (null: not set). */
   imap: (ImapSessions & { settled(): Promise<void> }) | null;
 }
@@ -66,7 +70,7 @@ export interface ServiceDeps {
  * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
  */
 export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify }: ServiceDeps) {
-  const { store, hasher, estimator, batcher, counters, mailer, imap, dkimSigner } = adapters;
+  const { store, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns } = adapters;
   const alerts = createAlerts({ store, clock, log: log.child({ component: 'alerts' }), mailer });
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
@@ -101,6 +105,13 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
   const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts });
   const days = (n: number) => clock.now() - n * 86_400;
+  const autoconfig = createAutoconfigService({
+    domains,
+    servers: {
+      smtp: { host: config.clients.smtpHost, submissionPort: config.clients.submissionPort, submissionsPort: config.clients.submissionsPort },
+      imap: config.clients.imap,
+    },
+  });
   return {
     config,
     clock,
@@ -116,13 +127,9 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
     appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap }),
     /** SPEC §14: what mail clients of a verified domain are told. */
-    autoconfig: createAutoconfigService({
-      domains,
-      servers: {
-        smtp: { host: config.clients.smtpHost, submissionPort: config.clients.submissionPort, submissionsPort: config.clients.submissionsPort },
-        imap: config.clients.imap,
-      },
-    }),
+    autoconfig,
+    /** SPEC §14: the DNS records a domain needs, and Check DNS. */
+    dnsRecords: createDnsRecordsService({ store, clock, resolver: dns, servers: autoconfig.servers }),
     /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
     alerts,
     mailboxes,
@@ -198,6 +205,7 @@ export async function openServices(
     counters,
     mailer: options.mailer ?? null,
     dkimSigner: createDkimSigner(log.child({ component: 'dkim' })),
+    dns: createDnsResolver({ servers: config.dnsServers }),
     imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });

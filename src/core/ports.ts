@@ -10,6 +10,15 @@ export interface Domain {
 export interface DomainSummary extends Domain {
   mailboxCount: number;
   credentialCount: number;
+  /** Records the last DNS check found not right (SPEC §14); null: never checked. */
+  dnsProblems: number | null;
+}
+
+/** The last DNS check of a domain, as kept: when, how many problems, and each record's result (JSON). */
+export interface StoredDnsCheck {
+  checkedAt: number;
+  problems: number;
+  results: string;
 }
 
 export type AccountKind = 'mailbox' | 'credential';
@@ -194,6 +203,24 @@ export interface DkimSigner {
   sign(message: Buffer, domain: string, keys: readonly DkimKey[]): Promise<string>;
 }
 
+/** One DNS question of a check (SPEC §14's DNS page). */
+export interface DnsQuery {
+  name: string;
+  type: 'TXT' | 'SRV' | 'CNAME' | 'A' | 'AAAA';
+}
+
+/**
+ * What DNS answered: the values (TXT strings of a record joined; SRV as `priority weight port
+ * target`; CNAME's target; addresses), `none` (no such name or no record of that type), or
+ * `failed` (no answer: a timeout, SERVFAIL, a refusal).
+ */
+export type DnsAnswer = { kind: 'values'; values: string[] } | { kind: 'none' } | { kind: 'failed'; reason: string };
+
+/** Asks DNS (DNS_SERVERS, or the system's resolvers) every question of a check, within one time budget. */
+export interface DnsResolver {
+  lookup(queries: readonly DnsQuery[]): Promise<DnsAnswer[]>;
+}
+
 /** SPEC §13: ends an account's IMAP and POP3 sessions in Dovecot (a kick); never fails the caller. */
 export interface ImapSessions {
   end(login: string): void;
@@ -335,6 +362,9 @@ export interface Store {
   listDkimKeys(domainId: number): Promise<DkimKey[]>;
   /** Removes one DKIM key of a domain, with `audit`; false when there was none. */
   deleteDkimKey(domainId: number, selector: string, audit: AuditEntry): Promise<boolean>;
+  /** SPEC §14: the last DNS check of a domain (one a domain; a new one replaces it). */
+  saveDnsCheck(domainId: number, check: StoredDnsCheck): Promise<void>;
+  getDnsCheck(domainId: number): Promise<StoredDnsCheck | null>;
 
   /** Keeps a notice for the owner's next panel visit (its newest 20 are kept). */
   addNotice(owner: SessionOwner, notice: Notice): Promise<void>;

@@ -30,7 +30,7 @@ import {
   showResetCredential,
 } from './handlers/admin-credentials.js';
 import { createToken, listTokens, revokeToken } from './handlers/admin-tokens.js';
-import { addDkim, createDomain, listDomains, removeDkim, showDomain } from './handlers/admin-domains.js';
+import { addDkim, checkDns, createDomain, listDomains, removeDkim, showDns, showDomain } from './handlers/admin-domains.js';
 import {
   createMailbox,
   deleteMailbox,
@@ -113,6 +113,8 @@ export function panelRoutes(svc: Services): Router {
   r.post(`${C}/:guid/reset`, requireAdmin, resetCredential(svc));
   r.post('/admin/domains/:domain/dkim', requireAdmin, addDkim(svc));
   r.post('/admin/domains/:domain/dkim/:selector/remove', requireAdmin, removeDkim(svc));
+  r.get('/admin/domains/:domain/dns', requireAdmin, showDns(svc));
+  r.post('/admin/domains/:domain/dns', requireAdmin, checkDns(svc));
   r.get(`${C}/:guid/delete`, requireAdmin, showDeleteCredential(svc));
   r.post(`${C}/:guid/delete`, requireAdmin, deleteCredential(svc));
 

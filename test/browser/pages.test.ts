@@ -17,17 +17,23 @@ import {
   type Journey,
 } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startDnsServer } from '../helpers/dns-server.js';
 
 let server: TestServer;
 let browser: Browser;
 let domain: string;
 let mailbox: Awaited<ReturnType<typeof aMailbox>>;
 let credentialGuid: string;
+let dns: Awaited<ReturnType<typeof startDnsServer>>;
 const journeys: Journey[] = [];
 
 before(async () => {
-  [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  // Check DNS asks a DNS server on loopback (an SPF record right, a DMARC record wrong, the rest missing).
+  dns = await startDnsServer(new Map());
+  [server, browser] = await Promise.all([startTestServer({ DNS_SERVERS: `127.0.0.1:${dns.port}` }), launchBrowser()]);
   domain = (await aDomain(server.services)).name;
+  dns.records.set(domain, ['v=spf1 mx a:mail.test ~all']);
+  dns.records.set(`_dmarc.${domain}`, ['v=DMARC1; p=none']);
   mailbox = await aMailbox(server.services, { domain, name: 'Jane Doe' });
   for (const local of ['info', 'sales']) await aMailbox(server.services, { domain, local });
   const { credential } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'WordPress');
@@ -44,6 +50,7 @@ after(async () => {
   await Promise.all(journeys.map((j) => j.close()));
   await browser?.close();
   await server?.stop();
+  await dns?.stop();
 });
 
 async function journey() {
@@ -126,6 +133,12 @@ describe('every page: no CSP or script error, no serious axe violation, readable
     await addSession(j.context, server.url, 'admin', 'admin', ADMIN_PASSWORD);
     await checkPage(j, 'domains', (p) => p.goto('/admin/domains'));
     await checkPage(j, 'domain', (p) => p.goto(base()));
+    await checkPage(j, 'dns', (p) => p.goto(`${base()}/dns`));
+    await checkPage(j, 'dns checked', async (p) => {
+      await p.getByRole('button', { name: 'Check DNS' }).click();
+      await p.getByText(/DNS checked: \d+ records need attention/).waitFor();
+    });
+    await checkPage(j, 'domains with a dns check', (p) => p.goto('/admin/domains'));
     await checkPage(j, 'domain search without match', (p) => p.goto(`${base()}?q=nobody`));
     await checkPage(j, 'mailbox new', (p) => p.goto(`${base()}/mailboxes/new`));
     await checkPage(j, 'mailbox added with a generated password', async (p) => {

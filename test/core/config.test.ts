@@ -31,6 +31,10 @@ for (const [name, value] of [
   ['MIN_PASSWORD_SCORE', '5'],
   ['LOG_LEVEL', 'loud'],
   ['SMTP_REVERSE_DNS', 'maybe'],
+  ['DNS_SERVERS', 'dns.example.net'],
+  ['DNS_SERVERS', '127.0.0.1:70000'],
+  ['DNS_SERVERS', '[10.0.0.1]:53'],
+  ['PUBLIC_SMTP_HOST', 'mail example'],
 ] as const) {
   test(`a bad ${name} (${value}) is refused with one message naming it`, () => {
     assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => {
@@ -44,4 +48,9 @@ for (const [name, value] of [
 
 test('TLS_CERT_FILE without TLS_KEY_FILE is refused', () => {
   assert.throws(() => loadConfig({ TLS_CERT_FILE: 'c.pem' }), /TLS_KEY_FILE/);
+});
+
+test('DNS_SERVERS: addresses with optional ports, IPv6 in brackets; unset, the system\'s resolvers', () => {
+  assert.deepEqual(loadConfig({ DNS_SERVERS: '127.0.0.1:5353, ::1 ,[::1]:5300' }).dnsServers, ['127.0.0.1:5353', '::1', '[::1]:5300']);
+  assert.deepEqual(loadConfig({}).dnsServers, []);
 });

@@ -76,6 +76,8 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /admin/domains/:domain/mailboxes/:address/delete': 'domain',
   'POST /admin/domains/:domain/dkim': 'domain',
   'POST /admin/domains/:domain/dkim/:selector/remove': 'domain',
+  'GET /admin/domains/:domain/dns': 'domain',
+  'POST /admin/domains/:domain/dns': 'domain',
   'GET /admin/domains/:domain/credentials/new': 'domain',
   'POST /admin/domains/:domain/credentials': 'domain',
   'GET /admin/domains/:domain/credentials/:guid': 'domain',

@@ -411,6 +411,8 @@ describe('path parameters', () => {
     { method: 'post', path: ({ domain: d = domain, guid: g = credentialGuid }) => `/admin/domains/${d}/credentials/${g}/delete` },
     { method: 'post', path: ({ domain: d = domain }) => `/admin/domains/${d}/dkim` },
     { method: 'post', path: ({ domain: d = domain, id = 'none-ed' }) => `/admin/domains/${d}/dkim/${id}/remove` },
+    { method: 'get', path: ({ domain: d = domain }) => `/admin/domains/${d}/dns` },
+    { method: 'post', path: ({ domain: d = domain }) => `/admin/domains/${d}/dns` },
     { method: 'post', path: ({ id = '1' }) => `/admin/tokens/${id}/revoke` },
   ];
 

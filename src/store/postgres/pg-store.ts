@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
-import type { AuditEntry, AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store } from '../../core/ports.js';
+import type { AuditEntry, AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store, StoredDnsCheck } from '../../core/ports.js';
 import { translatingErrors } from '../translate-errors.js';
 import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, toDkim, type DkimRow, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
@@ -112,14 +112,15 @@ export function createPostgresStore(pool: pg.Pool): Store {
       return row ? toDomain(row) : null;
     },
     async listDomains(ids) {
-      const list = await rows<Parameters<typeof toDomain>[0] & { mailbox_count: number; credential_count: number }>(
+      const list = await rows<Parameters<typeof toDomain>[0] & { mailbox_count: number; credential_count: number; dns_problems: number | null }>(
         `SELECT d.*,
           (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'mailbox') AS mailbox_count,
-          (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count
+          (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count,
+          (SELECT problems FROM dns_checks WHERE domain_id = d.id) AS dns_problems
         FROM domains d WHERE $1::bigint[] IS NULL OR d.id = ANY ($1::bigint[]) ORDER BY d.name`,
         [ids ? [...ids] : null],
       );
-      return list.map((r): DomainSummary => ({ ...toDomain(r), mailboxCount: r.mailbox_count, credentialCount: r.credential_count }));
+      return list.map((r): DomainSummary => ({ ...toDomain(r), mailboxCount: r.mailbox_count, credentialCount: r.credential_count, dnsProblems: r.dns_problems }));
     },
 
     async insertAccount(a) {
@@ -406,6 +407,16 @@ export function createPostgresStore(pool: pg.Pool): Store {
         if (gone) await appendAudit(c, entry);
         return gone;
       });
+    },
+    async saveDnsCheck(domainId, check) {
+      await run(
+        `INSERT INTO dns_checks (domain_id, checked_at, problems, results) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (domain_id) DO UPDATE SET checked_at = excluded.checked_at, problems = excluded.problems, results = excluded.results`,
+        [domainId, check.checkedAt, check.problems, check.results],
+      );
+    },
+    async getDnsCheck(domainId) {
+      return (await one<StoredDnsCheck>('SELECT checked_at AS "checkedAt", problems, results FROM dns_checks WHERE domain_id = $1', [domainId])) ?? null;
     },
 
     async addNotice(o, n) {

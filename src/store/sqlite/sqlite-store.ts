@@ -15,6 +15,7 @@ import type {
   Passkey,
   SessionOwner,
   Store,
+  StoredDnsCheck,
 } from '../../core/ports.js';
 import type { Db } from './db.js';
 import { translatingErrors } from '../translate-errors.js';
@@ -55,7 +56,8 @@ export function createSqliteStore(db: Db): Store {
     domainByName: db.prepare('SELECT * FROM domains WHERE name = ?'),
     listDomains: db.prepare(`SELECT d.*,
         (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'mailbox') AS mailbox_count,
-        (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count
+        (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count,
+        (SELECT problems FROM dns_checks WHERE domain_id = d.id) AS dns_problems
       FROM domains d ORDER BY d.name`),
     insertAccount: db.prepare(`INSERT INTO accounts
         (kind, domain_id, login, local_part, name, guid, password_hash, created_at, updated_at)
@@ -158,6 +160,9 @@ export function createSqliteStore(db: Db): Store {
     insertDkim: db.prepare('INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, public_key, created_at) VALUES (@domainId, @selector, @algorithm, @privateKey, @publicKey, @createdAt)'),
     listDkim: db.prepare('SELECT * FROM dkim_keys WHERE domain_id = ? ORDER BY created_at, selector'),
     deleteDkim: db.prepare('DELETE FROM dkim_keys WHERE domain_id = ? AND selector = ?'),
+    saveDnsCheck: db.prepare(`INSERT INTO dns_checks (domain_id, checked_at, problems, results) VALUES (@domainId, @checkedAt, @problems, @results)
+      ON CONFLICT (domain_id) DO UPDATE SET checked_at = excluded.checked_at, problems = excluded.problems, results = excluded.results`),
+    dnsCheck: db.prepare('SELECT checked_at AS checkedAt, problems, results FROM dns_checks WHERE domain_id = ?'),
     insertNetwork: db.prepare('INSERT INTO login_networks (owner, network, first_at) VALUES (@owner, @network, @at) ON CONFLICT DO NOTHING'),
     hasOtherNetwork: db.prepare('SELECT 1 FROM login_networks WHERE owner = ? AND network <> ? LIMIT 1'),
     deleteNetworks: db.prepare('DELETE FROM login_networks WHERE owner = ?'),
@@ -347,11 +352,11 @@ export function createSqliteStore(db: Db): Store {
       return row ? toDomain(row) : null;
     },
     async listDomains(ids) {
-      const rows = q.listDomains.all() as Array<Parameters<typeof toDomain>[0] & { mailbox_count: number; credential_count: number }>;
+      const rows = q.listDomains.all() as Array<Parameters<typeof toDomain>[0] & { mailbox_count: number; credential_count: number; dns_problems: number | null }>;
       const allowed = ids ? new Set(ids) : null;
       return rows
         .filter((r) => !allowed || allowed.has(r.id))
-        .map((r): DomainSummary => ({ ...toDomain(r), mailboxCount: r.mailbox_count, credentialCount: r.credential_count }));
+        .map((r): DomainSummary => ({ ...toDomain(r), mailboxCount: r.mailbox_count, credentialCount: r.credential_count, dnsProblems: r.dns_problems }));
     },
 
     async insertAccount(a) {
@@ -495,6 +500,12 @@ export function createSqliteStore(db: Db): Store {
     },
     async deleteDkimKey(domainId, selector, entry) {
       return deleteDkimTx.immediate(domainId, selector, entry);
+    },
+    async saveDnsCheck(domainId, check) {
+      q.saveDnsCheck.run({ domainId, ...check });
+    },
+    async getDnsCheck(domainId) {
+      return (q.dnsCheck.get(domainId) as StoredDnsCheck | undefined) ?? null;
     },
 
     async addNotice(o, notice) {

@@ -9,6 +9,7 @@ import { domainOf } from '../middleware/domain.js';
 
 const VIEW_LIST = 'admin/domains';
 const VIEW_SHOW = 'admin/domain';
+const VIEW_DNS = 'admin/dns';
 
 /** SPEC §9: a super admin is told when accepted mail goes nowhere but the spool. */
 const relayNotice = (svc: Services, res: Parameters<RequestHandler>[1]) => ({
@@ -72,4 +73,18 @@ export const removeDkim = (svc: Services): RequestHandler => async (req, res) =>
   await svc.dkim.remove(actorOf(res, 'admin'), domain, req.params.selector, req.ip);
   setFlash(req, 'success', `DKIM key ${String(req.params.selector)} removed; its TXT record can go.`);
   res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}#dkim`);
+};
+
+/** SPEC §14: the records the domain needs, with the last check's results. */
+export const showDns = (svc: Services): RequestHandler => async (req, res) => {
+  const page = await svc.dnsRecords.page(actorOf(res, 'admin'), domainOf(res), req.hostname);
+  res.render(VIEW_DNS, { domain: domainOf(res), page, flash: takeFlash(req) });
+};
+
+/** `Check DNS`: asks DNS now (3 s at most), keeps the result, and shows the page again. */
+export const checkDns = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = domainOf(res);
+  const { problems } = await svc.dnsRecords.check(actorOf(res, 'admin'), domain, req.hostname);
+  setFlash(req, problems === 0 ? 'success' : 'error', problems === 0 ? 'DNS checked: every record is right.' : `DNS checked: ${problems} ${problems === 1 ? 'record needs' : 'records need'} attention.`);
+  res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}/dns`);
 };

@@ -1,5 +1,7 @@
 // What the benchmark scripts share: one JSON object per figure on stdout, notes on stderr, pairs
 // against drift, and the web panel's timing helpers.
+import http from 'node:http';
+import zlib from 'node:zlib';
 import { percentile } from './smtp-load.js';
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -57,3 +59,50 @@ export async function formLogin(base: string, page: string, fields: Record<strin
   return { cookie: (post.headers.get('set-cookie') ?? '').split(';')[0]!, ms };
 }
 
+
+/** One GET's bytes as they cross the wire: the body as sent (compressed or not) and the status. */
+function wireGet(url: string, cookie: string, acceptEncoding: string): Promise<{ status: number; bytes: number; text: string; cacheControl: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { cookie, 'accept-encoding': acceptEncoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const coding = res.headers['content-encoding'];
+          const plain = coding === 'br' ? zlib.brotliDecompressSync(body) : coding === 'gzip' ? zlib.gunzipSync(body) : body;
+          resolve({ status: res.statusCode!, bytes: body.length, text: plain.toString('utf8'), cacheControl: String(res.headers['cache-control'] ?? '') });
+        });
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * The body bytes a browser's visits of `page` transfer: the first (the page and what it names), the
+ * strength meter's files that typing a password then fetches, and a second visit, which asks again
+ * only for what is not cached for good (`immutable`). `acceptEncoding` as a browser sends it.
+ */
+export async function visitBytes(base: string, page: string, cookie: string, acceptEncoding: string) {
+  const cached = new Set<string>();
+  const fetchAll = async (urls: string[]) => {
+    let bytes = 0;
+    for (const url of new Set(urls)) {
+      if (cached.has(url)) continue;
+      const r = await wireGet(base + url, '', acceptEncoding);
+      bytes += r.bytes;
+      if (r.cacheControl.includes('immutable')) cached.add(url);
+    }
+    return bytes;
+  };
+  const visit = async () => {
+    const html = await wireGet(base + page, cookie, acceptEncoding);
+    if (html.status !== 200) throw new Error(`${page}: ${html.status}`);
+    const named = [...html.text.matchAll(/(?:href|src)="(\/[^"]+\.(?:css|js|svg))"/g)].map((m) => m[1]!);
+    const estimator = (/data-estimator="([^"]+)"/.exec(html.text)?.[1] ?? '').split(' ').filter(Boolean);
+    return { page: html.bytes, assets: await fetchAll(named), typing: await fetchAll(estimator) };
+  };
+  const first = await visit();
+  const second = await visit();
+  return { first: first.page + first.assets, typing: first.typing, second: second.page + second.assets + second.typing };
+}

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { cGenerator, loginAt, nodeGenerator, type Logins, type SessionRun } from './smtp-generator.js';
 import { percentile } from './smtp-load.js';
-import { formLogin, median, note, paired, report, round, timeGets, type Pair } from './common.js';
+import { formLogin, median, note, paired, report, round, timeGets, visitBytes, type Pair } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PAIRS = 3;
@@ -189,6 +189,15 @@ async function main() {
   for (let i = 0; i < 30; i++) userLogins.push((await formLogin(base, '/login', { email: login(90_000 + i), password: PASSWORD })).ms);
   userLogins.sort((a, b) => a - b);
   report('user_web_login_p50', percentile(userLogins, 50), 'ms', { p95_ms: percentile(userLogins, 95), baseline_argon2_verify_ms: (1000 * cores) / raw.rate });
+
+  note('bytes of /account: a first visit, typing a password (the strength meter), a second visit');
+  const owner = await formLogin(base, '/login', { email: login(95_000), password: PASSWORD });
+  const browser = await visitBytes(base, '/account', owner.cookie, 'gzip, deflate, br, zstd');
+  // Baseline: the same visits by a client that takes no compression (what every visit cost before hashed names).
+  const plain = await visitBytes(base, '/account', owner.cookie, 'identity');
+  report('account_first_visit_bytes', browser.first, 'bytes', { baseline_uncompressed: plain.first, ratio: browser.first / plain.first });
+  report('account_typing_password_bytes', browser.typing, 'bytes', { baseline_uncompressed: plain.typing, ratio: browser.typing / plain.typing, what: 'the strength meter\'s estimator and dictionaries, fetched on the first keystroke' });
+  report('account_second_visit_bytes', browser.second, 'bytes', { baseline_first_visit: browser.first + browser.typing, what: 'the page alone: its static files are cached immutable' });
 
   const db = path.join(dataDir, 'mailpass.db');
   const size = statSync(db).size + (existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0);

@@ -4,12 +4,9 @@
   'use strict';
 
   var PRODUCT_NAME = 'mailpass';
-  // The same browser builds and options as the server's estimator (src/core/passwords.ts).
-  var ZXCVBN_SCRIPTS = [
-    '/vendor/zxcvbn-ts/core/zxcvbn-ts.js',
-    '/vendor/zxcvbn-ts/language-common/zxcvbn-ts.js',
-    '/vendor/zxcvbn-ts/language-en/zxcvbn-ts.js'
-  ];
+  // The same browser builds and options as the server's estimator (src/core/passwords.ts), under
+  // their hashed names; fetched on the first keystroke in a password field, then cached for good.
+  var ZXCVBN_SCRIPTS = ((document.currentScript && document.currentScript.getAttribute('data-estimator')) || '').split(' ').filter(Boolean);
   var ZXCVBN_MAX_LENGTH = 64;
   var SCORE_WORDS = ['Very weak', 'Weak', 'Fair', 'Good', 'Strong'];
 

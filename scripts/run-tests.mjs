@@ -31,6 +31,9 @@ const POSTGRES_ONLY = new Map([
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();
+// The server serves the panel's static files as the build makes them (hashed, compressed): build them first.
+const assets = spawnSync(process.execPath, ['scripts/copy-assets.mjs', '--assets-only'], { stdio: 'inherit' });
+if (assets.status !== 0) process.exit(assets.status ?? 1);
 const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.check.json'], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 

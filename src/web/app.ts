@@ -1,12 +1,14 @@
-import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csrfSync } from 'csrf-sync';
+import compression from 'compression';
 import express, { type Express, type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
+import { loadAssets } from './assets.js';
 import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
@@ -21,18 +23,29 @@ import { panelRoutes } from './routes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const VIEWS_DIR = path.join(ROOT, 'views');
-export const PUBLIC_DIR = path.join(ROOT, 'public');
+/** public/ and the browser builds of packages, hashed and compressed by `npm run build` (the tests' runner builds them too). */
+const ASSETS_DIR = path.join(ROOT, 'dist', 'assets');
+let assets: ReturnType<typeof loadAssets> | null = null;
 
-/** Browser builds of the strength estimator the server scores with, for the strength meter of public/app.js. */
-const requireHere = createRequire(import.meta.url);
-const VENDOR_DIRS = [
-  ...['core', 'language-common', 'language-en'].map((name) => ({
-    url: `/vendor/zxcvbn-ts/${name}`,
-    dir: path.dirname(requireHere.resolve(`@zxcvbn-ts/${name}/dist/zxcvbn-ts.js`)),
-  })),
-  // The browser half of WebAuthn for passkeys (public/passkeys.js), from the package's own bundle.
-  { url: '/vendor/simplewebauthn', dir: path.join(path.dirname(requireHere.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle') },
-];
+/**
+ * BREACH (a compressed page that holds a secret and reflects what an attacker sends): the CSRF
+ * token is written masked with fresh random bytes in every page, so compression never sees the
+ * same secret twice; `unmask` gives back the session's token.
+ */
+export function maskToken(token: string): string {
+  const bytes = Buffer.from(token, 'utf8');
+  const pad = randomBytes(bytes.length);
+  return `${pad.toString('base64url')}.${Buffer.from(bytes.map((b, i) => b ^ pad[i]!)).toString('base64url')}`;
+}
+export function unmaskToken(masked: unknown): string | undefined {
+  if (typeof masked !== 'string') return undefined;
+  const [a, b, extra] = masked.split('.');
+  if (a === undefined || b === undefined || extra !== undefined) return undefined;
+  const pad = Buffer.from(a, 'base64url');
+  const xored = Buffer.from(b, 'base64url');
+  if (pad.length === 0 || pad.length !== xored.length) return undefined;
+  return Buffer.from(xored.map((x, i) => x ^ pad[i]!)).toString('utf8');
+}
 
 export interface AppDeps {
   services: Services;
@@ -53,6 +66,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.set('views', VIEWS_DIR);
   app.set('view engine', 'ejs');
   app.locals.productName = 'mailpass';
+  assets ??= loadAssets(ASSETS_DIR);
+  app.locals.asset = assets.url;
 
   app.use(requestLog(log, observeRequest));
   app.use(
@@ -74,9 +89,10 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
       strictTransportSecurity: false,
     }),
   );
-  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }));
-  for (const v of VENDOR_DIRS) app.use(v.url, express.static(v.dir, { index: false, maxAge: '1h' }));
+  app.use('/assets', assets.handler);
   app.get('/healthz', healthz(svc.database.ping, healthChecks));
+  // Pages and API answers compressed as they are made (brotli quality 4, gzip); static files were at build time.
+  app.use(compression());
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));
   for (const m of mounts) app.use(m.path, m.handler);
@@ -99,13 +115,13 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100, verify: requireUtf8Form }));
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
-    getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? (req.headers['x-csrf-token'] as string | undefined),
+    getTokenFromRequest: (req) => unmaskToken(req.body?._csrf ?? req.headers['x-csrf-token']),
   });
   app.use(csrfSynchronisedProtection);
   app.use(loadActor(svc));
   app.use((req, res, next) => {
     // Made when a page renders a form, not before: a GET that shows none writes no session.
-    res.locals.csrfToken = () => generateToken(req);
+    res.locals.csrfToken = () => maskToken(generateToken(req));
     res.locals.currentPath = req.path;
     res.locals.errors = {};
     next();

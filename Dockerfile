@@ -20,10 +20,12 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json ./
 COPY scripts/ scripts/
 COPY src/ src/
+# The panel's static files: the build hashes and compresses them into dist/assets/.
+COPY public/ public/
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
-# Runtime: production dependencies, the compiled server, its templates and static files.
+# Runtime: production dependencies, the compiled server with its built static files, its templates.
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     DATA_DIR=/data \
@@ -37,7 +39,6 @@ COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
 COPY bin/ bin/
 COPY views/ views/
-COPY public/ public/
 # The application files stay root's (read-only to the server); only /data belongs to its user.
 RUN ln -s /app/bin/mailpass.js /usr/local/bin/mailpass \
  && mkdir -p /data \

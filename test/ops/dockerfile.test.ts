@@ -162,9 +162,12 @@ describe('Dockerfile', () => {
     assert.equal(envOf(final).NODE_ENV, 'production');
   });
 
-  test('the runtime stage has what the server reads at run time: package.json (ESM), dist, views, public, bin', () => {
+  test('the runtime stage has what the server reads at run time: package.json (ESM), dist (with the built static files), views, bin', () => {
     const copied = all(final, 'COPY').flatMap((c) => c.words.slice(0, -1).map((w) => w.replace(/^\/app\//, '').replace(/\/$/, '')));
-    for (const needed of ['package.json', 'node_modules', 'dist', 'views', 'public', 'bin']) assert.ok(copied.includes(needed), needed);
+    for (const needed of ['package.json', 'node_modules', 'dist', 'views', 'bin']) assert.ok(copied.includes(needed), needed);
+    // The build makes dist/assets/ from public/: the build stage needs public/ before `npm run build`.
+    const build = stages.find((s) => s !== final && runs(s).includes('npm run build'))!;
+    assert.ok(all(build, 'COPY').some((c) => c.words[0]?.replace(/\/$/, '') === 'public'), 'the build stage copies public/');
   });
 
   test('every file copied from the build context exists and is not excluded by .dockerignore', () => {
@@ -313,7 +316,7 @@ describe('the runtime stage, simulated', () => {
   before(() => {
     emitted = transpileTree(path.join(dir, 'dist'));
     writeFileSync(path.join(dir, 'package.json'), read('package.json'));
-    for (const d of ['views', 'public']) symlinkSync(path.join(ROOT, d), path.join(dir, d));
+    symlinkSync(path.join(ROOT, 'views'), path.join(dir, 'views'));
     // What `npm ci --omit=dev` installs: the lock's top-level packages that are not dev-only.
     const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { dev?: boolean }> };
     for (const [key, entry] of Object.entries(lock.packages)) {
@@ -364,7 +367,11 @@ describe('the runtime stage, simulated', () => {
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const login = await fetch(`${base}/login`);
       assert.equal(login.status, 200);
-      assert.match(await login.text(), /Email address/);
+      const html = await login.text();
+      assert.match(html, /Email address/);
+      // Its static files come from the build (dist/assets), without public/.
+      const style = /href="(\/assets\/style\.[0-9a-f]{12}\.css)"/.exec(html)![1]!;
+      assert.equal((await fetch(`${base}${style}`)).status, 200);
     } finally {
       child.kill('SIGTERM');
     }

@@ -14,13 +14,19 @@
  *
  *   smtp-flood --port P --ca FILE --concurrency N --seconds S [--warmup W]
  *              [--login-prefix user --login-digits 6 --login-suffix @bench.test --first K --modulo M]
- *              [--login FIXED] [--password PW]
+ *              [--login FIXED] [--password PW] [--wrong-every N] [--sources N] [--resume 1]
+ *
+ * --wrong-every N: every Nth session (4: 25%) sends a wrong password (PW with "x" added).
+ * --sources N: session i connects from 127.10.x.y, one of N loopback addresses, as N clients.
+ * --resume 1: resume the last TLS session the server gave (tickets), as a returning client does;
+ * `resumed` counts the handshakes that did.
  *
  * Without a login it runs TLS sessions without AUTH. With --login-prefix, session i logs in as
  * prefix + (first + i) % modulo zero-padded to digits + suffix (each login once: a cold login).
  * Prints one JSON object: ops (all sessions that ended well), errors, refused (AUTH answered other
  * than 235), seconds (of the window), rate, p50_ms and p99_ms of the AUTH round trip (of the whole
- * session without AUTH) in the window, cpu_ms (over the whole run).
+ * session without AUTH) in the window, cpu_ms (over the whole run), accepted_rate (AUTH answered 235
+ * in the window, a second), resumed.
  * Build: cc -O2 -o smtp-flood smtp-flood.c -lssl -lcrypto
  */
 #include <arpa/inet.h>
@@ -52,13 +58,15 @@ struct conn {
 };
 
 static const char *opt_ca, *opt_prefix, *opt_suffix = "", *opt_login, *opt_password = "";
-static int opt_port, opt_concurrency = 64, opt_digits = 6;
+static int opt_port, opt_concurrency = 64, opt_digits = 6, opt_wrong_every, opt_sources, opt_resume;
 static double opt_seconds = 10, opt_warmup = 0;
 static long opt_first, opt_modulo = 1;
 
 static SSL_CTX *ctx;
 static int ep;
-static long started_count, ops, errors, refused, in_flight;
+static long started_count, ops, errors, refused, in_flight, accepted_in_window, resumed;
+static unsigned char *session_der;
+static int session_len;
 static double *latencies;
 static size_t lat_len, lat_cap;
 static double deadline, window_start;
@@ -109,7 +117,12 @@ static void start_one(void);
 
 static int finish(struct conn *c, int ok) {
   if (!ok) errors++;
-  if (c->ssl) SSL_free(c->ssl);
+  if (c->ssl) {
+    /* After QUIT the session ended well: marked so, it stays resumable (OpenSSL drops the session
+       of a connection freed without a shutdown). */
+    if (ok) SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(c->ssl);
+  }
   close(c->fd);
   free(c);
   in_flight--;
@@ -156,6 +169,16 @@ static int on_reply(struct conn *c) {
       c->ssl = SSL_new(ctx);
       SSL_set_fd(c->ssl, c->fd);
       SSL_set_tlsext_host_name(c->ssl, "mail.test");
+      if (opt_resume && session_der) {
+        /* A fresh copy each time, as `openssl s_client -sess_in` reads its file: OpenSSL marks a
+           TLS 1.3 session object used once as spent, but the server takes its ticket again. */
+        const unsigned char *p = session_der;
+        SSL_SESSION *s = d2i_SSL_SESSION(NULL, &p, session_len);
+        if (s) {
+          SSL_set_session(c->ssl, s);
+          SSL_SESSION_free(s);
+        }
+      }
       SSL_set1_host(c->ssl, "mail.test");
       c->state = HANDSHAKE;
       return 1;
@@ -174,6 +197,7 @@ static int on_reply(struct conn *c) {
       memcpy(plain + 1, login, ll);
       plain[1 + ll] = 0;
       memcpy(plain + 2 + ll, opt_password, pl);
+      if (opt_wrong_every > 0 && c->index % opt_wrong_every == opt_wrong_every - 1) plain[2 + ll + pl++] = 'x';
       char b64[1400];
       base64((unsigned char *)plain, 2 + ll + pl, b64);
       snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", b64);
@@ -182,11 +206,14 @@ static int on_reply(struct conn *c) {
       c->state = AUTH;
       return 1;
     }
-    case AUTH:
+    case AUTH: {
       record(now_ms() - c->started);
+      double t = now_ms();
       if (code != 235) refused++;
+      else if (t >= window_start && t <= deadline) accepted_in_window++;
       send_line(c, "QUIT\r\n");
       return finish(c, 1);
+    }
     case HANDSHAKE:
       break;
   }
@@ -202,6 +229,7 @@ static void on_event(struct conn *c) {
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) finish(c, 0);
         return;
       }
+      if (SSL_session_reused(c->ssl)) resumed++;
       if (SSL_get_verify_result(c->ssl) != X509_V_OK || !send_line(c, "EHLO bench.test\r\n")) {
         finish(c, 0);
         return;
@@ -241,6 +269,12 @@ static void start_one(void) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (opt_sources > 0) {
+    long k = c->index % opt_sources;
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl((127u << 24) | (10u << 16) | ((unsigned)(k / 250) << 8) | (unsigned)(k % 250 + 1));
+    bind(c->fd, (struct sockaddr *)&from, sizeof from);
+  }
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(opt_port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   c->started = now_ms();
@@ -255,6 +289,21 @@ static void start_one(void) {
   }
   struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/* Keeps the newest session the server gave (a TLS 1.3 ticket arrives after the handshake), encoded. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+  (void)ssl;
+  int n = i2d_SSL_SESSION(session, NULL);
+  unsigned char *der = n > 0 ? malloc((size_t)n) : NULL, *p = der;
+  if (der && i2d_SSL_SESSION(session, &p) == n) {
+    free(session_der);
+    session_der = der;
+    session_len = n;
+  } else {
+    free(der);
+  }
+  return 0;
 }
 
 static int cmp(const void *a, const void *b) {
@@ -277,6 +326,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--modulo")) opt_modulo = atol(v);
     else if (!strcmp(k, "--login")) opt_login = v;
     else if (!strcmp(k, "--password")) opt_password = v;
+    else if (!strcmp(k, "--wrong-every")) opt_wrong_every = atoi(v);
+    else if (!strcmp(k, "--sources")) opt_sources = atoi(v);
+    else if (!strcmp(k, "--resume")) opt_resume = atoi(v);
     else {
       fprintf(stderr, "smtp-flood: unknown option %s\n", k);
       return 2;
@@ -288,8 +340,13 @@ int main(int argc, char **argv) {
   }
   ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  if (opt_resume) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  }
   if (SSL_CTX_load_verify_locations(ctx, opt_ca, NULL) != 1) {
     fprintf(stderr, "smtp-flood: cannot read %s\n", opt_ca);
     return 2;
@@ -314,7 +371,7 @@ int main(int argc, char **argv) {
   double cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
   qsort(latencies, lat_len, sizeof *latencies, cmp);
   double p50 = lat_len ? latencies[(size_t)(0.5 * lat_len)] : 0, p99 = lat_len ? latencies[(size_t)(0.99 * lat_len)] : 0;
-  printf("{\"ops\":%ld,\"errors\":%ld,\"refused\":%ld,\"seconds\":%.3f,\"rate\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_ms\":%.1f}\n", ops, errors, refused,
-         seconds, lat_len / seconds, p50, p99, cpu_ms);
+  printf("{\"ops\":%ld,\"errors\":%ld,\"refused\":%ld,\"seconds\":%.3f,\"rate\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_ms\":%.1f,\"accepted_rate\":%.3f,\"resumed\":%ld}\n",
+         ops, errors, refused, seconds, lat_len / seconds, p50, p99, cpu_ms, accepted_in_window / seconds, resumed);
   return 0;
 }

@@ -42,7 +42,9 @@ export interface ServerProcess {
  * quiet defaults; with `cpus` (a taskset list such as "0" or "0,1"), only on those processors.
  */
 export async function startServerProcess(dataDir: string, env: Record<string, string>, { cpus }: { cpus?: string } = {}): Promise<ServerProcess> {
-  const node = [process.execPath, fileURLToPath(new URL('./server.mjs', import.meta.url))];
+  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (for bench/profile-summary.ts).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const node = [process.execPath, ...profile, fileURLToPath(new URL('./server.mjs', import.meta.url))];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command!, args, {
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },

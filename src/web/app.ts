@@ -12,7 +12,7 @@ import { loadAssets } from './assets.js';
 import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
-import { handleErrors, notFound } from './middleware/errors.js';
+import { handleErrors, markEnding, notFound } from './middleware/errors.js';
 import { lateCookies } from './middleware/late-cookies.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
@@ -99,6 +99,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
 
   const secret = await svc.sessions.cookieSecret();
   const idleSeconds = config.session.idleMinutes * 60;
+  app.use(markEnding);
   app.use(lateCookies);
   app.use(
     session({

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 
@@ -21,6 +21,22 @@ const MESSAGES: Record<number, string> = {
   415: 'This content type is not accepted.',
 };
 
+const ENDING = Symbol('ending');
+
+/**
+ * Marks a response whose end was asked for. Mounted after compression and before the session: a
+ * compressed page ends only once its stream has flushed, later than `writableEnded` turns true for
+ * a plain one, and the handler below must not cut off a page that was already complete.
+ */
+export const markEnding: RequestHandler = (_req, res, next) => {
+  const end = res.end;
+  res.end = function (this: Response, ...args: unknown[]) {
+    (res as Response & { [ENDING]?: boolean })[ENDING] = true;
+    return (end as (...a: unknown[]) => Response).apply(this, args);
+  } as Response['end'];
+  next();
+};
+
 /** The one error handler of the HTML panel: domain errors become statuses and pages; a stack only reaches the log. */
 export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res, _next) => {
   if (res.headersSent) {
@@ -28,7 +44,7 @@ export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res
     // read-only or full disk) the page was already served. Rendering again would throw, and
     // Express's fallback would drop the connection, possibly before the page is flushed.
     log.warn({ err: err instanceof UnavailableError ? (err.cause ?? err) : err, reqId: req.id }, 'request failed after its response was sent');
-    if (!res.writableEnded) res.destroy();
+    if (!res.writableEnded && !(res as Response & { [ENDING]?: boolean })[ENDING]) res.destroy();
     return;
   }
   const form = res.locals.form;

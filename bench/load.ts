@@ -236,7 +236,7 @@ async function main() {
   const elapsed = (performance.now() - start) / 1000;
   probing = false;
   await probe;
-  const stats = await server.ask<{ eldP50Ms: number; eldP99Ms: number; eldMaxMs: number; peakRssMb: number }>('stats');
+  const stats = await server.ask<{ eldP50Ms: number; eldP99Ms: number; eldMaxMs: number; peakRssMb: number; atPeakMb: Record<string, number> }>('stats');
 
   const spool = new Set(readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)));
   const lost = acked.filter((id) => !spool.has(id)).length;
@@ -267,6 +267,8 @@ async function main() {
     server_event_loop_delay_p99_ms: Math.round(stats.eldP99Ms * 10) / 10,
     server_event_loop_delay_max_ms: Math.round(stats.eldMaxMs),
     server_peak_rss_mb: Math.round(stats.peakRssMb),
+    // At that peak: V8's heap (total, used), and what lives outside it (external, of it array buffers).
+    server_memory_at_peak_mb: stats.atPeakMb,
   };
   await server.stop();
   server = null;

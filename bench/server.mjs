@@ -16,8 +16,11 @@ const rawHasher = createArgon2Hasher(config.argon2);
 let eld = monitorEventLoopDelay({ resolution: 10 });
 eld.enable();
 let peakRss = process.memoryUsage().rss;
+/** What the process held when its RSS peaked: V8's heap, memory outside it (buffers, native), and the rest. */
+let atPeak = process.memoryUsage();
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const m = process.memoryUsage();
+  if (m.rss > peakRss) [peakRss, atPeak] = [m.rss, m];
 }, 200);
 
 process.on('message', async (msg) => {
@@ -34,6 +37,7 @@ process.on('message', async (msg) => {
       eldMaxMs: eld.max / 1e6,
       rssMb: process.memoryUsage().rss / 2 ** 20,
       peakRssMb: peakRss / 2 ** 20,
+      atPeakMb: Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     });
   } else if (msg.cmd === 'raw-argon2') {

@@ -6,11 +6,12 @@
 // Postfix, Dovecot (dovecot-sqlite), root (a private Postfix instance runs its master as root), a C
 // compiler and OpenSSL's headers; everything listens on 127.0.0.1 and is stopped by its PID.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { privatePostfix } from '../test/helpers/postfix.js';
 import { median, note, paired, report, round } from './common.js';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { cGenerator, type Logins, type RunOptions, type SessionRun, type SmtpGenerator } from './smtp-generator.js';
@@ -131,19 +132,11 @@ async function startDovecot(dataDir: string, dir: string) {
 
 /** Postfix's submission service: STARTTLS required, SASL through Dovecot, with mailpass's certificate. */
 async function startPostfix(dir: string, port: number, saslSocket: string, tlsDir: string) {
-  const etc = path.join(dir, 'etc');
-  for (const sub of ['etc', 'queue', 'data']) mkdirSync(path.join(dir, sub), { recursive: true });
-  chownSync(path.join(dir, 'data'), Number(execFileSync('id', ['-u', 'postfix'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postfix'], { encoding: 'utf8' })));
+  const { etc, mainCf } = privatePostfix(dir);
   writeFileSync(
     path.join(etc, 'main.cf'),
     [
-      'compatibility_level = 3.6',
-      `queue_directory = ${dir}/queue`,
-      `data_directory = ${dir}/data`,
-      'mail_owner = postfix',
-      'setgid_group = postdrop',
-      'inet_interfaces = 127.0.0.1',
-      'inet_protocols = ipv4',
+      ...mainCf,
       'myhostname = mail.test',
       'mydestination =',
       'mynetworks =',

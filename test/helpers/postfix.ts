@@ -24,6 +24,29 @@ export function needsPostfix(t: TestContext): boolean {
   return false;
 }
 
+/**
+ * What every private Postfix instance starts from: its directories under `dir` (made here, the
+ * data directory owned by Postfix's mail_owner), loopback IPv4 only. `npm run bench:peers` uses it too.
+ */
+export function privatePostfix(dir: string): { etc: string; mainCf: string[] } {
+  for (const sub of ['etc', 'queue', 'data']) mkdirSync(path.join(dir, sub), { recursive: true });
+  // The master takes its lock in data_directory as mail_owner.
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postfix'], { encoding: 'utf8' }).trim());
+  chownSync(path.join(dir, 'data'), id('-u'), id('-g'));
+  return {
+    etc: path.join(dir, 'etc'),
+    mainCf: [
+      'compatibility_level = 3.6',
+      `queue_directory = ${dir}/queue`,
+      `data_directory = ${dir}/data`,
+      'mail_owner = postfix',
+      'setgid_group = postdrop',
+      'inet_interfaces = 127.0.0.1',
+      'inet_protocols = ipv4',
+    ],
+  };
+}
+
 export interface RunningPostfix {
   port: number;
   log(): string;
@@ -40,22 +63,11 @@ export interface RunningPostfix {
 export async function startPostfix({ port, domain, mailboxes, mailRoot, uid, gid }: { port: number; domain: string; mailboxes: string[]; mailRoot: string; uid: number; gid: number }): Promise<RunningPostfix> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-postfix-'));
   chmodSync(dir, 0o755);
-  const etc = path.join(dir, 'etc');
-  for (const sub of ['etc', 'queue', 'data']) mkdirSync(path.join(dir, sub));
-  // The master takes its lock in data_directory as mail_owner.
-  const postfixUid = Number(execFileSync('id', ['-u', 'postfix'], { encoding: 'utf8' }).trim());
-  const postfixGid = Number(execFileSync('id', ['-g', 'postfix'], { encoding: 'utf8' }).trim());
-  chownSync(path.join(dir, 'data'), postfixUid, postfixGid);
+  const { etc, mainCf } = privatePostfix(dir);
   writeFileSync(
     path.join(etc, 'main.cf'),
     [
-      'compatibility_level = 3.6',
-      `queue_directory = ${dir}/queue`,
-      `data_directory = ${dir}/data`,
-      'mail_owner = postfix',
-      'setgid_group = postdrop',
-      'inet_interfaces = 127.0.0.1',
-      'inet_protocols = ipv4',
+      ...mainCf,
       'myhostname = mx.test',
       'mydestination =',
       'mynetworks = 127.0.0.0/8',

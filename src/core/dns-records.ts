@@ -166,7 +166,10 @@ export function createDnsRecordsService({
         ...(imap ? {} : { note: 'IMAP_HOST is not set, so this says there is no IMAP; set IMAP_HOST if Dovecot serves the domain.' }),
       },
     );
-    const host = webHost.replace(/^\[|\]$/g, '');
+    // The Host header is the browser's to send: anything but a host name or an address is not
+    // looked up, and the mail host stands in for it.
+    const asked = webHost.replace(/^\[|\]$/g, '').toLowerCase();
+    const host = isIP(asked) || /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/.test(asked) ? asked : smtp.host;
     const family = isIP(host);
     for (const [id, label] of [['autoconfig', 'Thunderbird autoconfig'], ['autodiscover', 'Outlook Autodiscover']] as const) {
       records.push({ id, label, type: family === 4 ? 'A' : family === 6 ? 'AAAA' : 'CNAME', name: `${id}.${d}`, value: family ? host : `${host}.`, note: 'The host of this panel, which must answer HTTPS there.' });

@@ -137,6 +137,15 @@ describe('the DNS page', () => {
     assert.equal(later.get('spf')!.status, 'ok');
   });
 
+  test('the panel\'s host as the browser sent it: an address becomes an A record; a Host that is no host name is not looked up', async () => {
+    const d = (await aDomain(server.services)).name;
+    const byAddress = rows((await admin.get(`/admin/domains/${d}/dns`)).text);
+    assert.equal(byAddress.get('autoconfig')!.value, '127.0.0.1');
+    assert.match((await admin.get(`/admin/domains/${d}/dns`)).text, /Thunderbird autoconfig<br><span class="muted">A</);
+    const odd = rows((await admin.get(`/admin/domains/${d}/dns`).set('Host', 'under_score.example')).text);
+    assert.equal(odd.get('autoconfig')!.value, 'mail.test.');
+  });
+
   test('a wrong SPF: two records, or one that lacks the mail host', async () => {
     const d = (await aDomain(server.services)).name;
     dns.records.set(d, { TXT: ['v=spf1 mx ~all', 'v=spf1 a:mail.test ~all'] });

@@ -94,7 +94,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   );
   app.use('/assets', assets.handler);
   app.get('/healthz', healthz(svc.database.ping, healthChecks));
-  // Pages and API answers compressed as they are made (brotli quality 4, gzip); static files were at build time.
+  // Pages compressed as they are made (brotli quality 4, gzip); static files were at build time, and
+  // the JSON API above stays uncompressed (its answers can hold a new secret beside a chosen name).
   app.use(compression());
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));

@@ -94,8 +94,9 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   );
   app.use('/assets', assets.handler);
   app.get('/healthz', healthz(svc.database.ping, healthChecks));
-  // Pages compressed as they are made (brotli quality 4, gzip); static files were at build time, and
-  // the JSON API above stays uncompressed (its answers can hold a new secret beside a chosen name).
+  // Pages and API answers compressed as they are made (brotli quality 4, gzip); static files were at
+  // build time. BREACH: pages mask their CSRF token (below); the API is called by scripts with a
+  // bearer token, never with credentials a browser adds to a request someone else chose.
   app.use(compression());
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));

@@ -5,13 +5,14 @@
 // (repeated) logins, and cold logins with 25% wrong passwords from 4,096 client addresses. Needs
 // Postfix, Dovecot (dovecot-sqlite), root (a private Postfix instance runs its master as root), a C
 // compiler and OpenSSL's headers; everything listens on 127.0.0.1 and is stopped by its PID.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { privatePostfix } from '../test/helpers/postfix.js';
+import { DOVECOT } from '../test/helpers/dovecot.js';
+import { POSTFIX, privatePostfix, runMaster, type RunningPostfix } from '../test/helpers/postfix.js';
+import { freePort, stopProcess } from '../test/helpers/processes.js';
 import { median, note, paired, report, round } from './common.js';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { cGenerator, type Logins, type RunOptions, type SessionRun, type SmtpGenerator } from './smtp-generator.js';
@@ -23,7 +24,6 @@ const MAILBOXES = Number(process.env.BENCH_MAILBOXES ?? 20_000);
 const DOMAIN = 'bench.test';
 const PASSWORD = 'Bench#Pass-2024x';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const MASTER = '/usr/lib/postfix/sbin/master';
 const CPU_COUNT = os.availableParallelism();
 // As `npm run bench` does: the servers on the first processors, the generator on the last.
 const SPLIT = CPU_COUNT >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -31,56 +31,11 @@ const SERVER_CPUS = SPLIT ? (CPU_COUNT === 2 ? '0' : `0-${CPU_COUNT - 2}`) : und
 const CLIENT_CPUS = SPLIT ? String(CPU_COUNT - 1) : undefined;
 const pinned = (argv: string[]) => (SERVER_CPUS ? ['taskset', '-c', SERVER_CPUS, ...argv] : argv);
 
-function findDovecot(): string | null {
-  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin']) {
-    const file = path.join(dir, 'dovecot');
-    if (dir && existsSync(file)) return file;
-  }
-  return null;
-}
-
 /** Why the peer cannot run here, or null. */
 function missing(): string | null {
-  try {
-    accessSync(MASTER, constants.X_OK);
-  } catch {
-    return 'Postfix is not installed (apt-get install postfix)';
-  }
-  if (!findDovecot()) return 'Dovecot is not installed (apt-get install dovecot-imapd dovecot-sqlite)';
-  if (os.userInfo().uid !== 0) return 'a private Postfix instance needs root';
+  if (!POSTFIX) return 'Postfix is not installed (apt-get install postfix), or this is not root (a private Postfix instance needs it)';
+  if (!DOVECOT) return 'Dovecot is not installed (apt-get install dovecot-imapd dovecot-sqlite)';
   return null;
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/** Waits until something on `port` greets with 220 (10 s at most). */
-async function greets(port: number, child: ChildProcess, log: () => string) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`exited: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('data', (d: Buffer) => (s.destroy(), resolve(d.toString().startsWith('220')))).once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing greets on ${port}: ${log()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Stops a child by its PID: SIGTERM, then SIGKILL after 5 s. */
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(child.pid!, 'SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
 }
 
 /** Dovecot's auth service for Postfix, configured by `mailpass dovecot-config` on `dataDir`; auth cache on. */
@@ -118,16 +73,19 @@ async function startDovecot(dataDir: string, dir: string) {
       '',
     ].join('\n'),
   );
-  const argv = pinned([findDovecot()!, '-F', '-c', conf]);
+  const argv = pinned([DOVECOT!, '-F', '-c', conf]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   const deadline = Date.now() + 10_000;
   while (!existsSync(socket)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`dovecot did not start: ${stderr}${existsSync(`${dir}/dovecot.log`) ? readFileSync(`${dir}/dovecot.log`, 'utf8') : ''}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stopProcess(child);
+      throw new Error(`dovecot did not start: ${stderr}${existsSync(`${dir}/dovecot.log`) ? readFileSync(`${dir}/dovecot.log`, 'utf8') : ''}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, socket, log: () => (existsSync(`${dir}/dovecot.log`) ? readFileSync(`${dir}/dovecot.log`, 'utf8') : '') + stderr };
+  return { socket, stop: () => stopProcess(child) };
 }
 
 /** Postfix's submission service: STARTTLS required, SASL through Dovecot, with mailpass's certificate. */
@@ -153,9 +111,6 @@ async function startPostfix(dir: string, port: number, saslSocket: string, tlsDi
       'default_process_limit = 200',
       // The generator is one client (or 4,096): no per-client connection cap, as mailpass's SMTP_MAX_CLIENTS_PER_IP here.
       'smtpd_client_connection_count_limit = 0',
-      // For `postfix check` (run before postlogd exists); the master then logs to a file.
-      'maillog_file = /dev/stdout',
-      `maillog_file_prefixes = /dev/stdout, ${dir}`,
       'alias_maps =',
       'alias_database =',
       'biff = no',
@@ -179,20 +134,7 @@ async function startPostfix(dir: string, port: number, saslSocket: string, tlsDi
       '',
     ].join('\n'),
   );
-  try {
-    execFileSync('postfix', ['-c', etc, 'check'], { stdio: 'pipe', encoding: 'utf8' });
-  } catch (err) {
-    throw new Error(`postfix check: ${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`);
-  }
-  execFileSync('postconf', ['-c', etc, '-e', `maillog_file = ${dir}/postfix.log`]);
-  const argv = pinned([MASTER, '-c', etc, '-d']);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, MAIL_CONFIG: etc } });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (t: string) => (output += t));
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => (output += t));
-  const log = () => (existsSync(`${dir}/postfix.log`) ? readFileSync(`${dir}/postfix.log`, 'utf8') : '') + output;
-  await greets(port, child, log);
-  return { child, log };
+  return runMaster(dir, port, SERVER_CPUS ? ['taskset', '-c', SERVER_CPUS] : []);
 }
 
 async function main() {
@@ -208,7 +150,7 @@ async function main() {
   chmodSync(peerDir, 0o755);
   let mailpass: ServerProcess | null = null;
   let dovecot: Awaited<ReturnType<typeof startDovecot>> | null = null;
-  let postfix: Awaited<ReturnType<typeof startPostfix>> | null = null;
+  let postfix: RunningPostfix | null = null;
   try {
     note(`seeding ${MAILBOXES} mailboxes (one shared hash, argon2 ${JSON.stringify(argon2Params())})`);
     await seedMailboxes(dataDir, { domain: DOMAIN, count: MAILBOXES, password: PASSWORD, localPart: (i) => `user${String(i).padStart(6, '0')}` });
@@ -256,8 +198,8 @@ async function main() {
     }
   } finally {
     await mailpass?.stop();
-    if (postfix) await stopChild(postfix.child);
-    if (dovecot) await stopChild(dovecot.child);
+    await postfix?.stop();
+    await dovecot?.stop();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(peerDir, { recursive: true, force: true });
   }

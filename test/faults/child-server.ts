@@ -1,19 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { storeEnvOf, TEST_ENV } from '../helpers/env.js';
+import { freePort } from '../helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** A port that was free a moment ago: SMTP_PORT=0 turns a listener off, so a test that needs one picks a real port. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+// SMTP_PORT=0 turns a listener off, so a test that needs one picks a real port.
+export { freePort };
 
 export interface ChildServer {
   proc: ChildProcess;

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { runCli } from './cli.js';
+import { freePort, stopProcess, waitForGreeting } from './processes.js';
 
 /** The dovecot binary; PATH first, then where Debian puts it (a normal user's PATH lacks sbin). */
 export function findDovecot(): string | null {
@@ -31,13 +32,7 @@ export function needsDovecot(t: TestContext): boolean {
   return false;
 }
 
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+export { freePort };
 
 /** One IMAP connection: the greeting, then `a1 LOGIN`; returns the tagged reply line. */
 export async function imapLogin(port: number, user: string, password: string): Promise<string> {
@@ -154,14 +149,10 @@ export async function startDovecot(binary: string, dataDir: string, { doveadm }:
   const child: ChildProcess = spawn(binary, ['-F', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const logFile = path.join(dir, 'dovecot.log');
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') + stderr;
-  const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
-    if (running()) process.kill(child.pid!, 'SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    if (running()) process.kill(child.pid!, 'SIGKILL');
+    await stopProcess(child);
     rmSync(dir, { recursive: true, force: true });
   };
   const fail = async (why: string) => {
@@ -171,21 +162,9 @@ export async function startDovecot(binary: string, dataDir: string, { doveadm }:
   };
 
   // Ready when imap-login greets; polled, bounded, and a master that died fails at once.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (!running()) throw await fail(`dovecot exited with ${child.exitCode ?? child.signalCode}`);
-    const greeted = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      const done = (ok: boolean) => {
-        s.destroy();
-        resolve(ok);
-      };
-      s.once('data', () => done(true)).once('error', () => done(false));
-    });
-    if (greeted) break;
-    if (Date.now() > deadline) throw await fail(`dovecot did not listen on ${port} within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitForGreeting(port, child, { what: 'dovecot', log }).catch(async (err: Error) => {
+    throw await fail(err.message);
+  });
   // The first login starts the auth processes; an unreadable database would answer UNAVAILABLE here.
   const first = await imapLogin(port, 'nobody@ready.invalid', 'x').catch((err: Error) => err.message);
   if (!first.startsWith('a1 NO [AUTHENTICATIONFAILED]')) throw await fail(`dovecot's auth is not ready: ${first}`);

@@ -1,9 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { stopProcess, waitForGreeting } from './processes.js';
 
 const MASTER = '/usr/lib/postfix/sbin/master';
 
@@ -43,6 +43,9 @@ export function privatePostfix(dir: string): { etc: string; mainCf: string[] } {
       'setgid_group = postdrop',
       'inet_interfaces = 127.0.0.1',
       'inet_protocols = ipv4',
+      // For `postfix check` (run before postlogd exists); runMaster then points it at a file.
+      'maillog_file = /dev/stdout',
+      `maillog_file_prefixes = /dev/stdout, ${dir}`,
     ],
   };
 }
@@ -77,9 +80,6 @@ export async function startPostfix({ port, domain, mailboxes, mailRoot, uid, gid
       `virtual_mailbox_maps = texthash:${etc}/vmailbox`,
       `virtual_uid_maps = static:${uid}`,
       `virtual_gid_maps = static:${gid}`,
-      // For `postfix check` (run before postlogd exists); the master then logs to a file.
-      'maillog_file = /dev/stdout',
-      `maillog_file_prefixes = /dev/stdout, ${dir}`,
       'alias_maps =',
       'alias_database =',
       'local_recipient_maps =',
@@ -116,46 +116,40 @@ export async function startPostfix({ port, domain, mailboxes, mailRoot, uid, gid
       '',
     ].join('\n'),
   );
-  // Creates the queue's subdirectories with their owners and modes.
-  execFileSync('postfix', ['-c', etc, 'check'], { stdio: 'pipe' });
+  return runMaster(dir, port);
+}
+
+/**
+ * Checks the instance of `dir` (main.cf and master.cf written), starts its master in the foreground
+ * as this process's child (`prefix`: e.g. taskset), and waits for smtpd's 220 on `port`. `stop()`
+ * ends the master by its PID and removes `dir`.
+ */
+export async function runMaster(dir: string, port: number, prefix: string[] = []): Promise<RunningPostfix> {
+  const etc = path.join(dir, 'etc');
+  // Creates the queue's subdirectories with their owners and modes (logging to stdout: postlogd is not up yet).
+  try {
+    execFileSync('postfix', ['-c', etc, 'check'], { stdio: 'pipe', encoding: 'utf8' });
+  } catch (err) {
+    throw new Error(`postfix check: ${String((err as { stdout?: string }).stdout ?? '')}${String((err as { stderr?: string }).stderr ?? '')}`, { cause: err });
+  }
   const logFile = path.join(dir, 'postfix.log');
   execFileSync('postconf', ['-c', etc, '-e', `maillog_file = ${logFile}`]);
+  const argv = [...prefix, MASTER, '-c', etc, '-d'];
   // detached: the master leads a process group of its own, which is how it ends its children.
-  const child: ChildProcess = spawn(MASTER, ['-c', etc, '-d'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, MAIL_CONFIG: etc } });
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, MAIL_CONFIG: etc } });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (t: string) => (output += t));
   child.stderr!.setEncoding('utf8').on('data', (t: string) => (output += t));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = () => child.exitCode === null && child.signalCode === null;
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') + output;
   const stop = async () => {
-    if (running()) process.kill(child.pid!, 'SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    if (running()) process.kill(child.pid!, 'SIGKILL');
+    await stopProcess(child);
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (!running()) {
-      const text = log();
-      await stop();
-      throw new Error(`postfix exited: ${text}`);
-    }
-    const greeted = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      const done = (ok: boolean) => {
-        s.destroy();
-        resolve(ok);
-      };
-      s.once('data', (d: Buffer) => done(d.toString().startsWith('220'))).once('error', () => done(false));
-    });
-    if (greeted) break;
-    if (Date.now() > deadline) {
-      const text = log();
-      await stop();
-      throw new Error(`postfix did not greet on ${port} within 10 s: ${text}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    await waitForGreeting(port, child, { what: 'postfix', log, greeting: (first) => first.startsWith('220') });
+  } catch (err) {
+    await stop();
+    throw err;
   }
   child.unref();
   return { port, log, stop };

@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import { strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
 import { storeEnvOf, TEST_ENV, tempDataDir } from '../helpers/env.js';
+import { freePort } from '../helpers/processes.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,14 +20,6 @@ after(() => {
   cleanup();
 });
 
-/** A port that was free a moment ago: SMTP_PORT=0 turns the listener off, so the test picks real ones. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 type LogLine = Record<string, unknown> & { msg?: string };
 

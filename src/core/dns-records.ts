@@ -223,7 +223,8 @@ export function createDnsRecordsService({
       return { ...r, status: k?.status ?? null, answer: k?.answer ?? [], ...(k?.why ? { why: k.why } : {}) };
     });
 
-  const running = new Map<number, Promise<DnsPage>>();
+  /** Checks under way, by domain and panel host (the autoconfig records depend on the host). */
+  const running = new Map<string, Promise<DnsPage>>();
 
   return {
     /** The records with the results of the last check. */
@@ -234,10 +235,11 @@ export function createDnsRecordsService({
       return { domain: domain.name, records: merge(records, kept), checkedAt: last?.checkedAt ?? null, problems: last?.problems ?? null };
     },
 
-    /** `Check DNS`: asks DNS for every record at once (one budget for all), keeps and returns the result. One check of a domain runs at a time. */
+    /** `Check DNS`: asks DNS for every record at once (one budget for all), keeps and returns the result. One check of a domain (for one panel host) runs at a time. */
     async check(actor: Actor, domain: Domain, webHost: string): Promise<DnsPage> {
       checked(actor, domain);
-      const pending = running.get(domain.id);
+      const key = `${domain.id} ${webHost}`;
+      const pending = running.get(key);
       if (pending) return pending;
       const run = (async () => {
         const records = await needed(domain, webHost);
@@ -249,11 +251,11 @@ export function createDnsRecordsService({
         await store.saveDnsCheck(domain.id, { checkedAt, problems, results: JSON.stringify(kept) });
         return { domain: domain.name, records: merge(records, kept), checkedAt, problems };
       })();
-      running.set(domain.id, run);
+      running.set(key, run);
       try {
         return await run;
       } finally {
-        running.delete(domain.id);
+        running.delete(key);
       }
     },
   };

@@ -146,6 +146,20 @@ describe('the DNS page', () => {
     assert.equal(odd.get('autoconfig')!.value, 'mail.test.');
   });
 
+  test('two presses of Check DNS at once make one check: DNS is asked once', async () => {
+    const d = (await aDomain(server.services)).name;
+    const token = csrfOf((await dnsPage(admin, d)).text);
+    const press = () => admin.post(`/admin/domains/${d}/dns`).set('Host', PANEL).type('form').send({ _csrf: token });
+    let before = dns.questions();
+    assert.equal((await press()).status, 303);
+    const one = dns.questions() - before;
+    assert.ok(one > 0);
+    before = dns.questions();
+    const both = await Promise.all([press(), press()]);
+    assert.deepEqual(both.map((r) => r.status), [303, 303]);
+    assert.equal(dns.questions() - before, one, 'the second press asked DNS again');
+  });
+
   test('a wrong SPF: two records, or one that lacks the mail host', async () => {
     const d = (await aDomain(server.services)).name;
     dns.records.set(d, { TXT: ['v=spf1 mx ~all', 'v=spf1 a:mail.test ~all'] });

@@ -20,7 +20,10 @@ const partOf = (n: Node) => {
   if (functionName === '(idle)') return 'idle';
   if (functionName === '(garbage collector)') return 'garbage collection';
   if (functionName === '(program)') return 'native (program)';
-  if (url.includes('/node_modules/')) return `package ${url.split('/node_modules/').at(-1)!.split('/').slice(0, url.split('/node_modules/').at(-1)!.startsWith('@') ? 2 : 1).join('/')}`;
+  if (url.includes('/node_modules/')) {
+    const parts = url.split('/node_modules/').at(-1)!.split('/');
+    return `package ${parts.slice(0, parts[0]!.startsWith('@') ? 2 : 1).join('/')}`;
+  }
   if (url.startsWith('node:')) return `node ${url.slice(5).split('/')[0]}`;
   if (url.includes('/dist/')) return `mailpass ${url.split('/dist/').at(-1)}`;
   return url ? 'other JavaScript' : `native ${functionName}`;

@@ -192,7 +192,9 @@ describe('the DNS page', () => {
       assert.equal(res.status, 303);
       // The budget bounds the wait: never the resolver's own retries (c-ares would try for far longer).
       assert.ok(took < 10_000, `the check took ${took} ms`);
-      const r = rows((await dnsPage(agent, d)).text);
+      const page = (await dnsPage(agent, d)).text;
+      assert.match(page, /No answer within 3 s\./);
+      const r = rows(page);
       assert.equal(r.get('spf')!.status, 'ok');
       assert.equal(r.get('dmarc')!.status, 'no answer');
       assert.equal(r.get('autoconfig')!.status, 'no answer');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -65,6 +65,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
       const tmpJson = path.join(tmp, `${id}.json`);
       const check = new Checks();
       let bytes = 0;
+      let spooled = false;
       try {
         await pipeline(
           data,
@@ -75,27 +76,25 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
               if (bytes <= maxBytes) yield chunk;
             }
           },
-          createWriteStream(tmpEml, { mode: 0o600 }),
+          // flush: fsync before the close, in the stream's own open-write-close (no second open to sync).
+          createWriteStream(tmpEml, { mode: 0o600, flush: true }),
         );
         if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
         if (check.endings.bad) return { ok: false, reason: 'bare-line-ending' };
         if (headersAllowed && !headersAllowed(check.headers.text)) return { ok: false, reason: 'sender-not-allowed' };
-        await fsyncPath(tmpEml);
         const meta = JSON.stringify({ id, ...envelope, size: bytes });
-        const fh = await open(tmpJson, 'w', 0o600);
-        try {
-          await fh.writeFile(meta);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await writeFile(tmpJson, meta, { mode: 0o600, flush: true });
         await rename(tmpEml, path.join(dir, `${id}.eml`));
         await rename(tmpJson, path.join(dir, `${id}.json`));
         await fsyncPath(dir);
+        spooled = true;
         return { ok: true, id, bytes };
       } finally {
-        await rm(tmpEml, { force: true });
-        await rm(tmpJson, { force: true });
+        // What a refused or failed message left behind; a spooled one has no temporary files left.
+        if (!spooled) {
+          await rm(tmpEml, { force: true });
+          await rm(tmpJson, { force: true });
+        }
       }
     },
   };

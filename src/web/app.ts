@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csrfSync } from 'csrf-sync';
 import compression from 'compression';
+import ejs from 'ejs';
 import express, { type Express, type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
@@ -68,6 +69,11 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   // Templates compiled once, not on every render (Express caches only with NODE_ENV=production;
   // under mixed load, compiling and re-reading them took a seventh of the server's CPU).
   app.set('view cache', true);
+  // Includes are named from the views directory ('/partials/head', resolved against `root`): ejs
+  // looks a relative include up on disk (existsSync) on every render, cached or not.
+  app.engine('ejs', (file: string, data: object, cb: (err: Error | null, html?: string) => void) =>
+    void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true }, cb),
+  );
   app.locals.productName = 'mailpass';
   assets ??= loadAssets(ASSETS_DIR);
   app.locals.asset = assets.url;

@@ -25,6 +25,8 @@ export interface RunningServer {
   adapters: Adapters;
   /** The server's own SQLite connection (null on PostgreSQL): fault tests set pragmas on it (query_only, max_page_count). */
   db: Db | null;
+  /** Its connection for web sessions (null on PostgreSQL): a fault that hits the file hits both. */
+  sessionsDb: Db | null;
   close(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         onResult: metrics?.relayed,
       })
     : null;
-  const { services, adapters, db, close: closeServices } = await openServices(config, log, {
+  const { services, adapters, db, sessionsDb, close: closeServices } = await openServices(config, log, {
     mailer: relay ? createRelayMailer(relay, config.smtpHostname) : null,
     observeHash: metrics?.observeHash,
     onAuthVerify: metrics?.observeAuthVerify,
@@ -135,7 +137,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await closeServices();
       log.info({}, 'stopped');
     })());
-  return { httpPort, smtpPorts: smtp.ports, services, adapters, db, close };
+  return { httpPort, smtpPorts: smtp.ports, services, adapters, db, sessionsDb, close };
 }
 
 async function prepareOnce(config: Config, log: Logger) {

@@ -162,16 +162,20 @@ export interface Opened {
   adapters: Adapters & { counters: StoredLimitCounters };
   /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
   db: Db | null;
+  /** The SQLite connection that writes web sessions (see createSqliteStore; null on PostgreSQL). */
+  sessionsDb: Db | null;
   /** Writes what is pending, stops the workers and closes the database. */
   close(): Promise<void>;
 }
 
 /** The store of `config`: the SQLite file in DATA_DIR, or PostgreSQL at DATABASE_URL (SPEC §12), its schema brought up to date. */
-export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; pool: pg.Pool | null; end(): Promise<void> }> {
+export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; sessionsDb: Db | null; pool: pg.Pool | null; end(): Promise<void> }> {
   if (!config.database) {
     const db = openDatabase(config.dbFile);
-    const store = createSqliteStore(db);
-    return { store, counters: createSqliteLimitCounters(config.dbFile), db, pool: null, end: async () => store.close() };
+    const sessions = openDatabase(config.dbFile, { migrate: false });
+    sessions.pragma('synchronous = NORMAL');
+    const store = createSqliteStore(db, { sessions });
+    return { store, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: sessions, pool: null, end: async () => store.close() };
   }
   const pool = createPool(config.database.url, config.database.poolSize);
   try {
@@ -181,7 +185,7 @@ export async function openStore(config: Config): Promise<{ store: Store; counter
     const why = (err as { code?: string }).code ?? (err as Error).message;
     throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
   }
-  return { store: createPostgresStore(pool), counters: createPostgresLimitCounters(pool), db: null, pool, end: () => pool.end() };
+  return { store: createPostgresStore(pool), counters: createPostgresLimitCounters(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
 }
 
 /** Opens the database of `config` with every adapter, and the services over them. */
@@ -190,7 +194,7 @@ export async function openServices(
   log: Logger,
   options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
 ): Promise<Opened> {
-  const { store, counters, db, pool, end } = await openStore(config);
+  const { store, counters, db, sessionsDb, pool, end } = await openStore(config);
   // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
   const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
   await events?.start();
@@ -220,5 +224,5 @@ export async function openServices(
       await events?.close();
       await end();
     })());
-  return { services, adapters, db, close };
+  return { services, adapters, db, sessionsDb, close };
 }

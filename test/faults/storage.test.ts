@@ -227,7 +227,9 @@ describe('a lock held by another connection (BEGIN IMMEDIATE)', () => {
 describe('a database that cannot be written (query_only)', () => {
   test('writes answer 503, reads keep working, and writes work again when the fault goes', async () => {
     const s = await aSubject();
-    server.db.pragma('query_only = ON');
+    // A read-only file refuses every connection's writes, the sessions' one too.
+    const connections = [server.db, server.sessionsDb!];
+    for (const c of connections) c.pragma('query_only = ON');
     try {
       await assertWritesRefused(s);
       assert.equal((await request(server.url).get('/healthz')).status, 200);
@@ -244,7 +246,7 @@ describe('a database that cannot be written (query_only)', () => {
       assert.match((await c.authPlain(s.address, s.password)).text, /^235 /);
       c.close();
     } finally {
-      server.db.pragma('query_only = OFF');
+      for (const c of connections) c.pragma('query_only = OFF');
     }
     await assertWritesWork(s);
   });

@@ -68,7 +68,8 @@ function record(owner: Buffer, type: TypeName, value: string): Buffer {
  * A small authoritative DNS server on 127.0.0.1 (UDP) for the tests: it answers A, AAAA, CNAME, TXT
  * and SRV questions from `records` (name → its records; a bare array is TXT strings), follows a
  * CNAME within its own names, answers NXDOMAIN for names it does not have, and never answers
- * the names in `silent` (a resolver's timeout). node:dgram suffices for that much of RFC 1035, and no
+ * the names in `silent` (a resolver's timeout); `holdAnswers(ms)` delays every answer (a slow
+ * server, so that a test can act while a lookup is under way). node:dgram suffices for that much of RFC 1035, and no
  * package is pulled in for it.
  */
 export async function startDnsServer(records: Map<string, string[] | NameRecords>, { silent = new Set<string>() }: { silent?: Set<string> } = {}) {
@@ -78,6 +79,7 @@ export async function startDnsServer(records: Map<string, string[] | NameRecords
     return Array.isArray(r) ? { TXT: r } : r;
   };
   let questions = 0;
+  let holdMs = 0;
   socket.on('message', (query, peer) => {
     if (query.length < 12) return;
     questions++;
@@ -116,7 +118,10 @@ export async function startDnsServer(records: Map<string, string[] | NameRecords
     header.writeUInt16BE(0x8400 | (query.readUInt16BE(2) & 0x0100) | (records.has(name) ? 0 : 3), 2);
     header.writeUInt16BE(1, 4);
     header.writeUInt16BE(answers.length, 6);
-    socket.send(Buffer.concat([header, query.subarray(12, questionEnd), ...answers]), peer.port, peer.address);
+    const answer = Buffer.concat([header, query.subarray(12, questionEnd), ...answers]);
+    const send = () => socket.send(answer, peer.port, peer.address);
+    if (holdMs > 0) setTimeout(send, holdMs);
+    else send();
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
   const { port } = socket.address() as AddressInfo;
@@ -125,6 +130,10 @@ export async function startDnsServer(records: Map<string, string[] | NameRecords
     records,
     /** Questions received so far. */
     questions: () => questions,
+    /** Answers from now on wait `ms` (0: at once). */
+    holdAnswers: (ms: number) => {
+      holdMs = ms;
+    },
     stop: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

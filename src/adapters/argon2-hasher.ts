@@ -1,6 +1,7 @@
 import os from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
+import { loadArgon2Binding, type Argon2Binding } from './argon2-binding.js';
 import { splitStored } from '../core/hash-schemes.js';
 import { verifyScheme } from './legacy-hashes.js';
 import type { Hasher } from '../core/ports.js';
@@ -72,18 +73,51 @@ export function defaultHashConcurrency(): number {
   return Math.max(1, Math.min(os.availableParallelism(), pool - 1));
 }
 
+const ARGON2ID = 2;
+const VERSION = 0x13;
+const SALT_BYTES = 16;
+const HASH_BYTES = 32;
+const EMPTY = Buffer.alloc(0);
+/** PHC's base64: the standard alphabet without padding. */
+const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+
+/**
+ * Verifies a password against an argon2 PHC string. What this hasher writes (argon2id, version 19,
+ * m, t and p in either order) goes through `binding`; any other argon2 string (another type or
+ * version, associated data) through the argon2 package's own verify, as before.
+ */
+async function verifyPhc(binding: Argon2Binding, hash: string, password: string): Promise<boolean> {
+  const m = PHC.exec(hash);
+  if (!m) return false;
+  const { m: mem, t, p } = parseParams(m[3]!);
+  const expected = Buffer.from(m[5]!, 'base64');
+  const salt = Buffer.from(m[4]!, 'base64');
+  const ours = m[1] === 'id' && m[2] === '19' && m[3]!.split(',').length === 3 && expected.length >= 4 && salt.length >= 8;
+  if (!ours || !mem || !t || !p) return argon2.verify(hash, password);
+  const actual = await binding.hash({ password: Buffer.from(password), salt, secret: EMPTY, data: EMPTY, hashLength: expected.length, m: mem, t, p, type: ARGON2ID, version: VERSION });
+  return timingSafeEqual(actual, expected);
+}
+
+let shared: Promise<Argon2Binding> | null = null;
+/** The build chosen once per process (loadArgon2Binding hashes a probe with both). */
+export const sharedBinding = () => (shared ??= loadArgon2Binding());
+
 export interface HashObserver {
   (op: 'hash' | 'verify', seconds: number): void;
 }
 
-/** argon2id with explicit parameters; the work runs on libuv's thread pool, never on the event loop. */
-export function createArgon2Hasher(params: Argon2Params, concurrency = defaultHashConcurrency(), observe?: HashObserver): Hasher {
-  const options = {
-    type: argon2.argon2id,
-    memoryCost: params.memoryKib,
-    timeCost: params.timeCost,
-    parallelism: params.parallelism,
-  } as const;
+/**
+ * argon2id with explicit parameters; the work runs on libuv's thread pool, never on the event loop,
+ * in the AVX2 build of the argon2 package's code where the processor has AVX2 (argon2-binding.ts).
+ * `binding` is for tests.
+ */
+export function createArgon2Hasher(params: Argon2Params, concurrency = defaultHashConcurrency(), observe?: HashObserver, binding: Promise<Argon2Binding> = sharedBinding()): Hasher {
+  const makeHash = async (password: string) => {
+    const salt = randomBytes(SALT_BYTES);
+    const raw = await (await binding).hash({ password: Buffer.from(password), salt, secret: EMPTY, data: EMPTY, hashLength: HASH_BYTES, m: params.memoryKib, t: params.timeCost, p: params.parallelism, type: ARGON2ID, version: VERSION });
+    return `$argon2id$v=19$m=${params.memoryKib},t=${params.timeCost},p=${params.parallelism}$${b64(salt)}$${b64(raw)}`;
+  };
+  const verify = async (hash: string, password: string) => verifyPhc(await binding, hash, password);
   const limiter = createLimiter(concurrency);
   const timed = async <T>(op: 'hash' | 'verify', task: () => Promise<T>): Promise<T> =>
     limiter.run(async () => {
@@ -102,17 +136,17 @@ export function createArgon2Hasher(params: Argon2Params, concurrency = defaultHa
     const { scheme, hash } = splitStored(stored);
     if (scheme === 'unknown') return false;
     if (scheme === 'ARGON2ID' || scheme === 'ARGON2I') return timed('verify', () => verifyScheme(scheme, hash, password));
-    dummy ??= argon2.hash(randomBytes(16).toString('base64'), options);
+    dummy ??= makeHash(randomBytes(16).toString('base64'));
     const dummyHash = await dummy;
-    const [ok] = await Promise.all([verifyScheme(scheme, hash, password), timed('verify', () => argon2.verify(dummyHash, password)).catch(() => false)]);
+    const [ok] = await Promise.all([verifyScheme(scheme, hash, password), timed('verify', () => verify(dummyHash, password)).catch(() => false)]);
     return ok;
   };
   return {
-    hash: (password) => timed('hash', async () => canonicalPhc(await argon2.hash(password, options))),
+    hash: (password) => timed('hash', () => makeHash(password)),
     async verify(hash, password) {
       if (hash.startsWith('{')) return verifyImported(hash, password);
       if (!PHC.test(hash)) return false;
-      return timed('verify', () => argon2.verify(hash, password)).catch(() => false);
+      return timed('verify', () => verify(hash, password)).catch(() => false);
     },
     needsRehash(hash) {
       const m = PHC.exec(hash);

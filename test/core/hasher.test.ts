@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
 import argon2 from 'argon2';
+import { AVX2_BUILD, cpuHasAvx2, loadArgon2Binding } from '../../src/adapters/argon2-binding.js';
 import { canonicalPhc, createArgon2Hasher, createLimiter } from '../../src/adapters/argon2-hasher.js';
 
 const params = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
@@ -52,4 +56,54 @@ test('the limiter runs at most N tasks at once', async () => {
     ),
   );
   assert.equal(peak, 2);
+});
+
+describe('the argon2 build (dist/native/argon2-avx2.node where the processor has AVX2)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mailpass-argon2-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('the AVX2 build serves exactly when the processor has AVX2 and the build is there', async () => {
+    const binding = await loadArgon2Binding();
+    assert.equal(binding.build, cpuHasAvx2() && existsSync(AVX2_BUILD) ? 'avx2' : 'package');
+  });
+
+  test("each build's hashes verify with the argon2 package, and the package's with each build", async () => {
+    const builds = [await loadArgon2Binding(), await loadArgon2Binding({ avx2File: path.join(dir, 'none.node') })];
+    assert.equal(builds[1]!.build, 'package');
+    for (const binding of builds) {
+      const hasher = createArgon2Hasher({ memoryKib: 19456, timeCost: 2, parallelism: 1 }, 2, undefined, Promise.resolve(binding));
+      const ours = await hasher.hash('Kv7#pLq2!wZr');
+      assert.equal(await argon2.verify(ours, 'Kv7#pLq2!wZr'), true, binding.build);
+      assert.equal(await argon2.verify(ours, 'Kv7#pLq2!wZs'), false, binding.build);
+      const theirs = canonicalPhc(await argon2.hash('Kv7#pLq2!wZr', { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 }));
+      assert.equal(await hasher.verify(theirs, 'Kv7#pLq2!wZr'), true, binding.build);
+      assert.equal(await hasher.verify(theirs, 'Kv7#pLq2!wZs'), false, binding.build);
+    }
+  });
+
+  test("another argon2 string (argon2i, associated data) still verifies through the package's verify", async () => {
+    const hasher = createArgon2Hasher(params);
+    const argon2i = await argon2.hash('Kv7#pLq2!wZr', { type: argon2.argon2i, memoryCost: 1024, timeCost: 1, parallelism: 1 });
+    const withData = await argon2.hash('Kv7#pLq2!wZr', { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1, associatedData: Buffer.from('ad') });
+    for (const hash of [argon2i, withData]) {
+      assert.equal(await hasher.verify(hash, 'Kv7#pLq2!wZr'), true, hash);
+      assert.equal(await hasher.verify(hash, 'Kv7#pLq2!wZs'), false, hash);
+    }
+  });
+
+  test("without AVX2, with a file that does not load, or one that answers otherwise, the package's build serves", async () => {
+    const noAvx2 = path.join(dir, 'cpuinfo');
+    writeFileSync(noAvx2, 'processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx\n');
+    assert.equal((await loadArgon2Binding({ cpuinfo: noAvx2 })).build, 'package');
+    const broken = path.join(dir, 'broken.node');
+    writeFileSync(broken, 'not a shared object');
+    const withAvx2 = path.join(dir, 'cpuinfo-avx2');
+    writeFileSync(withAvx2, 'processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2\n');
+    if (process.arch !== 'x64') return;
+    assert.equal((await loadArgon2Binding({ avx2File: broken, cpuinfo: withAvx2 })).build, 'package');
+    // A module that loads but computes something else (a miscompiled build) fails the probe.
+    const wrong = path.join(dir, 'wrong.cjs');
+    writeFileSync(wrong, 'exports.hash = async () => Buffer.alloc(32, 1);\n');
+    assert.equal((await loadArgon2Binding({ avx2File: wrong, cpuinfo: withAvx2 })).build, 'package');
+  });
 });

@@ -16,6 +16,7 @@ import { percentile } from './smtp-load.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const SMTP_SESSIONS = Number(process.env.BENCH_SMTP_SESSIONS ?? 200);
 const WEB_USERS = Number(process.env.BENCH_WEB_USERS ?? 50);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 /** Messages per SMTP session before it QUITs and a new one (with a new AUTH) starts. */
 const MESSAGES_PER_SESSION = 10;
 /**
@@ -179,6 +180,8 @@ async function main() {
     SMTP_MAX_CLIENTS_PER_IP: String(SMTP_SESSIONS + 50),
     LOGIN_MAX_ATTEMPTS: '100000',
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
+    // BENCH_WORKERS=N: the server as WORKERS=N runs it (a primary and N processes on the same ports).
+    WORKERS: String(WORKERS),
   };
   server = await startServerProcess(dataDir, env);
   const { ports } = server;
@@ -241,6 +244,7 @@ async function main() {
   for (const e of [...new Set(smtpErrors)].slice(0, 5)) note(`smtp: ${e}`);
   const figures = {
     seconds: Math.round(elapsed * 10) / 10,
+    server_workers: WORKERS,
     smtp_sessions_concurrent: SMTP_SESSIONS,
     smtp_sessions_completed: smtpSessions,
     messages_accepted: acked.length,

@@ -44,7 +44,9 @@ export interface ServerProcess {
 export async function startServerProcess(dataDir: string, env: Record<string, string>, { cpus }: { cpus?: string } = {}): Promise<ServerProcess> {
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (for bench/profile-summary.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const node = [process.execPath, ...profile, fileURLToPath(new URL('./server.mjs', import.meta.url))];
+  // WORKERS=N: a cluster primary (bench/server-primary.mjs) with N workers, as `mailpass serve` runs.
+  const script = Number(env.WORKERS ?? 1) > 1 ? './server-primary.mjs' : './server.mjs';
+  const node = [process.execPath, ...profile, fileURLToPath(new URL(script, import.meta.url))];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command!, args, {
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },

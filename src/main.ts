@@ -143,7 +143,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   return { httpPort, smtpPorts: smtp.ports, services, adapters, db, sessionsDb, close };
 }
 
-async function prepareOnce(config: Config, log: Logger) {
+export async function prepareOnce(config: Config, log: Logger) {
   const { services, close } = await openServices(config, log);
   try {
     const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);

@@ -4,13 +4,15 @@
 // ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM to measure other parameters.
 // The load generator gets the last processor and the server the others, so that what the generator
 // spends is not taken from the server; BENCH_SERVER_CPUS and BENCH_CLIENT_CPUS (taskset lists, such
-// as 0,1 for both: the shared layout) choose otherwise.
+// as 0,1 for both: the shared layout) choose otherwise. BENCH_TLS_KEY=rsa2048 gives the server an
+// RSA-2048 certificate instead of its own P-256 one (what a full TLS handshake costs depends on it).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { cGenerator, loginAt, nodeGenerator, type Logins, type RunOptions, type SessionRun } from './smtp-generator.js';
+import { generate } from 'selfsigned';
 import { percentile } from './smtp-load.js';
 import { formLogin, median, note, paired, report, round, timeGets, visitBytes, type Pair } from './common.js';
 
@@ -62,8 +64,30 @@ function loginFigure(pairs: Array<Pair<{ rate: number }, Measured>>) {
   };
 }
 
+/**
+ * BENCH_TLS_KEY=rsa2048: the server's certificate has an RSA-2048 key (as many certificate
+ * authorities still issue) instead of the P-256 key mailpass makes for itself. A full handshake then
+ * signs with RSA, about a millisecond of server CPU that a resumed one skips.
+ */
+const TLS_KEY = process.env.BENCH_TLS_KEY ?? 'p256';
+async function certificateFor(dir: string) {
+  if (TLS_KEY === 'p256') return;
+  if (TLS_KEY !== 'rsa2048') throw new Error(`BENCH_TLS_KEY: p256 or rsa2048, not ${TLS_KEY}`);
+  const pems = await generate([{ name: 'commonName', value: 'mail.test' }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'mail.test' }] }],
+  });
+  mkdirSync(path.join(dir, 'tls'), { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(dir, 'tls', 'key.pem'), pems.private, { mode: 0o600 });
+  writeFileSync(path.join(dir, 'tls', 'cert.pem'), pems.cert);
+}
+
 async function main() {
   const hash = await seed();
+  // Where the server makes its own certificate on first start, one of BENCH_TLS_KEY's is put first.
+  await certificateFor(dataDir);
   // This process and its children (the load generator) on their processors; the server on its own.
   if (CLIENT_CPUS) execFileSync('taskset', ['-apc', CLIENT_CPUS, String(process.pid)], { stdio: 'ignore' });
   server = await startServerProcess(
@@ -140,6 +164,7 @@ async function main() {
       ...loginFigure(resumed),
       baseline_server_cpu_ms_per_login: median(resumed.map((p) => p.baseline.serverCpuPerOp)),
       resumed_share: median(resumed.map((p) => p.subject.resumed / Math.max(1, p.subject.ops))),
+      certificate_key: TLS_KEY,
     });
   }
 

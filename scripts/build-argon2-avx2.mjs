@@ -2,7 +2,7 @@
 //
 // The package compiles argon2's optimised code for SSE2 only (`-msse -msse2`): on a core with AVX2
 // a verification then costs about 1.7 times the CPU that the same code built with `-mavx2` needs
-// (28 against 16 ms for m=19456, t=2, p=1; libsodium, and so Dovecot, choose AVX2 at run time).
+// (28 against 16 ms for m=19456, t=2, p=1, two at a time on one core).
 // This builds `dist/native/argon2-avx2.node`; src/adapters/argon2-binding.ts loads it only on a
 // processor that reports AVX2, and only after it has given the same hash as the package's module.
 // Where it cannot be built (no compiler, another architecture) the package's own build serves, and

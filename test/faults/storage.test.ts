@@ -252,6 +252,29 @@ describe('a database that cannot be written (query_only)', () => {
   });
 });
 
+describe('web sessions on a connection of their own', () => {
+  test('new sessions go through it with synchronous=NORMAL; ending one is the main connection\'s (FULL)', async () => {
+    assert.equal(server.sessionsDb!.pragma('synchronous', { simple: true }), 1, 'sessions: NORMAL');
+    assert.equal(server.db.pragma('synchronous', { simple: true }), 2, 'main: FULL');
+    const s = await aSubject();
+    const other = await aSubject();
+    server.sessionsDb!.pragma('query_only = ON');
+    try {
+      // A login needs a new session row, which only the sessions' connection writes.
+      const refused = await other.user.post('/login').type('form').send({ email: other.address, password: other.password, _csrf: other.userCsrf });
+      assert.equal(refused.status, 503);
+      // Logging out deletes the row through the main connection: it works, and the session is gone.
+      const out = await s.user.post('/logout').type('form').send({ _csrf: s.userCsrf });
+      assert.equal(out.status, 303);
+      const after = await s.user.get('/account');
+      assert.equal(after.status, 303);
+      assert.match(after.headers.location ?? '', /\/login/);
+    } finally {
+      server.sessionsDb!.pragma('query_only = OFF');
+    }
+  });
+});
+
 describe('a full disk (max_page_count)', () => {
   test('a password change answers 503 with nothing half-written, and works again once there is room', async () => {
     const s = await aSubject();

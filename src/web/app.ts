@@ -13,7 +13,7 @@ import { loadAssets } from './assets.js';
 import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
-import { handleErrors, markEnding, notFound } from './middleware/errors.js';
+import { handleErrors, handleLateErrors, markEnding, notFound } from './middleware/errors.js';
 import { lateCookies } from './middleware/late-cookies.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
@@ -142,5 +142,6 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.use(panelRoutes(svc));
   app.use(notFound);
   app.use(handleErrors(log));
+  app.use(handleLateErrors(log));
   return app;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -252,6 +253,21 @@ describe('a database that cannot be written (query_only)', () => {
   });
 });
 
+/** One request over `agent` (keep-alive): its status, body, and whether it went over a connection used before. */
+function overAgent(agent: http.Agent, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  return new Promise<{ status: number; text: string; reused: boolean; cookie: string }>((resolve, reject) => {
+    const req = http.request(url, { agent, method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, text, reused: req.reusedSocket, cookie: (res.headers['set-cookie'] ?? [])[0]?.split(';')[0] ?? '' }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 describe('web sessions on a connection of their own', () => {
   test('new sessions go through it with synchronous=NORMAL; ending one is the main connection\'s (FULL)', async () => {
     assert.equal(server.sessionsDb!.pragma('synchronous', { simple: true }), 1, 'sessions: NORMAL');
@@ -271,6 +287,34 @@ describe('web sessions on a connection of their own', () => {
       assert.match(after.headers.location ?? '', /\/login/);
     } finally {
       server.sessionsDb!.pragma('query_only = OFF');
+    }
+  });
+
+  test('a login refused because its session cannot be stored gets the whole 503 page, and its connection stays open', async () => {
+    const { address, password } = await aMailbox(server.services, { domain });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const page = await overAgent(agent, `${server.url}/login`);
+      const form = new URLSearchParams({ email: address, password, _csrf: csrfOf(page.text) }).toString();
+      server.sessionsDb!.pragma('query_only = ON');
+      try {
+        // The 503 page saves the regenerated session again, and that fails again: the failure must
+        // not reach Express's fallback, which destroys the connection.
+        const refused = await overAgent(agent, `${server.url}/login`, {
+          method: 'POST',
+          headers: { cookie: page.cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(form)) },
+          body: form,
+        });
+        assert.equal(refused.status, 503);
+        assert.match(refused.text, /Service temporarily unavailable\.[\s\S]*<\/html>/);
+        const next = await overAgent(agent, `${server.url}/healthz`);
+        assert.equal(next.status, 200);
+        assert.equal(next.reused, true, 'the connection of the 503 was closed');
+      } finally {
+        server.sessionsDb!.pragma('query_only = OFF');
+      }
+    } finally {
+      agent.destroy();
     }
   });
 });

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 
@@ -37,16 +37,20 @@ export const markEnding: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/**
+ * An error that arrives once the response was sent: express-session saves the session after the
+ * page went out, and when that fails (a lock, a read-only or full disk) the page was already
+ * served. Rendering again would throw, and Express's fallback would drop the connection, possibly
+ * before the page is flushed; only a response that was never ended is cut off.
+ */
+function failedAfterResponse(err: unknown, req: Request, res: Response, log: Logger) {
+  log.warn({ err: err instanceof UnavailableError ? (err.cause ?? err) : err, reqId: req.id }, 'request failed after its response was sent');
+  if (!res.writableEnded && !(res as Response & { [ENDING]?: boolean })[ENDING]) res.destroy();
+}
+
 /** The one error handler of the HTML panel: domain errors become statuses and pages; a stack only reaches the log. */
 export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res, _next) => {
-  if (res.headersSent) {
-    // express-session saves the session after the page went out; when that fails (a lock, a
-    // read-only or full disk) the page was already served. Rendering again would throw, and
-    // Express's fallback would drop the connection, possibly before the page is flushed.
-    log.warn({ err: err instanceof UnavailableError ? (err.cause ?? err) : err, reqId: req.id }, 'request failed after its response was sent');
-    if (!res.writableEnded && !(res as Response & { [ENDING]?: boolean })[ENDING]) res.destroy();
-    return;
-  }
+  if (res.headersSent) return failedAfterResponse(err, req, res, log);
   const form = res.locals.form;
   if (err instanceof ValidationError || (err instanceof ConflictError && form)) {
     const errors = err instanceof ValidationError ? err.fields : { form: [err.message] };
@@ -74,4 +78,15 @@ export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res
   }
   (req.log ?? log).error({ err }, 'request failed');
   res.status(500).render(VIEW_ERROR, { title: 'Error', message: 'An error occurred while processing the request.' });
+};
+
+/**
+ * Mounted after handleErrors: the error page it rendered saves the session too, and when that save
+ * fails again (the store that made the page a 503 is still down) express-session passes the error
+ * on from there, past every handler, to Express's fallback, which drops the connection with the
+ * 503 page half sent. Here it is logged, and the page is let finish.
+ */
+export const handleLateErrors = (log: Logger): ErrorRequestHandler => (err, req, res, next) => {
+  if (res.headersSent) return failedAfterResponse(err, req, res, log);
+  next(err);
 };

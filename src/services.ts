@@ -172,8 +172,7 @@ export interface Opened {
 export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; sessionsDb: Db | null; pool: pg.Pool | null; end(): Promise<void> }> {
   if (!config.database) {
     const db = openDatabase(config.dbFile);
-    const sessions = openDatabase(config.dbFile, { migrate: false });
-    sessions.pragma('synchronous = NORMAL');
+    const sessions = openDatabase(config.dbFile, { migrate: false, synchronous: 'NORMAL' });
     const store = createSqliteStore(db, { sessions });
     return { store, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: sessions, pool: null, end: async () => store.close() };
   }

@@ -15,6 +15,11 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Apply pending migrations (the server and every writing CLI command do). */
   migrate?: boolean;
+  /**
+   * FULL (the default): an acknowledged write survives a power cut. NORMAL: for the connections
+   * that write what is not worth an fsync on the event loop (web sessions, the limiter's counts).
+   */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 /** Opens the database with the settings every connection needs and brings its schema up to date. */
@@ -27,7 +32,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     // An acknowledged password change must survive a power cut, not only a process crash.
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   }
   if (options.migrate ?? !options.readonly) migrate(db);
   return db;

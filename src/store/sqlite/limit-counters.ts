@@ -1,7 +1,7 @@
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import { translateSqliteError } from './sqlite-store.js';
 import { countersOver, LIMITER_OPTIONS, type StoredLimitCounters } from '../limit-counters.js';
-import { BUSY_TIMEOUT_MS, openDatabase } from './db.js';
+import { openDatabase } from './db.js';
 
 /**
  * The throttle's counters in the database file, through rate-limiter-flexible's SQLite limiter,
@@ -10,9 +10,7 @@ import { BUSY_TIMEOUT_MS, openDatabase } from './db.js';
  * cut), while the main one keeps FULL for passwords.
  */
 export function createSqliteLimitCounters(dbFile: string): StoredLimitCounters {
-  const db = openDatabase(dbFile, { migrate: false });
-  db.pragma('synchronous = NORMAL');
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const db = openDatabase(dbFile, { migrate: false, synchronous: 'NORMAL' });
   return countersOver((duration) => new RateLimiterSQLite({ ...LIMITER_OPTIONS, storeClient: db, storeType: 'better-sqlite3', duration }), {
     translate: translateSqliteError,
     close: () => {

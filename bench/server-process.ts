@@ -45,8 +45,11 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (for bench/profile-summary.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   // WORKERS=N: a cluster primary (bench/server-primary.mjs) with N workers, as `mailpass serve` runs.
-  const script = Number(env.WORKERS ?? 1) > 1 ? './server-primary.mjs' : './server.mjs';
-  const node = [process.execPath, ...profile, fileURLToPath(new URL(script, import.meta.url))];
+  // BENCH_SERVER=floor: bench/floor-server.mjs, the runtime's part of the same traffic alone.
+  const script = process.env.BENCH_SERVER === 'floor' ? './floor-server.mjs' : Number(env.WORKERS ?? 1) > 1 ? './server-primary.mjs' : './server.mjs';
+  // BENCH_SERVER_FLAGS: node's and V8's options for the server alone (e.g. --heap-growing-percent=50).
+  const flags = process.env.BENCH_SERVER_FLAGS ? process.env.BENCH_SERVER_FLAGS.split(' ') : [];
+  const node = [process.execPath, ...flags, ...profile, fileURLToPath(new URL(script, import.meta.url))];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command!, args, {
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },

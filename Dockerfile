@@ -52,4 +52,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "dist/healthcheck.js"]
 # SIGTERM lets in-flight requests and messages finish (10 s at most): give `docker stop` a bit more.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+# Through the CLI: bin/mailpass.js sizes libuv's thread pool (one thread a core, 2 to 4) before
+# anything uses it; UV_THREADPOOL_SIZE set here or by `docker run -e` wins.
+CMD ["node", "bin/mailpass.js", "serve"]

@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { createArgon2Hasher } from '../src/adapters/argon2-hasher.js';
 import { openDatabase } from '../src/store/sqlite/db.js';
+
+/** The thread pool's size as `mailpass serve` sets it (bin/threadpool.js): the server here is an ES module entry, too late to set it itself. */
+const { threadPoolSize } = createRequire(import.meta.url)('../bin/threadpool.js') as { threadPoolSize: () => string };
 
 /** The argon2 parameters of this environment (ARGON2_*), which the server process inherits. */
 export const argon2Params = () => loadConfig({ ARGON2_MEMORY_KIB: process.env.ARGON2_MEMORY_KIB, ARGON2_TIME_COST: process.env.ARGON2_TIME_COST, ARGON2_PARALLELISM: process.env.ARGON2_PARALLELISM }).argon2;
@@ -52,7 +56,7 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   const node = [process.execPath, ...flags, ...profile, fileURLToPath(new URL(script, import.meta.url))];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command!, args, {
-    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },
+    env: { ...process.env, UV_THREADPOOL_SIZE: threadPoolSize(), DATA_DIR: dataDir, LOG_LEVEL: 'silent', SMTP_HOSTNAME: 'mail.test', ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const ports = await new Promise<ServerProcess['ports']>((resolve, reject) => {

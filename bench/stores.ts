@@ -43,10 +43,10 @@ const freePort = () =>
     });
   });
 
-/** `node dist/main.js` with WORKERS=n on `dataDir`, ready once its SMTP port answers. */
+/** `mailpass serve` (bin/mailpass.js) with WORKERS=n on `dataDir`, ready once its SMTP port answers. */
 async function startWorkers(dataDir: string, n: number): Promise<{ smtp: number; stop(): Promise<void> }> {
   const smtp = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url))], {
+  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL('../bin/mailpass.js', import.meta.url)), 'serve'], {
     env: { ...process.env, ...ENV, DATA_DIR: dataDir, WORKERS: String(n), PORT: '0', SMTP_PORT: String(smtp), SMTPS_PORT: '0', SMTP_HOSTNAME: 'mail.test', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -205,18 +206,18 @@ describe('Dockerfile', () => {
     assert.deepEqual(exposed.sort(), [config.port, config.smtpPort, config.smtpsPort].sort());
   });
 
-  test('CMD runs the compiled src/main.ts in exec form (node is PID 1 and gets SIGTERM)', () => {
+  test('CMD runs `mailpass serve` through bin/mailpass.js in exec form (node is PID 1 and gets SIGTERM)', () => {
     const cmd = last(final, 'CMD')!;
     assert.ok(cmd.exec, 'CMD in exec form');
-    assert.deepEqual(cmd.words, ['node', compiledPath('src/main.ts')]);
+    // Through the CLI, which sizes libuv's thread pool before anything uses it (bin/threadpool.js).
+    assert.deepEqual(cmd.words, ['node', 'bin/mailpass.js', 'serve']);
     // The CLI in the image (bin/mailpass) loads the same build tree.
     assert.match(read('bin/mailpass.js'), new RegExp(`\\.\\./${compiledPath('src/cli/index.ts').replace(/\./g, '\\.')}`));
   });
 
-  // package.json's start script runs dist/src/main.js, which tsc (rootDir src) never writes.
-  test('npm start runs the same entry as the image', () => {
-    const started = /\bnode\s+(\S+)\s*$/.exec(pkg.scripts.start ?? '')?.[1];
-    assert.equal(started, last(final, 'CMD')!.words[1]);
+  test('npm start runs the same command as the image', () => {
+    const started = /\bnode\s+(.+?)\s*$/.exec(pkg.scripts.start ?? '')?.[1];
+    assert.equal(started, last(final, 'CMD')!.words.slice(1).join(' '));
   });
 });
 
@@ -317,6 +318,8 @@ describe('the runtime stage, simulated', () => {
     emitted = transpileTree(path.join(dir, 'dist'));
     writeFileSync(path.join(dir, 'package.json'), read('package.json'));
     symlinkSync(path.join(ROOT, 'views'), path.join(dir, 'views'));
+    // Copied, not linked: bin/mailpass.js finds dist/ beside itself.
+    cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
     // What `npm ci --omit=dev` installs: the lock's top-level packages that are not dev-only.
     const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { dev?: boolean }> };
     for (const [key, entry] of Object.entries(lock.packages)) {
@@ -342,28 +345,44 @@ describe('the runtime stage, simulated', () => {
     assert.ok(pkg.dependencies.ejs);
   });
 
-  test('`node dist/main.js` starts with NODE_ENV=production and only those packages, serves, and stops on SIGTERM', async () => {
+  /** The image's CMD in the simulated tree, until its panel listens: its port and pid, and `stop` (SIGTERM, its exit code). */
+  const startImage = async (env: Record<string, string> = {}) => {
     // --preserve-symlinks: every package resolves its own imports inside this tree, as in the image.
-    const child = spawn(process.execPath, ['--preserve-symlinks', 'dist/main.js'], {
+    const child = spawn(process.execPath, ['--preserve-symlinks', ...last(final, 'CMD')!.words.slice(1)], {
       cwd: dir,
-      env: { PATH: process.env.PATH, ...TEST_ENV, NODE_ENV: 'production', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH, ...TEST_ENV, NODE_ENV: 'production', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`not listening within 30 s: ${stderr}`)), 30_000);
-        child.once('exit', () => reject(new Error(`exited early: ${stderr}`)));
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          const entry = (line.startsWith('{') ? JSON.parse(line) : {}) as { msg?: string; port?: number };
-          if (entry.msg !== 'web panel listening') return;
-          clearTimeout(timer);
-          resolve(entry.port!);
-        });
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not listening within 30 s: ${stderr}`)), 30_000);
+      child.once('exit', () => reject(new Error(`exited early: ${stderr}`)));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const entry = (line.startsWith('{') ? JSON.parse(line) : {}) as { msg?: string; port?: number };
+        if (entry.msg !== 'web panel listening') return;
+        clearTimeout(timer);
+        resolve(entry.port!);
       });
-      const base = `http://127.0.0.1:${port}`;
+    }).catch((err: unknown) => {
+      child.kill('SIGTERM');
+      throw err;
+    });
+    return {
+      port,
+      pid: child.pid!,
+      stop: async () => {
+        child.kill('SIGTERM');
+        return { code: await exited, stderr };
+      },
+    };
+  };
+
+  test('the image\'s CMD starts with NODE_ENV=production and only those packages, serves, and stops on SIGTERM', async () => {
+    const image = await startImage();
+    try {
+      const base = `http://127.0.0.1:${image.port}`;
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const login = await fetch(`${base}/login`);
       assert.equal(login.status, 200);
@@ -373,8 +392,23 @@ describe('the runtime stage, simulated', () => {
       const style = /href="(\/assets\/style\.[0-9a-f]{12}\.css)"/.exec(html)![1]!;
       assert.equal((await fetch(`${base}${style}`)).status, 200);
     } finally {
-      child.kill('SIGTERM');
+      const { code, stderr } = await image.stop();
+      assert.equal(code, 0, stderr);
     }
-    assert.equal(await exited, 0, stderr);
+  });
+
+  // Issue 21: four pool threads beside the event loop oversubscribe a two-core machine.
+  test('libuv\'s thread pool has a thread a core (2 to 4) unless UV_THREADPOOL_SIZE says otherwise', async () => {
+    const threads = async (env: Record<string, string>) => {
+      const image = await startImage(env);
+      const count = readdirSync(`/proc/${image.pid}/task`).length;
+      assert.equal((await image.stop()).code, 0);
+      return count;
+    };
+    const chosen = Math.min(4, Math.max(2, availableParallelism()));
+    const [unset, four, six] = [await threads({}), await threads({ UV_THREADPOOL_SIZE: '4' }), await threads({ UV_THREADPOOL_SIZE: '6' })];
+    assert.equal(unset - four, chosen - 4);
+    // What the operator sets is kept.
+    assert.equal(six - four, 2);
   });
 });

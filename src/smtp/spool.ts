@@ -42,6 +42,36 @@ async function fsyncPath(target: string) {
   }
 }
 
+/**
+ * One fsync shared by everyone who asks while it is pending (group commit): each caller is answered
+ * by a call of `sync` that started after it asked, so whatever it did before asking (a rename in a
+ * directory) is covered. Asked while one runs, a caller waits for the next, which starts when the
+ * running one ends and serves everyone who asked meanwhile. An error reaches every caller it covers.
+ */
+export function sharedSync(sync: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const start = () => {
+    const run = sync().finally(() => {
+      if (running === run) running = null;
+    });
+    running = run;
+    return run;
+  };
+  return () => {
+    if (next) return next;
+    if (!running) return start();
+    next = running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      next = null;
+      return start();
+    });
+    return next;
+  };
+}
+
 export interface Spool {
   readonly dir: string;
   /**
@@ -57,6 +87,8 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
   const dir = path.join(dataDir, 'spool');
   const tmp = path.join(dir, 'tmp');
   await mkdir(tmp, { recursive: true, mode: 0o700 });
+  // Messages that end together share the directory's fsync (under load, several per fsync).
+  const syncDir = sharedSync(() => fsyncPath(dir));
   return {
     dir,
     async accept(data, envelope, headersAllowed) {
@@ -86,7 +118,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
         await writeFile(tmpJson, meta, { mode: 0o600, flush: true });
         await rename(tmpEml, path.join(dir, `${id}.eml`));
         await rename(tmpJson, path.join(dir, `${id}.json`));
-        await fsyncPath(dir);
+        await syncDir();
         spooled = true;
         return { ok: true, id, bytes };
       } finally {

@@ -10,10 +10,10 @@ import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
 import { loadTls } from '../dist/smtp/tls.js';
+import { reportStats } from './process-stats.mjs';
 
 const dataDir = process.env.DATA_DIR;
 const spool = path.join(dataDir, 'spool');
@@ -110,31 +110,9 @@ const web = http.createServer((req, res) => {
 const smtp = net.createServer(smtpSession);
 await Promise.all([new Promise((r) => web.listen(0, '127.0.0.1', r)), new Promise((r) => smtp.listen(0, '127.0.0.1', r))]);
 
-let eld = monitorEventLoopDelay({ resolution: 10 });
-eld.enable();
-let peakRss = process.memoryUsage().rss;
-let atPeak = process.memoryUsage();
-const sampler = setInterval(() => {
-  const m = process.memoryUsage();
-  if (m.rss > peakRss) [peakRss, atPeak] = [m.rss, m];
-}, 200);
-process.on('message', (msg) => {
-  if (msg.cmd === 'reset-eld') {
-    eld.disable();
-    eld = monitorEventLoopDelay({ resolution: 10 });
-    eld.enable();
-    process.send({ cmd: 'reset-eld' });
-  } else if (msg.cmd === 'stats') {
-    process.send({
-      cmd: 'stats',
-      eldP50Ms: eld.percentile(50) / 1e6,
-      eldP99Ms: eld.percentile(99) / 1e6,
-      eldMaxMs: eld.max / 1e6,
-      peakRssMb: peakRss / 2 ** 20,
-      atPeakMb: Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
-    });
-  } else if (msg.cmd === 'stop') {
-    clearInterval(sampler);
+const stopStats = reportStats((msg) => {
+  if (msg.cmd === 'stop') {
+    stopStats();
     process.exit(0);
   }
 });

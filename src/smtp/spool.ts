@@ -51,23 +51,20 @@ async function fsyncPath(target: string) {
 export function sharedSync(sync: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | null = null;
   let next: Promise<void> | null = null;
-  const start = () => {
-    const run = sync().finally(() => {
-      if (running === run) running = null;
-    });
-    running = run;
-    return run;
-  };
+  const start = () =>
+    (running = sync().finally(() => {
+      running = null;
+    }));
   return () => {
     if (next) return next;
     if (!running) return start();
-    next = running.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      next = null;
-      return start();
-    });
+    // Its outcome is its own callers'; the next one starts either way.
+    next = running
+      .catch(() => {})
+      .then(() => {
+        next = null;
+        return start();
+      });
     return next;
   };
 }

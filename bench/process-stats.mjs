@@ -1,12 +1,13 @@
 // What a server under bench/load.ts reports over IPC, for bench/server.mjs and bench/floor-server.mjs:
-// its event loop's delay (`reset-eld` starts a new histogram) and its peak RSS with what the
-// process held at that peak (`stats`). Other commands go to `onMessage`.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+// its event loop's delay and the time the loop was busy (`reset-eld` starts both anew) and its peak
+// RSS with what the process held at that peak (`stats`). Other commands go to `onMessage`.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 /** Starts measuring; returns `stop`, which ends the RSS sampler. */
 export function reportStats(onMessage = () => {}) {
   let eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
+  let elu = performance.eventLoopUtilization();
   let peakRss = process.memoryUsage().rss;
   /** What the process held when its RSS peaked: V8's heap, memory outside it (buffers, native), and the rest. */
   let atPeak = process.memoryUsage();
@@ -19,6 +20,7 @@ export function reportStats(onMessage = () => {}) {
       eld.disable();
       eld = monitorEventLoopDelay({ resolution: 10 });
       eld.enable();
+      elu = performance.eventLoopUtilization();
       process.send({ cmd: 'reset-eld' });
     } else if (msg.cmd === 'stats') {
       process.send({
@@ -26,6 +28,8 @@ export function reportStats(onMessage = () => {}) {
         eldP50Ms: eld.percentile(50) / 1e6,
         eldP99Ms: eld.percentile(99) / 1e6,
         eldMaxMs: eld.max / 1e6,
+        // Milliseconds the loop spent running callbacks (not waiting for I/O) since the reset.
+        loopBusyMs: performance.eventLoopUtilization(elu).active,
         rssMb: process.memoryUsage().rss / 2 ** 20,
         peakRssMb: peakRss / 2 ** 20,
         atPeakMb: Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),

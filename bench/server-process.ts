@@ -14,17 +14,26 @@ export const argon2Params = () => loadConfig({ ARGON2_MEMORY_KIB: process.env.AR
 
 /**
  * Mailboxes straight into a new database in `dataDir`, all sharing one hash made with the
- * server's argon2 parameters (hashing 100,000 passwords would take half an hour).
+ * server's argon2 parameters (hashing 100,000 passwords would take half an hour). With
+ * `adminPassword`, the first admin too, as a server that has been started before has it: the
+ * first start's check of INITIAL_ADMIN_PASSWORD starts the strength worker, which then holds
+ * 35-95 MiB until 30 s after its last check, and no traffic of a benchmark changes a password.
  */
-export async function seedMailboxes(dataDir: string, { domain, count, password, localPart }: { domain: string; count: number; password: string; localPart: (i: number) => string }) {
-  const hash = await createArgon2Hasher(argon2Params()).hash(password);
+export async function seedMailboxes(
+  dataDir: string,
+  { domain, count, password, localPart, adminPassword }: { domain: string; count: number; password: string; localPart: (i: number) => string; adminPassword?: string },
+) {
+  const hasher = createArgon2Hasher(argon2Params());
+  const hash = await hasher.hash(password);
   const db = openDatabase(path.join(dataDir, 'mailpass.db'));
   const now = Math.floor(Date.now() / 1000);
   const { id } = db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) RETURNING id').get(domain, now) as { id: number };
   const insert = db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, created_at, updated_at)
     VALUES ('mailbox', ?, ?, ?, '', ?, ?, ?)`);
+  const adminHash = adminPassword === undefined ? null : await hasher.hash(adminPassword);
   db.transaction(() => {
     for (let i = 0; i < count; i++) insert.run(id, `${localPart(i)}@${domain}`, localPart(i), hash, now, now);
+    if (adminHash) db.prepare("INSERT INTO admins (username, password_hash, is_super, must_change_password, created_at, updated_at) VALUES ('admin', ?, 1, 0, ?, ?)").run(adminHash, now, now);
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
@@ -33,6 +42,8 @@ export async function seedMailboxes(dataDir: string, { domain, count, password, 
 
 export interface ServerProcess {
   ports: { http: number; smtp: number; smtps: number };
+  /** The server's process id (with `cpus`, taskset's, which runs the server in its own process). */
+  pid: number;
   /**
    * Asks the server over IPC: `reset-eld` (start a new event-loop delay histogram), `stats`, or
    * `raw-argon2` (verifications a second of `hash` for `seconds`, in the server's process).
@@ -65,6 +76,7 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   });
   return {
     ports,
+    pid: child.pid!,
     ask: <T>(cmd: string, args: Record<string, unknown> = {}) =>
       new Promise<T>((resolve) => {
         const on = (msg: { cmd: string }) => {

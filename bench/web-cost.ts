@@ -1,0 +1,65 @@
+// `npm run bench:web`: what one web request costs the server's event loop, without the queueing of
+// a load. One user logs in, then asks for its /account page BENCH_REQUESTS times (default 2,000)
+// one after another, as a browser asks (brotli); the figure is the CPU time of the server's main
+// thread (its event loop, from /proc's schedstat) per request, in runs alternating with a baseline
+// page (/healthz) as `npm run bench` alternates its pairs. Prints one JSON object on stdout.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { seedMailboxes, startServerProcess } from './server-process.js';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const PASSWORD = 'Load#Bench-2024x';
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-web-cost-'));
+
+/** Nanoseconds the thread `pid` (the main thread of process `pid`) has run on a processor. */
+const threadCpuNs = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+
+async function main() {
+  await seedMailboxes(dataDir, { domain: 'web.test', count: 1, password: PASSWORD, localPart: () => 'user', adminPassword: 'Load#Root-2024x' });
+  const server = await startServerProcess(dataDir, {});
+  try {
+    const base = `http://127.0.0.1:${server.ports.http}`;
+    const get = async (url: string, cookie = '') => {
+      const res = await fetch(url, { redirect: 'manual', headers: { cookie, 'accept-encoding': 'gzip, deflate, br' } });
+      return { res, text: await res.text() };
+    };
+    const form = await get(`${base}/login`);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1]!;
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: form.res.headers.get('set-cookie')!.split(';')[0]!, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email: 'user@web.test', password: PASSWORD, _csrf: csrf }),
+    });
+    if (login.status !== 303) throw new Error(`login: ${login.status}`);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    /** CPU of the server's loop per request over `n` requests of `url`, in ms. */
+    const cost = async (url: string, n: number) => {
+      const before = threadCpuNs(server.pid);
+      for (let i = 0; i < n; i++) {
+        const { res } = await get(url, cookie);
+        if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+      }
+      return (threadCpuNs(server.pid) - before) / 1e6 / n;
+    };
+    await cost(`${base}/account`, 500); // warm-up: the JIT and the caches
+    const account: number[] = [];
+    const healthz: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      account.push(await cost(`${base}/account`, REQUESTS));
+      healthz.push(await cost(`${base}/healthz`, REQUESTS));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const round = (x: number) => Math.round(x * 1000) / 1000;
+    process.stdout.write(
+      `${JSON.stringify({ requests: REQUESTS, runs: RUNS, account_loop_ms: round(median(account)), healthz_loop_ms: round(median(healthz)), account_runs: account.map(round), healthz_runs: healthz.map(round) })}\n`,
+    );
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -237,7 +237,7 @@ async function main() {
   const probe = await probed;
   health.push(...probe.latencies);
   healthFailures += probe.failures;
-  const stats = await server.ask<{ eldP50Ms: number; eldP99Ms: number; eldMaxMs: number; loopBusyMs: number; peakRssMb: number; atPeakMb: Record<string, number> }>('stats');
+  const stats = await server.ask<{ eldP50Ms: number; eldP99Ms: number; eldMaxMs: number; loopBusyMs: number; loopUtilization: number; peakRssMb: number; atPeakMb: Record<string, number> }>('stats');
 
   const spool = new Set(readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)));
   const lost = acked.filter((id) => !spool.has(id)).length;
@@ -269,6 +269,8 @@ async function main() {
     // the generator); the server's event-loop delay is measured inside the server process.
     server_event_loop_delay_p99_ms: Math.round(stats.eldP99Ms * 10) / 10,
     server_event_loop_delay_max_ms: Math.round(stats.eldMaxMs),
+    // The share of the time the loop was busy: near 1, the server is saturated and every client waits.
+    server_loop_utilization: Math.round(stats.loopUtilization * 100) / 100,
     // The loop's busy time per unit (a message or a web request), steadier than the delay on a shared machine: with one
     // kind of traffic alone (BENCH_WEB_USERS=0 or BENCH_SMTP_SESSIONS=0) it is that kind's cost.
     server_loop_busy_ms_per_unit: Math.round((stats.loopBusyMs / (acked.length + web.requests)) * 1000) / 1000,

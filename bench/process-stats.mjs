@@ -30,6 +30,7 @@ export function reportStats(onMessage = () => {}) {
         eldMaxMs: eld.max / 1e6,
         // Milliseconds the loop spent running callbacks (not waiting for I/O) since the reset.
         loopBusyMs: performance.eventLoopUtilization(elu).active,
+        loopUtilization: performance.eventLoopUtilization(elu).utilization,
         rssMb: process.memoryUsage().rss / 2 ** 20,
         peakRssMb: peakRss / 2 ** 20,
         atPeakMb: Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),

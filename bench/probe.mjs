@@ -1,11 +1,13 @@
 // The /healthz probe of `npm run bench:load`, in a process of its own: the load generator's event
 // loop is busy with 250 clients, and a probe inside it would time that loop's delays as well as
-// the server's. Asks PROBE_URL every 100 ms until told to stop, then sends its latencies (ms) and failures.
+// the server's. Asks PROBE_URL every 100 ms until told to stop, then sends its latencies (ms) and failures;
+// `reset` forgets the latencies so far (the failures count the whole run).
 let probing = true;
 const latencies = [];
 let failures = 0;
 process.on('message', (msg) => {
   if (msg === 'stop') probing = false;
+  else if (msg === 'reset') latencies.length = 0;
 });
 while (probing) {
   const t = performance.now();

@@ -3,7 +3,9 @@
 // (bench/server.mjs) on a temp data dir with the default argon2 parameters. /healthz is probed
 // throughout. Prints one JSON object of figures on stdout; exits 1 on an error, a lost message or
 // a failed health check. All traffic goes to 127.0.0.1. BENCH_SERVER=floor drives
-// bench/floor-server.mjs instead: what the runtime alone costs for the same traffic.
+// bench/floor-server.mjs instead: what the runtime alone costs for the same traffic. By default
+// every client sends again as soon as it is answered (a closed loop: the server is saturated);
+// BENCH_MESSAGES_PER_S and BENCH_WEB_REQUESTS_PER_S offer a rate instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -25,6 +27,7 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
  * answered, and the server is saturated whatever its speed.
  */
 const MESSAGES_PER_S = Number(process.env.BENCH_MESSAGES_PER_S ?? 0);
+const WEB_REQUESTS_PER_S = Number(process.env.BENCH_WEB_REQUESTS_PER_S ?? 0);
 /**
  * BENCH_WARMUP_SECONDS: load before the figures start (default 0). Every mailbox's first login is a
  * cold one, all in the first seconds: with an offered load, the web users' logins queue behind 200
@@ -32,7 +35,6 @@ const MESSAGES_PER_S = Number(process.env.BENCH_MESSAGES_PER_S ?? 0);
  * count the whole run.
  */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 0);
-const WEB_REQUESTS_PER_S = Number(process.env.BENCH_WEB_REQUESTS_PER_S ?? 0);
 /** Messages per SMTP session before it QUITs and a new one (with a new AUTH) starts. */
 const MESSAGES_PER_SESSION = 10;
 /**

@@ -42,7 +42,7 @@ export async function seedMailboxes(
 
 export interface ServerProcess {
   ports: { http: number; smtp: number; smtps: number };
-  /** The server's process id (with `cpus`, taskset's, which runs the server in its own process). */
+  /** The server's process id (with `cpus` too: taskset execs the server in its own process). */
   pid: number;
   /**
    * Asks the server over IPC: `reset-eld` (start a new event-loop delay histogram), `stats`, or

@@ -55,6 +55,10 @@ export interface LoginThrottle {
 interface Slots {
   inFlight: number;
   waiters: Array<() => void>;
+  /** Attempts of this key finished so far: a read of the counts that saw this number change may miss their failures. */
+  finished: number;
+  /** Attempts reading the counts of this key now (the slot is kept for them). */
+  readers: number;
 }
 
 /**
@@ -82,15 +86,19 @@ export function createLoginThrottle({
   const slots = new Map<string, Slots>();
   const slot = (k: string) => {
     let s = slots.get(k);
-    if (!s) slots.set(k, (s = { inFlight: 0, waiters: [] }));
+    if (!s) slots.set(k, (s = { inFlight: 0, waiters: [], finished: 0, readers: 0 }));
     return s;
+  };
+  const tidy = (k: string, s: Slots) => {
+    if (s.inFlight === 0 && s.waiters.length === 0 && s.readers === 0) slots.delete(k);
   };
   const release = (k: string) => {
     const s = slots.get(k);
     if (!s) return;
     s.inFlight--;
+    s.finished++;
     s.waiters.shift()?.();
-    if (s.inFlight === 0 && s.waiters.length === 0) slots.delete(k);
+    tidy(k, s);
   };
   const inFlight = (k: string) => slots.get(k)?.inFlight ?? 0;
 
@@ -124,9 +132,29 @@ export function createLoginThrottle({
       const byLogin = own ?? (trusted ? null : shared);
 
       const deadline = nowMs() + maxWaitMs;
+      const keys = [byAddress, ...(byLogin ? [byLogin] : [])];
       for (;;) {
-        const a = await counters.get(byAddress);
-        const l = byLogin ? await counters.get(byLogin) : { count: 0, msLeft: 0 };
+        // An attempt that finishes while the counts are read may write its failure after the read
+        // and free its slot before the check below: the check would then miss it twice (neither
+        // counted nor in flight) and let one more guess through. Such a read is read again.
+        const watched = keys.map((k) => slot(k));
+        const finishedBefore = watched.map((s) => s.finished);
+        for (const s of watched) s.readers++;
+        let a: { count: number; msLeft: number };
+        let l: { count: number; msLeft: number };
+        try {
+          a = await counters.get(byAddress);
+          l = byLogin ? await counters.get(byLogin) : { count: 0, msLeft: 0 };
+        } finally {
+          watched.forEach((s, i) => {
+            s.readers--;
+            tidy(keys[i]!, s);
+          });
+        }
+        if (watched.some((s, i) => s.finished !== finishedBefore[i])) {
+          if (nowMs() >= deadline) return { refused: 'busy', retryAfterSeconds: 1 };
+          continue;
+        }
         const lockedAddress = a.count >= perAddress;
         const lockedLogin = l.count >= perLogin;
         if (lockedAddress || lockedLogin) {
@@ -146,8 +174,7 @@ export function createLoginThrottle({
           });
         });
       }
-      const held = [byAddress, ...(byLogin ? [byLogin] : [])];
-      for (const k of held) slot(k).inFlight++;
+      for (const k of keys) slot(k).inFlight++;
       let done = false;
       return {
         attempt: {
@@ -175,7 +202,7 @@ export function createLoginThrottle({
               // the database (SPEC §7); only its count is lost then.
               onError(err);
             } finally {
-              for (const k of held) release(k);
+              for (const k of keys) release(k);
             }
           },
         },

@@ -136,7 +136,7 @@ export function createLoginThrottle({
       for (;;) {
         // An attempt that finishes while the counts are read may write its failure after the read
         // and free its slot before the check below: the check would then miss it twice (neither
-        // counted nor in flight) and let one more guess through. Such a read is read again.
+        // counted nor in flight) and let one more guess through. The counts are then read again.
         const watched = keys.map((k) => slot(k));
         const finishedBefore = watched.map((s) => s.finished);
         for (const s of watched) s.readers++;

@@ -257,6 +257,7 @@ async function main() {
       ? new Promise<void>((resolve) =>
           setTimeout(async () => {
             ackedBefore = acked.length;
+            smtpSessions = 0;
             web.requests = 0;
             web.latencies.length = 0;
             web.loginLatencies.length = 0;

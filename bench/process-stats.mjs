@@ -23,14 +23,15 @@ export function reportStats(onMessage = () => {}) {
       elu = performance.eventLoopUtilization();
       process.send({ cmd: 'reset-eld' });
     } else if (msg.cmd === 'stats') {
+      const busy = performance.eventLoopUtilization(elu);
       process.send({
         cmd: 'stats',
         eldP50Ms: eld.percentile(50) / 1e6,
         eldP99Ms: eld.percentile(99) / 1e6,
         eldMaxMs: eld.max / 1e6,
         // Milliseconds the loop spent running callbacks (not waiting for I/O) since the reset.
-        loopBusyMs: performance.eventLoopUtilization(elu).active,
-        loopUtilization: performance.eventLoopUtilization(elu).utilization,
+        loopBusyMs: busy.active,
+        loopUtilization: busy.utilization,
         rssMb: process.memoryUsage().rss / 2 ** 20,
         peakRssMb: peakRss / 2 ** 20,
         atPeakMb: Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),

@@ -40,7 +40,8 @@ export class DotStuffer {
         parts.push(chunk.subarray(from, i), DOT);
         from = i;
       }
-      this.atLineStart = chunk[i] === 0x0a;
+      // A bare CR ends a line for some servers (SMTP smuggling): a dot after one is stuffed too.
+      this.atLineStart = chunk[i] === 0x0a || chunk[i] === 0x0d;
     }
     if (from === 0) return chunk;
     parts.push(chunk.subarray(from));

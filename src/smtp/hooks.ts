@@ -6,7 +6,7 @@ import { RelayMisconfigured, RelayUnavailable, type Logger, type Relay, type Rel
 import type { Services } from '../services.js';
 import type { Closable, LiveSessions, SessionUser } from './live-sessions.js';
 import { headerFromAddresses } from './header-from.js';
-import { HeaderBlock, LineEndings } from './message-checks.js';
+import { HeaderBlock, LineEndings, MAX_HEADER_BYTES } from './message-checks.js';
 import { receivedHeader } from './trace.js';
 import type { Spool } from './spool.js';
 
@@ -32,6 +32,7 @@ export const REPLIES = {
   tooManyRecipients: () => new SmtpReply(452, '4.5.3 Too many recipients'),
   tooManyConnections: () => new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'),
   headerFromNotAllowed: () => new SmtpReply(553, '5.7.1 From: header address not allowed for this login'),
+  headerTooLong: () => new SmtpReply(552, `5.6.0 Message refused: header block longer than ${MAX_HEADER_BYTES} bytes, its From: cannot be checked`),
   relayUnavailable: () => new SmtpReply(451, '4.4.1 The mail relay cannot be reached, try again later'),
   relayMisconfigured: () => new SmtpReply(451, '4.7.0 The mail relay refused this server, try again later'),
 };
@@ -208,6 +209,9 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
         if (r.done) break;
         if (feed(r.value)) first.push(r.value);
       }
+      // Nothing goes to the relay (and so nothing is signed) that the From: check did not read whole.
+      if (head.tooLong) throw REPLIES.headerTooLong();
+      if (endings.bad) throw REPLIES.bareLineEnding();
       if (!headersAllowed(user)(head.text)) throw REPLIES.headerFromNotAllowed();
       const trace = receivedHeader({
         helo: session.hostNameAppearsAs ?? '',
@@ -219,7 +223,8 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
       async function* message() {
         yield Buffer.from(trace, 'latin1');
         yield* first;
-        for (let r = await chunks.next(); !r.done; r = await chunks.next()) if (feed(r.value)) yield r.value;
+        // Past a bare CR or LF nothing more goes to the relay: the message is refused at its end anyway.
+        for (let r = await chunks.next(); !r.done; r = await chunks.next()) if (feed(r.value) && !endings.bad) yield r.value;
         endings.end();
       }
       const complete = () => !endings.bad && !stream.sizeExceeded && bytes <= maxMessageBytes;
@@ -267,6 +272,7 @@ export function createHooks(servers: () => Server[], { services, live, spool, lo
       if (!result.ok) {
         if (result.reason === 'too-large') throw REPLIES.tooLarge(maxMessageBytes);
         if (result.reason === 'sender-not-allowed') throw REPLIES.headerFromNotAllowed();
+        if (result.reason === 'header-too-long') throw REPLIES.headerTooLong();
         throw REPLIES.bareLineEnding();
       }
       log.info({ session: session.id, spoolId: result.id, bytes: result.bytes, login: user.login }, 'message spooled');

@@ -27,7 +27,11 @@ export class LineEndings {
   }
 }
 
-/** The header block is read up to here; a longer one is cut (its From: is in the part kept, or missing). */
+/**
+ * The longest header block that is checked; a message whose header block is longer is refused
+ * whole, since a From: past the part read could not be checked and would still be relayed and
+ * DKIM-signed (Postfix's header_size_limit is 100 KiB by default; 64 KiB holds any real message's).
+ */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
 /** Keeps the message's header block (up to the first empty line) as chunks stream past. */
@@ -35,19 +39,26 @@ export class HeaderBlock {
   private chunks: Buffer[] = [];
   private size = 0;
   done = false;
+  /** The header block is longer than MAX_HEADER_BYTES: it cannot be checked, and the message is refused. */
+  tooLong = false;
   feed(chunk: Buffer) {
     if (this.done) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
     const joined = Buffer.concat(this.chunks);
     const end = joined.indexOf('\r\n\r\n');
-    if (end >= 0 || this.size > MAX_HEADER_BYTES) {
-      this.chunks = [joined.subarray(0, end >= 0 ? end + 2 : MAX_HEADER_BYTES)];
+    if (end >= 0 && end + 2 <= MAX_HEADER_BYTES) {
+      this.chunks = [joined.subarray(0, end + 2)];
       this.done = true;
+    } else if (end >= 0 || this.size > MAX_HEADER_BYTES) {
+      this.chunks = [];
+      this.done = true;
+      this.tooLong = true;
     } else {
       this.chunks = [joined];
     }
   }
+  /** The whole header block; empty when it was too long to keep (see `tooLong`). */
   get text(): string {
     return Buffer.concat(this.chunks).toString('latin1');
   }

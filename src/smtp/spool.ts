@@ -15,7 +15,7 @@ export interface Envelope {
   receivedAt: number;
 }
 
-export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' | 'sender-not-allowed' };
+export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' | 'header-too-long' | 'sender-not-allowed' };
 
 /** The checks of message-checks.ts as stream stages of the spool's pipeline. */
 class Checks extends Transform {
@@ -110,6 +110,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
         );
         if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
         if (check.endings.bad) return { ok: false, reason: 'bare-line-ending' };
+        if (check.headers.tooLong) return { ok: false, reason: 'header-too-long' };
         if (headersAllowed && !headersAllowed(check.headers.text)) return { ok: false, reason: 'sender-not-allowed' };
         const meta = JSON.stringify({ id, ...envelope, size: bytes });
         await writeFile(tmpJson, meta, { mode: 0o600, flush: true });

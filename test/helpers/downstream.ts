@@ -28,6 +28,8 @@ export async function startDownstream({ tlsDir, auth }: { tlsDir?: string; auth?
     peak: 0,
     /** Each message's data as it began to arrive (also those never ended). */
     started: 0,
+    /** Message data bytes received, of every message (also those never ended). */
+    bytes: 0,
   };
   const tls = tlsDir ? await loadTls({ dataDir: tlsDir, hostname: 'relay.test' }) : null;
   const options: SMTPServerOptions = {
@@ -61,6 +63,7 @@ export async function startDownstream({ tlsDir, auth }: { tlsDir?: string; auth?
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => {
         chunks.push(c);
+        state.bytes += c.length;
         if (state.dataMode === 'drop') dropAll();
       });
       stream.on('end', () => {

@@ -222,6 +222,27 @@ describe('limits that hold', () => {
       c.close();
     }
   });
+
+  test('a From: after 113 KB of filler headers is refused (552 5.6.0) and nothing is spooled', async () => {
+    const box = await aMailbox(server.services, { domain });
+    const spool = path.join(server.dataDir, 'spool');
+    const files = () => readdirSync(spool).filter((f) => f.endsWith('.eml')).length;
+    const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
+    try {
+      assert.equal((await c.authPlain(box.address, box.password)).code, 235);
+      const before = files();
+      assert.equal((await c.cmd(`MAIL FROM:<${box.address}>`)).code, 250);
+      assert.equal((await c.cmd(`RCPT TO:<someone@example.org>`)).code, 250);
+      assert.equal((await c.cmd('DATA')).code, 354);
+      const pad = Array.from({ length: 1130 }, (_, i) => `X-Pad-${i}: ${'p'.repeat(90)}\r\n`).join('');
+      const reply = await c.cmd(`From: ${box.address}\r\n${pad}From: "CEO" <ceo@${domain}>\r\nSubject: pay\r\n\r\nurgent\r\n.`);
+      assert.equal(reply.text, '552 5.6.0 Message refused: header block longer than 65536 bytes, its From: cannot be checked');
+      assert.equal(files(), before);
+      assert.deepEqual(readdirSync(path.join(spool, 'tmp')), [], 'a refused message left a temporary file');
+    } finally {
+      c.close();
+    }
+  });
 });
 
 describe('admins own their accounts (SPEC §8)', () => {

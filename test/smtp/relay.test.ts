@@ -133,6 +133,36 @@ describe('relaying', () => {
     assert.equal(down.received.length, before, 'a refused message was delivered');
   });
 
+  test('a From: after more than 64 KiB of header lines is never relayed (552 5.6.0); one inside 64 KiB is checked like any other', async () => {
+    const pad = (bytes: number) => Array.from({ length: Math.ceil(bytes / 100) }, (_, i) => `X-Pad-${i}: ${'p'.repeat(90)}`);
+    const started = down.state.started;
+    const before = down.received.length;
+    // The review's message: 113 KB of filler, then the boss's From:, after the sender's own.
+    const hidden = [`From: ${box.address}`, ...pad(113_000), 'From: "CEO" <ceo@example.org>', 'Subject: hidden', '', 'Pay this invoice.'].join('\r\n');
+    const refused = await send(server, box, ['friend@example.org'], hidden);
+    assert.equal(refused.end!.text, '552 5.6.0 Message refused: header block longer than 65536 bytes, its From: cannot be checked');
+    // Even with no forged From: at all: a header block that cannot be read whole is not sent on.
+    const long = await send(server, box, ['friend@example.org'], [`From: ${box.address}`, ...pad(70_000), 'Subject: long', '', 'Hi.'].join('\r\n'));
+    assert.equal(long.end!.code, 552);
+    assert.equal(down.state.started, started, 'the relay got DATA for a message whose header block was not checked');
+    // 60 KB of filler then a forged From: is still read, and refused for what it is.
+    const near = await send(server, box, ['friend@example.org'], [`From: ${box.address}`, ...pad(60_000), 'From: ceo@example.org', '', 'Hi.'].join('\r\n'));
+    assert.equal(near.end!.text, '553 5.7.1 From: header address not allowed for this login');
+    const fine = await send(server, box, ['friend@example.org'], [`From: ${box.address}`, ...pad(60_000), 'Subject: padded but fine', '', 'Hi.'].join('\r\n'));
+    assert.equal(fine.end!.code, 250);
+    assert.deepEqual(down.received.slice(before).map((m) => /Subject: ([^\r]*)/.exec(m.data)?.[1]), ['padded but fine']);
+  });
+
+  test('a bare CR or LF stops the stream to the relay where it is found, and the relay never gets the end of data', async () => {
+    const before = down.received.length;
+    const bytes = down.state.bytes;
+    const tail = 'Z'.repeat(200_000);
+    const bare = await send(server, box, ['friend@example.org'], `${message(box.address, 'cut short')}\rafter the bare CR\r\n${tail}`);
+    assert.equal(bare.end!.text, '550 5.6.0 Message refused: bare LF or CR in message data');
+    assert.equal(down.received.length, before, 'a refused message was delivered');
+    assert.ok(down.state.bytes - bytes < tail.length, 'the data after the bare CR reached the relay');
+  });
+
   test('connections to the relay are pooled and bounded (RELAY_MAX_CONNECTIONS=2): six senders at once, at most two connections, six messages', async () => {
     down.state.dataMode = 'accept';
     const others = await Promise.all(Array.from({ length: 6 }, () => aMailbox(server.services, { domain: box.address.split('@')[1]! })));

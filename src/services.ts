@@ -97,13 +97,14 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     negativeTtlSeconds: Math.max(config.smtp.windowSeconds, config.login.windowSeconds),
     onEvent: onLogin,
     onVerify: onAuthVerify,
+    alerts,
     // Bound below: the second-factor service needs the mailboxes, which need the logins.
     secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, proof) => secondFactors.check(owner, label, proof) },
   });
   const writeDeps = { store, hasher, clock, events, imap };
   const mailboxes = createMailboxService({ ...writeDeps, audit, alerts, domains, rules, logins });
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
-  const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts });
+  const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts, counters });
   const days = (n: number) => clock.now() - n * 86_400;
   const autoconfig = createAutoconfigService({
     domains,

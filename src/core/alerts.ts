@@ -9,7 +9,12 @@ export interface AlertDetail {
   method?: 'totp' | 'passkey';
   /** A new network's login. */
   protocol?: 'web' | 'smtp';
+  /** An app password's name. */
+  name?: string;
 }
+
+/** NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts of a second factor's codes. */
+export const MAX_TOTP_FAILURES = 100;
 
 export interface Alerts {
   /**
@@ -58,6 +63,21 @@ export function describe(kind: NoticeKind, label: string, detail: AlertDetail, a
       return {
         subject: 'The second factors of your login were removed',
         text: `An administrator removed the second factors of ${label} on ${when(at)}: the panel asks for the password only until you add one again. If you did not ask for this, contact your mail administrator.`,
+      };
+    case 'password-accepted':
+      return {
+        subject: 'Your password was entered, and the second factor was asked',
+        text: `The password of ${label} was entered correctly on ${when(at)}${from}, from a browser that had not logged in as it before; the panel then asked for the second factor. If this was you, there is nothing to do. If not, someone knows your password: change it now.`,
+      };
+    case 'second-factor-guessed':
+      return {
+        subject: 'Your authenticator codes are no longer accepted',
+        text: `${MAX_TOTP_FAILURES} wrong authenticator codes in a row were typed at the second step of ${label}, the last on ${when(at)}${from}, so its authenticator codes are refused until a recovery code or a passkey logs in. Whoever typed them knew the password: if this wasn't you, log in with a recovery code and change your password now.`,
+      };
+    case 'app-password-created':
+      return {
+        subject: 'An app password was created',
+        text: `An app password${detail.name ? ` named "${detail.name}"` : ''} was created for ${label} on ${when(at)}${from}; it logs in over SMTP and IMAP. If this wasn't you, revoke it on your security page, change your password and contact your mail administrator now.`,
       };
     case 'new-network':
       return {

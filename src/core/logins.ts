@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Actor } from './actors.js';
+import type { Alerts } from './alerts.js';
 import type { Audit, AuditAction } from './audit.js';
 import { createAuthCache, type AuthCache } from './auth-cache.js';
 import { RateLimitedError } from './errors.js';
@@ -82,6 +83,8 @@ export interface LoginDeps {
   negativeTtlSeconds: number;
   onEvent?: (event: LoginEvent) => void;
   onVerify?: (result: 'hit' | 'miss') => void;
+  /** Owners are told of a right password whose second step was asked from a browser they never used. */
+  alerts?: Pick<Alerts, 'raise'>;
   /** SPEC §11: who has a second factor, and the check of a second-step code. */
   secondFactors: { has(owner: SessionOwner): Promise<boolean>; check(owner: SessionOwner, label: string, proof: SecondFactorProof): Promise<boolean> };
 }
@@ -115,7 +118,7 @@ function keyedLimiter(limit: number) {
 }
 
 export function createLogins(deps: LoginDeps): Logins {
-  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors } = deps;
+  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors, alerts } = deps;
   const positive: AuthCache | null = createAuthCache(deps.authCache);
   // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
   const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
@@ -252,8 +255,11 @@ export function createLogins(deps: LoginDeps): Logins {
     }
     await attempt.finish('success');
     if (protocol === 'web' && (await secondFactors.has(`mailbox:${account.id}`))) {
-      // Not a login yet: the owner sees it in the audit log if nobody completes the second step.
+      // Not a login yet, but the password is known to whoever typed it: the owner sees it in its
+      // history whether or not the second step follows, and is told when the browser is new to it.
       await audit.record({ kind: 'mailbox', id: account.id, login: account.login }, 'login.password-accepted', account.login, displayAddress(ip), 'second factor pending');
+      remember(account, 'web', how, 'second-factor-pending', ip);
+      if (!browser) alerts?.raise(`mailbox:${account.id}`, 'password-accepted', { ip: displayAddress(ip) });
       return { ok: true, principal: { kind: 'account', account }, cached: result.cached, secondFactor: true };
     }
     remember(account, protocol, how, 'ok', ip);
@@ -299,6 +305,7 @@ export function createLogins(deps: LoginDeps): Logins {
     await attempt.finish('success');
     if (await secondFactors.has(`admin:${admin.id}`)) {
       await audit.record(`admin:${admin.username}`, 'login.password-accepted', admin.username, displayAddress(ip), 'second factor pending');
+      if (!browser) alerts?.raise(`admin:${admin.id}`, 'password-accepted', { ip: displayAddress(ip) });
       return { ok: true, principal: { kind: 'admin', admin }, cached: false, secondFactor: true };
     }
     if (hasher.needsRehash(admin.passwordHash)) {
@@ -395,7 +402,7 @@ export function createLogins(deps: LoginDeps): Logins {
       return ok;
     },
 
-    async secondStep({ realm, owner, pwv, proof, ip, userAgent }) {
+    async secondStep({ realm, owner, pwv, proof, ip, userAgent, browserMark }) {
       const [kind, idText] = owner.split(':');
       const id = Number(idText);
       const admin = kind === 'admin' ? await store.findAdminById(id) : null;
@@ -405,7 +412,17 @@ export function createLogins(deps: LoginDeps): Logins {
       const name = admin ? admin.username : account!.login;
       // The throttle's fingerprint of what was tried: the code, or which passkey answered.
       const tried = 'code' in proof ? (typeof proof.code === 'string' ? proof.code.slice(0, 64) : '') : `passkey:${String((proof.passkey as { id?: unknown } | null)?.id ?? '').slice(0, 200)}`;
-      const admission = await throttle.begin({ protocol: 'web', name: admin ? `admin:${name}` : name, address: addressKey(ip), password: tried });
+      // Wrong codes count on a name of their own, which only someone past the password step can
+      // raise: a stranger's wrong passwords never lock the owner out of its second step. A browser
+      // that logged in as this name before is held by a count of its own here too (issue 29).
+      const mark = browserMark ? await knownBrowser(`${realm}:${name}`, browserMark) : null;
+      const admission = await throttle.begin({
+        protocol: 'web',
+        name: `second-step:${admin ? `admin:${name}` : name}`,
+        address: addressKey(ip),
+        password: tried,
+        knownBrowser: mark ? `second-step:${mark}` : null,
+      });
       if ('refused' in admission) {
         if (admission.refused === 'locked') await record('web', realm, 'locked', name, ip);
         return refusal(admission.refused, admission.retryAfterSeconds);

@@ -104,7 +104,8 @@ export interface LoginRecord {
   ip: string | null;
 }
 
-export type LoginHistoryResult = 'ok' | 'bad-password' | 'second-factor-failed' | 'locked' | 'disabled';
+/** `second-factor-pending`: the password was right and the second factor was asked (whether it followed or not). */
+export type LoginHistoryResult = 'ok' | 'bad-password' | 'second-factor-pending' | 'second-factor-failed' | 'locked' | 'disabled';
 
 /** One login attempt on an account, as its history keeps it (SPEC §10). */
 export interface LoginAttemptRecord {
@@ -177,7 +178,7 @@ export interface NetworkSeen {
 }
 
 /** What an owner is told about (issue 17): by mail through the relay, else on its next panel visit. */
-export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network';
+export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network' | 'password-accepted' | 'second-factor-guessed' | 'app-password-created';
 
 export interface Notice {
   kind: NoticeKind;

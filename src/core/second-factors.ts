@@ -2,11 +2,11 @@ import { createHash, randomInt } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import { isSuper, type Actor } from './actors.js';
-import type { Alerts } from './alerts.js';
+import { MAX_TOTP_FAILURES, type Alerts } from './alerts.js';
 import type { Audit } from './audit.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
-import type { Clock, Domain, SessionOwner, Store } from './ports.js';
+import type { Clock, Domain, LimitCounters, SessionOwner, Store } from './ports.js';
 
 export type PanelActor = Extract<Actor, { kind: 'mailbox' | 'admin' }>;
 
@@ -26,6 +26,8 @@ const totpOf = (secret: string, label: string) => new TOTP({ issuer: 'mailpass',
 /** No 0/o, 1/l/i: a code read off paper is typed right. */
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 export const RECOVERY_CODES = 10;
+/** Consecutive wrong TOTP codes are counted this long at most (a success, a recovery code or a passkey ends the run). */
+const TOTP_FAILURE_WINDOW_SECONDS = 30 * 86_400;
 const normalizeCode = (code: string) => code.replace(/[\s-]/g, '').toLowerCase();
 const hashCode = (code: string) => createHash('sha256').update(normalizeCode(code)).digest('hex');
 /** 10 characters of 31: about 50 bits each, and each works once. */
@@ -70,13 +72,22 @@ export function createSecondFactorService({
   audit,
   mailboxes,
   alerts,
+  counters,
 }: {
   store: Store;
   clock: Clock;
   audit: Audit;
   mailboxes: MailboxService;
   alerts: Pick<Alerts, 'raise'>;
+  /** The consecutive wrong TOTP codes of each owner, shared by every process (the throttle's counters). */
+  counters: LimitCounters;
 }): SecondFactorService {
+  const failuresKey = (owner: SessionOwner) => `totp-failures:${owner}`;
+  /** A second step passed: the run of wrong TOTP codes is over. */
+  const passed = async (owner: SessionOwner) => {
+    await counters.delete(failuresKey(owner));
+    return true;
+  };
   const remove = async (actor: Actor, owner: SessionOwner, target: string, ip: string | null) => {
     const entry = audit.entry(actor, 'second-factor.remove', target, ip);
     await store.removeSecondFactors(owner, entry);
@@ -174,18 +185,26 @@ export function createSecondFactorService({
           requireUserVerification: false,
         }).catch(() => null);
         // A counter that did not move forward means a cloned authenticator (or a replay).
-        return !!verification?.verified && (await store.usePasskey(passkey.id, verification.authenticationInfo.newCounter, clock.now()));
+        const ok = !!verification?.verified && (await store.usePasskey(passkey.id, verification.authenticationInfo.newCounter, clock.now()));
+        return ok && passed(owner);
       }
       const code = typeof proof.code === 'string' ? proof.code.trim() : '';
       if (/^\d{6}$/.test(code.replace(/\s/g, ''))) {
         const { totp } = await store.getSecondFactors(owner);
         if (!totp) return false;
+        // NIST SP 800-63B §5.2.2: after MAX_TOTP_FAILURES wrong codes in a row, codes are refused
+        // (a million codes cannot be walked 10 at a time over weeks); recovery codes and passkeys
+        // still log in, and end the run.
+        if ((await counters.get(failuresKey(owner))).count >= MAX_TOTP_FAILURES) return false;
         const delta = totpOf(totp.secret, label).validate({ token: code.replace(/\s/g, ''), timestamp: clock.now() * 1000, window: 1 });
         // A code is accepted once: its step must be newer than every step accepted before.
-        return delta !== null && (await store.useTotpStep(owner, Math.floor(clock.now() / PERIOD) + delta));
+        if (delta !== null && (await store.useTotpStep(owner, Math.floor(clock.now() / PERIOD) + delta))) return passed(owner);
+        const run = await counters.add(failuresKey(owner), TOTP_FAILURE_WINDOW_SECONDS);
+        if (run === MAX_TOTP_FAILURES) alerts.raise(owner, 'second-factor-guessed', {});
+        return false;
       }
       if (normalizeCode(code).length !== 10) return false;
-      return store.useRecoveryCode(owner, hashCode(code), clock.now());
+      return (await store.useRecoveryCode(owner, hashCode(code), clock.now())) && passed(owner);
     },
 
     async removeFromMailbox(actor, domain, address, ip = null) {

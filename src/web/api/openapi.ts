@@ -112,7 +112,7 @@ const schemas = {
           properties: {
             protocol: { enum: ['web', 'smtp', 'api'] },
             mechanism: { type: 'string', description: '`PLAIN` or `LOGIN` (SMTP), `password` or `current-password` (web)' },
-            result: { enum: ['ok', 'bad-password', 'second-factor-failed', 'locked', 'disabled'] },
+            result: { enum: ['ok', 'bad-password', 'second-factor-pending', 'second-factor-failed', 'locked', 'disabled'] },
             ip: nullableString,
             first_at: { type: 'integer', description: 'Unix seconds' },
             last_at: { type: 'integer', description: 'Unix seconds' },

@@ -169,6 +169,7 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
     proof: { passkey: req.body, challenge, ctx: webAuthnOf(req) },
     ip: req.ip ?? null,
     userAgent: req.get('user-agent'),
+    browserMark: browserMarkOf(req),
   });
   if (!result.ok) {
     if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: 'Too many attempts. Please try again later.' });

@@ -126,7 +126,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** SPEC §11: TOTP and recovery codes for the panel login. */
     secondFactors,
     /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
-    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap }),
+    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap, alerts }),
     /** SPEC §14: what mail clients of a verified domain are told. */
     autoconfig,
     /** SPEC §14: the DNS records a domain needs, and Check DNS. */

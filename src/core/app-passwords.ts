@@ -4,7 +4,8 @@ import type { Audit } from './audit.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PasswordRules } from './password-rules.js';
-import type { AccountEvents, AppPassword, Clock, Hasher, Store, ImapSessions } from './ports.js';
+import type { Alerts } from './alerts.js';
+import type { Account, AccountEvents, AppPassword, Clock, Hasher, Store, ImapSessions } from './ports.js';
 
 /** How many leading characters of an app password are its stored tag (of 20 generated ones). */
 export const APP_TAG_LENGTH = 6;
@@ -17,6 +18,8 @@ export interface AppPasswordService {
   /** A new app password, generated (20 characters) and returned once; only its hash and tag are kept. */
   create(actor: MailboxActor, name: unknown, ip?: string | null): Promise<{ appPassword: AppPassword; password: string }>;
   list(actor: MailboxActor): Promise<AppPassword[]>;
+  /** How many app passwords a mailbox the caller already resolved holds (they stop working with a password change). */
+  countFor(mailbox: Account): Promise<number>;
   /** Revokes one: it stops logging in, and its live SMTP sessions end. */
   revoke(actor: MailboxActor, id: unknown, ip?: string | null): Promise<AppPassword>;
 }
@@ -31,6 +34,7 @@ export function createAppPasswordService({
   mailboxes,
   events,
   imap,
+  alerts,
 }: {
   store: Store;
   hasher: Hasher;
@@ -40,6 +44,7 @@ export function createAppPasswordService({
   mailboxes: MailboxService;
   events: AccountEvents;
   imap: ImapSessions | null;
+  alerts: Pick<Alerts, 'raise'>;
 }): AppPasswordService {
   return {
     async create(actor, nameInput, ip = null) {
@@ -57,11 +62,17 @@ export function createAppPasswordService({
         entry,
       );
       audit.logged(entry);
+      // A lasting way in to the mailbox's mail: its owner hears of it (issue 29).
+      alerts.raise(`mailbox:${mailbox.id}`, 'app-password-created', { ip: entry.ip, name });
       return { appPassword, password };
     },
 
     async list(actor) {
       return store.listAppPasswords((await mailboxes.getOwnMailbox(actor)).id);
+    },
+
+    async countFor(mailbox) {
+      return mailbox.kind === 'mailbox' ? (await store.listAppPasswords(mailbox.id)).length : 0;
     },
 
     async revoke(actor, idInput, ip = null) {

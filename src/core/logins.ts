@@ -59,6 +59,11 @@ export interface Logins {
    */
   verifyCurrentPassword(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, hash: string, password: string, ip: string | null, userAgent?: string): Promise<boolean>;
   /**
+   * Issue 29: the owner of a session types its password again before it adds a lasting way in.
+   * Counted and audited as the current-password check of a password change.
+   */
+  confirmPassword(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, password: unknown, ip: string | null, userAgent?: string): Promise<boolean>;
+  /**
    * SPEC §11: the second step of a web login whose password was right: a TOTP or recovery code,
    * counted against the name's web limit like a password, audited, in the login history.
    */
@@ -348,6 +353,31 @@ export function createLogins(deps: LoginDeps): Logins {
     return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
   };
 
+  const verifyCurrentPassword: Logins['verifyCurrentPassword'] = async (actor, hash, password, ip, userAgent) => {
+    const name = actor.kind === 'admin' ? `admin:${actor.username}` : actor.login;
+    // Only a signed-in owner gets here: it is held by a count of its own (as a known browser is),
+    // so strangers who used up the name's logins do not keep it from changing its password.
+    const admission = await throttle.begin({ protocol: 'web', name, address: addressKey(ip), password, knownBrowser: `signed-in ${name}` });
+    if ('refused' in admission) throw new RateLimitedError(admission.retryAfterSeconds);
+    let ok = false;
+    try {
+      ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await perAddress(addressKey(ip), () => hasher.verify(hash, password)));
+    } catch (err) {
+      await admission.attempt.finish('aborted');
+      throw err;
+    }
+    await admission.attempt.finish(ok ? 'success' : 'failure');
+    if (!ok) {
+      onEvent?.({ protocol: 'web', result: 'failure' });
+      if (actor.kind === 'mailbox') {
+        batcher.recordAttempt({ accountId: actor.id, at: clock.now(), protocol: 'web', mechanism: 'current-password', result: 'bad-password', ip: displayAddress(ip), client: browserName(userAgent) });
+      }
+      const target = actor.kind === 'admin' ? actor.username : actor.login;
+      await audit.record(actor, actor.kind === 'admin' ? 'admin-login.failure' : 'login.failure', target, displayAddress(ip), 'current password');
+    }
+    return ok;
+  };
+
   return {
     async warmUp() {
       await dummyHash();
@@ -379,27 +409,12 @@ export function createLogins(deps: LoginDeps): Logins {
       return accountLogin(request.protocol, name, password, request.ip, browser, how);
     },
 
-    async verifyCurrentPassword(actor, hash, password, ip, userAgent) {
-      const name = actor.kind === 'admin' ? `admin:${actor.username}` : actor.login;
-      const admission = await throttle.begin({ protocol: 'web', name, address: addressKey(ip), password });
-      if ('refused' in admission) throw new RateLimitedError(admission.retryAfterSeconds);
-      let ok = false;
-      try {
-        ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await perAddress(addressKey(ip), () => hasher.verify(hash, password)));
-      } catch (err) {
-        await admission.attempt.finish('aborted');
-        throw err;
-      }
-      await admission.attempt.finish(ok ? 'success' : 'failure');
-      if (!ok) {
-        onEvent?.({ protocol: 'web', result: 'failure' });
-        if (actor.kind === 'mailbox') {
-          batcher.recordAttempt({ accountId: actor.id, at: clock.now(), protocol: 'web', mechanism: 'current-password', result: 'bad-password', ip: displayAddress(ip), client: browserName(userAgent) });
-        }
-        const target = actor.kind === 'admin' ? actor.username : actor.login;
-        await audit.record(actor, actor.kind === 'admin' ? 'admin-login.failure' : 'login.failure', target, displayAddress(ip), 'current password');
-      }
-      return ok;
+    verifyCurrentPassword,
+
+    async confirmPassword(actor, password, ip, userAgent) {
+      const hash = actor.kind === 'admin' ? (await store.findAdminById(actor.id))?.passwordHash : (await store.findAccountById(actor.id))?.passwordHash;
+      if (!hash) return false;
+      return verifyCurrentPassword(actor, hash, typeof password === 'string' ? password : '', ip, userAgent);
     },
 
     async secondStep({ realm, owner, pwv, proof, ip, userAgent, browserMark }) {

@@ -273,6 +273,7 @@ export interface Store {
    * Stores a new hash, bumps the password version, ends the owner's web sessions and appends
    * `audit`, in one transaction: a change is never stored without its audit entry, nor the reverse.
    */
+  /** Also revokes the account's app passwords (SPEC §16), in the same transaction. */
   setPasswordAndEndSessions(accountId: number, hash: string, now: number, expectedVersion?: number, audit?: AuditEntry): Promise<number | null>;
   setDisabledAndEndSessions(accountId: number, disabled: boolean, now: number): Promise<void>;
   deleteAccountAndEndSessions(accountId: number): Promise<void>;

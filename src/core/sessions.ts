@@ -8,7 +8,16 @@ export interface SessionClaim {
   /** The owner's password version at login: a change ends the session. */
   pwv?: number;
   createdAt?: number;
+  /** When the owner last typed its password in this session (the login, or a confirmation since). */
+  passwordAt?: number;
 }
+
+/**
+ * Issue 29 (SPEC §16): a lasting way in (an app password, TOTP, a passkey, an Apple profile) is
+ * made only within this long of the owner's last password entry; else it types it again, so a
+ * stolen session alone cannot become lasting access.
+ */
+export const RECENT_PASSWORD_SECONDS = 300;
 
 export type SessionActor = Extract<Actor, { kind: 'mailbox' | 'admin' }> & {
   mustChangePassword?: boolean;
@@ -31,6 +40,8 @@ export interface SessionService {
   /** The key that signs session cookies, made once per installation and kept in the database. */
   cookieSecret(): Promise<string>;
   readonly maxAgeSeconds: number;
+  /** Whether the session's owner typed its password within RECENT_PASSWORD_SECONDS. */
+  passwordIsRecent(claim: SessionClaim): boolean;
 }
 
 export function createSessionService({ store, clock, maxHours, requireAdminSecondFactor = false }: { store: Store; clock: Clock; maxHours: number; requireAdminSecondFactor?: boolean }): SessionService {
@@ -44,7 +55,8 @@ export function createSessionService({ store, clock, maxHours, requireAdminSecon
       if (kind === 'admin') {
         const admin = await store.findAdminById(id);
         if (!admin || admin.disabled || admin.passwordVersion !== pwv) return null;
-        const mustAddSecondFactor = requireAdminSecondFactor && (await store.getSecondFactors(`admin:${id}`)).totp === null;
+        // A passkey is a second factor too: an admin who added only one is not sent back.
+        const mustAddSecondFactor = requireAdminSecondFactor && !(await store.hasSecondFactor(`admin:${id}`));
         return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword, mustAddSecondFactor };
       }
       if (kind === 'mailbox') {
@@ -54,6 +66,7 @@ export function createSessionService({ store, clock, maxHours, requireAdminSecon
       }
       return null;
     },
+    passwordIsRecent: (claim) => (claim.passwordAt ?? 0) + RECENT_PASSWORD_SECONDS > clock.now(),
     get: (key) => store.getSession(key, clock.now()),
     set: (key, owner, data, expiresAt) => store.setSession(key, owner, data, expiresAt),
     touch: (key, expiresAt) => store.touchSession(key, expiresAt),

@@ -5,6 +5,7 @@ import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './
 import { mobileconfig, mobileconfigWithAppPassword } from './handlers/autoconfig.js';
 import {
   addPasskey,
+  confirmPassword,
   createAppPassword,
   passkeyOptions,
   revokeAppPassword,
@@ -42,7 +43,7 @@ import {
   updateMailboxPassword,
 } from './handlers/admin-mailboxes.js';
 import { generateOwnPassword, login, logout, showAccount, showLogin, updatePassword } from './handlers/user.js';
-import { requireAdmin, requireMailbox, requireSuperAdmin } from './middleware/auth.js';
+import { requireAdmin, requireMailbox, requireRecentPassword, requireSuperAdmin } from './middleware/auth.js';
 import { resolveDomain } from './middleware/domain.js';
 
 /** Every page of the panel, in one table. URLs are SPEC §4's; forms use GET and POST only. */
@@ -68,11 +69,15 @@ export function panelRoutes(svc: Services): Router {
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
   r.get('/account/security', requireMailbox, showSecurity(svc, 'account'));
   r.get('/account/mobileconfig', requireMailbox, mobileconfig(svc));
-  r.post('/account/mobileconfig', requireMailbox, mobileconfigWithAppPassword(svc));
-  r.post('/account/security/totp', requireMailbox, turnOnTotp(svc, 'account'));
-  r.post('/account/security/passkey/options', requireMailbox, passkeyOptions(svc));
-  r.post('/account/security/passkey', requireMailbox, json, addPasskey(svc));
-  r.post('/account/security/app-passwords', requireMailbox, createAppPassword(svc));
+  // Issue 29: each lasting way in needs the password typed in the last 5 minutes.
+  const recent = requireRecentPassword(svc, '/account/security');
+  const adminRecent = requireRecentPassword(svc, '/admin/account/security');
+  r.post('/account/mobileconfig', requireMailbox, recent, mobileconfigWithAppPassword(svc));
+  r.post('/account/security/confirm', requireMailbox, confirmPassword(svc, 'account'));
+  r.post('/account/security/totp', requireMailbox, recent, turnOnTotp(svc, 'account'));
+  r.post('/account/security/passkey/options', requireMailbox, recent, passkeyOptions(svc));
+  r.post('/account/security/passkey', requireMailbox, recent, json, addPasskey(svc));
+  r.post('/account/security/app-passwords', requireMailbox, recent, createAppPassword(svc));
   r.post('/account/security/app-passwords/:id/revoke', requireMailbox, revokeAppPassword(svc));
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
@@ -87,9 +92,10 @@ export function panelRoutes(svc: Services): Router {
   r.post('/admin/account', requireAdmin, updateAdminPassword(svc));
   r.post('/admin/account/generate', requireAdmin, generateAdminPassword(svc));
   r.get('/admin/account/security', requireAdmin, showSecurity(svc, 'admin'));
-  r.post('/admin/account/security/totp', requireAdmin, turnOnTotp(svc, 'admin'));
-  r.post('/admin/account/security/passkey/options', requireAdmin, passkeyOptions(svc));
-  r.post('/admin/account/security/passkey', requireAdmin, json, addPasskey(svc));
+  r.post('/admin/account/security/confirm', requireAdmin, confirmPassword(svc, 'admin'));
+  r.post('/admin/account/security/totp', requireAdmin, adminRecent, turnOnTotp(svc, 'admin'));
+  r.post('/admin/account/security/passkey/options', requireAdmin, adminRecent, passkeyOptions(svc));
+  r.post('/admin/account/security/passkey', requireAdmin, adminRecent, json, addPasskey(svc));
 
   r.get('/admin/domains', requireAdmin, listDomains(svc));
   r.post('/admin/domains', requireSuperAdmin, createDomain(svc));

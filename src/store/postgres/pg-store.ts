@@ -162,6 +162,8 @@ export function createPostgresStore(pool: pg.Pool): Store {
         );
         if (!row) return null;
         await endSessionsOf(c, owner('mailbox', id));
+        // SPEC §16: a new password revokes the app passwords made under the old one.
+        await run('DELETE FROM app_passwords WHERE account_id = $1', [id], c);
         await appendAudit(c, entry);
         return row.password_version;
       });

@@ -158,6 +158,7 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     listApps: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? ORDER BY created_at, id'),
     findApp: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? AND tag = ?'),
     deleteApp: db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?'),
+    deleteApps: db.prepare('DELETE FROM app_passwords WHERE account_id = ?'),
     appLogin: db.prepare('UPDATE app_passwords SET last_login_at = @at, last_login_ip = @ip WHERE id = @appPasswordId AND (last_login_at IS NULL OR last_login_at <= @at)'),
     insertDomainIfNew: db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) ON CONFLICT (name) DO NOTHING'),
     importMailbox: db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, disabled, created_at, updated_at)
@@ -205,6 +206,8 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
       ) as { password_version: number } | undefined;
       if (!row) return null;
       q.endSessionsOf.run(owner('mailbox', id));
+      // SPEC §16: a new password revokes the app passwords made under the old one.
+      q.deleteApps.run(id);
       if (audit) q.appendAudit.run({ ...audit, detail: audit.detail ?? null });
       return row.password_version;
     },

@@ -18,6 +18,7 @@ const editLocals = async (svc: Services, res: Parameters<RequestHandler>[1], mai
   domain: domainOf(res),
   mailbox,
   policy: POLICY_TEXT,
+  appCount: await svc.appPasswords.countFor(mailbox),
   history: await svc.loginHistory.ofMailbox(res.locals.actor!, domainOf(res), mailbox.login),
   historyDays: svc.config.retention.loginHistoryDays,
   // SPEC §13: which scheme the password is held in (never the hash).

@@ -44,7 +44,7 @@ export const secondStep = (svc: Services, realm: LoginRealm): RequestHandler => 
     if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
     return res.status(401).render(VIEW_STEP, { action: paths(realm).step, values: {}, errors: { code: [FAILED] } });
   }
-  res.redirect(303, await completeLogin(svc, req, res, realm, pending.owner, result));
+  res.redirect(303, await completeLogin(svc, req, res, realm, pending.owner, result, pending.at));
 };
 
 /** The second step passed: the browser's mark, a new session for the owner; returns where to go. */
@@ -55,12 +55,13 @@ async function completeLogin(
   realm: LoginRealm,
   owner: SessionOwner,
   result: Extract<LoginResult, { ok: true }>,
+  passwordAt: number,
 ) {
   const principal = result.principal;
   if (principal.kind === 'token') throw new AuthError();
   if (result.browserMark) setBrowserMark(req, res, result.browserMark, paths(realm).login);
   const pwv = principal.kind === 'admin' ? principal.admin.passwordVersion : principal.account.passwordVersion;
-  await startSession(req, owner, pwv, svc.clock.now());
+  await startSession(req, owner, pwv, svc.clock.now(), passwordAt);
   return principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home;
 }
 
@@ -77,7 +78,27 @@ const securityLocals = async (svc: Services, req: Parameters<RequestHandler>[0],
     setup = { secret, qr: await QRCode.toDataURL(uri, { margin: 1, width: 200 }) };
   }
   const appPasswords = actor.kind === 'mailbox' ? await svc.appPasswords.list(actor) : null;
-  return { status, setup, appPasswords, paths: paths(realm), required: res.locals.mustAddSecondFactor === true, appleProfile: svc.config.clients.imap !== null };
+  return {
+    status,
+    setup,
+    appPasswords,
+    paths: paths(realm),
+    required: res.locals.mustAddSecondFactor === true,
+    appleProfile: svc.config.clients.imap !== null,
+    confirmNeeded: !svc.sessions.passwordIsRecent(req.session),
+  };
+};
+
+/** `Confirm password` (issue 29): the owner types its password again; adding a way in is open for the next 5 minutes. */
+export const confirmPassword = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
+  const ok = await svc.logins.confirmPassword(panelActor(res), req.body?.current_password, req.ip ?? null, req.get('user-agent'));
+  if (!ok) {
+    res.set('Cache-Control', 'no-store');
+    return res.status(422).render(VIEW_SECURITY, { ...(await securityLocals(svc, req, res, realm)), values: {}, errors: { current_password: ['Is not correct.'] } });
+  }
+  req.session.passwordAt = svc.clock.now();
+  setFlash(req, 'success', 'Password confirmed: you can add an app password, an authenticator app or a passkey for the next 5 minutes.');
+  res.redirect(303, paths(realm).security);
 };
 
 /** GET /account/security (admins: /admin/account/security). */
@@ -175,5 +196,5 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
     if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: 'Too many attempts. Please try again later.' });
     return void res.status(401).json({ message: 'The passkey was not accepted.' });
   }
-  res.json({ redirect: await completeLogin(svc, req, res, realm, pending.owner, result) });
+  res.json({ redirect: await completeLogin(svc, req, res, realm, pending.owner, result, pending.at) });
 };

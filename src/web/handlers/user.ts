@@ -50,7 +50,7 @@ const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) 
   const actor = mailboxActor(res);
   const [mailbox, history, apps] = await Promise.all([svc.mailboxes.getOwnMailbox(actor), svc.loginHistory.own(actor), svc.appPasswords.list(actor)]);
   const appNames = Object.fromEntries(apps.map((a) => [a.id, a.name]));
-  return { mailbox, history, appNames, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null, servers: svc.autoconfig.servers };
+  return { mailbox, history, appNames, appCount: apps.length, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null, servers: svc.autoconfig.servers };
 };
 
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {

@@ -3,6 +3,7 @@ import { AuthError } from '../../core/errors.js';
 import type { Actor } from '../../core/actors.js';
 import type { SessionOwner } from '../../core/ports.js';
 import type { Services } from '../../services.js';
+import { setFlash } from '../flash.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -63,7 +64,7 @@ export const requireMailbox: RequestHandler = (req, res, next) => {
 export const ADMIN_ACCOUNT_PATHS = new Set(['/admin/account', '/admin/account/generate', '/admin/logout']);
 
 /** SPEC §11: an admin that must add a second factor may reach only these. */
-export const ADMIN_SECURITY_PATHS = new Set(['/admin/account/security', '/admin/account/security/totp', '/admin/account/security/passkey', '/admin/account/security/passkey/options', '/admin/logout']);
+export const ADMIN_SECURITY_PATHS = new Set(['/admin/account/security', '/admin/account/security/confirm', '/admin/account/security/totp', '/admin/account/security/passkey', '/admin/account/security/passkey/options', '/admin/logout']);
 
 export const requireAdmin: RequestHandler = (req, res, next) => {
   if (res.locals.actor?.kind !== 'admin') return res.redirect(303, '/admin/login');
@@ -81,6 +82,24 @@ export const requireSuperAdmin: RequestHandler = (req, res, next) => {
   });
 };
 
+/**
+ * Issue 29: what makes a lasting way in needs a password typed within RECENT_PASSWORD_SECONDS;
+ * else the owner is sent to its security page, which asks for it (JSON callers get 403).
+ */
+export const requireRecentPassword =
+  (svc: Services, security: string): RequestHandler =>
+  (req, res, next) => {
+    if (svc.sessions.passwordIsRecent(req.session)) return next();
+    if (req.is('application/json') || req.path.endsWith('/options')) {
+      return void res.status(403).json({ message: 'Enter your password again on this page first.' });
+    }
+    setFlash(req, 'error', RECONFIRM);
+    res.redirect(303, security);
+  };
+
+/** Why a form sent the owner back to its security page. */
+export const RECONFIRM = 'For your safety, enter your password again before you add a way to log in.';
+
 /** A password accepted, a second factor to come: a new session that has no owner yet (SPEC §11). */
 export function startPending(req: Request, owner: SessionOwner, pwv: number, now: number) {
   return new Promise<void>((resolve, reject) =>
@@ -92,14 +111,18 @@ export function startPending(req: Request, owner: SessionOwner, pwv: number, now
   );
 }
 
-/** Regenerates the session id at login (no fixation) and records its owner. */
-export function startSession(req: Request, owner: SessionOwner, pwv: number, now: number) {
+/**
+ * Regenerates the session id at login (no fixation) and records its owner; `passwordAt` is when
+ * the password was typed (earlier than now after a second step).
+ */
+export function startSession(req: Request, owner: SessionOwner, pwv: number, now: number, passwordAt = now) {
   return new Promise<void>((resolve, reject) =>
     req.session.regenerate((err) => {
       if (err) return reject(err);
       req.session.owner = owner;
       req.session.pwv = pwv;
       req.session.createdAt = now;
+      req.session.passwordAt = passwordAt;
       resolve();
     }),
   );

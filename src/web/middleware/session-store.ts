@@ -10,6 +10,8 @@ declare module 'express-session' {
     owner: SessionOwner;
     pwv: number;
     createdAt: number;
+    /** When the owner last typed its password (issue 29: a lasting way in needs it recent). */
+    passwordAt: number;
     flash: { type: 'success' | 'error'; text: string };
     /** A login whose password was right, waiting for its second factor (SPEC §11). */
     pending: { owner: SessionOwner; pwv: number; at: number };

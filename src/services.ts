@@ -19,6 +19,7 @@ import { createAccountEvents } from './core/events.js';
 import { createLoginThrottle } from './core/login-throttle.js';
 import { createLoginHistoryService } from './core/login-history.js';
 import { createLogins, type LoginEvent } from './core/logins.js';
+import { createAppSelectors } from './core/app-selectors.js';
 import { createImports } from './core/imports.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
@@ -86,8 +87,10 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     },
     onError: (err) => log.warn({ err, component: 'login-throttle' }, 'login count not written'),
   });
+  const selectors = createAppSelectors(store);
   const logins = createLogins({
     store,
+    selectors,
     hasher,
     clock,
     batcher,
@@ -126,7 +129,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     /** SPEC §11: TOTP and recovery codes for the panel login. */
     secondFactors,
     /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
-    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap, alerts }),
+    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap, alerts, selectors }),
     /** SPEC §14: what mail clients of a verified domain are told. */
     autoconfig,
     /** SPEC §14: the DNS records a domain needs, and Check DNS. */

@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PasswordRules } from './password-rules.js';
 import type { Alerts } from './alerts.js';
+import { SELECTOR_BITS, type AppSelectors } from './app-selectors.js';
 import type { Account, AccountEvents, AppPassword, Clock, Hasher, Store, ImapSessions } from './ports.js';
 
 /** How many leading characters of an app password are its stored tag (of 20 generated ones). */
@@ -18,6 +19,8 @@ export interface AppPasswordService {
   /** A new app password, generated (20 characters) and returned once; only its hash and tag are kept. */
   create(actor: MailboxActor, name: unknown, ip?: string | null): Promise<{ appPassword: AppPassword; password: string }>;
   list(actor: MailboxActor): Promise<AppPassword[]>;
+  /** What Dovecot's query needs to find app passwords by their selectors (`mailpass dovecot-config`). */
+  dovecotSelector(): Promise<{ salt: string; bits: number }>;
   /** How many app passwords a mailbox the caller already resolved holds (they stop working with a password change). */
   countFor(mailbox: Account): Promise<number>;
   /** Revokes one: it stops logging in, and its live SMTP sessions end. */
@@ -35,6 +38,7 @@ export function createAppPasswordService({
   events,
   imap,
   alerts,
+  selectors,
 }: {
   store: Store;
   hasher: Hasher;
@@ -45,6 +49,7 @@ export function createAppPasswordService({
   events: AccountEvents;
   imap: ImapSessions | null;
   alerts: Pick<Alerts, 'raise'>;
+  selectors: AppSelectors;
 }): AppPasswordService {
   return {
     async create(actor, nameInput, ip = null) {
@@ -53,12 +58,17 @@ export function createAppPasswordService({
       const existing = await store.listAppPasswords(mailbox.id);
       if (existing.length >= MAX_APP_PASSWORDS) throw new ConflictError('conflict', `A mailbox holds at most ${MAX_APP_PASSWORDS} app passwords; revoke one first`);
       const ctx = mailboxes.policyContext(mailbox.login);
-      // The tag must be unique within the mailbox (about 1 in 10^10 to clash): draw again if it is not.
+      // Tag and selector must each be unique within the mailbox (the selector clashes about once in
+      // 3,000 draws with 20 app passwords): draw again if either is not.
+      const clash = async (p: string) => {
+        const selector = await selectors.of(p);
+        return existing.some((a) => a.tag === p.slice(0, APP_TAG_LENGTH) || a.selector === selector);
+      };
       let password = rules.generate(ctx);
-      while (existing.some((a) => a.tag === password.slice(0, APP_TAG_LENGTH))) password = rules.generate(ctx);
+      while (await clash(password)) password = rules.generate(ctx);
       const entry = audit.entry(actor, 'app-password.create', mailbox.login, ip, name);
       const appPassword = await store.insertAppPassword(
-        { accountId: mailbox.id, name, tag: password.slice(0, APP_TAG_LENGTH), passwordHash: await hasher.hash(password), now: clock.now() },
+        { accountId: mailbox.id, name, tag: password.slice(0, APP_TAG_LENGTH), selector: await selectors.of(password), passwordHash: await hasher.hash(password), now: clock.now() },
         entry,
       );
       audit.logged(entry);
@@ -69,6 +79,10 @@ export function createAppPasswordService({
 
     async list(actor) {
       return store.listAppPasswords((await mailboxes.getOwnMailbox(actor)).id);
+    },
+
+    async dovecotSelector() {
+      return { salt: await selectors.salt(), bits: SELECTOR_BITS };
     },
 
     async countFor(mailbox) {

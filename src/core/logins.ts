@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Actor } from './actors.js';
 import type { Alerts } from './alerts.js';
+import type { AppSelectors } from './app-selectors.js';
 import type { Audit, AuditAction } from './audit.js';
 import { createAuthCache, type AuthCache } from './auth-cache.js';
 import { RateLimitedError } from './errors.js';
@@ -88,6 +89,8 @@ export interface LoginDeps {
   negativeTtlSeconds: number;
   onEvent?: (event: LoginEvent) => void;
   onVerify?: (result: 'hit' | 'miss') => void;
+  /** Issue 29: an app password made before selectors gets its selector at its first login since. */
+  selectors?: Pick<AppSelectors, 'of'>;
   /** Owners are told of a right password whose second step was asked from a browser they never used. */
   alerts?: Pick<Alerts, 'raise'>;
   /** SPEC §11: who has a second factor, and the check of a second-step code. */
@@ -123,7 +126,7 @@ function keyedLimiter(limit: number) {
 }
 
 export function createLogins(deps: LoginDeps): Logins {
-  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors, alerts } = deps;
+  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors, alerts, selectors } = deps;
   const positive: AuthCache | null = createAuthCache(deps.authCache);
   // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
   const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
@@ -271,6 +274,10 @@ export function createLogins(deps: LoginDeps): Logins {
     const now = clock.now();
     if (protocol === 'smtp') batcher.recordLogin({ accountId: account.id, at: now, ip: displayAddress(ip) });
     if (app) batcher.recordAppLogin({ appPasswordId: app.id, at: now, ip: displayAddress(ip) });
+    if (app && app.selector === null && selectors) {
+      const { id } = app;
+      selectors.of(password).then((selector) => store.setAppPasswordSelector(id, selector)).catch(() => {});
+    }
     // The new hash is made after the reply: a login never waits for a second argon2 run.
     if (!app && !result.cached && hasher.needsRehash(account.passwordHash)) {
       const { id: accountId, passwordVersion } = account;

@@ -150,6 +150,8 @@ export interface AppPassword {
   accountId: number;
   name: string;
   tag: string;
+  /** What Dovecot finds it by (issue 29); null for one made before selectors, until its next SMTP login. */
+  selector: string | null;
   passwordHash: string;
   createdAt: number;
   lastLoginAt: number | null;
@@ -334,7 +336,9 @@ export interface Store {
   useTotpStep(owner: SessionOwner, step: number): Promise<boolean>;
   /** Uses a recovery code once: true only when it existed unused. */
   useRecoveryCode(owner: SessionOwner, hash: string, now: number): Promise<boolean>;
-  insertAppPassword(input: { accountId: number; name: string; tag: string; passwordHash: string; now: number }, audit: AuditEntry): Promise<AppPassword>;
+  insertAppPassword(input: { accountId: number; name: string; tag: string; selector: string; passwordHash: string; now: number }, audit: AuditEntry): Promise<AppPassword>;
+  /** Gives an app password made before selectors its selector (known once it logs in). */
+  setAppPasswordSelector(id: number, selector: string): Promise<void>;
   listAppPasswords(accountId: number): Promise<AppPassword[]>;
   /** The app password of a mailbox whose tag this is (the first characters of a typed password). */
   findAppPassword(accountId: number, tag: string): Promise<AppPassword | null>;

@@ -49,6 +49,7 @@ export interface AppRow {
   account_id: number;
   name: string;
   tag: string;
+  selector: string | null;
   password_hash: string;
   created_at: number;
   last_login_at: number | null;
@@ -60,6 +61,7 @@ export const toApp = (r: AppRow): AppPassword => ({
   accountId: r.account_id,
   name: r.name,
   tag: r.tag,
+  selector: r.selector ?? null,
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   lastLoginAt: r.last_login_at,

@@ -34,7 +34,9 @@ describe('mailpass dovecot-config', () => {
     }
     assert.match(r.stdout, /^auth_cache_size = 0$/m);
     assert.match(r.stdout, /^default_pass_scheme = ARGON2ID$/m);
-    assert.match(r.stdout, /^password_query = SELECT "user", password FROM \(SELECT "user", password, 1 AS k FROM dovecot_app_passdb WHERE "user" = '%u' AND tag = substr\('%w', 1, 6\) UNION ALL SELECT "user", password, 0 AS k FROM dovecot_passdb WHERE "user" = '%u'\) AS p ORDER BY k DESC LIMIT 1$/m);
+    assert.match(r.stdout, /^password_query = SELECT "user", password FROM \(SELECT "user", password, 1 AS k FROM dovecot_app_passdb WHERE "user" = '%u' AND selector = '%\{sha256;truncate=16,salt=[0-9a-f]{32}:password\}' UNION ALL SELECT "user", password, 0 AS k FROM dovecot_passdb WHERE "user" = '%u'\) AS p ORDER BY k DESC LIMIT 1$/m);
+    // Issue 29: no part of the typed password is ever SQL text (a statement log would keep it).
+    assert.doesNotMatch(r.stdout, /%[-.\d]*w|%\{password\}/);
     assert.match(r.stdout, /^user_query = SELECT '\/var\/vmail\/%d\/%n' AS home, 'maildir:~\/Maildir' AS mail, 'vmail' AS uid, 'vmail' AS gid FROM dovecot_userdb WHERE "user" = '%u'$/m);
     assert.match(r.stdout, /^\s*args = \/etc\/dovecot\/dovecot-sql\.conf\.ext$/m);
   });
@@ -114,6 +116,18 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
     const [row] = await server.adapters.store.listAppPasswords(mailbox.id);
     await server.services.appPasswords.revoke(actor, row!.id);
     assert.equal(await login(address, app), 'NO');
+  });
+
+  test('many app passwords: each logs in by its own selector; a password change revokes them all in IMAP too', async (t) => {
+    if (!needsDovecot(t)) return;
+    const { address, mailbox } = await aMailbox(server.services, { domain });
+    const actor = { kind: 'mailbox' as const, id: mailbox.id, login: address };
+    const apps: string[] = [];
+    for (let i = 0; i < 8; i++) apps.push((await server.services.appPasswords.create(actor, `App ${i}`)).password);
+    for (const app of apps) assert.equal(await login(address, app), 'OK', dovecot.log());
+    await server.services.mailboxes.resetPassword(cliActor, (await server.services.domains.requireDomain(cliActor, domain)), address, { password: strongPassword('-reset') });
+    for (const app of apps) assert.equal(await login(address, app), 'NO', 'an app password outlived the reset in IMAP');
+    assert.equal(await login(address, strongPassword('-reset')), 'OK');
   });
 
   test('imported mailboxes log in over IMAP with their old passwords before their first mailpass login, and after its re-hash (SPEC §13)', async (t) => {

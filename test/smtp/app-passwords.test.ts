@@ -118,7 +118,7 @@ async function ageSessions(owner: string, seconds: number) {
 
 test('an app password, TOTP, a passkey and an Apple profile need the password typed in the last 5 minutes; creating one is alerted', async () => {
   const box = await aMailbox(server.services, { domain });
-  const owner = `mailbox:${box.mailbox.id}`;
+  const owner = `mailbox:${box.mailbox.id}` as const;
   const agent = await loginAsMailbox(server.url, box.address, box.password);
   await server.services.alerts.settled();
   await server.services.alerts.take(owner);

@@ -461,12 +461,15 @@ export function createPostgresStore(pool: pg.Pool): Store {
     async useRecoveryCode(o, hash, now) {
       return (await run('UPDATE recovery_codes SET used_at = $1 WHERE owner = $2 AND code_hash = $3 AND used_at IS NULL', [now, o, hash])) === 1;
     },
-    async insertAppPassword({ accountId, name, tag, passwordHash, now }, entry) {
+    async insertAppPassword({ accountId, name, tag, selector, passwordHash, now }, entry) {
       return tx(async (c) => {
-        const row = (await one<AppRow>('INSERT INTO app_passwords (account_id, name, tag, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *', [accountId, name, tag, passwordHash, now], c))!;
+        const row = (await one<AppRow>('INSERT INTO app_passwords (account_id, name, tag, selector, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *', [accountId, name, tag, selector, passwordHash, now], c))!;
         await appendAudit(c, entry);
         return toApp(row);
       });
+    },
+    async setAppPasswordSelector(id, selector) {
+      await run('UPDATE app_passwords SET selector = $1 WHERE id = $2 AND selector IS NULL', [selector, id]);
     },
     async listAppPasswords(accountId) {
       return (await rows<AppRow>('SELECT * FROM app_passwords WHERE account_id = $1 ORDER BY created_at, id', [accountId])).map(toApp);

@@ -153,8 +153,9 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     useRecovery: db.prepare('UPDATE recovery_codes SET used_at = ? WHERE owner = ? AND code_hash = ? AND used_at IS NULL'),
     deleteFactors: db.prepare('DELETE FROM second_factors WHERE owner = ?'),
     deletePasskeys: db.prepare('DELETE FROM passkeys WHERE owner = ?'),
-    insertApp: db.prepare(`INSERT INTO app_passwords (account_id, name, tag, password_hash, created_at)
-      VALUES (@accountId, @name, @tag, @passwordHash, @now) RETURNING *`),
+    insertApp: db.prepare(`INSERT INTO app_passwords (account_id, name, tag, selector, password_hash, created_at)
+      VALUES (@accountId, @name, @tag, @selector, @passwordHash, @now) RETURNING *`),
+    setAppSelector: db.prepare('UPDATE app_passwords SET selector = ? WHERE id = ? AND selector IS NULL'),
     listApps: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? ORDER BY created_at, id'),
     findApp: db.prepare('SELECT * FROM app_passwords WHERE account_id = ? AND tag = ?'),
     deleteApp: db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?'),
@@ -229,7 +230,7 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     q.deleteNetworks.run(o);
     q.deleteNotices.run(o);
   };
-  const insertAppTx = db.transaction((input: { accountId: number; name: string; tag: string; passwordHash: string; now: number }, entry: AuditEntry) => {
+  const insertAppTx = db.transaction((input: { accountId: number; name: string; tag: string; selector: string; passwordHash: string; now: number }, entry: AuditEntry) => {
     const row = q.insertApp.get(input) as AppRow;
     q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
     return row;
@@ -549,6 +550,9 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     },
     async insertAppPassword(input, entry) {
       return toApp(insertAppTx.immediate(input, entry));
+    },
+    async setAppPasswordSelector(id, selector) {
+      q.setAppSelector.run(selector, id);
     },
     async listAppPasswords(accountId) {
       return (q.listApps.all(accountId) as AppRow[]).map(toApp);

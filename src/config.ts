@@ -38,6 +38,7 @@ const schema = z.object({
   LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
   LOGIN_MAX_ATTEMPTS_PER_IP: positiveInt.default(20),
   LOGIN_WINDOW_SECONDS: positiveInt.default(900),
+  LOGIN_FAILURE_DELAY_MS: nonNegativeInt.max(10_000).default(300),
   SMTP_AUTH_MAX_FAILURES: positiveInt.default(10),
   SMTP_AUTH_WINDOW_SECONDS: positiveInt.default(900),
   SMTP_MAX_MESSAGE_BYTES: positiveInt.default(25 * 1024 * 1024),
@@ -115,7 +116,8 @@ export interface Config {
   readonly argon2: { readonly memoryKib: number; readonly timeCost: number; readonly parallelism: number };
   readonly minPasswordScore: number;
   readonly apiRateLimit: number;
-  readonly login: { readonly maxAttempts: number; readonly maxAttemptsPerIp: number; readonly windowSeconds: number };
+  /** `failureDelayMs`: a failed password login answers no sooner than this after it began (issue 29). */
+  readonly login: { readonly maxAttempts: number; readonly maxAttemptsPerIp: number; readonly windowSeconds: number; readonly failureDelayMs: number };
   readonly smtp: {
     readonly maxFailures: number;
     readonly windowSeconds: number;
@@ -270,6 +272,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       maxAttempts: e.LOGIN_MAX_ATTEMPTS,
       maxAttemptsPerIp: e.LOGIN_MAX_ATTEMPTS_PER_IP,
       windowSeconds: e.LOGIN_WINDOW_SECONDS,
+      failureDelayMs: e.LOGIN_FAILURE_DELAY_MS,
     }),
     smtp: Object.freeze({
       maxFailures: e.SMTP_AUTH_MAX_FAILURES,

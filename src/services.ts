@@ -98,6 +98,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     throttle,
     authCache: config.authCache,
     negativeTtlSeconds: Math.max(config.smtp.windowSeconds, config.login.windowSeconds),
+    failureDelayMs: config.login.failureDelayMs,
     onEvent: onLogin,
     onVerify: onAuthVerify,
     alerts,

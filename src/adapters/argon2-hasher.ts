@@ -4,6 +4,7 @@ import argon2 from 'argon2';
 import { loadArgon2Binding, type Argon2Binding } from './argon2-binding.js';
 import { splitStored } from '../core/hash-schemes.js';
 import { verifyScheme } from './legacy-hashes.js';
+import { createLegacyVerifier, type LegacyVerifier } from './legacy-verifier.js';
 import type { Hasher } from '../core/ports.js';
 
 export interface Argon2Params {
@@ -111,7 +112,13 @@ export interface HashObserver {
  * in the AVX2 build of the argon2 package's code where the processor has AVX2 (argon2-binding.ts).
  * `binding` is for tests.
  */
-export function createArgon2Hasher(params: Argon2Params, concurrency = defaultHashConcurrency(), observe?: HashObserver, binding: Promise<Argon2Binding> = sharedBinding()): Hasher {
+export function createArgon2Hasher(
+  params: Argon2Params,
+  concurrency = defaultHashConcurrency(),
+  observe?: HashObserver,
+  binding: Promise<Argon2Binding> = sharedBinding(),
+  legacy: LegacyVerifier = createLegacyVerifier({ size: concurrency }),
+): Hasher {
   const makeHash = async (password: string) => {
     const salt = randomBytes(SALT_BYTES);
     const raw = await (await binding).hash({ password: Buffer.from(password), salt, secret: EMPTY, data: EMPTY, hashLength: HASH_BYTES, m: params.memoryKib, t: params.timeCost, p: params.parallelism, type: ARGON2ID, version: VERSION });
@@ -128,18 +135,14 @@ export function createArgon2Hasher(params: Argon2Params, concurrency = defaultHa
         observe?.(op, Number(process.hrtime.bigint() - start) / 1e9);
       }
     });
-  // SPEC §13: an imported hash ({SCHEME}...) costs what any login costs: its own check, and the
-  // argon2id work of a dummy hash beside it (an old scheme must not answer faster, which would tell
-  // an attacker whose hash is weak). The dummy is made once, on first need.
-  let dummy: Promise<string> | null = null;
+  // SPEC §13: an imported hash ({SCHEME}...) is verified under the same limit as argon2, and the
+  // schemes that only JavaScript computes here (bcrypt, SHA-crypt) in a worker thread, never on
+  // the event loop (issue 29). How long a failure takes is the logins' business (their floor).
   const verifyImported = async (stored: string, password: string) => {
     const { scheme, hash } = splitStored(stored);
     if (scheme === 'unknown') return false;
     if (scheme === 'ARGON2ID' || scheme === 'ARGON2I') return timed('verify', () => verifyScheme(scheme, hash, password));
-    dummy ??= makeHash(randomBytes(16).toString('base64'));
-    const dummyHash = await dummy;
-    const [ok] = await Promise.all([verifyScheme(scheme, hash, password), timed('verify', () => verify(dummyHash, password)).catch(() => false)]);
-    return ok;
+    return timed('verify', () => legacy.verify(scheme, hash, password)).catch(() => false);
   };
   return {
     hash: (password) => timed('hash', () => makeHash(password)),

@@ -1,14 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Assessment, StrengthEstimator } from '../core/ports.js';
-
-// The worker is the compiled .js next to this file, or the .ts source when running under tsx
-// (tests and benchmarks), whose loader a worker thread must be given explicitly.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER = new URL(`./strength-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
-const spawnWorker = () =>
-  FROM_SOURCE
-    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`, { eval: true })
-    : new Worker(WORKER);
+import { spawnWorker } from './worker-thread.js';
 
 /**
  * zxcvbn in a worker thread: a check costs 10-90 ms of CPU and its dictionaries about 60 MB,
@@ -31,7 +23,7 @@ export function createStrengthEstimator({ idleMs = 30_000 }: { idleMs?: number }
     pending.clear();
   };
   const start = () => {
-    const w = spawnWorker();
+    const w = spawnWorker('strength-worker');
     w.unref();
     w.on('message', (msg: { id: number } & Assessment) => {
       const p = pending.get(msg.id);

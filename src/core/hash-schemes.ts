@@ -6,8 +6,37 @@
 export const SCHEMES = ['ARGON2ID', 'ARGON2I', 'BLF-CRYPT', 'SHA512-CRYPT', 'SHA256-CRYPT', 'MD5-CRYPT', 'SSHA512', 'SSHA256'] as const;
 export type Scheme = (typeof SCHEMES)[number];
 
-/** Schemes an attacker with the database cracks fast: flagged in the panel, refused at import with ALLOW_LEGACY_SCHEMES=false. */
-export const WEAK_SCHEMES: ReadonlySet<Scheme> = new Set(['MD5-CRYPT']);
+/** Schemes an attacker with the database cracks fast (one salted hash each, or MD5): flagged in the panel, refused at import with ALLOW_LEGACY_SCHEMES=false. */
+export const WEAK_SCHEMES: ReadonlySet<Scheme> = new Set(['MD5-CRYPT', 'SSHA256', 'SSHA512']);
+
+/**
+ * The most work an imported hash may ask of a login (issue 29): a hash beyond these is refused at
+ * import, by line, since each wrong guess would cost that much (bcrypt cost 12 is about 220 ms,
+ * SHA-crypt's 100,000 rounds about 130 ms, verified in a worker thread; argon2 at 256 MiB and 4
+ * passes is libsodium's "moderate" and more). Below them a failed login answers within
+ * LOGIN_FAILURE_DELAY_MS's floor, like any other.
+ */
+export const COST_CEILINGS = { bcryptCost: 12, shaCryptRounds: 100_000, argon2MemoryKib: 262_144, argon2TimeCost: 4, argon2Parallelism: 8 } as const;
+
+/** Why an imported hash asks too much of a login, or null. */
+function tooCostly(scheme: Scheme, hash: string): string | null {
+  const c = COST_CEILINGS;
+  if (scheme === 'BLF-CRYPT') {
+    const cost = Number(hash.slice(4, 6));
+    return cost > c.bcryptCost ? `bcrypt cost ${cost} is above ${c.bcryptCost}` : null;
+  }
+  if (scheme === 'SHA512-CRYPT' || scheme === 'SHA256-CRYPT') {
+    const rounds = Number(/^\$[56]\$rounds=(\d+)\$/.exec(hash)?.[1] ?? 5000);
+    return rounds > c.shaCryptRounds ? `${rounds} rounds is above ${c.shaCryptRounds}` : null;
+  }
+  if (scheme === 'ARGON2ID' || scheme === 'ARGON2I') {
+    const [m, t, p] = (/m=(\d+),t=(\d+),p=(\d+)/.exec(hash) ?? []).slice(1).map(Number);
+    if (m! > c.argon2MemoryKib) return `argon2 memory ${m} KiB is above ${c.argon2MemoryKib}`;
+    if (t! > c.argon2TimeCost) return `argon2 time cost ${t} is above ${c.argon2TimeCost}`;
+    if (p! > c.argon2Parallelism) return `argon2 parallelism ${p} is above ${c.argon2Parallelism}`;
+  }
+  return null;
+}
 
 const B64 = '[A-Za-z0-9+/]+={0,2}';
 /** What a hash of each scheme looks like (after its {SCHEME} prefix). */
@@ -68,5 +97,7 @@ export function parseImportedHash(text: string): { stored: string; scheme: Schem
     if (!scheme) return { error: value === '' ? 'no password hash' : 'not a hash of a known scheme (give it a {SCHEME} prefix)' };
   }
   if (!SHAPES[scheme].test(hash)) return { error: `not a ${scheme} hash` };
+  const costly = tooCostly(scheme, hash);
+  if (costly) return { error: costly };
   return { stored: scheme === 'ARGON2ID' ? hash : `{${scheme}}${hash}`, scheme };
 }

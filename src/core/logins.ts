@@ -87,6 +87,12 @@ export interface LoginDeps {
   authCache: { size: number; ttlSeconds: number };
   /** How long a failed verification is remembered (the throttle's window). */
   negativeTtlSeconds: number;
+  /**
+   * A failed password login answers no sooner than this many milliseconds after it began, without
+   * spending CPU meanwhile (as Dovecot's auth_failure_delay): an unknown login, a wrong argon2id
+   * password and a wrong imported bcrypt or SHA-crypt one then take the same time (issue 29).
+   */
+  failureDelayMs?: number;
   onEvent?: (event: LoginEvent) => void;
   onVerify?: (result: 'hit' | 'miss') => void;
   /** Issue 29: an app password made before selectors gets its selector at its first login since. */
@@ -96,6 +102,9 @@ export interface LoginDeps {
   /** SPEC §11: who has a second factor, and the check of a second-step code. */
   secondFactors: { has(owner: SessionOwner): Promise<boolean>; check(owner: SessionOwner, label: string, proof: SecondFactorProof): Promise<boolean> };
 }
+
+/** What the audit log and the log say for a login name that is not one (issue 29). */
+export const MALFORMED_NAME = '(malformed name)';
 
 /** One address keeps at most this many argon2 verifications in flight; the rest wait their turn. */
 export const MAX_VERIFICATIONS_PER_ADDRESS = 2;
@@ -360,6 +369,29 @@ export function createLogins(deps: LoginDeps): Logins {
     return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
   };
 
+  /** A login with a name and a password (web or SMTP). */
+  const passwordLogin = async (request: Exclude<LoginRequest, { protocol: 'api' }>): Promise<LoginResult> => {
+    const realm: LoginRealm = request.protocol === 'web' ? request.realm : 'account';
+    const password = typeof request.password === 'string' ? request.password : '';
+    const name = normalizeLoginName(request.name, realm);
+    // A malformed name or an over-long password is refused before anything is counted or hashed:
+    // no valid login is like that. It is still a failed login, and audited as one.
+    if (name === null || password === '' || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+      // A malformed name is never kept as typed: it is often a password typed into the wrong field.
+      const shown = name ?? (typeof request.name === 'string' && request.name !== '' ? MALFORMED_NAME : '');
+      await record(request.protocol, realm, 'failure', shown, request.ip);
+      return badCredentials;
+    }
+    const mark = request.protocol === 'web' ? request.browserMark : null;
+    const browser = mark ? await knownBrowser(`${realm}:${name}`, mark) : null;
+    if (realm === 'admin') return adminLogin(name, password, request.ip, browser);
+    const how =
+      request.protocol === 'smtp'
+        ? { mechanism: (request.mechanism ?? 'PLAIN').toUpperCase().slice(0, 20), client: (request.tls ?? '').slice(0, 40) }
+        : { mechanism: 'password', client: browserName(request.userAgent) };
+    return accountLogin(request.protocol, name, password, request.ip, browser, how);
+  };
+
   const verifyCurrentPassword: Logins['verifyCurrentPassword'] = async (actor, hash, password, ip, userAgent) => {
     const name = actor.kind === 'admin' ? `admin:${actor.username}` : actor.login;
     // Only a signed-in owner gets here: it is held by a count of its own (as a known browser is),
@@ -396,25 +428,13 @@ export function createLogins(deps: LoginDeps): Logins {
 
     async attempt(request) {
       if (request.protocol === 'api') return tokenLogin(request.token, request.ip);
-      const realm: LoginRealm = request.protocol === 'web' ? request.realm : 'account';
-      const password = typeof request.password === 'string' ? request.password : '';
-      const name = normalizeLoginName(request.name, realm);
-      // A malformed name or an over-long password is refused before anything is counted or hashed:
-      // no valid login is like that. It is still a failed login, and audited as one.
-      if (name === null || password === '' || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
-        const shown = typeof request.name === 'string' ? request.name.slice(0, 320) : '';
-        await record(request.protocol, realm, 'failure', shown, request.ip);
-        return badCredentials;
-      }
-      const mark = request.protocol === 'web' ? request.browserMark : null;
-      const browser = mark ? await knownBrowser(`${realm}:${name}`, mark) : null;
-      if (realm === 'admin') return adminLogin(name, password, request.ip, browser);
-      const how =
-        request.protocol === 'smtp'
-          ? { mechanism: (request.mechanism ?? 'PLAIN').toUpperCase().slice(0, 20), client: (request.tls ?? '').slice(0, 40) }
-          : { mechanism: 'password', client: browserName(request.userAgent) };
-      return accountLogin(request.protocol, name, password, request.ip, browser, how);
+      const started = performance.now();
+      const result = await passwordLogin(request);
+      const wait = started + (deps.failureDelayMs ?? 0) - performance.now();
+      if (!result.ok && result.reason === 'bad-credentials' && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      return result;
     },
+
 
     verifyCurrentPassword,
 

@@ -5,7 +5,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { md5Crypt, verifyScheme } from '../../src/adapters/legacy-hashes.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { encrypt as shaCryptEncrypt } from 'unixcrypt';
 import { parseImportedHash, splitStored, type Scheme } from '../../src/core/hash-schemes.js';
+import bcrypt from 'bcryptjs';
+import { aMailbox, strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
 import { ADMIN_PASSWORD } from '../helpers/env.js';
 import { loginAsAdmin, loginAsMailbox, startTestServer, type TestServer } from '../helpers/server.js';
@@ -21,6 +25,7 @@ interface Vector {
   hash: string;
 }
 const { vectors } = JSON.parse(readFileSync(new URL('../data/legacy-hashes.json', import.meta.url), 'utf8')) as { vectors: Vector[] };
+const shaCrypt = (password: string, rounds: number) => shaCryptEncrypt(password, `$6$rounds=${rounds}$saltsalt`);
 const userOf = (v: Vector, i: number) => `${v.scheme.toLowerCase()}-${i}`;
 
 describe('old schemes verify as Dovecot made them', () => {
@@ -53,15 +58,32 @@ describe('old schemes verify as Dovecot made them', () => {
     assert.equal(md5Crypt('password', 'saltstring'), '$1$saltstri$qQY4WxjABChYG1ccLpfkz/');
   });
 
-  test("an old scheme costs an argon2id verification too: a weak hash answers no faster", async () => {
+  test('an old scheme is verified under the hashing limit, in a worker: the event loop keeps turning (issue 29)', async () => {
     const ops: string[] = [];
-    const hasher = createArgon2Hasher({ memoryKib: 1024, timeCost: 1, parallelism: 1 }, 1, (op) => ops.push(op));
-    const ssha = vectors.find((v) => v.scheme === 'SSHA512')!;
-    const stored = (parseImportedHash(ssha.hash) as { stored: string }).stored;
-    assert.equal(await hasher.verify(stored, ssha.password), true);
-    assert.equal(await hasher.verify(stored, 'not it'), false);
-    assert.equal(ops.filter((o) => o === 'verify').length, 2, 'each check ran an argon2id verification beside it');
-    assert.equal(hasher.needsRehash(stored), true);
+    const hasher = createArgon2Hasher({ memoryKib: 1024, timeCost: 1, parallelism: 1 }, 2, (op) => ops.push(op));
+    // 100,000 rounds (the ceiling): about 130 ms of JavaScript a verification, which unixcrypt does in one synchronous call.
+    const heavy = `{SHA512-CRYPT}${shaCrypt('Heavy-Pass#2019', 100_000)}`;
+    assert.equal(await hasher.verify(heavy, 'Heavy-Pass#2019'), true);
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    const started = performance.now();
+    const results = await Promise.all([hasher.verify(heavy, 'wrong one'), hasher.verify(heavy, 'wrong two')]);
+    const took = performance.now() - started;
+    delay.disable();
+    assert.deepEqual(results, [false, false]);
+    assert.equal(ops.filter((o) => o === 'verify').length, 3, 'each check counted under the hashing limit');
+    // On the event loop the loop would have stood still for the whole verification.
+    assert.ok(delay.max / 1e6 < took / 2, `the loop stalled ${(delay.max / 1e6).toFixed(0)} ms during ${took.toFixed(0)} ms of verifying`);
+    assert.equal(hasher.needsRehash(heavy), true);
+  });
+
+  test('costs above the ceilings are refused at import, naming the cost', () => {
+    assert.deepEqual(parseImportedHash(`{BLF-CRYPT}$2y$13$${'a'.repeat(53)}`), { error: 'bcrypt cost 13 is above 12' });
+    assert.deepEqual(parseImportedHash(`$6$rounds=999999999$saltsalt$${'a'.repeat(86)}`), { error: '999999999 rounds is above 100000' });
+    assert.deepEqual(parseImportedHash(`{ARGON2ID}$argon2id$v=19$m=4194304,t=3,p=1$c2FsdHNhbHQ$${'a'.repeat(43)}`), { error: 'argon2 memory 4194304 KiB is above 262144' });
+    assert.deepEqual(parseImportedHash(`{ARGON2ID}$argon2id$v=19$m=65536,t=40,p=1$c2FsdHNhbHQ$${'a'.repeat(43)}`), { error: 'argon2 time cost 40 is above 4' });
+    assert.ok(!('error' in parseImportedHash(`{BLF-CRYPT}$2y$12$${'a'.repeat(53)}`)), 'the ceiling itself is allowed');
+    assert.ok(!('error' in parseImportedHash(`$6$rounds=100000$saltsalt$${'a'.repeat(86)}`)));
   });
 
   test('hashes are recognised by {SCHEME}, {CRYPT} or a bare crypt prefix; anything else is refused', () => {
@@ -172,5 +194,52 @@ describe('mailpass import', () => {
     const d = await cli('import', passwd, '--domain', 'not a domain');
     assert.equal(d.code, 2);
     assert.match(d.stderr, /--domain/);
+  });
+});
+
+describe('a failed login takes the same time whatever the hash (issue 29)', () => {
+  const FLOOR_MS = 400;
+  let server: TestServer;
+  const accounts: Record<string, string> = {};
+  before(async () => {
+    server = await startTestServer({ LOGIN_FAILURE_DELAY_MS: String(FLOOR_MS), LOGIN_MAX_ATTEMPTS: '1000', LOGIN_MAX_ATTEMPTS_PER_IP: '1000' }, { smtp: true });
+    const file = path.join(server.dataDir, 'floor.passwd');
+    const password = 'Floor-Pass#2019';
+    writeFileSync(
+      file,
+      [
+        `blf@floor.test:{BLF-CRYPT}${bcrypt.hashSync(password, 12).replace(/^\$2b\$/, '$2y$')}`,
+        `sha@floor.test:{SHA512-CRYPT}${shaCrypt(password, 100_000)}`,
+      ].join('\n'),
+    );
+    const r = await runCli(['import', file, '--create-domains', '--data-dir', server.dataDir]);
+    assert.equal(r.code, 0, r.stderr);
+    Object.assign(accounts, { blf: 'blf@floor.test', sha: 'sha@floor.test', unknown: 'nobody@floor.test' });
+    accounts.argon2 = (await aMailbox(server.services, { domain: 'floor.test' })).address;
+  });
+  after(() => server.stop());
+
+  const smtpAuth = async (login: string, password: string) => {
+    const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
+    try {
+      const started = performance.now();
+      const { code } = await c.authPlain(login, password);
+      return { code, ms: performance.now() - started };
+    } finally {
+      c.close();
+    }
+  };
+
+  test(`an unknown login and wrong argon2id, bcrypt and SHA-crypt passwords each answer 535 after at least ${FLOOR_MS} ms; a right one does not wait`, async () => {
+    for (const [kind, login] of Object.entries(accounts)) {
+      const { code, ms } = await smtpAuth(login, `Wrong#${kind}-guess1`);
+      assert.equal(code, 535, kind);
+      assert.ok(ms >= FLOOR_MS - 5, `${kind}: ${ms.toFixed(0)} ms`);
+    }
+    // Repeated wrong passwords are answered from a cache without argon2; they wait for the floor too.
+    assert.ok((await smtpAuth(accounts.argon2!, 'Wrong#argon2-guess1')).ms >= FLOOR_MS - 5);
+    const right = await smtpAuth(accounts.argon2!, strongPassword());
+    assert.equal(right.code, 235);
+    assert.ok(right.ms < FLOOR_MS, `a right password waited ${right.ms.toFixed(0)} ms`);
   });
 });

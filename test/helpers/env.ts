@@ -21,6 +21,8 @@ export const TEST_ENV: Env = {
   INITIAL_ADMIN_PASSWORD: 'Sup3r-Bo55.Pass',
   // Every test connects from loopback; the per-address limit has tests of its own.
   SMTP_MAX_CLIENTS_PER_IP: '1000',
+  // A failed login waits for this floor before it answers; its own test sets it (core/failure-floor).
+  LOGIN_FAILURE_DELAY_MS: '0',
 };
 
 export const ADMIN_PASSWORD = TEST_ENV.INITIAL_ADMIN_PASSWORD!;

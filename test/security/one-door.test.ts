@@ -5,6 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { cliActor } from '../../src/core/actors.js';
 import { addressKey, normalizeLoginName } from '../../src/core/login-names.js';
+import { MALFORMED_NAME } from '../../src/core/logins.js';
+import { createLogger } from '../../src/log.js';
+import { PassThrough } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { aDomain, aMailbox, anAdmin, strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
@@ -241,6 +244,26 @@ describe('limits that hold', () => {
       assert.deepEqual(readdirSync(path.join(spool, 'tmp')), [], 'a refused message left a temporary file');
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('what a failed login keeps (issue 29)', () => {
+  test('a password typed into the name field is kept nowhere: not in the audit log, not in the log', async () => {
+    const lines: string[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (d: Buffer) => lines.push(d.toString('utf8')));
+    const server = await startTestServer({}, { log: createLogger('debug', sink) });
+    try {
+      const typed = 'Wint3r#Holiday-2026';
+      const agent = request.agent(server.url);
+      assert.equal((await postForm(agent, '/login', '/login', { email: typed, password: typed })).status, 401);
+      assert.equal((await postForm(agent, '/admin/login', '/admin/login', { username: `${typed} x`, password: typed })).status, 401);
+      const rows = await server.query<{ target: string }>('SELECT target FROM audit_log WHERE action IN (?, ?)', 'login.failure', 'admin-login.failure');
+      assert.deepEqual(rows.map((r) => r.target), [MALFORMED_NAME, MALFORMED_NAME]);
+      assert.ok(!lines.join('').includes('Wint3r'), 'the typed name reached the log');
+    } finally {
+      await server.stop();
     }
   });
 });

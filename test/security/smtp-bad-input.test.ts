@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MALFORMED_NAME } from '../../src/core/logins.js';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -130,7 +131,8 @@ describe('AUTH data', () => {
     assert.equal(verifications, 1);
     c.close();
     assert.equal(await waitForAudit('login.failure', fresh.address, 2), 2, 'the over-long attempt was not audited');
-    assert.equal(await waitForAudit('login.failure', longLogin.slice(0, 320), 1), 1, 'the over-long login was not audited');
+    // Never as typed (a malformed name is often a password typed into the wrong field).
+    assert.ok((await waitForAudit('login.failure', MALFORMED_NAME, 1)) >= 1, 'the over-long login was not audited');
   });
 });
 

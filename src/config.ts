@@ -29,6 +29,7 @@ const schema = z.object({
   TLS_CERT_FILE: optionalText,
   TLS_KEY_FILE: optionalText,
   INITIAL_ADMIN_PASSWORD: optionalText,
+  SECRET_KEY_FILE: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).max(4_194_304).default(19456),
   ARGON2_TIME_COST: z.coerce.number().int().min(1).max(100).default(2),
@@ -101,6 +102,8 @@ export interface Config {
   readonly smtpHostname: string;
   readonly dataDir: string;
   readonly dbFile: string;
+  /** The key that seals the database's secrets (issue 29): SECRET_KEY_FILE, else DATA_DIR/secret.key. */
+  readonly secretKeyFile: string;
   /** SPEC §12: PostgreSQL instead of the SQLite file (null: SQLite). */
   readonly database: { readonly url: string; readonly poolSize: number } | null;
   /** SPEC §12: processes of this host on the same listeners (node:cluster); 1: this process alone. */
@@ -257,6 +260,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     smtpHostname: e.SMTP_HOSTNAME,
     dataDir,
     dbFile: path.join(dataDir, 'mailpass.db'),
+    secretKeyFile: e.SECRET_KEY_FILE ? path.resolve(cwd, e.SECRET_KEY_FILE) : path.join(dataDir, 'secret.key'),
     database: e.DATABASE_URL ? Object.freeze({ url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }) : null,
     workers: e.WORKERS,
     allowLegacySchemes: e.ALLOW_LEGACY_SCHEMES,

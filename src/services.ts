@@ -29,6 +29,7 @@ import { createTokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
 import { openDatabase, type Db } from './store/sqlite/db.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
+import { openSealer, sealSecrets } from './store/sealed-secrets.js';
 import { createPool, migrate } from './store/postgres/db.js';
 import { createPostgresLimitCounters } from './store/postgres/limit-counters.js';
 import { createPgAccountEvents } from './store/postgres/notify.js';
@@ -178,8 +179,14 @@ export async function openStore(config: Config): Promise<{ store: Store; counter
   if (!config.database) {
     const db = openDatabase(config.dbFile);
     const sessions = openDatabase(config.dbFile, { migrate: false, synchronous: 'NORMAL' });
-    const store = createSqliteStore(db, { sessions });
-    return { store, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: sessions, pool: null, end: async () => store.close() };
+    const plain = createSqliteStore(db, { sessions });
+    try {
+      const store = sealSecrets(plain, await openSealer(plain, config.secretKeyFile));
+      return { store, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: sessions, pool: null, end: async () => store.close() };
+    } catch (err) {
+      await plain.close();
+      throw err;
+    }
   }
   const pool = createPool(config.database.url, config.database.poolSize);
   try {
@@ -189,7 +196,15 @@ export async function openStore(config: Config): Promise<{ store: Store; counter
     const why = (err as { code?: string }).code ?? (err as Error).message;
     throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
   }
-  return { store: createPostgresStore(pool), counters: createPostgresLimitCounters(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
+  const plain = createPostgresStore(pool);
+  let store: Store;
+  try {
+    store = sealSecrets(plain, await openSealer(plain, config.secretKeyFile));
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return { store, counters: createPostgresLimitCounters(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
 }
 
 /** Opens the database of `config` with every adapter, and the services over them. */

@@ -327,6 +327,14 @@ export interface Store {
 
   /** The value of an installation setting, created with `create()` on first use. */
   getOrCreateSetting(key: string, create: () => string): Promise<string>;
+  /** A setting's value, or null when there is none (nothing is made). */
+  readSetting(key: string): Promise<string | null>;
+  /**
+   * Issue 29: rewrites stored secrets in one transaction: each setting (`where`: its key), TOTP
+   * secret (its owner) and DKIM private key (`<domain id>:<selector>`) is passed to `rewrite`, and
+   * replaced when it returns a value. Returns how many were replaced.
+   */
+  rewriteSecrets(rewrite: (kind: 'setting' | 'totp' | 'dkim', where: string, value: string) => string | null): Promise<number>;
 
   /** SPEC §11: an owner's second factors (null: none). */
   getSecondFactors(owner: SessionOwner): Promise<{ totp: { secret: string; lastStep: number; createdAt: number } | null; recoveryLeft: number }>;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -54,12 +54,21 @@ describe('backup while the server writes, restore into a fresh data directory', 
     const during = resets - before;
     writing = false;
     await load;
+    // The key is kept apart from backups, as an operator keeps it.
+    const keyDir = aDir();
+    copyFileSync(path.join(server.dataDir, 'secret.key'), path.join(keyDir, 'secret.key'));
     await server.stop();
     assert.equal(backup.code, 0, backup.stderr);
     assert.equal(backup.stdout.trim(), file);
     assert.ok(during > 0, 'no password changed while the backup ran');
 
     const fresh = aDir();
+    // Issue 29: the backup's secrets are sealed; without the installation's key it is refused.
+    const keyless = await runCli(['restore', file, '--data-dir', fresh]);
+    assert.equal(keyless.code, 1);
+    assert.match(keyless.stderr, /its secrets are sealed with a key that is not at .*secret\.key: put the installation's key file there first/);
+    assert.ok(!existsSync(path.join(fresh, 'mailpass.db')), 'a backup that could not be opened was swapped in');
+    copyFileSync(path.join(keyDir, 'secret.key'), path.join(fresh, 'secret.key'));
     const restored = await runCli(['restore', file, '--data-dir', fresh]);
     assert.equal(restored.code, 0, restored.stderr);
     assert.equal(restored.stdout.trim(), path.join(fresh, 'mailpass.db'));
@@ -174,5 +183,20 @@ describe('file modes', () => {
     const file = path.join(dir, 'copy.db');
     assert.equal((await runCli(['backup', file, '--data-dir', fresh])).code, 0);
     assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  test('a data directory that came 0755 (as ./data comes with the checkout) is made 0700, the database files 0600, whatever the umask', async () => {
+    const dir = path.join(aDir(), 'data');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const before = process.umask(0o022);
+    try {
+      const running = await serveOn(dir);
+      await running.close();
+    } finally {
+      process.umask(before);
+    }
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('mailpass.db') || f === 'secret.key')) assert.equal(statSync(path.join(dir, f)).mode & 0o777, 0o600, f);
   });
 });

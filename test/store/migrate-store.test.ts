@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -61,7 +62,8 @@ describe('migrate-store', { timeout: 60_000 }, () => {
     assert.ok(!r.stdout.includes(url) && !r.stderr.includes(url));
 
     // The same data directory, now on PostgreSQL: every password, app password and the admin work.
-    const copy = await startTestServer({ DATABASE_URL: url }, { smtp: true });
+    // Another node's data directory: the key that seals the secrets comes along (SECURITY.md).
+    const copy = await startTestServer({ DATABASE_URL: url, SECRET_KEY_FILE: path.join(source.dataDir, 'secret.key') }, { smtp: true });
     try {
       assert.ok(await loginAsMailbox(copy.url, box.address, box.password));
       const c = await RawSmtp.ready(copy.smtpPorts.smtps, { implicitTls: true, dataDir: copy.dataDir });

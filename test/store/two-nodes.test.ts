@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDatabase } from '../../scripts/pg-cluster.mjs';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
 import { apiClient, aToken } from '../helpers/api.js';
+import { tempDataDir } from '../helpers/env.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 
@@ -34,9 +36,13 @@ describe('two nodes on one PostgreSQL database', () => {
   let a: TestServer;
   let b: TestServer;
   let domain: string;
+  // Nodes with data directories of their own share one key that seals the database's secrets.
+  const keyDir = tempDataDir();
+  const shared = { DATABASE_URL: url, SECRET_KEY_FILE: path.join(keyDir.dir, 'secret.key') };
+  after(keyDir.cleanup);
   before(async () => {
-    a = await startTestServer({ DATABASE_URL: url }, { smtp: true });
-    b = await startTestServer({ DATABASE_URL: url }, { smtp: true });
+    a = await startTestServer(shared, { smtp: true });
+    b = await startTestServer(shared, { smtp: true });
     domain = (await aDomain(a.services)).name;
   });
   after(async () => {

@@ -432,6 +432,27 @@ export function createPostgresStore(pool: pg.Pool): Store {
       return rows<Notice>('WITH taken AS (DELETE FROM notices WHERE owner = $1 RETURNING id, kind, detail, at) SELECT kind, detail, at FROM taken ORDER BY id', [o]);
     },
 
+    async readSetting(key) {
+      return (await one<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]))?.value ?? null;
+    },
+    async rewriteSecrets(rewrite) {
+      return tx(async (c) => {
+        let n = 0;
+        for (const r of await rows<{ key: string; value: string }>('SELECT key, value FROM settings FOR UPDATE', [], c)) {
+          const v = rewrite('setting', r.key, r.value);
+          if (v !== null) n += await run('UPDATE settings SET value = $1 WHERE key = $2 AND value = $3', [v, r.key, r.value], c);
+        }
+        for (const r of await rows<{ owner: string; kind: string; secret: string }>('SELECT owner, kind, secret FROM second_factors FOR UPDATE', [], c)) {
+          const v = rewrite('totp', r.owner, r.secret);
+          if (v !== null) n += await run('UPDATE second_factors SET secret = $1 WHERE owner = $2 AND kind = $3 AND secret = $4', [v, r.owner, r.kind, r.secret], c);
+        }
+        for (const r of await rows<{ domain_id: number; selector: string; private_key: string }>('SELECT domain_id, selector, private_key FROM dkim_keys FOR UPDATE', [], c)) {
+          const v = rewrite('dkim', `${r.domain_id}:${r.selector}`, r.private_key);
+          if (v !== null) n += await run('UPDATE dkim_keys SET private_key = $1 WHERE domain_id = $2 AND selector = $3 AND private_key = $4', [v, r.domain_id, r.selector, r.private_key], c);
+        }
+        return n;
+      });
+    },
     async getOrCreateSetting(key, create) {
       const existing = await one<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
       if (existing) return existing.value;

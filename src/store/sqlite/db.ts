@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles, type Migration } from '../migration-files.js';
@@ -24,9 +24,20 @@ export interface OpenOptions {
 
 /** Opens the database with the settings every connection needs and brings its schema up to date. */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
-  // The data directory holds the database, its keys and the spool: nobody else's to read.
-  if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // The data directory holds the database, its keys and the spool: nobody else's to read, whatever
+  // the umask, and also when it came with the checkout (./data) or was made by hand. A setgid
+  // directory is the documented way to let Dovecot's group read (docs/dovecot.md): its group
+  // keeps read access, others lose theirs.
+  const dir = path.dirname(file);
+  let shared = false;
+  if (!options.readonly) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    shared = (statSync(dir).mode & 0o2000) !== 0;
+    tighten(dir, shared ? 0o027 : 0o077);
+  }
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  // SQLite gives the -wal and -shm files the database file's mode: set it before they exist.
+  if (!options.readonly) for (const f of [file, `${file}-wal`, `${file}-shm`]) tighten(f, shared ? 0o037 : 0o077);
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
   if (!options.readonly) {
@@ -36,6 +47,16 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   }
   if (options.migrate ?? !options.readonly) migrate(db);
   return db;
+}
+
+/** Takes the permission bits `remove` off a file or directory of ours; one that is not ours is left as it is. */
+function tighten(target: string, remove: number) {
+  try {
+    const st = statSync(target);
+    if ((st.mode & remove) !== 0 && (process.getuid?.() === undefined || st.uid === process.getuid())) chmodSync(target, st.mode & 0o7777 & ~remove);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 export type { Migration };

@@ -3,6 +3,7 @@ import { chmodSync, chownSync, closeSync, copyFileSync, constants, existsSync, f
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { readMigrations } from './db.js';
+import { assertKeyOpens } from '../sealed-secrets.js';
 
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 
@@ -18,7 +19,7 @@ function fsyncPath(file: string) {
 const sqliteCode = (err: unknown) => (err as { code?: unknown }).code;
 
 /** Throws unless `file` is an intact SQLite database of mailpass whose migrations this version knows. */
-export function checkBackup(file: string, shownAs: string) {
+export function checkBackup(file: string, shownAs: string, keyFile?: string) {
   const db = new Database(file, { fileMustExist: true });
   try {
     let integrity: unknown[];
@@ -37,6 +38,15 @@ export function checkBackup(file: string, shownAs: string) {
     const known = new Set(readMigrations().map((m) => m.version));
     const unknown = versions.find((v) => !known.has(v));
     if (unknown !== undefined) throw new Error(`${shownAs} comes from a newer mailpass (migration ${unknown} is unknown here); upgrade mailpass first`);
+    // Issue 29: a backup holds its secrets sealed; restored where its key is not, nothing would start.
+    if (keyFile !== undefined) {
+      const check = (db.prepare("SELECT value FROM settings WHERE key = 'secret-key-check'").get() as { value: string } | undefined)?.value ?? null;
+      try {
+        assertKeyOpens(check, keyFile);
+      } catch (err) {
+        throw new Error(`${shownAs}: ${(err as Error).message}`, { cause: err });
+      }
+    }
   } finally {
     db.close();
   }
@@ -80,7 +90,7 @@ function takeDatabase(dbFile: string): { release(): void } {
  * checked, then renamed over it, so that the database is at every moment either the old one or the
  * whole new one. Stale -wal, -shm and -journal files go first: SQLite would replay them into the new file.
  */
-export function restoreDatabase(source: string, dbFile: string, shownAs = source) {
+export function restoreDatabase(source: string, dbFile: string, shownAs = source, keyFile?: string) {
   if (!existsSync(source)) throw new Error(`${shownAs} does not exist`);
   if (!statSync(source).isFile()) throw new Error(`${shownAs} is not a file`);
   const dir = path.dirname(dbFile);
@@ -93,7 +103,7 @@ export function restoreDatabase(source: string, dbFile: string, shownAs = source
     // Restoring as root for a server that runs as its own user: the file stays that user's.
     if (current && process.getuid?.() === 0) chownSync(tmp, current.uid, current.gid);
     fsyncPath(tmp);
-    checkBackup(tmp, shownAs);
+    checkBackup(tmp, shownAs, keyFile);
     for (const suffix of SIDE_FILES) rmSync(`${tmp}${suffix}`, { force: true });
 
     const lock = takeDatabase(dbFile);

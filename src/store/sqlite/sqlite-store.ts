@@ -529,6 +529,27 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
       return takeNoticesTx.immediate(o);
     },
 
+    async readSetting(key) {
+      return (q.getSetting.get(key) as { value: string } | undefined)?.value ?? null;
+    },
+    async rewriteSecrets(rewrite) {
+      return db.transaction(() => {
+        let n = 0;
+        for (const r of db.prepare('SELECT key, value FROM settings').all() as Array<{ key: string; value: string }>) {
+          const v = rewrite('setting', r.key, r.value);
+          if (v !== null) n += db.prepare('UPDATE settings SET value = ? WHERE key = ? AND value = ?').run(v, r.key, r.value).changes;
+        }
+        for (const r of db.prepare('SELECT owner, kind, secret FROM second_factors').all() as Array<{ owner: string; kind: string; secret: string }>) {
+          const v = rewrite('totp', r.owner, r.secret);
+          if (v !== null) n += db.prepare('UPDATE second_factors SET secret = ? WHERE owner = ? AND kind = ? AND secret = ?').run(v, r.owner, r.kind, r.secret).changes;
+        }
+        for (const r of db.prepare('SELECT domain_id, selector, private_key FROM dkim_keys').all() as Array<{ domain_id: number; selector: string; private_key: string }>) {
+          const v = rewrite('dkim', `${r.domain_id}:${r.selector}`, r.private_key);
+          if (v !== null) n += db.prepare('UPDATE dkim_keys SET private_key = ? WHERE domain_id = ? AND selector = ? AND private_key = ?').run(v, r.domain_id, r.selector, r.private_key).changes;
+        }
+        return n;
+      }).immediate();
+    },
     async getOrCreateSetting(key, create) {
       const existing = q.getSetting.get(key) as { value: string } | undefined;
       if (existing) return existing.value;

@@ -1,6 +1,6 @@
 # mailpass: the web panel and SMTP submission in one container.
 #   docker build -t mailpass .
-#   docker run -d --name mailpass -p 8080:8080 -p 2587:2587 -p 2465:2465 \
+#   docker run -d --name mailpass -p 8080:8080 -p 587:2587 -p 465:2465 \
 #     -e SMTP_HOSTNAME=mail.example.com -v mailpass-data:/data mailpass
 # See docs/operations.md.
 
@@ -32,7 +32,9 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
     SMTP_PORT=2587 \
-    SMTPS_PORT=2465
+    SMTPS_PORT=2465 \
+    PUBLIC_SMTP_PORT=587 \
+    PUBLIC_SMTPS_PORT=465
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules/ node_modules/

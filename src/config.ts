@@ -63,8 +63,9 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name')
     .optional(),
-  PUBLIC_SMTP_PORT: port.default(587),
-  PUBLIC_SMTPS_PORT: port.default(465),
+  // SPEC §14: unset, the ports mailpass listens on, so that a plain start never names a port where nothing listens.
+  PUBLIC_SMTP_PORT: port.optional(),
+  PUBLIC_SMTPS_PORT: port.optional(),
   IMAP_HOST: z
     .string()
     .regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name')
@@ -304,8 +305,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     dnsServers: parseDnsServers(e.DNS_SERVERS),
     clients: Object.freeze({
       smtpHost: e.PUBLIC_SMTP_HOST ?? e.SMTP_HOSTNAME,
-      submissionPort: e.PUBLIC_SMTP_PORT,
-      submissionsPort: e.PUBLIC_SMTPS_PORT,
+      submissionPort: e.PUBLIC_SMTP_PORT ?? e.SMTP_PORT,
+      submissionsPort: e.PUBLIC_SMTPS_PORT ?? e.SMTPS_PORT,
       imap: e.IMAP_HOST ? Object.freeze({ host: e.IMAP_HOST, port: e.IMAP_PORT }) : null,
     }),
     retention: Object.freeze({ loginHistoryDays: e.LOGIN_HISTORY_DAYS, auditDays: e.AUDIT_RETENTION_DAYS }),

@@ -54,3 +54,13 @@ test('DNS_SERVERS: addresses with optional ports, IPv6 in brackets; unset, the s
   assert.deepEqual(loadConfig({ DNS_SERVERS: '127.0.0.1:5353, ::1 ,[::1]:5300' }).dnsServers, ['127.0.0.1:5353', '::1', '[::1]:5300']);
   assert.deepEqual(loadConfig({}).dnsServers, []);
 });
+
+test('issue 29: a plain start tells mail clients the ports it listens on; PUBLIC_SMTP_PORT and PUBLIC_SMTPS_PORT override', () => {
+  const plain = loadConfig({});
+  assert.deepEqual([plain.clients.submissionPort, plain.clients.submissionsPort], [plain.smtpPort, plain.smtpsPort]);
+  assert.deepEqual([plain.clients.submissionPort, plain.clients.submissionsPort], [2587, 2465]);
+  const moved = loadConfig({ SMTP_PORT: '10025', SMTPS_PORT: '0' });
+  assert.deepEqual([moved.clients.submissionPort, moved.clients.submissionsPort], [10025, 0], 'a listener turned off is not named');
+  const forwarded = loadConfig({ PUBLIC_SMTP_PORT: '587', PUBLIC_SMTPS_PORT: '465' });
+  assert.deepEqual([forwarded.clients.submissionPort, forwarded.clients.submissionsPort, forwarded.smtpPort], [587, 465, 2587]);
+});

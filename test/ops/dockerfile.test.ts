@@ -163,6 +163,11 @@ describe('Dockerfile', () => {
     assert.equal(envOf(final).NODE_ENV, 'production');
   });
 
+  test('the image listens on 2587 and 2465 and tells clients 587 and 465, the ports it is published on (SPEC §14)', () => {
+    const env = envOf(final);
+    assert.deepEqual([env.SMTP_PORT, env.SMTPS_PORT, env.PUBLIC_SMTP_PORT, env.PUBLIC_SMTPS_PORT], ['2587', '2465', '587', '465']);
+  });
+
   test('the runtime stage has what the server reads at run time: package.json (ESM), dist (with the built static files), views, bin', () => {
     const copied = all(final, 'COPY').flatMap((c) => c.words.slice(0, -1).map((w) => w.replace(/^\/app\//, '').replace(/\/$/, '')));
     for (const needed of ['package.json', 'node_modules', 'dist', 'views', 'bin']) assert.ok(copied.includes(needed), needed);

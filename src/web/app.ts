@@ -15,6 +15,7 @@ import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
 import { handleErrors, handleLateErrors, markEnding, notFound } from './middleware/errors.js';
 import { lateCookies } from './middleware/late-cookies.js';
+import { loginCsrf } from './middleware/login-csrf.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
 import { saveBeforeRedirect, ServiceSessionStore } from './middleware/session-store.js';
@@ -129,11 +130,13 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => unmaskToken(req.body?._csrf ?? req.headers['x-csrf-token']),
   });
-  app.use(csrfSynchronisedProtection);
+  const login = loginCsrf(secret, { maskToken, unmaskToken });
+  app.use(login.protect(csrfSynchronisedProtection));
   app.use(loadActor(svc));
   app.use((req, res, next) => {
-    // Made when a page renders a form, not before: a GET that shows none writes no session.
-    res.locals.csrfToken = () => maskToken(generateToken(req));
+    // Made when a page renders a form, not before: a GET that shows none writes no session, and
+    // a login page shown to a visitor without a session writes none either (its token is a cookie).
+    res.locals.csrfToken = () => (login.anonymousLoginForm(req) ? login.pageToken(req, res) : maskToken(generateToken(req)));
     res.locals.currentPath = req.path;
     res.locals.errors = {};
     next();

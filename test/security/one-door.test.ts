@@ -201,6 +201,28 @@ describe('limits that hold', () => {
     assert.equal(await webLogin('/login', { email: box.address, password: 'Bad#10-guess' }), 429);
   });
 
+  test('a cookieless look at a login page writes no session row; its form still needs its own token', async () => {
+    const count = async () => (await server.query<{ n: number }>('SELECT count(*) AS n FROM sessions'))[0]!.n;
+    for (const page of ['/login', '/admin/login']) {
+      const before = await count();
+      for (let i = 0; i < 5; i++) {
+        const res = await request(server.url).get(page);
+        assert.equal(res.status, 200);
+        assert.ok(!(res.headers['set-cookie'] as string[] | undefined)?.some((c) => c.startsWith('mailpass.sid=')), page);
+      }
+      assert.equal(await count(), before, `${page} wrote a session row`);
+      // The token of one visitor's page does not pass with another visitor's cookie, nor alone.
+      const a = request.agent(server.url);
+      const b = request.agent(server.url);
+      const tokenOfA = csrfOf((await a.get(page)).text);
+      await b.get(page);
+      const field = page === '/login' ? 'email' : 'username';
+      assert.equal((await b.post(page).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', _csrf: tokenOfA })).status, 403);
+      assert.equal((await request(server.url).post(page).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', _csrf: tokenOfA })).status, 403);
+      assert.equal((await a.post(page).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', _csrf: tokenOfA })).status, 401);
+    }
+  });
+
   test('a cookieless GET writes no session row', async () => {
     const count = async () => (await server.query<{ n: number }>('SELECT count(*) AS n FROM sessions'))[0]!.n;
     for (const page of ['/', '/admin', '/nowhere', '/account', '/admin/domains']) {

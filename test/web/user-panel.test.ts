@@ -43,15 +43,21 @@ describe('user login', () => {
 
   test('the session id changes at login and the cookie is HttpOnly and SameSite=Lax', async () => {
     const { address, password } = await aMailbox(server.services, { domain });
+    const other = await aMailbox(server.services, { domain });
     const agent = request.agent(server.url);
     const page = await agent.get('/login');
-    const before = /mailpass\.sid=([^;]+)/.exec(page.headers['set-cookie']![0]!)![1];
+    // Looking at the login page starts no session (issue 29): the form's token is a cookie of its own.
+    assert.ok(!(page.headers['set-cookie'] as string[]).some((c) => c.startsWith('mailpass.sid=')));
     const res = await agent.post('/login').type('form').send({ email: address, password, _csrf: csrfOf(page.text) });
     assert.equal(res.status, 303);
     const cookie = res.headers['set-cookie']![0]!;
-    assert.notEqual(/mailpass\.sid=([^;]+)/.exec(cookie)![1], before);
+    const first = /mailpass\.sid=([^;]+)/.exec(cookie)![1];
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Lax/);
+    // A session that exists before a login is not the one after it (no fixation).
+    const again = await agent.post('/login').type('form').send({ email: other.address, password: other.password, _csrf: csrfOf((await agent.get('/account')).text) });
+    assert.equal(again.status, 303);
+    assert.notEqual(/mailpass\.sid=([^;]+)/.exec(again.headers['set-cookie']![0]!)![1], first);
   });
 
   test('failed logins per address are limited: 429 after the limit; the same wrong password counts once', async () => {

@@ -71,6 +71,11 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name')
     .optional(),
   IMAP_PORT: port.default(993),
+  // The panel's address as its users reach it (issue 29): passkeys are bound to it, never to a Host header.
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?\/?$/, 'must be the panel\'s origin, like https://mail.example.com')
+    .optional(),
   AUDIT_RETENTION_DAYS: positiveInt.max(36500).default(365),
   METRICS_TOKEN: optionalText,
   DATABASE_URL: z
@@ -145,6 +150,8 @@ export interface Config {
    * DNS page): the public SMTP host and ports (0: not told), and IMAP when IMAP_HOST is set. Behind a
    * port mapping or a proxy they differ from what mailpass listens on.
    */
+  /** PUBLIC_URL without a trailing slash (null: unset, and passkeys only work on localhost). */
+  readonly publicUrl: string | null;
   readonly clients: {
     readonly smtpHost: string;
     readonly submissionPort: number;
@@ -303,6 +310,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     traceClientIp: e.SMTP_TRACE_CLIENT_IP,
     requireAdminSecondFactor: e.REQUIRE_ADMIN_SECOND_FACTOR,
     dnsServers: parseDnsServers(e.DNS_SERVERS),
+    publicUrl: e.PUBLIC_URL ? e.PUBLIC_URL.replace(/\/$/, '') : null,
     clients: Object.freeze({
       smtpHost: e.PUBLIC_SMTP_HOST ?? e.SMTP_HOSTNAME,
       submissionPort: e.PUBLIC_SMTP_PORT ?? e.SMTP_PORT,

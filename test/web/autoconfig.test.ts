@@ -100,7 +100,10 @@ describe('Outlook (Autodiscover)', () => {
   test('JSON v1.0 points AutodiscoverV1 at the POX URL and refuses other protocols', async () => {
     const ok = await request(server.url).get(`/autodiscover/autodiscover.json/v1.0/someone@${domain}`).query({ Protocol: 'AutodiscoverV1' });
     assert.equal(ok.status, 200);
-    assert.deepEqual(ok.body, { Protocol: 'AutodiscoverV1', Url: `${server.url}/autodiscover/autodiscover.xml` });
+    // The name the domain publishes for Autodiscover, never the Host header a request sent (issue 29).
+    assert.deepEqual(ok.body, { Protocol: 'AutodiscoverV1', Url: `https://autodiscover.${domain}/autodiscover/autodiscover.xml` });
+    const spoofed = await request(server.url).get(`/autodiscover/autodiscover.json/v1.0/someone@${domain}`).set('Host', 'evil.example').query({ Protocol: 'AutodiscoverV1' });
+    assert.ok(!JSON.stringify(spoofed.body).includes('evil.example'), JSON.stringify(spoofed.body));
     assert.equal((await request(server.url).get(`/autodiscover/autodiscover.json/v1.0/someone@${domain}`).query({ Protocol: 'ActiveSync' })).status, 400);
     assert.equal((await request(server.url).get('/autodiscover/autodiscover.json/v1.0/someone@nowhere.example').query({ Protocol: 'AutodiscoverV1' })).status, 404);
   });

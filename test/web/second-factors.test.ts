@@ -132,8 +132,44 @@ describe('admins', () => {
       assert.equal((await next.get('/admin/domains')).headers.location, '/admin/login', 'its sessions ended');
       const again = await loginAsAdmin(strict.url, username, pw);
       assert.equal((await again.get('/admin/domains')).headers.location, '/admin/account/security');
+
+      // Issue 29: a passkey is a second factor too; an admin with only a passkey is not sent back.
+      const admin = (await strict.adapters.store.findAdminByUsername(username))!;
+      const entry = { at: Math.floor(Date.now() / 1000), actor: `admin:${username}`, action: 'second-factor.add' as const, target: username, ip: null, detail: 'passkey' };
+      await strict.adapters.store.addPasskey({ id: 'passkey-only', owner: `admin:${admin.id}`, publicKey: new Uint8Array(32), counter: 0, transports: [], createdAt: entry.at, lastUsedAt: null }, [], entry);
+      assert.equal((await again.get('/admin/domains')).status, 200);
     } finally {
       await strict.stop();
+    }
+  });
+});
+
+describe('passkeys are bound to PUBLIC_URL, never to a Host header (issue 29)', () => {
+  const optionsFor = async (url: string, host: string) => {
+    const box = await aMailbox(server.services, { domain });
+    const agent = await loginAsMailbox(url, box.address, box.password);
+    const csrf = csrfOf((await agent.get('/account/security')).text);
+    return agent.post('/account/security/passkey/options').set('Host', host).set('x-csrf-token', csrf).set('content-type', 'application/json').send('{}');
+  };
+
+  test('without PUBLIC_URL: a request for any other host than localhost gets no passkey ceremony (409, naming the setting)', async () => {
+    const res = await optionsFor(server.url, 'evil.example');
+    assert.equal(res.status, 409);
+    assert.match(res.body.message, /Passkeys need PUBLIC_URL/);
+  });
+
+  test('with PUBLIC_URL: the relying party is its host, whatever Host the request names', async () => {
+    const other = await startTestServer({ PUBLIC_URL: 'https://panel.example.test' });
+    try {
+      const d = (await aDomain(other.services)).name;
+      const box = await aMailbox(other.services, { domain: d });
+      const agent = await loginAsMailbox(other.url, box.address, box.password);
+      const csrf = csrfOf((await agent.get('/account/security')).text);
+      const res = await agent.post('/account/security/passkey/options').set('Host', 'evil.example').set('x-csrf-token', csrf).set('content-type', 'application/json').send('{}');
+      assert.equal(res.status, 200);
+      assert.equal(res.body.rp.id, 'panel.example.test');
+    } finally {
+      await other.stop();
     }
   });
 });

@@ -41,11 +41,14 @@ export const autodiscoverXml = (svc: Services): RequestHandler => async (req, re
  */
 export const autodiscoverJson = (svc: Services): RequestHandler => async (req, res) => {
   const address = req.params.address ?? req.query.Email;
-  await svc.autoconfig.settingsFor(address);
+  const s = await svc.autoconfig.settingsFor(address);
   if (String(req.query.Protocol ?? '').toLowerCase() !== 'autodiscoverv1') {
     return void res.status(400).json({ ErrorCode: 'InvalidProtocol', ErrorMessage: "The given protocol value is invalid. Supported values are 'AutodiscoverV1'." });
   }
-  res.json({ Protocol: 'AutodiscoverV1', Url: `${req.protocol}://${req.get('host')}/autodiscover/autodiscover.xml` });
+  // Never the request's Host header (issue 29): the name the domain publishes for Autodiscover
+  // (docs/dns.md), over https as Outlook requires, or PUBLIC_URL when that is where the panel is.
+  const base = svc.config.publicUrl ?? `https://autodiscover.${s.domain}`;
+  res.json({ Protocol: 'AutodiscoverV1', Url: `${base}/autodiscover/autodiscover.xml` });
 };
 
 /** A stable UUID (RFC 4122 layout) from a name: a profile installed again replaces the one before. */

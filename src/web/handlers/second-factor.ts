@@ -145,12 +145,37 @@ export const removeAdminFactors = (svc: Services): RequestHandler => async (req,
   res.redirect(303, `/admin/admins/${encodeURIComponent(String(req.params.username))}`);
 };
 
-/** The panel's origin as this browser sees it: WebAuthn binds passkeys to its host name. */
-const webAuthnOf = (req: Parameters<RequestHandler>[0]): WebAuthnContext => ({ rpID: req.hostname, origin: `${req.protocol}://${req.get('host')}` });
+/**
+ * Where WebAuthn binds passkeys: PUBLIC_URL, never the request's Host header (a proxy that passes
+ * any Host on would let a look-alike site's origin through, and a passkey would stop being phishing
+ * resistant). Unset, only the browser on this machine may use passkeys (localhost, a secure context).
+ */
+export class NoPublicUrl extends Error {}
+const webAuthnOf = (svc: Services, req: Parameters<RequestHandler>[0]): WebAuthnContext => {
+  if (svc.config.publicUrl) return { rpID: new URL(svc.config.publicUrl).hostname, origin: svc.config.publicUrl };
+  if (req.hostname === 'localhost') {
+    // The port the browser connected to, as its origin names it (none for the protocol's own).
+    const port = req.socket.localPort;
+    const shown = port === undefined || port === (req.protocol === 'https' ? 443 : 80) ? '' : `:${port}`;
+    return { rpID: 'localhost', origin: `${req.protocol}://localhost${shown}` };
+  }
+  throw new NoPublicUrl('Passkeys need PUBLIC_URL, the address of this panel (https://…); ask your administrator to set it.');
+};
+/** A passkey ceremony's JSON answer when PUBLIC_URL is missing. */
+const passkeyUnavailable = (res: Parameters<RequestHandler>[1], err: unknown) => {
+  if (!(err instanceof NoPublicUrl)) throw err;
+  res.status(409).json({ message: err.message });
+};
 
 /** Passkey registration, step 1: the options for navigator.credentials.create (JSON). */
 export const passkeyOptions = (svc: Services): RequestHandler => async (req, res) => {
-  const { options, challenge } = await svc.secondFactors.passkeyRegistration(panelActor(res), webAuthnOf(req));
+  let ctx: WebAuthnContext;
+  try {
+    ctx = webAuthnOf(svc, req);
+  } catch (err) {
+    return passkeyUnavailable(res, err);
+  }
+  const { options, challenge } = await svc.secondFactors.passkeyRegistration(panelActor(res), ctx);
   req.session.passkeyChallenge = challenge;
   res.set('Cache-Control', 'no-store').json(options);
 };
@@ -160,10 +185,10 @@ export const addPasskey = (svc: Services): RequestHandler => async (req, res) =>
   const challenge = req.session.passkeyChallenge;
   delete req.session.passkeyChallenge;
   try {
-    const codes = await svc.secondFactors.addPasskey(panelActor(res), req.body, challenge, webAuthnOf(req), req.ip);
+    const codes = await svc.secondFactors.addPasskey(panelActor(res), req.body, challenge, webAuthnOf(svc, req), req.ip);
     res.set('Cache-Control', 'no-store').json({ message: 'The passkey was added. Keep the recovery codes below: they are shown only now.', recoveryCodes: codes });
   } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
+    if (!(err instanceof ValidationError)) return passkeyUnavailable(res, err);
     res.status(422).json({ message: Object.values(err.fields).flat().join(' ') });
   }
 };
@@ -172,7 +197,13 @@ export const addPasskey = (svc: Services): RequestHandler => async (req, res) =>
 export const passkeyStepOptions = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
   const pending = pendingOf(svc, req);
   if (!pending) return void res.status(401).json({ message: 'The login expired; start again.', redirect: paths(realm).login });
-  const { options, challenge } = await svc.secondFactors.passkeyLogin(pending.owner, webAuthnOf(req));
+  let ctx: WebAuthnContext;
+  try {
+    ctx = webAuthnOf(svc, req);
+  } catch (err) {
+    return passkeyUnavailable(res, err);
+  }
+  const { options, challenge } = await svc.secondFactors.passkeyLogin(pending.owner, ctx);
   req.session.passkeyChallenge = challenge;
   res.set('Cache-Control', 'no-store').json(options);
 };
@@ -183,11 +214,17 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
   if (!pending) return void res.status(401).json({ message: 'The login expired; start again.' });
   const challenge = req.session.passkeyChallenge;
   delete req.session.passkeyChallenge;
+  let ctx: WebAuthnContext;
+  try {
+    ctx = webAuthnOf(svc, req);
+  } catch (err) {
+    return passkeyUnavailable(res, err);
+  }
   const result = await svc.logins.secondStep({
     realm,
     owner: pending.owner,
     pwv: pending.pwv,
-    proof: { passkey: req.body, challenge, ctx: webAuthnOf(req) },
+    proof: { passkey: req.body, challenge, ctx },
     ip: req.ip ?? null,
     userAgent: req.get('user-agent'),
     browserMark: browserMarkOf(req),

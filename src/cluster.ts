@@ -25,10 +25,15 @@ export function runPrimary({ workers, log }: { workers: number; log: Logger }): 
   let stopping = false;
   let failed = false;
   const started = new Map<Worker, number>();
+  /** Workers that listen: one that a SIGTERM ends before it does held nothing to drain. */
+  const serving = new WeakSet<Worker>();
 
   const fork = () => {
+    // A replacement whose delay ends after SIGTERM would start a worker nobody stops.
+    if (stopping) return;
     const worker = cluster.fork();
     started.set(worker, Date.now());
+    worker.once('listening', () => serving.add(worker));
     worker.on('message', (m: unknown) => {
       if (!isEvent(m)) return;
       for (const other of Object.values(cluster.workers ?? {})) if (other && other !== worker) other.send(m);
@@ -39,7 +44,15 @@ export function runPrimary({ workers, log }: { workers: number; log: Logger }): 
     const lived = Date.now() - (started.get(worker) ?? 0);
     started.delete(worker);
     if (stopping) {
-      if (code !== 0) failed = true;
+      // A worker still loading when told to stop (a replacement, or a stop right after the start)
+      // has no handler for the signal yet and ends by it: it served nothing, so nothing was lost.
+      const unstarted = code === null && signal === 'SIGTERM' && !serving.has(worker);
+      if (code !== 0 && !unstarted) {
+        failed = true;
+        // The primary then exits 1: say which worker and why, where a service manager shows it.
+        process.stderr.write(`mailpass: worker ${worker.process.pid} stopped with ${code === null ? `signal ${signal}` : `exit code ${code}`}\n`);
+        log.error({ pid: worker.process.pid, code, signal }, 'worker did not stop cleanly');
+      }
       return;
     }
     log.warn({ pid: worker.process.pid, code, signal, livedMs: lived }, 'worker died; starting another');
@@ -59,12 +72,15 @@ export function runPrimary({ workers, log }: { workers: number; log: Logger }): 
       if (alive.length === 0) return resolve(0);
       let left = alive.length;
       for (const w of alive) {
-        w.once('exit', () => {
-          if (--left === 0) {
-            log.info({}, 'stopped');
-            resolve(failed ? 1 : 0);
-          }
-        });
+        // cluster's 'exit' (above) runs after the worker's own: the verdict waits for it.
+        w.once('exit', () =>
+          setImmediate(() => {
+            if (--left === 0) {
+              log.info({}, 'stopped');
+              resolve(failed ? 1 : 0);
+            }
+          }),
+        );
         w.process.kill('SIGTERM');
       }
     };

@@ -182,6 +182,18 @@ export async function serve(env = process.env): Promise<number> {
     }
     return runPrimary({ workers: config.workers, log });
   }
+  // Signals are taken from the first moment: a SIGTERM while the server starts (a worker that the
+  // primary replaced a moment before it was told to stop) stops it once started, with exit 0,
+  // instead of killing it half-started (which the primary would count as a failed worker).
+  let signalled: string | null = null;
+  let onSignal: ((signal: string) => void) | null = null;
+  const take = (signal: string) => {
+    if (signalled) return;
+    signalled = signal;
+    onSignal?.(signal);
+  };
+  process.once('SIGTERM', () => take('SIGTERM'));
+  process.once('SIGINT', () => take('SIGINT'));
   let running: RunningServer;
   try {
     running = await startServer(config, { log });
@@ -202,12 +214,13 @@ export async function serve(env = process.env): Promise<number> {
         },
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
+          process.stderr.write(`mailpass: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
           resolve(1);
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (signalled) stop(signalled);
   });
 }
 

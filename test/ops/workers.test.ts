@@ -118,3 +118,22 @@ test('WORKERS=2: two workers share the listeners; a change in one ends sessions 
   assert.equal(await exited, 0, stderr);
   for (const pid of [second!, replacement]) assert.ok(!alive(pid), `worker ${pid} still runs`);
 });
+
+test('WORKERS=2: a SIGTERM while the workers are still starting stops everything with exit 0 (issue 29)', async () => {
+  const early = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...TEST_ENV, DATA_DIR: dir, ...storeEnvOf([], { DATA_DIR: dir }), WORKERS: '2', PORT: '0', SMTP_PORT: '0', SMTPS_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  early.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => early.once('exit', (code) => resolve(code)));
+  // The primary has forked its workers, which are still loading: stop it now.
+  await new Promise<void>((resolve) =>
+    createInterface({ input: early.stdout! }).on('line', (text) => {
+      if (text.includes('primary started its workers')) resolve();
+    }),
+  );
+  early.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+});

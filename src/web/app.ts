@@ -130,13 +130,13 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => unmaskToken(req.body?._csrf ?? req.headers['x-csrf-token']),
   });
-  const login = loginCsrf(secret, { maskToken, unmaskToken });
+  const login = loginCsrf(secret, { maskToken, unmaskToken, now: () => clock.now() });
   app.use(login.protect(csrfSynchronisedProtection));
   app.use(loadActor(svc));
   app.use((req, res, next) => {
     // Made when a page renders a form, not before: a GET that shows none writes no session, and
-    // a login page shown to a visitor without a session writes none either (its token is a cookie).
-    res.locals.csrfToken = () => (login.anonymousLoginForm(req) ? login.pageToken(req, res) : maskToken(generateToken(req)));
+    // a login page shown to a visitor without a session writes none either (its token checks itself).
+    res.locals.csrfToken = () => (login.anonymousLoginForm(req) ? login.pageToken() : maskToken(generateToken(req)));
     res.locals.currentPath = req.path;
     res.locals.errors = {};
     next();

@@ -201,7 +201,7 @@ describe('limits that hold', () => {
     assert.equal(await webLogin('/login', { email: box.address, password: 'Bad#10-guess' }), 429);
   });
 
-  test('a cookieless look at a login page writes no session row; its form still needs its own token', async () => {
+  test('a cookieless look at a login page writes no session row; its form still needs a genuine token from this site', async () => {
     const count = async () => (await server.query<{ n: number }>('SELECT count(*) AS n FROM sessions'))[0]!.n;
     for (const page of ['/login', '/admin/login']) {
       const before = await count();
@@ -211,15 +211,18 @@ describe('limits that hold', () => {
         assert.ok(!(res.headers['set-cookie'] as string[] | undefined)?.some((c) => c.startsWith('mailpass.sid=')), page);
       }
       assert.equal(await count(), before, `${page} wrote a session row`);
-      // The token of one visitor's page does not pass with another visitor's cookie, nor alone.
-      const a = request.agent(server.url);
-      const b = request.agent(server.url);
-      const tokenOfA = csrfOf((await a.get(page)).text);
-      await b.get(page);
+      // Its token checks itself; a post from another site, or with a forged or altered token, is refused.
+      const token = csrfOf((await request(server.url).get(page)).text);
       const field = page === '/login' ? 'email' : 'username';
-      assert.equal((await b.post(page).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', _csrf: tokenOfA })).status, 403);
-      assert.equal((await request(server.url).post(page).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', _csrf: tokenOfA })).status, 403);
-      assert.equal((await a.post(page).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', _csrf: tokenOfA })).status, 401);
+      const post = (fields: Record<string, string>, headers: Record<string, string> = {}) => request(server.url).post(page).set(headers).type('form').send({ [field]: 'x@example.org', password: 'Wrong#1-pass', ...fields });
+      assert.equal((await post({ _csrf: token }, { Origin: 'https://evil.example' })).status, 403);
+      assert.equal((await post({ _csrf: token }, { 'Sec-Fetch-Site': 'cross-site' })).status, 403);
+      assert.equal((await post({})).status, 403);
+      const [pad, body] = token.split('.') as [string, string];
+      const altered = `${pad}.${Buffer.from(Buffer.from(body, 'base64url').map((b, i) => (i === 0 ? b ^ 1 : b))).toString('base64url')}`;
+      assert.equal((await post({ _csrf: altered })).status, 403);
+      assert.equal((await post({ _csrf: token }, { Origin: server.url, 'Sec-Fetch-Site': 'same-origin' })).status, 401, 'from its own page the login goes on');
+      assert.equal((await post({ _csrf: token })).status, 401, 'a client that sends no Origin (a script) goes on');
     }
   });
 

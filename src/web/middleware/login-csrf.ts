@@ -1,57 +1,62 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
-import { queueCookie } from './late-cookies.js';
+import type { Request, RequestHandler } from 'express';
 
 /** The login forms: the only ones an anonymous visitor posts. */
 const LOGIN_FORMS = new Set(['/login', '/admin/login']);
-const COOKIE = 'mp_login_csrf';
-const COOKIE_RE = new RegExp(`(?:^|;\\s*)${COOKIE}=([A-Za-z0-9_-]{24}\\.[A-Za-z0-9_-]{43})(?:;|$)`);
+/** How long a login page's token is good for: a page left open over lunch still logs in. */
+const TOKEN_SECONDS = 4 * 3600;
+const TOKEN = /^(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
 /**
  * Issue 29: CSRF protection of the login forms without a stored session, so that a visitor who
- * only looks at a login page (or a crawler, or a flood) writes no session row. The page's token is
- * also set as a cookie signed with the cookie key (double submit); a login post passes when the
- * two match. Only a login form of a visitor without a session takes this way: every other form,
- * and a visitor that has a session, keeps the session's synchronised token.
+ * only looks at a login page (a crawler, a flood) writes no session row. The page carries a token
+ * the server can check on its own (an expiry and a nonce under an HMAC with the cookie key), and a
+ * login post must come from the panel's own pages: a browser's `Sec-Fetch-Site` or `Origin` that
+ * names another site is refused (login CSRF: logging a victim's browser into the attacker's
+ * account). A visitor that has a session keeps the session's synchronised token, as every other
+ * form does.
  */
-export function loginCsrf(secret: string, { maskToken, unmaskToken }: { maskToken(t: string): string; unmaskToken(t: unknown): string | undefined }) {
-  const sign = (token: string) => createHmac('sha256', secret).update(`login-csrf\0${token}`).digest('base64url');
+export function loginCsrf(secret: string, { maskToken, unmaskToken, now }: { maskToken(t: string): string; unmaskToken(t: unknown): string | undefined; now(): number }) {
+  const mac = (expires: string, nonce: string) => createHmac('sha256', secret).update(`login-csrf\0${expires}\0${nonce}`).digest('base64url');
   const anonymousLoginForm = (req: Request) => LOGIN_FORMS.has(req.path) && !req.session?.owner && !req.session?.pending && !req.session?.csrfToken;
 
-  /** The visitor's token when its cookie holds a genuine one. */
-  const cookieToken = (req: Request) => {
-    const m = COOKIE_RE.exec(req.headers.cookie ?? '');
-    if (!m) return null;
-    const [token, mac] = m[1]!.split('.') as [string, string];
-    const expected = Buffer.from(sign(token));
-    return Buffer.from(mac).length === expected.length && timingSafeEqual(Buffer.from(mac), expected) ? token : null;
+  /** The token of a login page for a visitor without a session. */
+  const pageToken = () => {
+    const expires = String(now() + TOKEN_SECONDS);
+    const nonce = randomBytes(16).toString('base64url');
+    return maskToken(`${expires}.${nonce}.${mac(expires, nonce)}`);
   };
 
-  /** The token of a login page for a visitor without a session (a new one's cookie goes out with the page). */
-  const pageToken = (req: Request, res: Response) => {
-    let token = (res.locals as { loginCsrf?: string }).loginCsrf ?? cookieToken(req);
-    if (!token) {
-      token = randomBytes(18).toString('base64url');
-      (res.locals as { loginCsrf?: string }).loginCsrf = token;
-      queueCookie(res, `${COOKIE}=${token}.${sign(token)}; Path=/; HttpOnly; SameSite=Lax${req.secure ? '; Secure' : ''}`);
+  const genuine = (sent: string | undefined) => {
+    const m = TOKEN.exec(sent ?? '');
+    if (!m || Number(m[1]) <= now()) return false;
+    const expected = Buffer.from(mac(m[1]!, m[2]!));
+    return timingSafeEqual(Buffer.from(m[3]!), expected);
+  };
+
+  /** A browser says where a request comes from; another site's post is refused. */
+  const sameSite = (req: Request) => {
+    const site = req.get('sec-fetch-site');
+    if (site !== undefined) return site === 'same-origin' || site === 'none';
+    const origin = req.get('origin');
+    if (origin === undefined || origin === 'null') return origin === undefined;
+    try {
+      return new URL(origin).host === req.get('host');
+    } catch {
+      return false;
     }
-    return maskToken(token);
-  };
-
-  /** Whether a login post carries the token of its page, as set in its cookie. */
-  const passes = (req: Request) => {
-    const token = cookieToken(req);
-    return token !== null && unmaskToken(req.body?._csrf) === token;
   };
 
   /**
-   * In front of the synchronised check. A login post of a visitor without a session passes with its
-   * page's token. Any other post of a visitor without a session has no authority to forge (it is
-   * sent to a login page, or finds nothing pending): it goes on to the route, which refuses it.
+   * In front of the synchronised check. A login post of a visitor without a session passes with
+   * its page's token from a page of this site. Any other post of a visitor without a session has
+   * no authority to forge (it is sent to a login page, or finds nothing pending): it goes on to the
+   * route, which refuses it.
    */
   const protect = (synchronised: RequestHandler): RequestHandler => (req, res, next) => {
     if (req.method === 'POST' && !req.session?.owner && !req.session?.pending) {
-      if (!LOGIN_FORMS.has(req.path) || (anonymousLoginForm(req) && passes(req))) return next();
+      if (!LOGIN_FORMS.has(req.path)) return next();
+      if (anonymousLoginForm(req) && genuine(unmaskToken(req.body?._csrf)) && sameSite(req)) return next();
     }
     synchronised(req, res, next);
   };

@@ -1,4 +1,5 @@
 import { chmodSync } from 'node:fs';
+import type { Statement } from 'better-sqlite3';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type {
   Account,
@@ -533,22 +534,23 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
       return (q.getSetting.get(key) as { value: string } | undefined)?.value ?? null;
     },
     async rewriteSecrets(rewrite) {
-      return db.transaction(() => {
-        let n = 0;
-        for (const r of db.prepare('SELECT key, value FROM settings').all() as Array<{ key: string; value: string }>) {
-          const v = rewrite('setting', r.key, r.value);
-          if (v !== null) n += db.prepare('UPDATE settings SET value = ? WHERE key = ? AND value = ?').run(v, r.key, r.value).changes;
-        }
-        for (const r of db.prepare('SELECT owner, kind, secret FROM second_factors').all() as Array<{ owner: string; kind: string; secret: string }>) {
-          const v = rewrite('totp', r.owner, r.secret);
-          if (v !== null) n += db.prepare('UPDATE second_factors SET secret = ? WHERE owner = ? AND kind = ? AND secret = ?').run(v, r.owner, r.kind, r.secret).changes;
-        }
-        for (const r of db.prepare('SELECT domain_id, selector, private_key FROM dkim_keys').all() as Array<{ domain_id: number; selector: string; private_key: string }>) {
-          const v = rewrite('dkim', `${r.domain_id}:${r.selector}`, r.private_key);
-          if (v !== null) n += db.prepare('UPDATE dkim_keys SET private_key = ? WHERE domain_id = ? AND selector = ? AND private_key = ?').run(v, r.domain_id, r.selector, r.private_key).changes;
-        }
-        return n;
-      }).immediate();
+      // Read first: a start that has nothing to rewrite (every start but the first) takes no write lock.
+      const updates: Array<[Statement, unknown[]]> = [];
+      for (const r of db.prepare('SELECT key, value FROM settings').all() as Array<{ key: string; value: string }>) {
+        const v = rewrite('setting', r.key, r.value);
+        if (v !== null) updates.push([db.prepare('UPDATE settings SET value = ? WHERE key = ? AND value = ?'), [v, r.key, r.value]]);
+      }
+      for (const r of db.prepare('SELECT owner, kind, secret FROM second_factors').all() as Array<{ owner: string; kind: string; secret: string }>) {
+        const v = rewrite('totp', r.owner, r.secret);
+        if (v !== null) updates.push([db.prepare('UPDATE second_factors SET secret = ? WHERE owner = ? AND kind = ? AND secret = ?'), [v, r.owner, r.kind, r.secret]]);
+      }
+      for (const r of db.prepare('SELECT domain_id, selector, private_key FROM dkim_keys').all() as Array<{ domain_id: number; selector: string; private_key: string }>) {
+        const v = rewrite('dkim', `${r.domain_id}:${r.selector}`, r.private_key);
+        if (v !== null) updates.push([db.prepare('UPDATE dkim_keys SET private_key = ? WHERE domain_id = ? AND selector = ? AND private_key = ?'), [v, r.domain_id, r.selector, r.private_key]]);
+      }
+      if (updates.length === 0) return 0;
+      // Each update names the value it read: one another process rewrote meanwhile is left alone.
+      return db.transaction(() => updates.reduce((n, [statement, params]) => n + statement.run(...params).changes, 0)).immediate();
     },
     async getOrCreateSetting(key, create) {
       const existing = q.getSetting.get(key) as { value: string } | undefined;

@@ -48,16 +48,13 @@ export function loginCsrf(secret: string, { maskToken, unmaskToken, now }: { mas
   };
 
   /**
-   * In front of the synchronised check. A login post of a visitor without a session passes with
-   * its page's token from a page of this site. Any other post of a visitor without a session has
-   * no authority to forge (it is sent to a login page, or finds nothing pending): it goes on to the
-   * route, which refuses it.
+   * In front of the synchronised check: a post of a visitor without a session passes with a login
+   * page's token from a page of this site (a login; elsewhere the route sends it to a login page).
+   * Everything else, and every visitor with a session, meets the synchronised check (403 without).
    */
   const protect = (synchronised: RequestHandler): RequestHandler => (req, res, next) => {
-    if (req.method === 'POST' && !req.session?.owner && !req.session?.pending) {
-      if (!LOGIN_FORMS.has(req.path)) return next();
-      if (anonymousLoginForm(req) && genuine(unmaskToken(req.body?._csrf)) && sameSite(req)) return next();
-    }
+    const anonymous = !req.session?.owner && !req.session?.pending && !req.session?.csrfToken;
+    if (req.method === 'POST' && anonymous && genuine(unmaskToken(req.body?._csrf)) && sameSite(req)) return next();
     synchronised(req, res, next);
   };
 

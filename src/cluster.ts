@@ -21,7 +21,7 @@ const isEvent = (m: unknown): m is EventMessage =>
  * SIGINT stops them all and waits for each to drain. It relays account events between workers,
  * so that a change made in one ends the live sessions the others hold. Resolves with the exit code.
  */
-export function runPrimary({ workers, log }: { workers: number; log: Logger }): Promise<number> {
+export function runPrimary({ workers, log, stopSignal }: { workers: number; log: Logger; stopSignal: Promise<NodeJS.Signals> }): Promise<number> {
   let stopping = false;
   let failed = false;
   const started = new Map<Worker, number>();
@@ -84,8 +84,7 @@ export function runPrimary({ workers, log }: { workers: number; log: Logger }): 
         w.process.kill('SIGTERM');
       }
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    void stopSignal.then(stop);
   });
 }
 

@@ -168,6 +168,14 @@ export async function serve(env = process.env): Promise<number> {
     }
     throw err;
   }
+  // Signals are taken from the first moment, before anything is started or logged: a SIGTERM that
+  // comes while a process starts (a worker the primary replaced a moment before it was told to stop,
+  // a primary told to stop as soon as it said it started) stops it once started, with exit 0,
+  // instead of killing it half-started by the signal's default action.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   // Each worker's lines say which process wrote them.
   const log = cluster.isWorker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
   if (config.workers > 1 && cluster.isPrimary) {
@@ -180,20 +188,8 @@ export async function serve(env = process.env): Promise<number> {
       process.stderr.write(`mailpass: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
       return 1;
     }
-    return runPrimary({ workers: config.workers, log });
+    return runPrimary({ workers: config.workers, log, stopSignal });
   }
-  // Signals are taken from the first moment: a SIGTERM while the server starts (a worker that the
-  // primary replaced a moment before it was told to stop) stops it once started, with exit 0,
-  // instead of killing it half-started (which the primary would count as a failed worker).
-  let signalled: string | null = null;
-  let onSignal: ((signal: string) => void) | null = null;
-  const take = (signal: string) => {
-    if (signalled) return;
-    signalled = signal;
-    onSignal?.(signal);
-  };
-  process.once('SIGTERM', () => take('SIGTERM'));
-  process.once('SIGINT', () => take('SIGINT'));
   let running: RunningServer;
   try {
     running = await startServer(config, { log });
@@ -219,8 +215,7 @@ export async function serve(env = process.env): Promise<number> {
         },
       );
     };
-    onSignal = stop;
-    if (signalled) stop(signalled);
+    void stopSignal.then(stop);
   });
 }
 

@@ -51,6 +51,23 @@ export async function newJourney(browser: Browser, baseURL: string, options: Bro
     problems.push(`${msg.type()}: ${msg.text()} (${msg.location().url || page.url()})`);
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message} (${page.url()})`));
+  // A wait for a page that never comes (seen once a few runs, on PostgreSQL under the full suite's
+  // load) says where the browser is, what the page says and the last navigations it made.
+  const trail: string[] = [];
+  page.on('response', (r) => {
+    if (!r.request().isNavigationRequest()) return;
+    trail.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+    if (trail.length > 8) trail.shift();
+  });
+  const waitForURL = page.waitForURL.bind(page);
+  page.waitForURL = (async (...args: Parameters<Page['waitForURL']>) => {
+    try {
+      return await waitForURL(...args);
+    } catch (err) {
+      const says = await page.locator('h1, [role=alert], .field-errors').allInnerTexts().catch(() => [] as string[]);
+      throw new Error(`${(err as Error).message.split('\n')[0]} at ${page.url()}; the page says ${JSON.stringify(says)}; navigations: ${trail.join(' | ')}`, { cause: err });
+    }
+  }) as Page['waitForURL'];
   return { context, page, problems, close: () => context.close() };
 }
 

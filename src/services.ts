@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.js';
-import { createDoveadmKicker } from './adapters/doveadm.js';
-import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDkimService } from './core/dkim.js';
-import { createDnsResolver } from './adapters/dns-resolver.js';
 import { createDnsRecordsService } from './core/dns-records.js';
-import { createLoginBatcher } from './adapters/login-batcher.js';
-import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createAdminService } from './core/admins.js';
 import { createAlerts } from './core/alerts.js';
 import { createAppPasswordService } from './core/app-passwords.js';
@@ -27,18 +21,6 @@ import { createSecondFactorService, type SecondFactorService } from './core/seco
 import { createSessionService } from './core/sessions.js';
 import { createTokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
-import { openDatabase, type Db } from './store/sqlite/db.js';
-import type { StoredLimitCounters } from './store/limit-counters.js';
-import { openSealer, sealSecrets } from './store/sealed-secrets.js';
-import { createPool, migrate } from './store/postgres/db.js';
-import { createPostgresLimitCounters } from './store/postgres/limit-counters.js';
-import { createPgAccountEvents } from './store/postgres/notify.js';
-import { createPostgresStore } from './store/postgres/pg-store.js';
-import type pg from 'pg';
-import cluster from 'node:cluster';
-import { createWorkerAccountEvents } from './cluster.js';
-import { createSqliteLimitCounters } from './store/sqlite/limit-counters.js';
-import { createSqliteStore } from './store/sqlite/sqlite-store.js';
 
 /** What the use cases run on: persistence and the adapters that are not rules. Only composition roots hold them. */
 export interface Adapters {
@@ -162,86 +144,3 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
 }
 
 export type Services = ReturnType<typeof createServices>;
-
-export interface Opened {
-  services: Services;
-  adapters: Adapters & { counters: StoredLimitCounters };
-  /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
-  db: Db | null;
-  /** The SQLite connection that writes web sessions (see createSqliteStore; null on PostgreSQL). */
-  sessionsDb: Db | null;
-  /** Writes what is pending, stops the workers and closes the database. */
-  close(): Promise<void>;
-}
-
-/** The store of `config`: the SQLite file in DATA_DIR, or PostgreSQL at DATABASE_URL (SPEC §12), its schema brought up to date. */
-export async function openStore(config: Config): Promise<{ store: Store; counters: StoredLimitCounters; db: Db | null; sessionsDb: Db | null; pool: pg.Pool | null; end(): Promise<void> }> {
-  if (!config.database) {
-    const db = openDatabase(config.dbFile);
-    const sessions = openDatabase(config.dbFile, { migrate: false, synchronous: 'NORMAL' });
-    const plain = createSqliteStore(db, { sessions });
-    try {
-      const store = sealSecrets(plain, await openSealer(plain, config.secretKeyFile));
-      return { store, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: sessions, pool: null, end: async () => store.close() };
-    } catch (err) {
-      await plain.close();
-      throw err;
-    }
-  }
-  const pool = createPool(config.database.url, config.database.poolSize);
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end();
-    const why = (err as { code?: string }).code ?? (err as Error).message;
-    throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
-  }
-  const plain = createPostgresStore(pool);
-  let store: Store;
-  try {
-    store = sealSecrets(plain, await openSealer(plain, config.secretKeyFile));
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
-  return { store, counters: createPostgresLimitCounters(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
-}
-
-/** Opens the database of `config` with every adapter, and the services over them. */
-export async function openServices(
-  config: Config,
-  log: Logger,
-  options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
-): Promise<Opened> {
-  const { store, counters, db, sessionsDb, pool, end } = await openStore(config);
-  // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
-  const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
-  await events?.start();
-  // A worker of WORKERS=N on SQLite hears the other workers' changes through the primary.
-  const workerEvents = !events && cluster.isWorker ? createWorkerAccountEvents() : undefined;
-  const adapters = {
-    store,
-    hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
-    estimator: createStrengthEstimator(),
-    // New networks are told once the batch that holds them is written.
-    batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
-    counters,
-    mailer: options.mailer ?? null,
-    dkimSigner: createDkimSigner(log.child({ component: 'dkim' })),
-    dns: createDnsResolver({ servers: config.dnsServers }),
-    imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
-  };
-  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
-  let closing: Promise<void> | null = null;
-  const close = () =>
-    (closing ??= (async () => {
-      await adapters.batcher.stop();
-      await services.alerts.settled();
-      await adapters.imap?.settled();
-      await adapters.estimator.close();
-      await adapters.counters.close();
-      await events?.close();
-      await end();
-    })());
-  return { services, adapters, db, sessionsDb, close };
-}

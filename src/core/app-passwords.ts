@@ -5,11 +5,9 @@ import { ConflictError, NotFoundError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PasswordRules } from './password-rules.js';
 import type { Alerts } from './alerts.js';
-import { SELECTOR_BITS, type AppSelectors } from './app-selectors.js';
+import { APP_TAG_LENGTH, SELECTOR_BITS, type AppSelectors } from './app-selectors.js';
 import type { Account, AccountEvents, AppPassword, Clock, Hasher, Store, ImapSessions } from './ports.js';
 
-/** How many leading characters of an app password are its stored tag (of 20 generated ones). */
-export const APP_TAG_LENGTH = 6;
 /** App passwords a mailbox may hold. */
 const MAX_APP_PASSWORDS = 20;
 
@@ -60,15 +58,15 @@ export function createAppPasswordService({
       const ctx = mailboxes.policyContext(mailbox.login);
       // Tag and selector must each be unique within the mailbox (the selector clashes about once in
       // 3,000 draws with 20 app passwords): draw again if either is not.
-      const clash = async (p: string) => {
-        const selector = await selectors.of(p);
-        return existing.some((a) => a.tag === p.slice(0, APP_TAG_LENGTH) || a.selector === selector);
-      };
-      let password = rules.generate(ctx);
-      while (await clash(password)) password = rules.generate(ctx);
+      let password: string;
+      let selector: string;
+      do {
+        password = rules.generate(ctx);
+        selector = await selectors.of(password);
+      } while (existing.some((a) => a.tag === password.slice(0, APP_TAG_LENGTH) || a.selector === selector));
       const entry = audit.entry(actor, 'app-password.create', mailbox.login, ip, name);
       const appPassword = await store.insertAppPassword(
-        { accountId: mailbox.id, name, tag: password.slice(0, APP_TAG_LENGTH), selector: await selectors.of(password), passwordHash: await hasher.hash(password), now: clock.now() },
+        { accountId: mailbox.id, name, tag: password.slice(0, APP_TAG_LENGTH), selector, passwordHash: await hasher.hash(password), now: clock.now() },
         entry,
       );
       audit.logged(entry);

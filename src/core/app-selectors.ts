@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from './ports.js';
 
+/** How many leading characters of an app password are its stored tag (of 20 generated ones): mailpass finds it by them. */
+export const APP_TAG_LENGTH = 6;
+
 /**
  * Bits of an app password's selector: enough to tell a mailbox's (at most 20) app passwords apart
  * (a new one is drawn again on a clash), few enough that the selector of a typed password tells

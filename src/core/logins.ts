@@ -1,16 +1,15 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Actor } from './actors.js';
 import type { Alerts } from './alerts.js';
-import type { AppSelectors } from './app-selectors.js';
+import { APP_TAG_LENGTH, type AppSelectors } from './app-selectors.js';
 import type { Audit, AuditAction } from './audit.js';
 import { createAuthCache, type AuthCache } from './auth-cache.js';
 import { RateLimitedError } from './errors.js';
 import { addressKey, displayAddress, networkOf, normalizeLoginName, type LoginRealm } from './login-names.js';
 import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
-import { browserName } from './login-history.js';
-import type { SecondFactorProof } from './second-factors.js';
-import { APP_TAG_LENGTH } from './app-passwords.js';
+import { browserName } from './browser-name.js';
+import type { SecondFactorProof } from './second-factor-proof.js';
 import type { Account, Admin, ApiToken, AppPassword, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Store } from './ports.js';
 
 export type { LoginProtocol } from './login-throttle.js';

@@ -7,17 +7,9 @@ import type { Audit } from './audit.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
 import type { Clock, Domain, LimitCounters, SessionOwner, Store } from './ports.js';
+import type { SecondFactorProof, WebAuthnContext } from './second-factor-proof.js';
 
 export type PanelActor = Extract<Actor, { kind: 'mailbox' | 'admin' }>;
-
-/** Where the panel is, as the browser saw it: WebAuthn binds a passkey to it. */
-export interface WebAuthnContext {
-  rpID: string;
-  origin: string;
-}
-
-/** What a second step brings: a TOTP or recovery code, or a passkey's assertion with the challenge it answers. */
-export type SecondFactorProof = { code: unknown } | { passkey: unknown; challenge: string | undefined; ctx: WebAuthnContext };
 
 /** RFC 6238 as SPEC §11 has it: 6 digits, 30 s, SHA-1 (what every authenticator app reads). */
 const PERIOD = 30;

@@ -69,8 +69,8 @@ export function readSecretKey(file: string, create: boolean): Buffer | null {
       closeSync(fd);
     }
   }
-  const mode = statSync(file).mode & 0o077;
-  if (mode !== 0) throw new SecretKeyError(`SECRET_KEY_FILE: ${file} may be read by others (mode ${(statSync(file).mode & 0o777).toString(8)}); chmod 600 it`);
+  const { mode } = statSync(file);
+  if ((mode & 0o077) !== 0) throw new SecretKeyError(`SECRET_KEY_FILE: ${file} may be read by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
   const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new SecretKeyError(`SECRET_KEY_FILE: ${file} does not hold a key (32 bytes in base64)`);
   return key;
@@ -117,12 +117,10 @@ export async function openSealer(store: Store, keyFile: string): Promise<Sealer>
   if (opened !== KEY_CHECK_TEXT) {
     throw new SecretKeyError(`SECRET_KEY_FILE: the key at ${path.resolve(keyFile)} does not open this database's secrets (another installation's key?)`);
   }
-  await store.rewriteSecrets((kind, where, value) => (isSealed(value) || (kind === 'setting' && where === KEY_CHECK) ? null : sealer.seal(value, contextOf(kind, where))));
+  // rewriteSecrets names each row as `contexts` binds it: `<kind>:<where>`.
+  await store.rewriteSecrets((kind, where, value) => (isSealed(value) || (kind === 'setting' && where === KEY_CHECK) ? null : sealer.seal(value, `${kind}:${where}`)));
   return sealer;
 }
-
-const contextOf = (kind: 'setting' | 'totp' | 'dkim', where: string) =>
-  kind === 'setting' ? contexts.setting(where) : kind === 'totp' ? contexts.totp(where) : `dkim:${where}`;
 
 /**
  * The store with its secrets sealed on the way in and opened on the way out: the use cases see

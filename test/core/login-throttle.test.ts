@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLoginThrottle } from '../../src/core/login-throttle.js';
 import type { LimitCounters } from '../../src/core/ports.js';
-import { openStore } from '../../src/services.js';
+import { openStore } from '../../src/store/open.js';
 import { tempDataDir, testConfig } from '../helpers/env.js';
 
 const MAX = 4;

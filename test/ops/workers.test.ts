@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import request from 'supertest';
-import { openServices } from '../../src/services.js';
+import { openServices } from '../../src/compose.js';
 import { strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
 import { silentLog, storeEnvOf, tempDataDir, testConfig, TEST_ENV } from '../helpers/env.js';

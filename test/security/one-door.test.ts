@@ -43,6 +43,35 @@ describe('the one door', () => {
     assert.deepEqual(offending, []);
   });
 
+  test('services.ts builds services only: it imports nothing from src/store, src/adapters, pg or node:cluster', () => {
+    const file = path.join(SRC, 'services.ts');
+    const offending = importsOf(SRC)
+      .filter((i) => i.file === file)
+      .map((i) => i.spec)
+      .filter((spec) => /^(pg|node:cluster)$/.test(spec) || /^\.\/(store|adapters)\/|^\.\/cluster\.js$/.test(spec));
+    assert.deepEqual(offending, []);
+  });
+
+  test('src/ is a tree: no file reaches itself through its imports', () => {
+    const graph = new Map<string, string[]>();
+    for (const { file, spec } of importsOf(SRC)) {
+      if (!spec.startsWith('.')) continue;
+      const target = path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts');
+      graph.set(file, [...(graph.get(file) ?? []), target]);
+    }
+    const circles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (f: string, trail: string[]) => {
+      if (state.get(f) === 'done') return;
+      if (state.get(f) === 'open') return void circles.push([...trail.slice(trail.indexOf(f)), f].map((x) => path.relative(SRC, x)).join(' -> '));
+      state.set(f, 'open');
+      for (const t of graph.get(f) ?? []) visit(t, [...trail, f]);
+      state.set(f, 'done');
+    };
+    for (const f of graph.keys()) visit(f, []);
+    assert.deepEqual(circles, []);
+  });
+
   test('the services hold no store, hasher or batcher, and nothing in core reads process.env', async () => {
     const server = await startTestServer();
     try {
@@ -103,7 +132,7 @@ describe('limits that hold', () => {
       const rows = (await other.query<{ n: number }>("SELECT count(*) AS n FROM login_limits WHERE key LIKE '%web:login:%'"))[0]!.n;
       assert.ok(rows > 0, 'the counts are rows of login_limits');
       // A second process on the same file (the CLI's kind of neighbour) sees the same count.
-      const { openServices } = await import('../../src/services.js');
+      const { openServices } = await import('../../src/compose.js');
       const opened = await openServices(other.services.config, (await import('../helpers/env.js')).silentLog);
       try {
         const r = await opened.services.logins.attempt({ protocol: 'web', realm: 'account', name: box.address, password: box.password, ip: '127.0.0.1' });

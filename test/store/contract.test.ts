@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConflictError } from '../../src/core/errors.js';
 import type { AuditEntry, NetworkSeen, Store } from '../../src/core/ports.js';
-import { openStore } from '../../src/services.js';
+import { openStore } from '../../src/store/open.js';
 import { tempDataDir, testConfig, TEST_STORE } from '../helpers/env.js';
 
 // SPEC §12: one contract for both stores. `npm test` runs this file twice: on SQLite, then on

@@ -3,7 +3,7 @@ import QRCode from 'qrcode';
 import { AuthError, RateLimitedError, ValidationError } from '../../core/errors.js';
 import type { LoginResult } from '../../core/logins.js';
 import type { SessionOwner } from '../../core/ports.js';
-import type { WebAuthnContext } from '../../core/second-factors.js';
+import type { WebAuthnContext } from '../../core/second-factor-proof.js';
 import type { LoginRealm } from '../../core/login-names.js';
 import type { Services } from '../../services.js';
 import { CodeForm, NameForm, formView, parseForm } from '../forms.js';
@@ -150,8 +150,7 @@ export const removeAdminFactors = (svc: Services): RequestHandler => async (req,
  * any Host on would let a look-alike site's origin through, and a passkey would stop being phishing
  * resistant). Unset, only the browser on this machine may use passkeys (localhost, a secure context).
  */
-export class NoPublicUrl extends Error {}
-const webAuthnOf = (svc: Services, req: Parameters<RequestHandler>[0]): WebAuthnContext => {
+const bindingOf = (svc: Services, req: Parameters<RequestHandler>[0]): WebAuthnContext | null => {
   if (svc.config.publicUrl) return { rpID: new URL(svc.config.publicUrl).hostname, origin: svc.config.publicUrl };
   if (req.hostname === 'localhost') {
     // The port the browser connected to, as its origin names it (none for the protocol's own).
@@ -159,22 +158,19 @@ const webAuthnOf = (svc: Services, req: Parameters<RequestHandler>[0]): WebAuthn
     const shown = port === undefined || port === (req.protocol === 'https' ? 443 : 80) ? '' : `:${port}`;
     return { rpID: 'localhost', origin: `${req.protocol}://localhost${shown}` };
   }
-  throw new NoPublicUrl('Passkeys need PUBLIC_URL, the address of this panel (https://…); ask your administrator to set it.');
+  return null;
 };
-/** A passkey ceremony's JSON answer when PUBLIC_URL is missing. */
-const passkeyUnavailable = (res: Parameters<RequestHandler>[1], err: unknown) => {
-  if (!(err instanceof NoPublicUrl)) throw err;
-  res.status(409).json({ message: err.message });
+/** The binding of a passkey ceremony, or null once it answered 409 (PUBLIC_URL missing). */
+const webAuthnOf = (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => {
+  const ctx = bindingOf(svc, req);
+  if (!ctx) res.status(409).json({ message: 'Passkeys need PUBLIC_URL, the address of this panel (https://…); ask your administrator to set it.' });
+  return ctx;
 };
 
 /** Passkey registration, step 1: the options for navigator.credentials.create (JSON). */
 export const passkeyOptions = (svc: Services): RequestHandler => async (req, res) => {
-  let ctx: WebAuthnContext;
-  try {
-    ctx = webAuthnOf(svc, req);
-  } catch (err) {
-    return passkeyUnavailable(res, err);
-  }
+  const ctx = webAuthnOf(svc, req, res);
+  if (!ctx) return;
   const { options, challenge } = await svc.secondFactors.passkeyRegistration(panelActor(res), ctx);
   req.session.passkeyChallenge = challenge;
   res.set('Cache-Control', 'no-store').json(options);
@@ -184,11 +180,13 @@ export const passkeyOptions = (svc: Services): RequestHandler => async (req, res
 export const addPasskey = (svc: Services): RequestHandler => async (req, res) => {
   const challenge = req.session.passkeyChallenge;
   delete req.session.passkeyChallenge;
+  const ctx = webAuthnOf(svc, req, res);
+  if (!ctx) return;
   try {
-    const codes = await svc.secondFactors.addPasskey(panelActor(res), req.body, challenge, webAuthnOf(svc, req), req.ip);
+    const codes = await svc.secondFactors.addPasskey(panelActor(res), req.body, challenge, ctx, req.ip);
     res.set('Cache-Control', 'no-store').json({ message: 'The passkey was added. Keep the recovery codes below: they are shown only now.', recoveryCodes: codes });
   } catch (err) {
-    if (!(err instanceof ValidationError)) return passkeyUnavailable(res, err);
+    if (!(err instanceof ValidationError)) throw err;
     res.status(422).json({ message: Object.values(err.fields).flat().join(' ') });
   }
 };
@@ -197,12 +195,8 @@ export const addPasskey = (svc: Services): RequestHandler => async (req, res) =>
 export const passkeyStepOptions = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
   const pending = pendingOf(svc, req);
   if (!pending) return void res.status(401).json({ message: 'The login expired; start again.', redirect: paths(realm).login });
-  let ctx: WebAuthnContext;
-  try {
-    ctx = webAuthnOf(svc, req);
-  } catch (err) {
-    return passkeyUnavailable(res, err);
-  }
+  const ctx = webAuthnOf(svc, req, res);
+  if (!ctx) return;
   const { options, challenge } = await svc.secondFactors.passkeyLogin(pending.owner, ctx);
   req.session.passkeyChallenge = challenge;
   res.set('Cache-Control', 'no-store').json(options);
@@ -214,12 +208,8 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
   if (!pending) return void res.status(401).json({ message: 'The login expired; start again.' });
   const challenge = req.session.passkeyChallenge;
   delete req.session.passkeyChallenge;
-  let ctx: WebAuthnContext;
-  try {
-    ctx = webAuthnOf(svc, req);
-  } catch (err) {
-    return passkeyUnavailable(res, err);
-  }
+  const ctx = webAuthnOf(svc, req, res);
+  if (!ctx) return;
   const result = await svc.logins.secondStep({
     realm,
     owner: pending.owner,

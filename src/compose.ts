@@ -1,0 +1,68 @@
+import cluster from 'node:cluster';
+import type { Config } from './config.js';
+import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.js';
+import { createDkimSigner } from './adapters/dkim-signer.js';
+import { createDnsResolver } from './adapters/dns-resolver.js';
+import { createDoveadmKicker } from './adapters/doveadm.js';
+import { createLoginBatcher } from './adapters/login-batcher.js';
+import { createStrengthEstimator } from './adapters/strength-estimator.js';
+import { createWorkerAccountEvents } from './cluster.js';
+import type { Clock, Logger, Mailer } from './core/ports.js';
+import { createServices, type Adapters, type ServiceDeps, type Services } from './services.js';
+import type { StoredLimitCounters } from './store/limit-counters.js';
+import { openStore } from './store/open.js';
+import { createPgAccountEvents } from './store/postgres/notify.js';
+import type { Db } from './store/sqlite/db.js';
+
+// The composition root of every process (the server in main.ts, each CLI command): it opens the
+// store and builds the adapters, and hands them to the services. Nothing below it builds either.
+
+export interface Opened {
+  services: Services;
+  adapters: Adapters & { counters: StoredLimitCounters };
+  /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
+  db: Db | null;
+  /** The SQLite connection that writes web sessions (see createSqliteStore; null on PostgreSQL). */
+  sessionsDb: Db | null;
+  /** Writes what is pending, stops the workers and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the database of `config` with every adapter, and the services over them. */
+export async function openServices(
+  config: Config,
+  log: Logger,
+  options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
+): Promise<Opened> {
+  const { store, counters, db, sessionsDb, pool, end } = await openStore(config);
+  // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
+  const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
+  await events?.start();
+  // A worker of WORKERS=N on SQLite hears the other workers' changes through the primary.
+  const workerEvents = !events && cluster.isWorker ? createWorkerAccountEvents() : undefined;
+  const adapters = {
+    store,
+    hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
+    estimator: createStrengthEstimator(),
+    // New networks are told once the batch that holds them is written.
+    batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
+    counters,
+    mailer: options.mailer ?? null,
+    dkimSigner: createDkimSigner(log.child({ component: 'dkim' })),
+    dns: createDnsResolver({ servers: config.dnsServers }),
+    imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
+  };
+  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await adapters.batcher.stop();
+      await services.alerts.settled();
+      await adapters.imap?.settled();
+      await adapters.estimator.close();
+      await adapters.counters.close();
+      await events?.close();
+      await end();
+    })());
+  return { services, adapters, db, sessionsDb, close };
+}

@@ -4,10 +4,11 @@ import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.
 import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDnsResolver } from './adapters/dns-resolver.js';
 import { createDoveadmKicker } from './adapters/doveadm.js';
+import { createSpool } from './adapters/spool.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createWorkerAccountEvents } from './cluster.js';
-import type { Clock, Logger, Mailer } from './core/ports.js';
+import type { Clock, Logger, Mailer, Relay } from './core/ports.js';
 import { createServices, type Adapters, type ServiceDeps, type Services } from './services.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { openStore } from './store/open.js';
@@ -32,9 +33,18 @@ export interface Opened {
 export async function openServices(
   config: Config,
   log: Logger,
-  options: { observeHash?: HashObserver; onLogin?: ServiceDeps['onLogin']; onAuthVerify?: ServiceDeps['onAuthVerify']; clock?: Clock; mailer?: Mailer | null } = {},
+  options: {
+    observeHash?: HashObserver;
+    onLogin?: ServiceDeps['onLogin'];
+    onAuthVerify?: ServiceDeps['onAuthVerify'];
+    onSendLimitReached?: ServiceDeps['onSendLimitReached'];
+    clock?: Clock;
+    /** SPEC §9: the relay of accepted mail and alerts (null: none; mail is spooled, alerts become notices). */
+    relay?: Relay | null;
+    mailer?: Mailer | null;
+  } = {},
 ): Promise<Opened> {
-  const { store, counters, db, sessionsDb, pool, end } = await openStore(config);
+  const { store, counters, sendLimits, db, sessionsDb, pool, end } = await openStore(config);
   // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
   const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
   await events?.start();
@@ -51,8 +61,11 @@ export async function openServices(
     dkimSigner: createDkimSigner(log.child({ component: 'dkim' })),
     dns: createDnsResolver({ servers: config.dnsServers }),
     imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
+    relay: options.relay ?? null,
+    spool: createSpool(config.dataDir, config.smtp.maxMessageBytes),
+    sendLimits,
   };
-  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify });
+  const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify, onSendLimitReached: options.onSendLimitReached });
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {

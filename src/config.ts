@@ -47,6 +47,9 @@ const schema = z.object({
   SMTP_MAX_CLIENTS_PER_IP: positiveInt.default(20),
   SMTP_SOCKET_TIMEOUT_SECONDS: positiveInt.default(300),
   SMTP_REVERSE_DNS: bool.default(false),
+  SEND_LIMIT_PER_HOUR: nonNegativeInt.max(100_000_000).default(1000),
+  SEND_LIMIT_PER_DAY: nonNegativeInt.max(100_000_000).default(10_000),
+  SEND_MAX_RECIPIENTS: nonNegativeInt.max(100_000_000).default(100),
   AUTH_CACHE_SIZE: nonNegativeInt.default(10_000),
   AUTH_CACHE_TTL_SECONDS: nonNegativeInt.default(3600),
   SESSION_IDLE_MINUTES: positiveInt.default(30),
@@ -136,6 +139,8 @@ export interface Config {
     readonly socketTimeoutSeconds: number;
     readonly reverseDns: boolean;
   };
+  /** SPEC §15: the installation's sending limits, in recipients (0: no limit). */
+  readonly sendLimits: { readonly perHour: number; readonly perDay: number; readonly maxRecipients: number };
   readonly authCache: { readonly size: number; readonly ttlSeconds: number };
   readonly session: { readonly idleMinutes: number; readonly maxHours: number };
   /** Express's `trust proxy` value: a hop count, `true`, or a list of addresses. */
@@ -295,6 +300,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       socketTimeoutSeconds: e.SMTP_SOCKET_TIMEOUT_SECONDS,
       reverseDns: e.SMTP_REVERSE_DNS,
     }),
+    sendLimits: Object.freeze({ perHour: e.SEND_LIMIT_PER_HOUR, perDay: e.SEND_LIMIT_PER_DAY, maxRecipients: e.SEND_MAX_RECIPIENTS }),
     authCache: Object.freeze({ size: e.AUTH_CACHE_SIZE, ttlSeconds: e.AUTH_CACHE_TTL_SECONDS }),
     session: Object.freeze({ idleMinutes: e.SESSION_IDLE_MINUTES, maxHours: e.SESSION_MAX_HOURS }),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),

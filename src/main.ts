@@ -73,6 +73,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       })
     : null;
   const { services, adapters, db, sessionsDb, close: closeServices } = await openServices(config, log, {
+    relay,
+    onSendLimitReached: metrics?.sendLimitReached,
     mailer: relay ? createRelayMailer(relay, config.smtpHostname) : null,
     observeHash: metrics?.observeHash,
     onAuthVerify: metrics?.observeAuthVerify,
@@ -93,7 +95,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     services,
     log: log.child({ component: 'smtp' }),
     bind: options.smtpBind,
-    relay,
   });
   const app = await createApp({
     services,

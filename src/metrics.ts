@@ -17,6 +17,8 @@ export interface Metrics {
   observeRequest(method: string, route: string, status: number, seconds: number): void;
   /** A message's outcome at the relay (SPEC §9). */
   relayed(result: RelayResult): void;
+  /** SPEC §15: a login reached its hourly or daily sending limit, the first time in that window. */
+  sendLimitReached(window: 'hour' | 'day'): void;
   /** GET /metrics: Prometheus text for `Authorization: Bearer <token>`, 401 for anything else. */
   handler: RequestHandler;
 }
@@ -96,6 +98,13 @@ export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
     registers: [registry],
   });
   for (const result of ['relayed', 'refused', 'deferred', 'failed'] as const) relayed.labels(result).inc(0);
+  const limitReached = new Counter({
+    name: 'mailpass_send_limit_reached_total',
+    help: 'Logins that reached a sending limit (SPEC 15), once per login and window, by window: hour or day',
+    labelNames: ['window'] as const,
+    registers: [registry],
+  });
+  for (const window of ['hour', 'day'] as const) limitReached.labels(window).inc(0);
   const spoolFiles = new Gauge({ name: 'mailpass_spool_files', help: 'Files waiting in the spool (.eml and .json)', registers: [registry] });
   const spoolBytes = new Gauge({ name: 'mailpass_spool_bytes', help: 'Bytes waiting in the spool', registers: [registry] });
 
@@ -125,6 +134,7 @@ export function createMetrics({ token, spoolDir }: MetricsDeps): Metrics {
     observeAuthVerify: (result) => authVerify.labels(result).inc(),
     observeRequest: (method, route, status, seconds) => http.labels(method, route, String(status)).observe(seconds),
     relayed: (result) => relayed.labels(result).inc(),
+    sendLimitReached: (window) => limitReached.labels(window).inc(),
     handler,
   };
 }

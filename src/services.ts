@@ -18,9 +18,12 @@ import { createImports } from './core/imports.js';
 import { createMailboxService } from './core/mailboxes.js';
 import { createPasswordRules } from './core/password-rules.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
+import { createSendLimits } from './core/send-limits.js';
 import { createSessionService } from './core/sessions.js';
+import { createSubmission } from './core/submission.js';
 import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type Store, type StrengthEstimator } from './core/ports.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Store, type StrengthEstimator } from './core/ports.js';
+import type { SendLimitStore, SendWindow } from './core/ports/send-limits.js';
 
 /** What the use cases run on: persistence and the adapters that are not rules. Only composition roots hold them. */
 export interface Adapters {
@@ -36,6 +39,12 @@ export interface Adapters {
   dns: DnsResolver;
   /** DOVEADM_URL: ends IMAP sessions in Dovecot on a change (null: not set). */
   imap: (ImapSessions & { settled(): Promise<void> }) | null;
+  /** SPEC §9: the relay accepted mail goes to (null: no RELAY_URL; mail is spooled). */
+  relay: Relay | null;
+  /** SPEC §6: data/spool/, where accepted mail goes without a relay. */
+  spool: MessageSpool;
+  /** SPEC §15: sending limits and counts. */
+  sendLimits: SendLimitStore;
 }
 
 export interface ServiceDeps {
@@ -47,14 +56,16 @@ export interface ServiceDeps {
   /** One call per login attempt of any protocol (metrics count them). */
   onLogin?: (event: LoginEvent) => void;
   onAuthVerify?: (result: 'hit' | 'miss') => void;
+  /** SPEC §15: a login reached a sending limit for the first time in its window. */
+  onSendLimitReached?: (window: SendWindow) => void;
 }
 
 /**
  * The use cases over one set of adapters: the web panel, the API, the SMTP server and the CLI
  * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
  */
-export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify }: ServiceDeps) {
-  const { store, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns } = adapters;
+export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify, onSendLimitReached }: ServiceDeps) {
+  const { store, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns, relay, spool } = adapters;
   const alerts = createAlerts({ store, clock, log: log.child({ component: 'alerts' }), mailer });
   const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
@@ -93,6 +104,21 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
   const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts, counters });
   const days = (n: number) => clock.now() - n * 86_400;
+  const sendLimits = createSendLimits({
+    store: adapters.sendLimits,
+    clock,
+    audit,
+    alerts,
+    log: log.child({ component: 'send-limits' }),
+    defaults: config.sendLimits,
+    adminsOf: async (domainName) => {
+      const domain = await store.findDomainByName(domainName);
+      const admins = domain ? (await store.listAdmins()).filter((a) => !a.disabled && (a.isSuper || a.domainIds.includes(domain.id))) : [];
+      return admins.map((a): SessionOwner => `admin:${a.id}`);
+    },
+    onReached: onSendLimitReached,
+  });
+  const dkim = createDkimService({ store, clock, audit, signer: dkimSigner });
   const autoconfig = createAutoconfigService({
     domains,
     servers: {
@@ -122,7 +148,21 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     alerts,
     mailboxes,
     /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
-    dkim: createDkimService({ store, clock, audit, signer: dkimSigner }),
+    dkim,
+    /** SPEC §15: sending limits of domains, mailboxes and credentials, and what each login sent. */
+    sendLimits,
+    /** SPEC §6, §9, §14, §15: a logged-in client's mail, from MAIL FROM to the relay or the spool. */
+    submission: createSubmission({
+      relay,
+      spool,
+      limits: sendLimits,
+      signerFor: (domain) => dkim.signerFor(domain),
+      clock,
+      log: log.child({ component: 'smtp' }),
+      maxMessageBytes: config.smtp.maxMessageBytes,
+      hostname: config.smtpHostname,
+      traceClientIp: config.traceClientIp,
+    }),
     /** SPEC §13: mailboxes with their old hashes, from another server. */
     imports: createImports({ store, clock, audit, allowWeak: config.allowLegacySchemes }),
     /** SPEC §13: a domain's mailboxes that still hold an imported hash, per scheme (the domain resolved and checked by the caller). */
@@ -138,7 +178,10 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       /** A consistent copy of the database, taken while it is in use. */
       backup: (file: string) => store.backup(file),
       /** Ends what LOGIN_HISTORY_DAYS and AUDIT_RETENTION_DAYS no longer keep; the server calls it once a minute. */
-      prune: () => store.pruneHistory(days(config.retention.loginHistoryDays), days(config.retention.auditDays)),
+      prune: async () => {
+        await sendLimits.prune();
+        return store.pruneHistory(days(config.retention.loginHistoryDays), days(config.retention.auditDays));
+      },
     },
   };
 }

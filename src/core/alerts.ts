@@ -11,6 +11,10 @@ export interface AlertDetail {
   protocol?: 'web' | 'smtp';
   /** An app password's name. */
   name?: string;
+  /** A sending limit reached (SPEC §15): its window, its value and the login that reached it. */
+  window?: 'hour' | 'day';
+  limit?: number;
+  login?: string;
 }
 
 /** NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts of a second factor's codes. */
@@ -79,6 +83,14 @@ export function describe(kind: NoticeKind, label: string, detail: AlertDetail, a
         subject: 'An app password was created',
         text: `An app password${detail.name ? ` named "${detail.name}"` : ''} was created for ${label} on ${when(at)}${from}; it logs in over SMTP and IMAP. If this wasn't you, revoke it on your security page, change your password and contact your mail administrator now.`,
       };
+    case 'send-limit-reached': {
+      const who = detail.login ?? label;
+      const per = detail.window === 'day' ? 'the last 24 hours' : 'the last hour';
+      return {
+        subject: 'A sending limit was reached',
+        text: `${who} reached its sending limit of ${detail.limit ?? '?'} recipients in ${per} on ${when(at)}${from}; further mail is refused until its count falls below the limit. If these messages were not meant to be sent, the password of ${who} may be known to someone else: change it now.`,
+      };
+    }
     case 'new-network':
       return {
         subject: 'A login from a new network',

@@ -36,7 +36,9 @@ export type AuditAction =
   | 'second-factor.remove'
   | 'login.password-accepted'
   | 'app-password.create'
-  | 'app-password.revoke';
+  | 'app-password.revoke'
+  | 'send-limits.set'
+  | 'send-limit.reached';
 
 export interface Audit {
   record(actor: Actor | string, action: AuditAction, target: string, ip?: string | null, detail?: string): Promise<void>;

@@ -180,7 +180,7 @@ export interface NetworkSeen {
 }
 
 /** What an owner is told about (issue 17): by mail through the relay, else on its next panel visit. */
-export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network' | 'password-accepted' | 'second-factor-guessed' | 'app-password-created';
+export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network' | 'password-accepted' | 'second-factor-guessed' | 'app-password-created' | 'send-limit-reached';
 
 export interface Notice {
   kind: NoticeKind;
@@ -437,6 +437,31 @@ export interface LimitCounters {
   /** Sets `key` to 1 for `seconds` from now, whatever it held. */
   mark(key: string, seconds: number): Promise<void>;
   delete(key: string): Promise<void>;
+}
+
+/** What the spool keeps of a message beside it (SPEC §6). */
+export interface Envelope {
+  mailFrom: string;
+  rcptTo: string[];
+  login: string;
+  clientAddress: string | null;
+  receivedAt: number;
+}
+
+export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' | 'header-too-long' | 'sender-not-allowed' };
+
+/** SPEC §6: accepted mail kept in `data/spool/` when there is no relay. */
+export interface MessageSpool {
+  readonly dir: string;
+  /** Makes the spool's directories (the SMTP server does before it listens). */
+  ready(): Promise<void>;
+  /**
+   * Streams a message into the spool: `<id>.eml`, then `<id>.json` with the envelope, each written
+   * to a temporary file, fsynced and renamed, so that a reader (or a crash) never sees half of one.
+   * The `.json` file is written last: its presence marks a complete message. `sizeExceeded`: the
+   * SMTP edge's own count went past the maximum.
+   */
+  accept(data: AsyncIterable<Buffer>, sizeExceeded: () => boolean, envelope: Envelope, headersAllowed?: (headers: string) => boolean): Promise<SpoolResult>;
 }
 
 /** The relay's answer to one command: its code and text, passed to the client as they are. */

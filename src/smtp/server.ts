@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { Config } from '../config.js';
-import type { Logger, Relay } from '../core/ports.js';
+import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
 import { createHooks } from './hooks.js';
 import { createLiveSessions } from './live-sessions.js';
-import { createSpool } from './spool.js';
+import { netServerOf, setCloseTimeout } from './internals.js';
 import { loadTls } from './tls.js';
 
 /** smtp-server's own log calls, routed into ours at debug level (they name users, never passwords). */
@@ -33,27 +33,20 @@ export interface SmtpDeps {
   log: Logger;
   /** Ports to bind instead of the configured ones (null: off, 0: any free port), for tests and benchmarks. */
   bind?: { smtp: number | null; smtps: number | null };
-  /** SPEC §9: the relay accepted mail goes to; without one, mail is spooled. */
-  relay?: Relay | null;
 }
 
 /** STARTTLS on SMTP_PORT and implicit TLS on SMTPS_PORT, sharing one set of hooks over the core. */
-export async function startSmtp({ config, services, log, bind, relay = null }: SmtpDeps): Promise<SmtpListeners> {
+export async function startSmtp({ config, services, log, bind }: SmtpDeps): Promise<SmtpListeners> {
   const tls = await loadTls({
     dataDir: config.dataDir,
     hostname: config.smtpHostname,
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
   });
-  const spool = await createSpool(config.dataDir, config.smtp.maxMessageBytes);
+  await services.submission.ready();
   const live = createLiveSessions({ readStates: services.logins.accountStates, events: services.events, log });
   const servers: SMTPServer[] = [];
-  const hooks = createHooks(() => servers as never, { services, live, spool, log, maxMessageBytes: config.smtp.maxMessageBytes,
-    maxClientsPerIp: config.smtp.maxClientsPerIp,
-    relay,
-    hostname: config.smtpHostname,
-    traceClientIp: config.traceClientIp,
-  });
+  const hooks = createHooks(() => servers, { services, live, log, maxMessageBytes: config.smtp.maxMessageBytes, maxClientsPerIp: config.smtp.maxClientsPerIp });
 
   const base: SMTPServerOptions = {
     name: config.smtpHostname,
@@ -84,7 +77,7 @@ export async function startSmtp({ config, services, log, bind, relay = null }: S
     new Promise<{ server: SMTPServer; port: number }>((resolve, reject) => {
       const server = new SMTPServer({ ...base, secure });
       server.on('error', (err) => log.warn({ err, secure }, 'smtp connection error'));
-      const net = (server as unknown as { server: import('node:net').Server }).server;
+      const net = netServerOf(server);
       net.once('error', reject);
       server.listen(port, config.smtpHost, () => {
         net.off('error', reject);
@@ -110,14 +103,14 @@ export async function startSmtp({ config, services, log, bind, relay = null }: S
 
   return {
     ports,
-    healthy: () => started.every((s) => (s as unknown as { server: import('node:net').Server }).server.listening),
+    healthy: () => started.every((s) => netServerOf(s).listening),
     async close(graceMs = 10_000) {
       live.stop();
       await Promise.all(
         started.map(
           (s) =>
             new Promise<void>((resolve) => {
-              (s as unknown as { options: { closeTimeout: number } }).options.closeTimeout = graceMs;
+              setCloseTimeout(s, graceMs);
               s.close(() => resolve());
             }),
         ),

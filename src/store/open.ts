@@ -1,19 +1,23 @@
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Store } from '../core/ports.js';
+import type { SendLimitStore } from '../core/ports/send-limits.js';
 import type { StoredLimitCounters } from './limit-counters.js';
 import { createPool, migrate } from './postgres/db.js';
 import { createPostgresLimitCounters } from './postgres/limit-counters.js';
 import { createPostgresStore } from './postgres/pg-store.js';
+import { createPostgresSendLimits } from './postgres/send-limits.js';
 import { openSealer, sealSecrets } from './sealed-secrets.js';
 import { openDatabase, type Db } from './sqlite/db.js';
 import { createSqliteLimitCounters } from './sqlite/limit-counters.js';
+import { createSqliteSendLimits } from './sqlite/send-limits.js';
 import { createSqliteStore } from './sqlite/sqlite-store.js';
 
 export interface OpenedStore {
   /** With its secrets sealed at rest (sealed-secrets.ts). */
   store: Store;
   counters: StoredLimitCounters;
+  sendLimits: SendLimitStore;
   /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
   db: Db | null;
   /** The SQLite connection that writes web sessions (see createSqliteStore; null on PostgreSQL). */
@@ -39,7 +43,9 @@ export async function openStore(config: Config): Promise<OpenedStore> {
     const sessions = openDatabase(config.dbFile, { migrate: false, synchronous: 'NORMAL' });
     const plain = createSqliteStore(db, { sessions });
     const store = await sealed(plain, config.secretKeyFile, () => plain.close());
-    return { store, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: sessions, pool: null, end: async () => store.close() };
+    // Sending counts are written on the sessions' connection (synchronous=NORMAL): one per recipient is not worth an fsync.
+    const sendLimits = createSqliteSendLimits(db, sessions);
+    return { store, counters: createSqliteLimitCounters(config.dbFile), sendLimits, db, sessionsDb: sessions, pool: null, end: async () => store.close() };
   }
   const pool = createPool(config.database.url, config.database.poolSize);
   try {
@@ -50,5 +56,5 @@ export async function openStore(config: Config): Promise<OpenedStore> {
     throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
   }
   const store = await sealed(createPostgresStore(pool), config.secretKeyFile, () => pool.end());
-  return { store, counters: createPostgresLimitCounters(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
+  return { store, counters: createPostgresLimitCounters(pool), sendLimits: createPostgresSendLimits(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
 }

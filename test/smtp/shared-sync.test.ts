@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedSync } from '../../src/smtp/spool.js';
+import { sharedSync } from '../../src/adapters/spool.js';
 
 // Issue 21: messages that end together share the spool directory's fsync (group commit). Each must
 // still be answered only by an fsync that started after it asked: one that started earlier may

@@ -72,3 +72,20 @@ export async function migrate(pool: pg.Pool, migrations = readMigrations()): Pro
   }
   return done;
 }
+
+/** One transaction on one connection of `pool`; a connection that failed is not given back to the pool. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await c.query('BEGIN');
+    const result = await fn(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    c.release(broken);
+  }
+}

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import type { AuditEntry, AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store, StoredDnsCheck } from '../../core/ports.js';
 import { translatingErrors } from '../translate-errors.js';
+import { inTransaction } from './db.js';
 import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, toDkim, type DkimRow, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
 type Q = Pick<pg.PoolClient, 'query'>;
@@ -44,22 +45,7 @@ export function createPostgresStore(pool: pg.Pool): Store {
   /** The audit log keeps what was sent, a NUL written as \0. */
   const printable = (text: string | null | undefined) => (text == null ? null : text.replace(/\0/g, '\\0'));
 
-  /** One transaction on one connection; a connection that failed is not given back to the pool. */
-  const tx = async <T>(fn: (c: Q) => Promise<T>): Promise<T> => {
-    const c = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await c.query('BEGIN');
-      const result = await fn(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (err) {
-      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
-      throw err;
-    } finally {
-      c.release(broken);
-    }
-  };
+  const tx = <T>(fn: (c: Q) => Promise<T>) => inTransaction(pool, fn);
 
   const appendAudit = (c: Q, e: AuditEntry | undefined) =>
     e ? run('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)', [e.at, printable(e.actor), e.action, printable(e.target), e.ip, printable(e.detail)], c) : Promise.resolve(0);

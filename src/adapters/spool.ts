@@ -2,20 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { HeaderBlock, LineEndings } from './message-checks.js';
-
-export interface Envelope {
-  mailFrom: string;
-  rcptTo: string[];
-  login: string;
-  clientAddress: string | null;
-  receivedAt: number;
-}
-
-export type SpoolResult = { ok: true; id: string; bytes: number } | { ok: false; reason: 'bare-line-ending' | 'too-large' | 'header-too-long' | 'sender-not-allowed' };
+import { HeaderBlock, LineEndings } from '../core/message-checks.js';
+import type { MessageSpool } from '../core/ports.js';
 
 /** The checks of message-checks.ts as stream stages of the spool's pipeline. */
 class Checks extends Transform {
@@ -69,26 +59,20 @@ export function sharedSync(sync: () => Promise<void>): () => Promise<void> {
   };
 }
 
-export interface Spool {
-  readonly dir: string;
-  /**
-   * Streams a message into the spool: `<id>.eml`, then `<id>.json` with the envelope, each written
-   * to a temporary file, fsynced and renamed, so that a reader (or a crash) never sees half of one.
-   * The `.json` file is written last: its presence marks a complete message.
-   */
-  accept(data: Readable & { sizeExceeded?: boolean }, envelope: Envelope, headersAllowed?: (headers: string) => boolean): Promise<SpoolResult>;
-}
-
 /** `maxBytes`: past it the rest of the data is read and dropped, never written. */
-export async function createSpool(dataDir: string, maxBytes: number): Promise<Spool> {
+export function createSpool(dataDir: string, maxBytes: number): MessageSpool {
   const dir = path.join(dataDir, 'spool');
   const tmp = path.join(dir, 'tmp');
-  await mkdir(tmp, { recursive: true, mode: 0o700 });
+  // Made when the SMTP server starts: a process that never receives mail (a CLI command) makes nothing.
+  let made: Promise<unknown> | null = null;
+  const ready = async () => void (await (made ??= mkdir(tmp, { recursive: true, mode: 0o700 })));
   // Messages that end together share the directory's fsync (under load, several per fsync).
   const syncDir = sharedSync(() => fsyncPath(dir));
   return {
     dir,
-    async accept(data, envelope, headersAllowed) {
+    ready,
+    async accept(data, sizeExceeded, envelope, headersAllowed) {
+      await ready();
       const id = randomUUID();
       const tmpEml = path.join(tmp, `${id}.eml`);
       const tmpJson = path.join(tmp, `${id}.json`);
@@ -108,7 +92,7 @@ export async function createSpool(dataDir: string, maxBytes: number): Promise<Sp
           // flush: fsync before the close, in the stream's own open-write-close (no second open to sync).
           createWriteStream(tmpEml, { mode: 0o600, flush: true }),
         );
-        if (data.sizeExceeded || bytes > maxBytes) return { ok: false, reason: 'too-large' };
+        if (sizeExceeded() || bytes > maxBytes) return { ok: false, reason: 'too-large' };
         if (check.endings.bad) return { ok: false, reason: 'bare-line-ending' };
         if (check.headers.tooLong) return { ok: false, reason: 'header-too-long' };
         if (headersAllowed && !headersAllowed(check.headers.text)) return { ok: false, reason: 'sender-not-allowed' };

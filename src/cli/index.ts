@@ -13,6 +13,7 @@ import { domainAdd, domainList } from './commands/domain.js';
 import { dovecotConfig } from './commands/dovecot-config.js';
 import { dkimAdd } from './commands/dkim.js';
 import { importCommand } from './commands/import.js';
+import { limitsSet, limitsShow } from './commands/limits.js';
 import { migrateStore } from './commands/migrate-store.js';
 import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './commands/mailbox.js';
 import { restore } from './commands/restore.js';
@@ -41,6 +42,8 @@ export const COMMANDS: Command[] = [
   migrateStore,
   importCommand,
   dkimAdd,
+  limitsShow,
+  limitsSet,
 ];
 
 const GLOBAL_OPTIONS = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;

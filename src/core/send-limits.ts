@@ -22,6 +22,8 @@ export const LIMIT_FIELDS = { perHour: 'per_hour', perDay: 'per_day', maxRecipie
 export interface LimitsView {
   limits: SendLimitValues;
   effective: EffectiveLimits;
+  /** What applies where a value is not set (the level above's). */
+  inherited: EffectiveLimits;
   sent: SentCounts;
 }
 
@@ -35,14 +37,22 @@ export const effectiveOf = (defaults: EffectiveLimits, ...levels: SendLimitValue
  * One limit from the panel's form (a string; empty: inherited) or the API's JSON (a number or
  * null). `clearWord` ("default" for the CLI) also clears it.
  */
-export function parseLimits(input: Record<string, unknown>, names: Record<keyof SendLimitValues, string> = LIMIT_FIELDS, clearWord?: string): SendLimitValues {
+export function parseLimits(
+  input: Record<string, unknown>,
+  { names = LIMIT_FIELDS, clearWord, json = false }: { names?: Record<keyof SendLimitValues, string>; clearWord?: string; json?: boolean } = {},
+): SendLimitValues {
   const errors: Record<string, string[]> = {};
+  // JSON is exact: numbers or null, and no other key (a misspelt one would otherwise clear a limit).
+  if (json) {
+    const known = new Set(Object.values(names));
+    for (const key of Object.keys(input)) if (!known.has(key)) errors[key] = [`Is not a limit (${[...known].join(', ')})`];
+  }
   const one = (key: keyof SendLimitValues): number | null => {
     const v = input[names[key]];
-    if (v === undefined || v === null || v === '' || (clearWord !== undefined && v === clearWord)) return null;
-    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (v === undefined || v === null || (!json && v === '') || (clearWord !== undefined && v === clearWord)) return null;
+    const n = typeof v === 'number' ? v : !json && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < 0 || n > MAX_LIMIT) {
-      errors[names[key]] = [`Must be a whole number from 0 to ${MAX_LIMIT} (0: no limit), or empty for the level above's`];
+      errors[names[key]] = [`Must be a whole number from 0 to ${MAX_LIMIT} (0: no limit), or ${json ? 'null' : 'empty'} for the level above's`];
       return null;
     }
     return n;
@@ -113,10 +123,11 @@ export function createSendLimits({ store, clock, audit, alerts, log, defaults, a
       }
     },
 
-    async ofDomain(actor: Actor, domain: Domain): Promise<{ limits: SendLimitValues; effective: EffectiveLimits }> {
+    /** A domain's own limits; `sent`: what its logins sent together. */
+    async ofDomain(actor: Actor, domain: Domain): Promise<LimitsView> {
       visible(actor, domain.id);
       const limits = await store.domainLimits(domain.id);
-      return { limits, effective: effectiveOf(defaults, limits) };
+      return { limits, effective: effectiveOf(defaults, limits), inherited: defaults, sent: await store.sentByDomain(domain.id, minuteOf(clock.now())) };
     },
     async setDomain(actor: Actor, domain: Domain, values: SendLimitValues, ip: string | null = null) {
       visible(actor, domain.id);
@@ -127,9 +138,10 @@ export function createSendLimits({ store, clock, audit, alerts, log, defaults, a
     /** `account`: a mailbox or credential the actor was allowed to see (MailboxService / CredentialService). */
     async ofAccount(actor: Actor, account: Account): Promise<LimitsView> {
       visible(actor, account.domainId);
-      const levels = await store.accountLimits(account.id);
-      const limits = levels?.account ?? { perHour: null, perDay: null, maxRecipients: null };
-      return { limits, effective: effectiveOf(defaults, levels?.domain ?? limits, limits), sent: await sentOf(account.id) };
+      const none = { perHour: null, perDay: null, maxRecipients: null };
+      const levels = (await store.accountLimits(account.id)) ?? { account: none, domain: none };
+      const inherited = effectiveOf(defaults, levels.domain);
+      return { limits: levels.account, effective: effectiveOf(inherited, levels.account), inherited, sent: await sentOf(account.id) };
     },
     async setAccount(actor: Actor, account: Account, values: SendLimitValues, ip: string | null = null) {
       visible(actor, account.domainId);

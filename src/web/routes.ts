@@ -25,17 +25,19 @@ import {
   createCredential,
   deleteCredential,
   resetCredential,
+  saveCredentialLimits,
   showCredential,
   showDeleteCredential,
   showNewCredential,
   showResetCredential,
 } from './handlers/admin-credentials.js';
 import { createToken, listTokens, revokeToken } from './handlers/admin-tokens.js';
-import { addDkim, checkDns, createDomain, listDomains, removeDkim, showDns, showDomain } from './handlers/admin-domains.js';
+import { addDkim, checkDns, createDomain, listDomains, removeDkim, saveDomainLimits, showDns, showDomain } from './handlers/admin-domains.js';
 import {
   createMailbox,
   deleteMailbox,
   generateMailboxPassword,
+  saveMailboxLimits,
   setMailboxDisabled,
   showDeleteMailbox,
   showEditMailbox,
@@ -100,6 +102,7 @@ export function panelRoutes(svc: Services): Router {
   r.get('/admin/domains', requireAdmin, listDomains(svc));
   r.post('/admin/domains', requireSuperAdmin, createDomain(svc));
   r.get('/admin/domains/:domain', requireAdmin, showDomain(svc));
+  r.post('/admin/domains/:domain/limits', requireAdmin, saveDomainLimits(svc));
   r.get(`${M}/new`, requireAdmin, showNewMailbox(svc));
   r.post(M, requireAdmin, createMailbox(svc));
   r.post(`${M}/generate`, requireAdmin, generateMailboxPassword(svc));
@@ -109,6 +112,7 @@ export function panelRoutes(svc: Services): Router {
   r.post(`${M}/:address/disable`, requireAdmin, setMailboxDisabled(svc, true));
   r.post(`${M}/:address/second-factors/remove`, requireSuperAdmin, removeMailboxFactors(svc));
   r.post(`${M}/:address/enable`, requireAdmin, setMailboxDisabled(svc, false));
+  r.post(`${M}/:address/limits`, requireAdmin, saveMailboxLimits(svc));
   r.get(`${M}/:address/delete`, requireAdmin, showDeleteMailbox(svc));
   r.post(`${M}/:address/delete`, requireAdmin, deleteMailbox(svc));
 
@@ -117,6 +121,7 @@ export function panelRoutes(svc: Services): Router {
   r.get(`${C}/:guid`, requireAdmin, showCredential(svc));
   r.get(`${C}/:guid/reset`, requireAdmin, showResetCredential(svc));
   r.post(`${C}/:guid/reset`, requireAdmin, resetCredential(svc));
+  r.post(`${C}/:guid/limits`, requireAdmin, saveCredentialLimits(svc));
   r.post('/admin/domains/:domain/dkim', requireAdmin, addDkim(svc));
   r.post('/admin/domains/:domain/dkim/:selector/remove', requireAdmin, removeDkim(svc));
   r.get('/admin/domains/:domain/dns', requireAdmin, showDns(svc));

@@ -65,6 +65,7 @@ const PANEL: Record<string, PanelAccess> = {
   'GET /admin/domains': 'admin',
   'POST /admin/domains': 'super',
   'GET /admin/domains/:domain': 'domain',
+  'POST /admin/domains/:domain/limits': 'domain',
   'GET /admin/domains/:domain/mailboxes/new': 'domain',
   'POST /admin/domains/:domain/mailboxes': 'domain',
   'POST /admin/domains/:domain/mailboxes/generate': 'domain',
@@ -74,6 +75,7 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /admin/domains/:domain/mailboxes/:address/disable': 'domain',
   'POST /admin/domains/:domain/mailboxes/:address/second-factors/remove': 'super',
   'POST /admin/domains/:domain/mailboxes/:address/enable': 'domain',
+  'POST /admin/domains/:domain/mailboxes/:address/limits': 'domain',
   'GET /admin/domains/:domain/mailboxes/:address/delete': 'domain',
   'POST /admin/domains/:domain/mailboxes/:address/delete': 'domain',
   'POST /admin/domains/:domain/dkim': 'domain',
@@ -85,6 +87,7 @@ const PANEL: Record<string, PanelAccess> = {
   'GET /admin/domains/:domain/credentials/:guid': 'domain',
   'GET /admin/domains/:domain/credentials/:guid/reset': 'domain',
   'POST /admin/domains/:domain/credentials/:guid/reset': 'domain',
+  'POST /admin/domains/:domain/credentials/:guid/limits': 'domain',
   'GET /admin/domains/:domain/credentials/:guid/delete': 'domain',
   'POST /admin/domains/:domain/credentials/:guid/delete': 'domain',
   'GET /admin/tokens': 'admin',
@@ -113,6 +116,12 @@ const API: Record<string, 'public' | 'token' | 'domain'> = {
   'PUT /domains/:domain/mailboxes/:address/password': 'domain',
   'GET /domains/:domain/mailboxes/:address/logins': 'domain',
   'GET /domains/:domain/credentials/:credential/logins': 'domain',
+  'GET /domains/:domain/limits': 'domain',
+  'PUT /domains/:domain/limits': 'domain',
+  'GET /domains/:domain/mailboxes/:address/limits': 'domain',
+  'PUT /domains/:domain/mailboxes/:address/limits': 'domain',
+  'GET /domains/:domain/credentials/:credential/limits': 'domain',
+  'PUT /domains/:domain/credentials/:credential/limits': 'domain',
 };
 
 function routesOf(router: Router): string[] {

@@ -51,6 +51,8 @@ export interface SendLimitStore {
   reserve(accountId: number, minute: number, count: number, limits: { perHour: number; perDay: number }): Promise<SendWindow | null>;
   /** Takes back `count` recipients reserved in the slot `minute` (a refused or abandoned message). */
   release(accountId: number, minute: number, count: number): Promise<void>;
+  /** What all accounts of a domain sent together in the 60 and 1440 minutes up to `minute`. */
+  sentByDomain(domainId: number, minute: number): Promise<SentCounts>;
   /** What accounts sent in the 60 and 1440 minutes up to `minute` (accounts that sent nothing are left out). */
   sent(accountIds: readonly number[], minute: number): Promise<Map<number, SentCounts>>;
   /**

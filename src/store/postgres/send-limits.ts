@@ -76,6 +76,14 @@ export function createPostgresSendLimits(pool: pg.Pool): SendLimitStore {
     async release(accountId, minute, count) {
       await pool.query('UPDATE send_counts SET count = greatest(count - $1, 0) WHERE account_id = $2 AND minute = $3', [count, accountId, minute]);
     },
+    async sentByDomain(domainId, minute) {
+      const { rows } = await pool.query<{ hour: string; day: string }>(
+        `SELECT coalesce(sum(CASE WHEN s.minute > $1 THEN s.count END), 0) AS hour, coalesce(sum(s.count), 0) AS day
+         FROM send_counts s JOIN accounts a ON a.id = s.account_id WHERE a.domain_id = $2 AND s.minute > $3`,
+        [minute - hourSlots, domainId, minute - daySlots],
+      );
+      return { lastHour: Number(rows[0]!.hour), lastDay: Number(rows[0]!.day) };
+    },
     async sent(accountIds, minute) {
       const out = new Map<number, { lastHour: number; lastDay: number }>();
       if (accountIds.length === 0) return out;

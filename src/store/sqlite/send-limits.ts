@@ -33,6 +33,8 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
     audit: db.prepare('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES (@at, @actor, @action, @target, @ip, @detail)'),
     sums: counts.prepare(`SELECT coalesce(sum(CASE WHEN minute > ? THEN count END), 0) AS hour, coalesce(sum(count), 0) AS day
       FROM send_counts WHERE account_id = ? AND minute > ?`),
+    domainSums: counts.prepare(`SELECT coalesce(sum(CASE WHEN s.minute > ? THEN s.count END), 0) AS hour, coalesce(sum(s.count), 0) AS day
+      FROM send_counts s JOIN accounts a ON a.id = s.account_id WHERE a.domain_id = ? AND s.minute > ?`),
     add: counts.prepare(`INSERT INTO send_counts (account_id, minute, count) VALUES (?, ?, ?)
       ON CONFLICT (account_id, minute) DO UPDATE SET count = count + excluded.count`),
     take: counts.prepare('UPDATE send_counts SET count = max(count - ?, 0) WHERE account_id = ? AND minute = ?'),
@@ -88,6 +90,10 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
     },
     async release(accountId, minute, count) {
       q.take.run(count, accountId, minute);
+    },
+    async sentByDomain(domainId, minute) {
+      const s = q.domainSums.get(minute - hourSlots, domainId, minute - daySlots) as { hour: number; day: number };
+      return { lastHour: s.hour, lastDay: s.day };
     },
     async sent(accountIds, minute) {
       const out = new Map<number, { lastHour: number; lastDay: number }>();

@@ -4,12 +4,16 @@ import type { Logger } from '../../core/ports.js';
 
 export const fail = (message: string, extra: object = {}) => ({ success: false as const, message, ...extra });
 
+/** Input that SPEC answers with 400 rather than 422 (§15's limits): the message names the field. */
+export class BadRequestError extends ValidationError {}
+
 export const apiNotFound: RequestHandler = (_req, res) => {
   res.status(404).json(fail('Not found'));
 };
 
 /** The API's one error translator: SPEC §5's `{success:false,message}` for every refusal; details only in the log. */
 export const handleApiErrors = (log: Logger): ErrorRequestHandler => (err, req, res, _next) => {
+  if (err instanceof BadRequestError) return res.status(400).json(fail(err.message, { errors: err.fields }));
   if (err instanceof ValidationError) return res.status(422).json(fail('Validation failed', { errors: err.fields }));
   if (err instanceof NotFoundError) return res.status(404).json(fail(err.message));
   if (err instanceof ForbiddenError) return res.status(403).json(fail(err.message));

@@ -1,9 +1,12 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Actor } from '../../core/actors.js';
+import { ValidationError } from '../../core/errors.js';
 import type { LoginHistoryRow } from '../../core/ports.js';
+import { parseLimits, type LimitsView } from '../../core/send-limits.js';
 import type { Services } from '../../services.js';
 import { parseForm } from '../forms.js';
+import { BadRequestError } from './errors.js';
 import { credentialJson, domainJson, mailboxJson } from './serialize.js';
 
 const NameBody = z.object({ name: z.string({ error: 'Must be a string.' }).max(100, 'Must be at most 100 characters.') });
@@ -99,4 +102,57 @@ export const credentialLogins = (svc: Services): RequestHandler => async (req, r
   const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
   const rows = await svc.loginHistory.ofCredential(actorOf(res), domain, req.params.credential);
   res.json({ success: true, data: { logins: rows.map(loginJson) } });
+};
+
+/** SPEC §15's JSON: null where a level inherits, the values that apply, and what was sent. */
+const limitsJson = (view: LimitsView) => ({
+  limits: { per_hour: view.limits.perHour, per_day: view.limits.perDay, max_recipients: view.limits.maxRecipients },
+  effective: { per_hour: view.effective.perHour, per_day: view.effective.perDay, max_recipients: view.effective.maxRecipients },
+  sent: { last_hour: view.sent.lastHour, last_day: view.sent.lastDay },
+});
+/** SPEC §15: a bad value is a 400 that names the field. */
+const limitsBody = (body: unknown) => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError({ body: ['Must be a JSON object with per_hour, per_day and max_recipients'] });
+  try {
+    return parseLimits(body as Record<string, unknown>, { json: true });
+  } catch (err) {
+    if (err instanceof ValidationError) throw new BadRequestError(err.fields);
+    throw err;
+  }
+};
+
+export const domainLimits = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  res.json({ success: true, data: limitsJson(await svc.sendLimits.ofDomain(actorOf(res), domain)) });
+};
+
+export const setDomainLimits = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain);
+  await svc.sendLimits.setDomain(actorOf(res), domain, limitsBody(req.body), req.ip);
+  res.json({ success: true, message: 'Sending limits saved.', data: limitsJson(await svc.sendLimits.ofDomain(actorOf(res), domain)) });
+};
+
+const mailboxOf = async (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) =>
+  svc.mailboxes.getMailbox(actorOf(res), await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain), req.params.address);
+const credentialOf = async (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) =>
+  svc.credentials.getCredential(actorOf(res), await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain), req.params.credential);
+
+export const mailboxLimits = (svc: Services): RequestHandler => async (req, res) => {
+  res.json({ success: true, data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), await mailboxOf(svc, req, res))) });
+};
+
+export const setMailboxLimits = (svc: Services): RequestHandler => async (req, res) => {
+  const mailbox = await mailboxOf(svc, req, res);
+  await svc.sendLimits.setAccount(actorOf(res), mailbox, limitsBody(req.body), req.ip);
+  res.json({ success: true, message: 'Sending limits saved.', data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), mailbox)) });
+};
+
+export const credentialLimits = (svc: Services): RequestHandler => async (req, res) => {
+  res.json({ success: true, data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), await credentialOf(svc, req, res))) });
+};
+
+export const setCredentialLimits = (svc: Services): RequestHandler => async (req, res) => {
+  const credential = await credentialOf(svc, req, res);
+  await svc.sendLimits.setAccount(actorOf(res), credential, limitsBody(req.body), req.ip);
+  res.json({ success: true, message: 'Sending limits saved.', data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), credential)) });
 };

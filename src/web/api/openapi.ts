@@ -45,6 +45,22 @@ const success = (withMessage: boolean, data: object) => ({
   properties: { success: { const: true }, ...(withMessage ? { message: { type: 'string' } } : {}), data },
 });
 
+const limitValues = (description: string) => ({
+  type: 'object',
+  description,
+  required: ['per_hour', 'per_day', 'max_recipients'],
+  properties: {
+    per_hour: { type: ['integer', 'null'], minimum: 0, maximum: 100_000_000, description: 'Recipients in the last 60 minutes' },
+    per_day: { type: ['integer', 'null'], minimum: 0, maximum: 100_000_000, description: 'Recipients in the last 24 hours' },
+    max_recipients: { type: ['integer', 'null'], minimum: 0, maximum: 100_000_000, description: 'Recipients of one message' },
+  },
+});
+const limitsExample = {
+  limits: { per_hour: 100, per_day: null, max_recipients: null },
+  effective: { per_hour: 100, per_day: 10000, max_recipients: 100 },
+  sent: { last_hour: 12, last_day: 240 },
+};
+
 const schemas = {
   Error: {
     type: 'object',
@@ -55,6 +71,22 @@ const schemas = {
       errors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
     },
   },
+  /** SPEC §15. */
+  SendLimits: limitValues('Limits as set on this level: null inherits the level above (domain, then the installation); 0 is no limit'),
+  Limits: success(false, {
+    type: 'object',
+    required: ['limits', 'effective', 'sent'],
+    properties: {
+      limits: ref('SendLimits'),
+      effective: { ...limitValues('The values that apply (0: no limit)'), properties: { per_hour: { type: 'integer' }, per_day: { type: 'integer' }, max_recipients: { type: 'integer' } } },
+      sent: {
+        type: 'object',
+        description: 'Recipients of accepted messages (for a domain: of all its logins together)',
+        required: ['last_hour', 'last_day'],
+        properties: { last_hour: { type: 'integer' }, last_day: { type: 'integer' } },
+      },
+    },
+  }),
   Credential: {
     type: 'object',
     required: ['id', 'guid', 'name', 'username', 'created_at', 'updated_at', 'last_connection_at', 'last_connection_ip'],
@@ -172,6 +204,28 @@ const schemas = {
     },
   }),
 };
+
+/** SPEC §15: GET and PUT of one level's sending limits. */
+const limitsPaths = (path: string, parameters: object[], name: string, what: string, errors: object) => ({
+  [path]: {
+    parameters,
+    get: {
+      operationId: `get${name}Limits`,
+      summary: `The sending limits of ${what}: as set, as they apply, and what was sent`,
+      responses: { '200': ok('Sending limits', 'Limits', { success: true, data: limitsExample }), ...errors },
+    },
+    put: {
+      operationId: `set${name}Limits`,
+      summary: `Set the sending limits of ${what} (null: inherit)`,
+      requestBody: { required: true, content: { 'application/json': { schema: { ...ref('SendLimits') }, example: limitsExample.limits } } },
+      responses: {
+        '200': ok('Saved', 'Limits', { success: true, message: 'Sending limits saved.', data: limitsExample }),
+        ...errors,
+        '400': error('A value that is not a whole number from 0 to 100000000 or null, or an unknown key: the message names the field', 'per_hour: Must be a whole number from 0 to 100000000 (0: no limit), or null for the level above\'s'),
+      },
+    },
+  },
+});
 
 const error = (description: string, message: string) => ({
   description,
@@ -307,6 +361,9 @@ export function openApiDocument(rateLimit: number) {
           responses: { '200': ok('Login history', 'LoginHistory', { success: true, data: { logins: [loginExample] } }), ...credentialErrors },
         },
       },
+      ...limitsPaths('/domains/{domain}/limits', [domainParam], 'Domain', 'a domain (the defaults of its mailboxes and credentials)', domainErrors),
+      ...limitsPaths('/domains/{domain}/mailboxes/{address}/limits', [domainParam, addressParam], 'Mailbox', 'a mailbox (its app passwords count towards it)', domainErrors),
+      ...limitsPaths('/domains/{domain}/credentials/{credential}/limits', [domainParam, credentialParam], 'Credential', 'an SMTP credential', credentialErrors),
       '/domains/{domain}/mailboxes/{address}/password': {
         parameters: [domainParam, addressParam],
         put: {

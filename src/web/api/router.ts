@@ -6,7 +6,23 @@ import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
 import { requireUtf8Json } from '../middleware/require-utf8.js';
 import { apiNotFound, fail, handleApiErrors } from './errors.js';
-import { createCredential, credentialLogins, deleteCredential, listCredentials, listDomains, listMailboxes, mailboxLogins, resetCredential, setMailboxPassword } from './handlers.js';
+import {
+  createCredential,
+  credentialLimits,
+  credentialLogins,
+  deleteCredential,
+  domainLimits,
+  listCredentials,
+  listDomains,
+  listMailboxes,
+  mailboxLimits,
+  mailboxLogins,
+  resetCredential,
+  setCredentialLimits,
+  setDomainLimits,
+  setMailboxLimits,
+  setMailboxPassword,
+} from './handlers.js';
 import { openApiDocument } from './openapi.js';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
@@ -22,6 +38,12 @@ export const API_ROUTES: ReadonlyArray<{ method: Method; path: string; handler: 
   { method: 'put', path: '/domains/:domain/mailboxes/:address/password', handler: setMailboxPassword },
   { method: 'get', path: '/domains/:domain/mailboxes/:address/logins', handler: mailboxLogins },
   { method: 'get', path: '/domains/:domain/credentials/:credential/logins', handler: credentialLogins },
+  { method: 'get', path: '/domains/:domain/limits', handler: domainLimits },
+  { method: 'put', path: '/domains/:domain/limits', handler: setDomainLimits },
+  { method: 'get', path: '/domains/:domain/mailboxes/:address/limits', handler: mailboxLimits },
+  { method: 'put', path: '/domains/:domain/mailboxes/:address/limits', handler: setMailboxLimits },
+  { method: 'get', path: '/domains/:domain/credentials/:credential/limits', handler: credentialLimits },
+  { method: 'put', path: '/domains/:domain/credentials/:credential/limits', handler: setCredentialLimits },
 ];
 
 const BEARER = /^Bearer ([^\s]+)$/;

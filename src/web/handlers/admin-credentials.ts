@@ -1,7 +1,9 @@
 import type { RequestHandler } from 'express';
+import type { Account } from '../../core/ports.js';
+import { parseLimits } from '../../core/send-limits.js';
 import type { Services } from '../../services.js';
 import { NameForm, formView, parseForm } from '../forms.js';
-import { setFlash } from '../flash.js';
+import { setFlash, takeFlash } from '../flash.js';
 import { domainOf } from '../middleware/domain.js';
 
 const VIEW_NEW = 'admin/credential-new';
@@ -27,12 +29,28 @@ export const createCredential = (svc: Services): RequestHandler => async (req, r
   res.status(201).render(VIEW_SECRET, { domain, credential, password, smtp: svc.autoconfig.servers.smtp, created: true });
 };
 
-/** A credential with its login history (SPEC §10). */
+const credentialLocals = async (svc: Services, res: Parameters<RequestHandler>[1], credential: Account) => ({
+  domain: domainOf(res),
+  credential,
+  history: await svc.loginHistory.ofCredential(res.locals.actor!, domainOf(res), credential.guid),
+  historyDays: svc.config.retention.loginHistoryDays,
+  limits: await svc.sendLimits.ofAccount(res.locals.actor!, credential),
+});
+
+/** A credential with its login history (SPEC §10) and sending limits (SPEC §15). */
 export const showCredential = (svc: Services): RequestHandler => async (req, res) => {
+  const credential = await svc.credentials.getCredential(res.locals.actor!, domainOf(res), req.params.guid);
+  res.render(VIEW_SHOW, { ...(await credentialLocals(svc, res, credential)), flash: takeFlash(req), values: {} });
+};
+
+/** SPEC §15: the credential's own sending limits (empty fields: the domain's). */
+export const saveCredentialLimits = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
   const credential = await svc.credentials.getCredential(actor, domainOf(res), req.params.guid);
-  const history = await svc.loginHistory.ofCredential(actor, domainOf(res), credential.guid);
-  res.render(VIEW_SHOW, { domain: domainOf(res), credential, history, historyDays: svc.config.retention.loginHistoryDays });
+  formView(res, VIEW_SHOW, await credentialLocals(svc, res, credential), req.body);
+  await svc.sendLimits.setAccount(actor, credential, parseLimits(req.body ?? {}), req.ip);
+  setFlash(req, 'success', `Sending limits of ${credential.name} saved.`);
+  res.redirect(303, `${domainUrl(credential.domainName)}/credentials/${credential.guid}#limits-h`);
 };
 
 export const showResetCredential = (svc: Services): RequestHandler => async (req, res) => {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { WEAK_SCHEMES, type Scheme } from '../../core/hash-schemes.js';
+import { parseLimits } from '../../core/send-limits.js';
 import type { Services } from '../../services.js';
 import { NewDomainForm, SearchQuery, formView, parseForm } from '../forms.js';
 import { takeFlash, setFlash } from '../flash.js';
@@ -36,21 +37,38 @@ export const createDomain = (svc: Services): RequestHandler => async (req, res) 
   res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
 };
 
-export const showDomain = (svc: Services): RequestHandler => async (req, res) => {
+/** What the domain page shows (also when its limits form is refused and shown again). */
+const domainLocals = async (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => {
   const actor = res.locals.actor!;
   const domain = domainOf(res);
   const query = parseForm(SearchQuery, req.query);
   const mailboxes = await svc.mailboxes.listMailboxes(actor, domain, { search: query.q, page: query.page });
   const credentials = await svc.credentials.listCredentials(actor, domain);
-  res.render(VIEW_SHOW, {
+  return {
     domain,
     mailboxes,
     credentials,
     dkim: await svc.dkim.list(actor, domain),
     imported: (await svc.importedSchemes(domain)).map((s) => ({ ...s, weak: WEAK_SCHEMES.has(s.scheme as Scheme) })),
     smtp: svc.autoconfig.servers.smtp,
-    flash: takeFlash(req),
-  });
+    // SPEC §15: what each login of this page sent against its limit, and who reached one today.
+    limits: await svc.sendLimits.ofDomain(actor, domain),
+    sentBy: await svc.sendLimits.sentByAccount(actor, domain, [...mailboxes.items, ...credentials]),
+    reached: await svc.sendLimits.reachedToday(actor, domain),
+  };
+};
+
+export const showDomain = (svc: Services): RequestHandler => async (req, res) => {
+  res.render(VIEW_SHOW, { ...(await domainLocals(svc, req, res)), flash: takeFlash(req), values: {} });
+};
+
+/** SPEC §15: the domain's own sending limits (empty fields: the installation's). */
+export const saveDomainLimits = (svc: Services): RequestHandler => async (req, res) => {
+  const domain = domainOf(res);
+  formView(res, VIEW_SHOW, await domainLocals(svc, req, res), req.body);
+  await svc.sendLimits.setDomain(res.locals.actor!, domain, parseLimits(req.body ?? {}), req.ip);
+  setFlash(req, 'success', `Sending limits of ${domain.name} saved.`);
+  res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}#limits-h`);
 };
 
 /** SPEC §14: a new pair of DKIM keys (a rotation when there are keys already). */

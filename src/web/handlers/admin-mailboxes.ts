@@ -2,9 +2,10 @@ import type { Account } from '../../core/ports.js';
 import type { RequestHandler } from 'express';
 import { schemeOf, WEAK_SCHEMES, type Scheme } from '../../core/hash-schemes.js';
 import { POLICY_TEXT } from '../../core/passwords.js';
+import { parseLimits } from '../../core/send-limits.js';
 import type { Services } from '../../services.js';
 import { NewMailboxForm, ResetPasswordForm, formView, parseForm } from '../forms.js';
-import { setFlash } from '../flash.js';
+import { setFlash, takeFlash } from '../flash.js';
 import { domainOf } from '../middleware/domain.js';
 
 const VIEW_NEW = 'admin/mailbox-new';
@@ -24,6 +25,7 @@ const editLocals = async (svc: Services, res: Parameters<RequestHandler>[1], mai
   // SPEC §13: which scheme the password is held in (never the hash).
   scheme: schemeOf(mailbox.passwordHash),
   weakScheme: WEAK_SCHEMES.has(schemeOf(mailbox.passwordHash) as Scheme),
+  limits: await svc.sendLimits.ofAccount(res.locals.actor!, mailbox),
 });
 
 export const showNewMailbox = (svc: Services): RequestHandler => async (req, res) => {
@@ -55,7 +57,7 @@ export const createMailbox = (svc: Services): RequestHandler => async (req, res)
 
 export const showEditMailbox = (svc: Services): RequestHandler => async (req, res) => {
   const mailbox = await svc.mailboxes.getMailbox(res.locals.actor!, domainOf(res), req.params.address);
-  res.render(VIEW_EDIT, { ...(await editLocals(svc, res, mailbox)), values: {} });
+  res.render(VIEW_EDIT, { ...(await editLocals(svc, res, mailbox)), values: {}, flash: takeFlash(req) });
 };
 
 /** `Update user`: no current password needed; every session of the mailbox ends. */
@@ -99,4 +101,14 @@ export const deleteMailbox = (svc: Services): RequestHandler => async (req, res)
   const mailbox = await svc.mailboxes.deleteMailbox(res.locals.actor!, domainOf(res), req.params.address, req.ip);
   setFlash(req, 'success', `Mailbox ${mailbox.login} deleted.`);
   res.redirect(303, domainUrl(mailbox.domainName));
+};
+
+/** SPEC §15: the mailbox's own sending limits (empty fields: the domain's). */
+export const saveMailboxLimits = (svc: Services): RequestHandler => async (req, res) => {
+  const actor = res.locals.actor!;
+  const mailbox = await svc.mailboxes.getMailbox(actor, domainOf(res), req.params.address);
+  formView(res, VIEW_EDIT, await editLocals(svc, res, mailbox), req.body);
+  await svc.sendLimits.setAccount(actor, mailbox, parseLimits(req.body ?? {}), req.ip);
+  setFlash(req, 'success', `Sending limits of ${mailbox.login} saved.`);
+  res.redirect(303, `/admin/domains/${encodeURIComponent(mailbox.domainName)}/mailboxes/${encodeURIComponent(mailbox.login)}#limits-h`);
 };

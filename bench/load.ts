@@ -8,13 +8,12 @@
 // BENCH_MESSAGES_PER_S and BENCH_WEB_REQUESTS_PER_S offer a rate instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
 import { percentile } from './smtp-load.js';
+import { Session } from './smtp-session.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const SMTP_SESSIONS = Number(process.env.BENCH_SMTP_SESSIONS ?? 200);
@@ -53,100 +52,6 @@ const RELAY_SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 20);
 const note = (text: string) => process.stderr.write(`# ${text}\n`);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-load-'));
 let server: ServerProcess | null = null;
-
-/** A lean SMTP client over STARTTLS: one reply per command, every reply checked. */
-class Session {
-  private socket: net.Socket;
-  private buffer = '';
-  private waiter: ((reply: string) => void) | null = null;
-  private failure: ((err: Error) => void) | null = null;
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
-    this.listen(socket);
-  }
-
-  private listen(socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buffer += d.toString('latin1');
-      const m = /(?:^|\r\n)(\d{3}) [^\r\n]*\r\n$/.exec(this.buffer);
-      if (m && this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        const reply = this.buffer;
-        this.buffer = '';
-        const lastLine = reply.lastIndexOf('\r\n', reply.length - 3);
-        w(reply.slice(lastLine === -1 ? 0 : lastLine + 2));
-      }
-    });
-    socket.on('error', (err) => this.failure?.(err));
-    socket.on('close', () => this.failure?.(new Error('connection closed')));
-  }
-
-  private reply(ms = 30_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no reply within 30 s')), ms);
-      this.waiter = (r) => {
-        clearTimeout(timer);
-        this.failure = null;
-        resolve(r);
-      };
-      this.failure = (err) => {
-        clearTimeout(timer);
-        this.waiter = null;
-        this.failure = null;
-        reject(err);
-      };
-    });
-  }
-
-  async expect(line: string | null, code: number): Promise<string> {
-    const r = this.reply();
-    if (line !== null) this.socket.write(`${line}\r\n`);
-    const text = await r;
-    if (!text.startsWith(`${code} `)) throw new Error(`${line?.slice(0, 20) ?? 'greeting'}: ${text.trim()}`);
-    return text;
-  }
-
-  static async open(port: number, ca: Buffer, login: string, localAddress: string): Promise<Session> {
-    const plain = net.connect({ host: '127.0.0.1', port, localAddress });
-    await new Promise<void>((resolve, reject) => plain.once('connect', resolve).once('error', reject));
-    const s = new Session(plain);
-    await s.expect(null, 220);
-    await s.expect('EHLO load.test', 250);
-    await s.expect('STARTTLS', 220);
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
-    const secure = tls.connect({ socket: plain, ca, servername: 'mail.test' });
-    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
-    s.socket = secure;
-    s.listen(secure);
-    await s.expect('EHLO load.test', 250);
-    await s.expect(`AUTH PLAIN ${Buffer.from(`\0${login}\0${PASSWORD}`).toString('base64')}`, 235);
-    return s;
-  }
-
-  /** One message; resolves with the spool id of the 250 reply. */
-  async send(from: string): Promise<string> {
-    await this.expect(`MAIL FROM:<${from}>`, 250);
-    await this.expect('RCPT TO:<friend@example.net>', 250);
-    await this.expect('DATA', 354);
-    const r = await this.expect(`${message(from)}.`, 250);
-    const id = /queued as ([0-9a-f-]{36})/.exec(r)?.[1];
-    if (!id) throw new Error(`no spool id in ${r.trim()}`);
-    return id;
-  }
-
-  async quit() {
-    await this.expect('QUIT', 221).catch(() => {});
-    this.socket.destroy();
-  }
-
-  destroy() {
-    this.socket.destroy();
-  }
-}
 
 /**
  * One client's share of an offered rate (`perSecond` for all `clients` together): resolves when
@@ -279,11 +184,11 @@ async function main() {
         // An offered load spreads the first logins too (mail apps do not all connect at once).
         if (first) await pace();
         first = false;
-        s = await Session.open(ports.smtp, ca, login, `127.0.1.${1 + (i % SOURCE_ADDRESSES)}`);
+        s = await Session.open(ports.smtp, ca, login, PASSWORD, `127.0.1.${1 + (i % SOURCE_ADDRESSES)}`);
         smtpSessions++;
         for (let m = 0; m < MESSAGES_PER_SESSION && performance.now() < deadline; m++) {
           await pace();
-          if (performance.now() < deadline) acked.push(await s.send(login));
+          if (performance.now() < deadline) acked.push(await s.send(login, message(login)));
         }
         await s.quit();
       } catch (err) {
@@ -372,9 +277,9 @@ async function drive(port: number, ca: Buffer, seconds: number) {
       while (performance.now() < deadline) {
         let s: Session | null = null;
         try {
-          s = await Session.open(port, ca, login, `127.0.1.${1 + (i % SOURCE_ADDRESSES)}`);
+          s = await Session.open(port, ca, login, PASSWORD, `127.0.1.${1 + (i % SOURCE_ADDRESSES)}`);
           for (let m = 0; m < MESSAGES_PER_SESSION && performance.now() < deadline; m++) {
-            await s.send(login);
+            await s.send(login, message(login));
             acked++;
           }
           await s.quit();

@@ -14,6 +14,7 @@ import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } f
 import { cGenerator, loginAt, nodeGenerator, type Logins, type RunOptions, type SessionRun } from './smtp-generator.js';
 import { generate } from 'selfsigned';
 import { percentile } from './smtp-load.js';
+import { sendLimitCost } from './send-limits.js';
 import { formLogin, median, note, paired, report, round, timeGets, visitBytes, type Pair } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -274,6 +275,11 @@ async function main() {
   report('database_size', size / 2 ** 20, 'MiB', { mailboxes: MAILBOXES, bytes_per_mailbox: Math.round(size / MAILBOXES) });
   const final = await ask<{ peakRssMb: number }>('stats');
   report('server_peak_rss', final.peakRssMb, 'MiB', { target: '< 300' });
+
+  // SPEC §15: what a limit check costs each accepted recipient, on servers of their own.
+  await server.stop();
+  server = null;
+  await sendLimitCost(SERVER_CPUS);
 }
 
 try {

@@ -9,7 +9,30 @@ import { startServer } from '../dist/main.js';
 import { reportStats } from './process-stats.mjs';
 
 const config = loadConfig(process.env);
-const running = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: 0, smtps: 0 } });
+/**
+ * BENCH_SEND_LIMITS=off: sending limits over a store that reads and counts nothing, the baseline of
+ * `npm run bench`'s cost of a limit check (the use case runs the same; only the store's work goes).
+ */
+const uncounted = {
+  domainLimits: async () => ({ perHour: null, perDay: null, maxRecipients: null }),
+  accountLimits: async () => null,
+  accountLimitsOfDomain: async () => new Map(),
+  setDomainLimits: async () => {},
+  setAccountLimits: async () => {},
+  reserve: async () => null,
+  release: async () => {},
+  sentByDomain: async () => ({ lastHour: 0, lastDay: 0 }),
+  sent: async () => new Map(),
+  markReached: async () => false,
+  reachedSince: async () => [],
+  prune: async () => {},
+};
+const running = await startServer(config, {
+  log: createLogger('silent'),
+  print: () => {},
+  smtpBind: { smtp: 0, smtps: 0 },
+  ...(process.env.BENCH_SEND_LIMITS === 'off' ? { sendLimits: uncounted } : {}),
+});
 // The raw argon2 baseline runs in this process, on the cores it may use, through a hasher with the
 // server's parameters and limiter (one verification per core), while the server has nothing to do.
 const rawHasher = createArgon2Hasher(config.argon2);

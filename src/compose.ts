@@ -9,6 +9,7 @@ import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createWorkerAccountEvents } from './cluster.js';
 import type { Clock, Logger, Mailer, Relay } from './core/ports.js';
+import type { SendLimitStore } from './core/ports/send-limits.js';
 import { createServices, type Adapters, type ServiceDeps, type Services } from './services.js';
 import type { StoredLimitCounters } from './store/limit-counters.js';
 import { openStore } from './store/open.js';
@@ -42,6 +43,8 @@ export async function openServices(
     /** SPEC §9: the relay of accepted mail and alerts (null: none; mail is spooled, alerts become notices). */
     relay?: Relay | null;
     mailer?: Mailer | null;
+    /** In place of the store's own (benchmarks compare against one that counts nothing). */
+    sendLimits?: SendLimitStore;
   } = {},
 ): Promise<Opened> {
   const { store, counters, sendLimits, db, sessionsDb, pool, end } = await openStore(config);
@@ -63,7 +66,7 @@ export async function openServices(
     imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
     relay: options.relay ?? null,
     spool: createSpool(config.dataDir, config.smtp.maxMessageBytes),
-    sendLimits,
+    sendLimits: options.sendLimits ?? sendLimits,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify, onSendLimitReached: options.onSendLimitReached });
   let closing: Promise<void> | null = null;

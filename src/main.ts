@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { sharedBinding } from './adapters/argon2-hasher.js';
 import { createRelay } from './adapters/relay.js';
 import { createRelayMailer } from './adapters/relay-mailer.js';
+import type { SendLimitStore } from './core/ports/send-limits.js';
 import { createMetrics } from './metrics.js';
 import { openServices } from './compose.js';
 import type { Adapters, Services } from './services.js';
@@ -38,6 +39,8 @@ export interface ServerOptions {
   print?: (line: string) => void;
   /** SMTP ports to bind instead of the configured ones (null: off, 0: any free port). */
   smtpBind?: { smtp: number | null; smtps: number | null };
+  /** Benchmarks only: sending limits over another store (`npm run bench` compares against one that counts nothing). */
+  sendLimits?: SendLimitStore;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -74,6 +77,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     : null;
   const { services, adapters, db, sessionsDb, close: closeServices } = await openServices(config, log, {
     relay,
+    sendLimits: options.sendLimits,
     onSendLimitReached: metrics?.sendLimitReached,
     mailer: relay ? createRelayMailer(relay, config.smtpHostname) : null,
     observeHash: metrics?.observeHash,

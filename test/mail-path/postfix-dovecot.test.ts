@@ -125,5 +125,42 @@ describe('mail through mailpass reaches the mailbox: Postfix delivers, Dovecot s
     assert.match(alert, /^Return-Path: <>$/m, 'from the null sender: it cannot bounce');
     assert.match(alert, /reset by an administrator/);
     assert.ok(!alert.includes(next), 'the new password is not in it');
+    jane.password = next;
+  });
+
+  test('SPEC §15: a credential over its hourly limit delivers exactly its limit, 451 4.7.1 for the rest; a raised limit sends again at once', async (t) => {
+    if (!needsDovecot(t) || !needsPostfix(t)) return;
+    const d = await server.services.domains.requireDomain(cliActor, domain);
+    const { credential, password } = await server.services.credentials.createCredential(cliActor, d, 'Newsletter');
+    await server.services.sendLimits.setAccount(cliActor, credential, { perHour: 3, perDay: null, maxRecipients: null });
+    const before = (await imapFetchAll(dovecot.port, jane.address, jane.password)).length;
+    const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
+    const send = async (n: number) => {
+      assert.equal((await c.cmd(`MAIL FROM:<news@${domain}>`)).code, 250);
+      const rcpt = await c.cmd(`RCPT TO:<${jane.address}>`);
+      if (rcpt.code !== 250) {
+        await c.cmd('RSET');
+        return rcpt.text;
+      }
+      assert.equal((await c.cmd('DATA')).code, 354);
+      c.write(`From: news@${domain}\r\nTo: ${jane.address}\r\nSubject: Limited ${n}\r\n\r\nIssue ${n}.\r\n.\r\n`);
+      return (await c.read()).text;
+    };
+    try {
+      assert.equal((await c.authPlain(credential.login, password)).code, 235);
+      const replies = [];
+      for (let n = 1; n <= 5; n++) replies.push(await send(n));
+      assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250', '250', '451', '451']);
+      assert.equal(replies[3], '451 4.7.1 Sending limit reached, try again later');
+      // Raised: the same session sends its next message at once.
+      await server.services.sendLimits.setAccount(cliActor, credential, { perHour: 10, perDay: null, maxRecipients: null });
+      assert.match(await send(6), /^250 /);
+    } finally {
+      c.close();
+    }
+    const messages = await inbox(before + 4);
+    const limited = messages.map((m) => /^Subject: (Limited \d)$/m.exec(m)?.[1]).filter(Boolean).sort();
+    assert.deepEqual(limited, ['Limited 1', 'Limited 2', 'Limited 3', 'Limited 6'], postfix.log());
+    assert.equal(messages.length, before + 4);
   });
 });

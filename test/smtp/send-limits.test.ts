@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import request from 'supertest';
 import { cliActor } from '../../src/core/actors.js';
 import type { SendLimitValues } from '../../src/core/ports/send-limits.js';
 import { aDomain, aMailbox, anAdmin } from '../helpers/builders.js';
@@ -20,7 +21,10 @@ let domain: string;
 before(async () => {
   const tls = tempDataDir();
   down = await startDownstream({ tlsDir: tls.dir });
-  server = await startTestServer({ RELAY_URL: `smtp://127.0.0.1:${down.port}`, RELAY_MAX_CONNECTIONS: '20', SMTP_AUTH_MAX_FAILURES: '1000' }, { smtp: true });
+  server = await startTestServer(
+    { RELAY_URL: `smtp://127.0.0.1:${down.port}`, RELAY_MAX_CONNECTIONS: '20', SMTP_AUTH_MAX_FAILURES: '1000', METRICS_TOKEN: 'limits-metrics-token-0123456789' },
+    { smtp: true },
+  );
   domain = (await aDomain(server.services)).name;
 });
 after(async () => {
@@ -97,6 +101,9 @@ describe('sending limits over SMTP', () => {
     assert.equal(adminNotices.filter((n) => n.text.includes(box.address)).length, 1);
     const reached = await server.services.sendLimits.reachedToday(cliActor, await domainOf());
     assert.deepEqual(reached.filter((r) => r.login === box.address).map((r) => r.window), ['hour']);
+    const metrics = await request(server.url).get('/metrics').set('Authorization', 'Bearer limits-metrics-token-0123456789');
+    assert.match(metrics.text, /^mailpass_send_limit_reached_total\{window="hour"\} 1$/m);
+    assert.match(metrics.text, /^mailpass_send_limit_reached_total\{window="day"\} 0$/m);
   });
 
   test('a raised limit lets the login send again at its next message', async () => {

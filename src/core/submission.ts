@@ -110,14 +110,19 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
         tx = null;
         t?.release();
       };
-      /** Recipients counted for a message that was not sent are given back. */
-      const giveBack = () => {
+      /**
+       * Recipients counted for a message that was not sent are given back. The next message of the
+       * session waits for it (its own recipients are checked against the counts without them).
+       */
+      const giveBack = async () => {
         const byMinute = new Map<number, number>();
         for (const { minute } of counted) byMinute.set(minute, (byMinute.get(minute) ?? 0) + 1);
         counted = [];
-        for (const [minute, n] of byMinute) {
-          limits.release(sender.accountId, minute, n).catch((err: unknown) => log.warn({ err, login: sender.login }, 'sending count not given back'));
-        }
+        await Promise.all(
+          [...byMinute].map(([minute, n]) =>
+            limits.release(sender.accountId, minute, n).catch((err: unknown) => log.warn({ err, login: sender.login }, 'sending count not given back')),
+          ),
+        );
       };
       const verdictOf = (v: RelayVerdict) => {
         if (v.code >= 400) throw new RelayRefused(v);
@@ -198,7 +203,7 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
 
       return {
         async mailFrom(address) {
-          giveBack();
+          await giveBack();
           if (!mayUseSender(sender, address)) throw new SubmissionRefused('sender-not-allowed');
           effective = await limits.effective(sender.accountId);
           if (!relay) return;
@@ -228,7 +233,7 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
             counted.push({ minute });
           } catch (err) {
             // A recipient the relay refused is not counted.
-            limits.release(sender.accountId, minute, 1).catch((e: unknown) => log.warn({ err: e, login: sender.login }, 'sending count not given back'));
+            await limits.release(sender.accountId, minute, 1).catch((e: unknown) => log.warn({ err: e, login: sender.login }, 'sending count not given back'));
             if (!(err instanceof RelayRefused)) endTransaction();
             throw err;
           }
@@ -249,13 +254,13 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
             // Whatever the client sent is read to its end, so that the next command is read as one.
             for (let r = await chunks.next(); !r.done; r = await chunks.next());
             if (sent) counted = [];
-            else giveBack();
+            else await giveBack();
             endTransaction();
           }
         },
 
         close() {
-          giveBack();
+          void giveBack();
           endTransaction();
         },
       };

@@ -33,6 +33,16 @@ describe(`the store contract (${TEST_STORE})`, () => {
   const account = (login: string) =>
     store.insertAccount({ kind: 'mailbox', domainId, login, localPart: login.split('@')[0]!, name: '', guid: null, passwordHash: hash, now: 1 });
 
+  test('only a credential has a guid, and findCredentialByGuid finds credentials only (issue 30: the two stores read it differently)', async () => {
+    const guid = '0f6f1c2e-3b7a-4c1d-9e2f-5a6b7c8d9e0f';
+    await assert.rejects(store.insertAccount({ kind: 'mailbox', domainId, login: 'guid@contract.test', localPart: 'guid', name: '', guid, passwordHash: hash, now: 1 }));
+    assert.equal(await store.findCredentialByGuid(guid), null);
+    assert.equal(await store.findAccountByLogin('guid@contract.test'), null);
+    const cred = '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d';
+    await store.insertAccount({ kind: 'credential', domainId, login: 'app-abcd@contract.test', localPart: 'app-abcd', name: 'App', guid: cred, passwordHash: hash, now: 1 });
+    assert.equal((await store.findCredentialByGuid(cred))?.login, 'app-abcd@contract.test');
+  });
+
   test('a name taken twice is a ConflictError, and nothing of the second is stored', async () => {
     await assert.rejects(store.insertDomain('contract.test', true, 2), ConflictError);
     await account('dup@contract.test');

@@ -124,7 +124,7 @@ export function createPostgresStore(pool: pg.Pool): Store {
     findAccountById: (id) => accountById(id),
     async findCredentialByGuid(guid) {
       const row = await one<AccountRow>(`${ACCOUNT_SELECT} WHERE a.guid = $1`, [guid]);
-      return row ? toAccount(row) : null;
+      return row && row.kind === 'credential' ? toAccount(row) : null;
     },
     async readAccountVersions(ids) {
       const list = await rows<{ id: number; password_version: number; disabled: number }>('SELECT id, password_version, disabled FROM accounts WHERE id = ANY ($1::bigint[])', [[...ids]]);

@@ -41,7 +41,8 @@ export function createLegacyVerifier({ size, idleMs = 60_000 }: { size: number; 
       const next = waiting.shift();
       if (next) return next();
       slot.timer = setTimeout(() => {
-        if (!slot.busy) drop(slot, new Error('idle'));
+        if (slot.busy) return;
+        drop(slot, new Error('idle'));
         void slot.worker.terminate();
       }, idleMs);
       slot.timer.unref();

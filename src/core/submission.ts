@@ -94,7 +94,6 @@ export interface SubmissionSession {
 
 export function createSubmission({ relay, spool, limits, signerFor, clock, log, maxMessageBytes, hostname, traceClientIp }: SubmissionDeps) {
   return {
-    mayUseSender,
     /** Whatever accepting mail needs before the first client (the spool's directories). */
     ready: () => spool.ready(),
 

@@ -50,6 +50,15 @@ export const contexts = {
 
 export class SecretKeyError extends Error {}
 
+/** Whether `sealer` opens a database's check value (a wrong key fails GCM's tag, or opens to other text). */
+const opensCheck = (sealer: Sealer, check: string) => {
+  try {
+    return sealer.open(check, KEY_CHECK) === KEY_CHECK_TEXT;
+  } catch {
+    return false;
+  }
+};
+
 /** Reads the key file, or makes it (32 random bytes, base64, mode 0600) when `create`; null when missing and not made. */
 export function readSecretKey(file: string, create: boolean): Buffer | null {
   if (!existsSync(file)) {
@@ -84,13 +93,7 @@ export function assertKeyOpens(check: string | null, keyFile: string) {
   if (check === null) return;
   const key = readSecretKey(keyFile, false);
   if (!key) throw new SecretKeyError(`its secrets are sealed with a key that is not at ${keyFile}: put the installation's key file there first (or set SECRET_KEY_FILE)`);
-  let opened: string | null = null;
-  try {
-    opened = createSealer(key).open(check, KEY_CHECK);
-  } catch {
-    opened = null;
-  }
-  if (opened !== KEY_CHECK_TEXT) throw new SecretKeyError(`its secrets are sealed with another key than the one at ${keyFile}`);
+  if (!opensCheck(createSealer(key), check)) throw new SecretKeyError(`its secrets are sealed with another key than the one at ${keyFile}`);
 }
 
 /**
@@ -108,13 +111,7 @@ export async function openSealer(store: Store, keyFile: string): Promise<Sealer>
   }
   const sealer = createSealer(key);
   const stored = check ?? (await store.getOrCreateSetting(KEY_CHECK, () => sealer.seal(KEY_CHECK_TEXT, KEY_CHECK)));
-  let opened: string | null = null;
-  try {
-    opened = sealer.open(stored, KEY_CHECK);
-  } catch {
-    opened = null;
-  }
-  if (opened !== KEY_CHECK_TEXT) {
+  if (!opensCheck(sealer, stored)) {
     throw new SecretKeyError(`SECRET_KEY_FILE: the key at ${path.resolve(keyFile)} does not open this database's secrets (another installation's key?)`);
   }
   // rewriteSecrets names each row as `contexts` binds it: `<kind>:<where>`.

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
-import type { AuditEntry, AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store, StoredDnsCheck } from '../../core/ports.js';
+import type { AuditRecord, DomainSummary, LoginHistoryRow, NetworkSeen, Notice, Passkey, SessionOwner, Store, StoredDnsCheck } from '../../core/ports.js';
 import { translatingErrors } from '../translate-errors.js';
+import { appendAudit, printable } from './audit.js';
 import { inTransaction } from './db.js';
 import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, toDkim, type DkimRow, MAX_NOTICES, loginRange, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
 
@@ -42,13 +43,9 @@ export function createPostgresStore(pool: pg.Pool): Store {
   const rows = async <T>(sql: string, params: unknown[] = [], c: Q = pool) => (hasNul(params) ? [] : ((await c.query(sql, params)).rows as T[]));
   const one = async <T>(sql: string, params: unknown[] = [], c: Q = pool) => (await rows<T>(sql, params, c))[0];
   const run = async (sql: string, params: unknown[] = [], c: Q = pool) => (hasNul(params) ? 0 : ((await c.query(sql, params)).rowCount ?? 0));
-  /** The audit log keeps what was sent, a NUL written as \0. */
-  const printable = (text: string | null | undefined) => (text == null ? null : text.replace(/\0/g, '\\0'));
 
   const tx = <T>(fn: (c: Q) => Promise<T>) => inTransaction(pool, fn);
 
-  const appendAudit = (c: Q, e: AuditEntry | undefined) =>
-    e ? run('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)', [e.at, printable(e.actor), e.action, printable(e.target), e.ip, printable(e.detail)], c) : Promise.resolve(0);
   const endSessionsOf = (c: Q, o: SessionOwner) => run('DELETE FROM sessions WHERE owner = $1', [o], c);
   const forgetFactors = async (c: Q, o: SessionOwner) => {
     await run('DELETE FROM second_factors WHERE owner = $1', [o], c);
@@ -150,7 +147,7 @@ export function createPostgresStore(pool: pg.Pool): Store {
         await endSessionsOf(c, owner('mailbox', id));
         // SPEC §16: a new password revokes the app passwords made under the old one.
         await run('DELETE FROM app_passwords WHERE account_id = $1', [id], c);
-        await appendAudit(c, entry);
+        if (entry) await appendAudit(c, entry);
         return row.password_version;
       });
     },
@@ -245,7 +242,7 @@ export function createPostgresStore(pool: pg.Pool): Store {
           c,
         ))!;
         if (domainIds.length > 0) await run('INSERT INTO admin_domains (admin_id, domain_id) SELECT $1, unnest($2::bigint[])', [id, domainIds], c);
-        await appendAudit(c, entry);
+        if (entry) await appendAudit(c, entry);
         return id;
       });
       return (await adminById(id))!;

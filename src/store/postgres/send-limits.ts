@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AuditEntry } from '../../core/ports.js';
 import { SEND_WINDOWS, type LimitReached, type SendLimitStore, type SendLimitValues, type SendWindow } from '../../core/ports/send-limits.js';
 import { translatingErrors } from '../translate-errors.js';
+import { appendAudit } from './audit.js';
 import { inTransaction } from './db.js';
 import { translatePgError } from './pg-store.js';
 
@@ -17,8 +18,6 @@ const RESERVE_LOCK = 7_316_015;
 /** SPEC §15 on PostgreSQL: the same answers as SQLite's; a reservation holds its login's advisory lock, so nodes take turns per login. */
 export function createPostgresSendLimits(pool: pg.Pool): SendLimitStore {
   const tx = <T>(fn: (c: Q) => Promise<T>) => inTransaction(pool, fn);
-  const audit = (c: Q, e: AuditEntry) =>
-    c.query('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)', [e.at, e.actor, e.action, e.target, e.ip ?? null, e.detail ?? null]);
   const setLimits = (table: 'domain_send_limits' | 'account_send_limits', key: 'domain_id' | 'account_id') => (id: number, v: SendLimitValues, e: AuditEntry) =>
     tx(async (c) => {
       if (isNone(v)) await c.query(`DELETE FROM ${table} WHERE ${key} = $1`, [id]);
@@ -28,7 +27,7 @@ export function createPostgresSendLimits(pool: pg.Pool): SendLimitStore {
            ON CONFLICT (${key}) DO UPDATE SET per_hour = excluded.per_hour, per_day = excluded.per_day, max_recipients = excluded.max_recipients`,
           [id, v.perHour, v.perDay, v.maxRecipients],
         );
-      await audit(c, e);
+      await appendAudit(c, e);
     });
   const hourSlots = SEND_WINDOWS.hour / 60;
   const daySlots = SEND_WINDOWS.day / 60;

@@ -1,6 +1,7 @@
 import type { AuditEntry } from '../../core/ports.js';
 import { SEND_WINDOWS, type LimitReached, type SendLimitStore, type SendLimitValues, type SendWindow } from '../../core/ports/send-limits.js';
 import { translatingErrors } from '../translate-errors.js';
+import { auditWriter } from './audit.js';
 import type { Db } from './db.js';
 import { translateSqliteError } from './sqlite-store.js';
 
@@ -30,7 +31,6 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
     setAccount: db.prepare(`INSERT INTO account_send_limits (account_id, per_hour, per_day, max_recipients) VALUES (@id, @perHour, @perDay, @maxRecipients)
       ON CONFLICT (account_id) DO UPDATE SET per_hour = excluded.per_hour, per_day = excluded.per_day, max_recipients = excluded.max_recipients`),
     clearAccount: db.prepare('DELETE FROM account_send_limits WHERE account_id = ?'),
-    audit: db.prepare('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES (@at, @actor, @action, @target, @ip, @detail)'),
     sums: counts.prepare(`SELECT coalesce(sum(CASE WHEN minute > ? THEN count END), 0) AS hour, coalesce(sum(count), 0) AS day
       FROM send_counts WHERE account_id = ? AND minute > ?`),
     domainSums: counts.prepare(`SELECT coalesce(sum(CASE WHEN s.minute > ? THEN s.count END), 0) AS hour, coalesce(sum(s.count), 0) AS day
@@ -45,7 +45,7 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
     pruneCounts: counts.prepare('DELETE FROM send_counts WHERE minute < ?'),
     pruneReached: counts.prepare('DELETE FROM send_limit_reached WHERE at < ?'),
   };
-  const writeAudit = (e: AuditEntry) => q.audit.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip ?? null, detail: e.detail ?? null });
+  const writeAudit = auditWriter(db);
   const setDomainTx = db.transaction((id: number, v: SendLimitValues, e: AuditEntry) => {
     if (isNone(v)) q.clearDomain.run(id);
     else q.setDomain.run({ id, ...v });

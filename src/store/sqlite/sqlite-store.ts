@@ -18,6 +18,7 @@ import type {
   Store,
   StoredDnsCheck,
 } from '../../core/ports.js';
+import { auditWriter } from './audit.js';
 import type { Db } from './db.js';
 import { translatingErrors } from '../translate-errors.js';
 import { ACCOUNT_SELECT, MAX_FAILURE_ROWS, TOKEN_SELECT, toDkim, type DkimRow, MAX_NOTICES, loginRange as range, owner, toAccount, toAdmin, toApp, toDomain, toToken, type AccountRow, type AdminRow, type AppRow, type TokenRow } from '../rows.js';
@@ -140,8 +141,6 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
       FROM login_history WHERE account_id = ? ORDER BY last_at DESC LIMIT ?`),
     pruneHistory: db.prepare('DELETE FROM login_history WHERE last_at < ?'),
     pruneAudit: db.prepare('DELETE FROM audit_log WHERE at < ?'),
-    appendAudit: db.prepare(`INSERT INTO audit_log (at, actor, action, target, ip, detail)
-      VALUES (@at, @actor, @action, @target, @ip, @detail)`),
     listAudit: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?'),
     countAudit: db.prepare('SELECT count(*) AS n FROM audit_log'),
     totpOf: db.prepare("SELECT secret, last_step, created_at FROM second_factors WHERE owner = ? AND kind = 'totp'"),
@@ -201,6 +200,7 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     return row ? toAdmin(row) : null;
   };
 
+  const writeAudit = auditWriter(db);
   const setPasswordTx = db.transaction(
     (id: number, hash: string, now: number, expectedVersion: number | undefined, audit: AuditEntry | undefined): number | null => {
       const row = (
@@ -210,7 +210,7 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
       q.endSessionsOf.run(owner('mailbox', id));
       // SPEC §16: a new password revokes the app passwords made under the old one.
       q.deleteApps.run(id);
-      if (audit) q.appendAudit.run({ ...audit, detail: audit.detail ?? null });
+      if (audit) writeAudit(audit);
       return row.password_version;
     },
   );
@@ -233,19 +233,19 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
   };
   const insertAppTx = db.transaction((input: { accountId: number; name: string; tag: string; selector: string; passwordHash: string; now: number }, entry: AuditEntry) => {
     const row = q.insertApp.get(input) as AppRow;
-    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    writeAudit(entry);
     return row;
   });
   const deleteAppTx = db.transaction((accountId: number, id: number, entry: AuditEntry) => {
     const gone = q.deleteApp.run(accountId, id).changes === 1;
-    if (gone) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    if (gone) writeAudit(entry);
     return gone;
   });
   const addPasskeyTx = db.transaction((p: Passkey, hashes: readonly string[], entry: AuditEntry) => {
     q.insertPasskey.run({ id: p.id, owner: p.owner, publicKey: Buffer.from(p.publicKey), counter: p.counter, transports: p.transports.join(','), createdAt: p.createdAt });
     q.deleteRecovery.run(p.owner);
     for (const h of hashes) q.insertRecovery.run(p.owner, h);
-    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    writeAudit(entry);
   });
   const deleteAccountTx = db.transaction((id: number) => {
     q.deleteAccount.run(id);
@@ -255,18 +255,18 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     q.insertTotp.run(o, secret, step, now);
     q.deleteRecovery.run(o);
     for (const h of hashes) q.insertRecovery.run(o, h);
-    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    writeAudit(entry);
   });
   const removeFactorsTx = db.transaction((o: SessionOwner, entry: AuditEntry) => {
     forgetFactors(o);
     q.endSessionsOf.run(o);
-    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    writeAudit(entry);
   });
   const loginBatchTx = db.transaction(({ logins, rehashes, audit, history = [], appLogins = [], networks = [] }: LoginBatch): NetworkSeen[] => {
     for (const r of logins) q.recordLogin.run(r);
     for (const r of appLogins) q.appLogin.run(r);
     for (const r of rehashes) q.rehash.run(r.hash, r.accountId, r.passwordVersion);
-    for (const e of audit) q.appendAudit.run({ ...e, detail: e.detail ?? null });
+    for (const e of audit) writeAudit(e);
     const failed = new Set<number>();
     for (const h of history) {
       q.addHistory.run(h);
@@ -286,16 +286,16 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     for (const m of mailboxes) {
       created += q.importMailbox.run({ ...m, disabled: m.disabled ? 1 : 0, now }).changes;
     }
-    q.appendAudit.run({ ...entry, detail: `${entry.detail ?? ''}created:${created}` });
+    writeAudit({ ...entry, detail: `${entry.detail ?? ''}created:${created}` });
     return { created, existing: mailboxes.length - created };
   });
   const insertDkimTx = db.transaction((keys: readonly DkimKey[], entry: AuditEntry) => {
     for (const k of keys) q.insertDkim.run(k);
-    q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    writeAudit(entry);
   });
   const deleteDkimTx = db.transaction((domainId: number, selector: string, entry: AuditEntry) => {
     const gone = q.deleteDkim.run(domainId, selector).changes === 1;
-    if (gone) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    if (gone) writeAudit(entry);
     return gone;
   });
   const addNoticeTx = db.transaction((o: SessionOwner, n: Notice) => {
@@ -308,7 +308,7 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     return rows;
   });
   const audit = (entry: AuditEntry | undefined) => {
-    if (entry) q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+    if (entry) writeAudit(entry);
   };
   const insertAdminTx = db.transaction(
     (username: string, hash: string, isSuper: boolean, domainIds: number[], mustChange: boolean, now: number, entry?: AuditEntry): number => {
@@ -484,7 +484,7 @@ export function createSqliteStore(db: Db, { sessions = db }: { sessions?: Db } =
     },
 
     async appendAudit(entry) {
-      q.appendAudit.run({ ...entry, detail: entry.detail ?? null });
+      writeAudit(entry);
     },
     async listLoginHistory(accountId, limit) {
       const rows = q.listHistory.all(accountId, limit) as Array<{ account_id: number; day: number; protocol: string; mechanism: string; result: LoginHistoryRow['result']; ip: string; client: string; first_at: number; last_at: number; count: number }>;

@@ -137,22 +137,17 @@ const mailboxOf = async (svc: Services, req: Parameters<RequestHandler>[0], res:
 const credentialOf = async (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) =>
   svc.credentials.getCredential(actorOf(res), await svc.domains.requireVerifiedDomain(actorOf(res), req.params.domain), req.params.credential);
 
-export const mailboxLimits = (svc: Services): RequestHandler => async (req, res) => {
-  res.json({ success: true, data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), await mailboxOf(svc, req, res))) });
-};
+/** GET and PUT of an account's limits, `find` resolving which account (and refusing what the token may not see). */
+const accountLimits = (find: typeof mailboxOf) => ({
+  show: (svc: Services): RequestHandler => async (req, res) => {
+    res.json({ success: true, data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), await find(svc, req, res))) });
+  },
+  set: (svc: Services): RequestHandler => async (req, res) => {
+    const account = await find(svc, req, res);
+    await svc.sendLimits.setAccount(actorOf(res), account, limitsBody(req.body), req.ip);
+    res.json({ success: true, message: 'Sending limits saved.', data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), account)) });
+  },
+});
 
-export const setMailboxLimits = (svc: Services): RequestHandler => async (req, res) => {
-  const mailbox = await mailboxOf(svc, req, res);
-  await svc.sendLimits.setAccount(actorOf(res), mailbox, limitsBody(req.body), req.ip);
-  res.json({ success: true, message: 'Sending limits saved.', data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), mailbox)) });
-};
-
-export const credentialLimits = (svc: Services): RequestHandler => async (req, res) => {
-  res.json({ success: true, data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), await credentialOf(svc, req, res))) });
-};
-
-export const setCredentialLimits = (svc: Services): RequestHandler => async (req, res) => {
-  const credential = await credentialOf(svc, req, res);
-  await svc.sendLimits.setAccount(actorOf(res), credential, limitsBody(req.body), req.ip);
-  res.json({ success: true, message: 'Sending limits saved.', data: limitsJson(await svc.sendLimits.ofAccount(actorOf(res), credential)) });
-};
+export const { show: mailboxLimits, set: setMailboxLimits } = accountLimits(mailboxOf);
+export const { show: credentialLimits, set: setCredentialLimits } = accountLimits(credentialOf);

@@ -18,7 +18,9 @@ const TOKEN = /^(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
  */
 export function loginCsrf(secret: string, { maskToken, unmaskToken, now }: { maskToken(t: string): string; unmaskToken(t: unknown): string | undefined; now(): number }) {
   const mac = (expires: string, nonce: string) => createHmac('sha256', secret).update(`login-csrf\0${expires}\0${nonce}`).digest('base64url');
-  const anonymousLoginForm = (req: Request) => LOGIN_FORMS.has(req.path) && !req.session?.owner && !req.session?.pending && !req.session?.csrfToken;
+  /** A visitor without a session of its own (no login, no second step under way, no synchronised token). */
+  const anonymous = (req: Request) => !req.session?.owner && !req.session?.pending && !req.session?.csrfToken;
+  const anonymousLoginForm = (req: Request) => LOGIN_FORMS.has(req.path) && anonymous(req);
 
   /** The token of a login page for a visitor without a session. */
   const pageToken = () => {
@@ -53,8 +55,7 @@ export function loginCsrf(secret: string, { maskToken, unmaskToken, now }: { mas
    * Everything else, and every visitor with a session, meets the synchronised check (403 without).
    */
   const protect = (synchronised: RequestHandler): RequestHandler => (req, res, next) => {
-    const anonymous = !req.session?.owner && !req.session?.pending && !req.session?.csrfToken;
-    if (req.method === 'POST' && anonymous && genuine(unmaskToken(req.body?._csrf)) && sameSite(req)) return next();
+    if (req.method === 'POST' && anonymous(req) && genuine(unmaskToken(req.body?._csrf)) && sameSite(req)) return next();
     synchronised(req, res, next);
   };
 

@@ -1,0 +1,10 @@
+import type pg from 'pg';
+import type { AuditEntry } from '../../core/ports.js';
+
+/** PostgreSQL's text holds no NUL: the audit log keeps what was sent, a NUL written as \0. */
+export const printable = (text: string | null | undefined) => (text == null ? null : text.replace(/\0/g, '\\0'));
+
+/** Appends an audit entry on `c`, in the transaction it is in: every PostgreSQL store file writes them so. */
+export async function appendAudit(c: Pick<pg.PoolClient, 'query'>, e: AuditEntry): Promise<void> {
+  await c.query('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)', [e.at, printable(e.actor), e.action, printable(e.target), e.ip, printable(e.detail)]);
+}

@@ -24,7 +24,7 @@ export interface Opened {
   adapters: Adapters & { counters: StoredLimitCounters };
   /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
   db: Db | null;
-  /** The SQLite connection that writes web sessions (see createSqliteStore; null on PostgreSQL). */
+  /** The SQLite connection that writes web sessions (see createSqliteStores; null on PostgreSQL). */
   sessionsDb: Db | null;
   /** Writes what is pending, stops the workers and closes the database. */
   close(): Promise<void>;
@@ -47,18 +47,18 @@ export async function openServices(
     sendLimits?: SendLimitStore;
   } = {},
 ): Promise<Opened> {
-  const { store, counters, sendLimits, db, sessionsDb, pool, end } = await openStore(config);
+  const { stores, counters, db, sessionsDb, pool, end } = await openStore(config);
   // On PostgreSQL, a change made by any node reaches every node's live sessions (SPEC §12).
   const events = pool && config.database ? createPgAccountEvents({ url: config.database.url, pool, log: log.child({ component: 'listen' }) }) : null;
   await events?.start();
   // A worker of WORKERS=N on SQLite hears the other workers' changes through the primary.
   const workerEvents = !events && cluster.isWorker ? createWorkerAccountEvents() : undefined;
   const adapters = {
-    store,
+    stores: options.sendLimits ? { ...stores, sendLimits: options.sendLimits } : stores,
     hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
     estimator: createStrengthEstimator(),
     // New networks are told once the batch that holds them is written.
-    batcher: createLoginBatcher({ store, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
+    batcher: createLoginBatcher({ stores, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
     counters,
     mailer: options.mailer ?? null,
     dkimSigner: createDkimSigner(log.child({ component: 'dkim' })),
@@ -66,7 +66,6 @@ export async function openServices(
     imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
     relay: options.relay ?? null,
     spool: createSpool(config.dataDir, config.smtp.maxMessageBytes),
-    sendLimits: options.sendLimits ?? sendLimits,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify, onSendLimitReached: options.onSendLimitReached });
   let closing: Promise<void> | null = null;

@@ -1,33 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { createDkimService } from './core/dkim.js';
-import { createDnsRecordsService } from './core/dns-records.js';
-import { createAdminService } from './core/admins.js';
-import { createAlerts } from './core/alerts.js';
-import { createAppPasswordService } from './core/app-passwords.js';
-import { createAudit } from './core/audit.js';
-import { createAutoconfigService } from './core/autoconfig.js';
-import { createCredentialService } from './core/credentials.js';
-import { createDomainService } from './core/domains.js';
+import { adminMayBeIn } from './core/account-state.js';
+import { createDkimService, type DkimService } from './core/dkim.js';
+import { createDnsRecordsService, type DnsRecordsService } from './core/dns-records.js';
+import { createAdminService, type AdminService } from './core/admins.js';
+import { createAlerts, type Alerts } from './core/alerts.js';
+import { createAppPasswordService, type AppPasswordService } from './core/app-passwords.js';
+import { createAudit, type Audit } from './core/audit.js';
+import { createAutoconfigService, type AutoconfigService } from './core/autoconfig.js';
+import { createCredentialService, type CredentialService } from './core/credentials.js';
+import { createDomainService, type DomainService } from './core/domains.js';
 import { createAccountEvents } from './core/events.js';
 import { createLoginThrottle } from './core/login-throttle.js';
-import { createLoginHistoryService } from './core/login-history.js';
-import { createLogins, type LoginEvent } from './core/logins.js';
+import { createLoginHistoryService, type LoginHistoryService } from './core/login-history.js';
+import { createLogins, type LoginEvent, type Logins } from './core/logins.js';
 import { createAppSelectors } from './core/app-selectors.js';
-import { createImports } from './core/imports.js';
-import { createMailboxService } from './core/mailboxes.js';
-import { createPasswordRules } from './core/password-rules.js';
+import { createImports, type Imports } from './core/imports.js';
+import { createMailboxService, type MailboxService } from './core/mailboxes.js';
+import { createPasswordRules, type PasswordRules } from './core/password-rules.js';
+import { createSecondFactorCheck } from './core/second-factor-check.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
-import { createSendLimits } from './core/send-limits.js';
-import { createSessionService } from './core/sessions.js';
-import { createSubmission } from './core/submission.js';
-import { createTokenService } from './core/tokens.js';
-import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Store, type StrengthEstimator } from './core/ports.js';
-import type { SendLimitStore, SendWindow } from './core/ports/send-limits.js';
+import { createSendLimits, type SendLimits } from './core/send-limits.js';
+import { createSessionService, type SessionService } from './core/sessions.js';
+import { createSubmission, type Submission } from './core/submission.js';
+import { createTokenService, type TokenService } from './core/tokens.js';
+import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Stores, type StrengthEstimator } from './core/ports.js';
+import type { SendWindow } from './core/ports/send-limits.js';
 
 /** What the use cases run on: persistence and the adapters that are not rules. Only composition roots hold them. */
 export interface Adapters {
-  store: Store;
+  /** Persistence, one port per aggregate (core/ports/). */
+  stores: Stores;
   hasher: Hasher;
   estimator: StrengthEstimator;
   batcher: LoginBatcher;
@@ -43,8 +46,6 @@ export interface Adapters {
   relay: Relay | null;
   /** SPEC §6: data/spool/, where accepted mail goes without a relay. */
   spool: MessageSpool;
-  /** SPEC §15: sending limits and counts. */
-  sendLimits: SendLimitStore;
 }
 
 export interface ServiceDeps {
@@ -64,16 +65,64 @@ export interface ServiceDeps {
  * The use cases over one set of adapters: the web panel, the API, the SMTP server and the CLI
  * share them. Edges get these and nothing else: no store, hasher or batcher (STYLE: the one door).
  */
-export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify, onSendLimitReached }: ServiceDeps) {
-  const { store, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns, relay, spool } = adapters;
-  const alerts = createAlerts({ store, clock, log: log.child({ component: 'alerts' }), mailer });
-  const audit = createAudit({ store, clock, log: log.child({ component: 'audit' }) });
+export interface Services {
+  config: Config;
+  clock: Clock;
+  events: AccountEvents;
+  rules: PasswordRules;
+  domains: DomainService;
+  /** SPEC §4.1, §6, §8: every login of every protocol. */
+  logins: Logins;
+  /** SPEC §4.2's audit log (read by super admins); every use case writes its own entries. */
+  audit: Pick<Audit, 'list'>;
+  sessions: SessionService;
+  /** SPEC §11: TOTP, passkeys and recovery codes for the panel login. */
+  secondFactors: SecondFactorService;
+  /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
+  appPasswords: AppPasswordService;
+  /** SPEC §14: what mail clients of a verified domain are told. */
+  autoconfig: AutoconfigService;
+  /** SPEC §14: the DNS records a domain needs, and Check DNS. */
+  dnsRecords: DnsRecordsService;
+  /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
+  alerts: Alerts;
+  mailboxes: MailboxService;
+  /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
+  dkim: DkimService;
+  /** SPEC §15: sending limits of domains, mailboxes and credentials, and what each login sent. */
+  sendLimits: SendLimits;
+  /** SPEC §6, §9, §14, §15: a logged-in client's mail, from MAIL FROM to the relay or the spool. */
+  submission: Submission;
+  /** SPEC §13: mailboxes with their old hashes, from another server. */
+  imports: Imports;
+  /** SPEC §13: a domain's mailboxes that still hold an imported hash, per scheme (the domain resolved and checked by the caller). */
+  importedSchemes(domain: Domain): Promise<Array<{ scheme: string; count: number }>>;
+  credentials: CredentialService;
+  /** SPEC §10: accounts' login histories, for their owners and admins. */
+  loginHistory: LoginHistoryService;
+  admins: AdminService;
+  tokens: TokenService;
+  database: {
+    /** Answers while the database can be read (/healthz). */
+    ping(): Promise<void>;
+    /** A consistent copy of the database, taken while it is in use. */
+    backup(file: string): Promise<void>;
+    /** Ends what LOGIN_HISTORY_DAYS and AUDIT_RETENTION_DAYS no longer keep; the server calls it once a minute. */
+    prune(): Promise<{ history: number; audit: number }>;
+  };
+}
+
+/** Builds the use cases over `adapters`, each given only the ports it uses. */
+export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify, onSendLimitReached }: ServiceDeps): Services {
+  const { stores, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns, relay, spool } = adapters;
+  const alerts = createAlerts({ stores, clock, log: log.child({ component: 'alerts' }), mailer });
+  const audit = createAudit({ stores, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
-  const domains = createDomainService({ store, clock, audit });
+  const domains = createDomainService({ stores, clock, audit });
   let throttleKey: Promise<Buffer> | null = null;
   const throttle = createLoginThrottle({
     counters,
-    secret: () => (throttleKey ??= store.getOrCreateSetting('throttle-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64'))),
+    secret: () => (throttleKey ??= stores.settings.getOrCreateSetting('throttle-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64'))),
     limits: {
       smtp: { perLogin: config.smtp.maxFailures, perAddress: config.smtp.maxFailures, windowSeconds: config.smtp.windowSeconds },
       web: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
@@ -81,9 +130,11 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     },
     onError: (err) => log.warn({ err, component: 'login-throttle' }, 'login count not written'),
   });
-  const selectors = createAppSelectors(store);
+  const selectors = createAppSelectors(stores.settings);
+  // The check of a second step: logins and sessions need it; the enrolment below needs the mailboxes.
+  const factorCheck = createSecondFactorCheck({ stores, clock, alerts, counters });
   const logins = createLogins({
-    store,
+    stores,
     selectors,
     hasher,
     clock,
@@ -96,29 +147,28 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     onEvent: onLogin,
     onVerify: onAuthVerify,
     alerts,
-    // Bound below: the second-factor service needs the mailboxes, which need the logins.
-    secondFactors: { has: (owner) => secondFactors.has(owner), check: (owner, label, proof) => secondFactors.check(owner, label, proof) },
+    secondFactors: factorCheck,
   });
-  const writeDeps = { store, hasher, clock, events, imap };
+  const writeDeps = { stores, hasher, clock, events, imap };
   const mailboxes = createMailboxService({ ...writeDeps, audit, alerts, domains, rules, logins });
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
-  const secondFactors: SecondFactorService = createSecondFactorService({ store, clock, audit, mailboxes, alerts, counters });
+  const secondFactors = createSecondFactorService({ stores, clock, audit, mailboxes, alerts, check: factorCheck });
   const days = (n: number) => clock.now() - n * 86_400;
   const sendLimits = createSendLimits({
-    store: adapters.sendLimits,
+    store: stores.sendLimits,
     clock,
     audit,
     alerts,
     log: log.child({ component: 'send-limits' }),
     defaults: config.sendLimits,
     adminsOf: async (domainName) => {
-      const domain = await store.findDomainByName(domainName);
-      const admins = domain ? (await store.listAdmins()).filter((a) => !a.disabled && (a.isSuper || a.domainIds.includes(domain.id))) : [];
+      const domain = await stores.domains.findDomainByName(domainName);
+      const admins = domain ? (await stores.admins.listAdmins()).filter((a) => adminMayBeIn(a) && (a.isSuper || a.domainIds.includes(domain.id))) : [];
       return admins.map((a): SessionOwner => `admin:${a.id}`);
     },
     onReached: onSendLimitReached,
   });
-  const dkim = createDkimService({ store, clock, audit, signer: dkimSigner });
+  const dkim = createDkimService({ stores, clock, audit, signer: dkimSigner });
   const autoconfig = createAutoconfigService({
     domains,
     servers: {
@@ -133,25 +183,16 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     rules,
     domains,
     logins,
-    /** SPEC §4.2's audit log (read by super admins); every use case writes its own entries. */
     audit: { list: audit.list },
-    sessions: createSessionService({ store, clock, maxHours: config.session.maxHours, requireAdminSecondFactor: config.requireAdminSecondFactor }),
-    /** SPEC §11: TOTP and recovery codes for the panel login. */
+    sessions: createSessionService({ stores, secondFactors: factorCheck, clock, maxHours: config.session.maxHours, requireAdminSecondFactor: config.requireAdminSecondFactor }),
     secondFactors,
-    /** SPEC §11: a mailbox's app passwords for SMTP and IMAP. */
-    appPasswords: createAppPasswordService({ store, hasher, clock, audit, rules, mailboxes, events, imap, alerts, selectors }),
-    /** SPEC §14: what mail clients of a verified domain are told. */
+    appPasswords: createAppPasswordService({ stores, hasher, clock, audit, rules, mailboxes, events, imap, alerts, selectors }),
     autoconfig,
-    /** SPEC §14: the DNS records a domain needs, and Check DNS. */
-    dnsRecords: createDnsRecordsService({ store, clock, resolver: dns, servers: autoconfig.servers }),
-    /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
+    dnsRecords: createDnsRecordsService({ stores, clock, resolver: dns, servers: autoconfig.servers }),
     alerts,
     mailboxes,
-    /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
     dkim,
-    /** SPEC §15: sending limits of domains, mailboxes and credentials, and what each login sent. */
     sendLimits,
-    /** SPEC §6, §9, §14, §15: a logged-in client's mail, from MAIL FROM to the relay or the spool. */
     submission: createSubmission({
       relay,
       spool,
@@ -163,27 +204,20 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       hostname: config.smtpHostname,
       traceClientIp: config.traceClientIp,
     }),
-    /** SPEC §13: mailboxes with their old hashes, from another server. */
-    imports: createImports({ store, clock, audit, allowWeak: config.allowLegacySchemes }),
-    /** SPEC §13: a domain's mailboxes that still hold an imported hash, per scheme (the domain resolved and checked by the caller). */
-    importedSchemes: (domain: Domain) => store.countImportedSchemes(domain.id),
+    imports: createImports({ stores, clock, audit, allowWeak: config.allowLegacySchemes }),
+    importedSchemes: (domain: Domain) => stores.accounts.countImportedSchemes(domain.id),
     credentials,
-    /** SPEC §10: accounts' login histories, for their owners and admins. */
-    loginHistory: createLoginHistoryService({ store, mailboxes, credentials }),
-    admins: createAdminService({ store, hasher, clock, audit, rules, logins, alerts }),
-    tokens: createTokenService({ store, clock, audit }),
+    loginHistory: createLoginHistoryService({ stores, mailboxes, credentials }),
+    admins: createAdminService({ stores, hasher, clock, audit, rules, logins, alerts }),
+    tokens: createTokenService({ stores, clock, audit }),
     database: {
-      /** Answers while the database can be read (/healthz). */
-      ping: () => store.ping(),
-      /** A consistent copy of the database, taken while it is in use. */
-      backup: (file: string) => store.backup(file),
-      /** Ends what LOGIN_HISTORY_DAYS and AUDIT_RETENTION_DAYS no longer keep; the server calls it once a minute. */
+      ping: () => stores.database.ping(),
+      backup: (file: string) => stores.database.backup(file),
       prune: async () => {
         await sendLimits.prune();
-        return store.pruneHistory(days(config.retention.loginHistoryDays), days(config.retention.auditDays));
+        return { history: await stores.loginHistory.pruneLoginHistory(days(config.retention.loginHistoryDays)), audit: await stores.audit.pruneAudit(days(config.retention.auditDays)) };
       },
     },
   };
 }
 
-export type Services = ReturnType<typeof createServices>;

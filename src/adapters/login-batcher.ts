@@ -1,5 +1,5 @@
 import { UnavailableError } from '../core/errors.js';
-import type { AuditEntry, LoginBatch, LoginBatcher, LoginHistoryRow, Logger, LoginRecord, NetworkSeen, Rehash, Store } from '../core/ports.js';
+import type { AuditEntry, LoginBatch, LoginBatcher, LoginHistoryRow, Logger, LoginRecord, NetworkSeen, Rehash, Stores } from '../core/ports.js';
 
 /** Entries kept at most between two writes; beyond it the oldest audit entries of a flood are dropped and counted. */
 const MAX_PENDING_AUDIT = 50_000;
@@ -16,12 +16,12 @@ const historyKey = (r: Pick<LoginHistoryRow, 'accountId' | 'day' | 'protocol' | 
  * transaction, so that N logins a second cost one write a second and no login waits for the disk.
  */
 export function createLoginBatcher({
-  store,
+  stores,
   log,
   intervalMs = 1000,
   onNewNetworks,
 }: {
-  store: Store;
+  stores: Pick<Stores, 'loginHistory'>;
   log: Logger;
   intervalMs?: number;
   /** The networks an owner logged in from for the first time, once they are written. */
@@ -97,7 +97,7 @@ export function createLoginBatcher({
       dropped = 0;
     }
     try {
-      const fresh = await store.applyLoginBatch(batch);
+      const fresh = await stores.loginHistory.applyLoginBatch(batch);
       if (knownNetworks.size + batch.networks.length > MAX_KNOWN_NETWORKS) knownNetworks.clear();
       for (const n of batch.networks) knownNetworks.add(`${n.owner}\0${n.network}`);
       if (fresh.length > 0) onNewNetworks?.(fresh);

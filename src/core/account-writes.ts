@@ -1,7 +1,7 @@
-import type { Account, AccountEvents, AuditEntry, Clock, Hasher, ImapSessions, Store } from './ports.js';
+import type { Account, AccountEvents, AuditEntry, Clock, Hasher, ImapSessions, Stores } from './ports.js';
 
 export interface AccountWriteDeps {
-  store: Store;
+  stores: Pick<Stores, 'accounts'>;
   hasher: Hasher;
   clock: Clock;
   events: AccountEvents;
@@ -21,9 +21,9 @@ const kick = (deps: AccountWriteDeps, account: Account) => {
  * With `expectedVersion`, the write happens only if nobody changed the password meanwhile (null otherwise).
  * `audit` is written in the same transaction.
  */
-export async function writePassword(deps: AccountWriteDeps, account: Account, password: string, expectedVersion?: number, audit?: AuditEntry): Promise<number | null> {
+export async function writePassword(deps: AccountWriteDeps, account: Account, password: string, expectedVersion: number | undefined, audit: AuditEntry): Promise<number | null> {
   const hash = await deps.hasher.hash(password);
-  const version = await deps.store.setPasswordAndEndSessions(account.id, hash, deps.clock.now(), expectedVersion, audit);
+  const version = await deps.stores.accounts.setPasswordAndEndSessions(account.id, hash, deps.clock.now(), expectedVersion, audit);
   if (version !== null) {
     deps.events.emitChanged(account.id);
     kick(deps, account);
@@ -31,14 +31,16 @@ export async function writePassword(deps: AccountWriteDeps, account: Account, pa
   return version;
 }
 
-export async function writeDisabled(deps: AccountWriteDeps, account: Account, disabled: boolean): Promise<void> {
-  await deps.store.setDisabledAndEndSessions(account.id, disabled, deps.clock.now());
+/** Disables or enables an account, ending its sessions, with `audit` in the same transaction. */
+export async function writeDisabled(deps: AccountWriteDeps, account: Account, disabled: boolean, audit: AuditEntry): Promise<void> {
+  await deps.stores.accounts.setDisabledAndEndSessions(account.id, disabled, deps.clock.now(), audit);
   deps.events.emitChanged(account.id);
   if (disabled) kick(deps, account);
 }
 
-export async function removeAccount(deps: AccountWriteDeps, account: Account): Promise<void> {
-  await deps.store.deleteAccountAndEndSessions(account.id);
+/** Deletes an account with what it leaves behind, with `audit` in the same transaction. */
+export async function removeAccount(deps: AccountWriteDeps, account: Account, audit: AuditEntry): Promise<void> {
+  await deps.stores.accounts.deleteAccountAndEndSessions(account.id, audit);
   deps.events.emitChanged(account.id);
   kick(deps, account);
 }

@@ -6,7 +6,7 @@ import type { Logins } from './logins.js';
 import type { PasswordInput } from './mailboxes.js';
 import { checkOwnPasswordChange, type OwnPasswordInput } from './own-password.js';
 import type { PasswordRules } from './password-rules.js';
-import type { Admin, Clock, Hasher, Store } from './ports.js';
+import type { Admin, Clock, Hasher, Stores } from './ports.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 export const INITIAL_ADMIN = 'admin';
@@ -38,7 +38,7 @@ export interface AdminService {
 }
 
 export interface AdminDeps {
-  store: Store;
+  stores: Pick<Stores, 'admins' | 'domains'>;
   hasher: Hasher;
   clock: Clock;
   audit: Audit;
@@ -48,14 +48,14 @@ export interface AdminDeps {
 }
 
 export function createAdminService(deps: AdminDeps): AdminService {
-  const { store, hasher, clock, audit, rules, alerts } = deps;
+  const { stores, hasher, clock, audit, rules, alerts } = deps;
   const notFound = () => new NotFoundError('admin-not-found', 'Admin not found');
   const ctxOf = (username: string) => ({ words: [username] });
 
   const find = async (actor: Actor, input: unknown) => {
     if (!isSuper(actor)) throw notFound();
     const username = typeof input === 'string' ? input.trim().toLowerCase() : '';
-    const admin = USERNAME.test(username) ? await store.findAdminByUsername(username) : null;
+    const admin = USERNAME.test(username) ? await stores.admins.findAdminByUsername(username) : null;
     if (!admin) throw notFound();
     return admin;
   };
@@ -63,7 +63,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
   const domainIdsOf = async (domains: readonly unknown[]) => {
     const ids: number[] = [];
     for (const d of domains) {
-      const domain = typeof d === 'string' ? await store.findDomainByName(d.trim().toLowerCase()) : null;
+      const domain = typeof d === 'string' ? await stores.domains.findDomainByName(d.trim().toLowerCase()) : null;
       if (!domain) throw new ValidationError({ domain: [`Unknown domain ${String(d)}.`] });
       if (!ids.includes(domain.id)) ids.push(domain.id);
     }
@@ -77,10 +77,9 @@ export function createAdminService(deps: AdminDeps): AdminService {
   };
 
   const create = async (actor: Actor | string, username: string, password: string, superAdmin: boolean, domainIds: number[], mustChange: boolean, ip: string | null) => {
-    if (await store.findAdminByUsername(username)) throw new ConflictError('admin-exists', `Admin ${username} already exists`);
+    if (await stores.admins.findAdminByUsername(username)) throw new ConflictError('admin-exists', `Admin ${username} already exists`);
     const entry = audit.entry(actor, 'admin.create', username, ip, superAdmin ? 'super' : `domains:${domainIds.length}`);
-    const admin = await store
-      .insertAdmin({ username, passwordHash: await hasher.hash(password), isSuper: superAdmin, domainIds, mustChangePassword: mustChange, now: clock.now() }, entry)
+    const admin = await stores.admins.insertAdmin({ username, passwordHash: await hasher.hash(password), isSuper: superAdmin, domainIds, mustChangePassword: mustChange, now: clock.now() }, entry)
       .catch((err: unknown) => {
         throw err instanceof ConflictError ? new ConflictError('admin-exists', `Admin ${username} already exists`, { cause: err }) : err;
       });
@@ -89,7 +88,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
   };
 
   const writePassword = async (admin: Admin, password: string, mustChange: boolean, entry: ReturnType<Audit['entry']>, by: 'owner' | 'admin') => {
-    await store.setAdminPasswordAndEndSessions(admin.id, await hasher.hash(password), clock.now(), { mustChangePassword: mustChange, audit: entry });
+    await stores.admins.setAdminPasswordAndEndSessions(admin.id, await hasher.hash(password), clock.now(), { mustChangePassword: mustChange, audit: entry });
     audit.logged(entry);
     alerts.raise(`admin:${admin.id}`, 'password-changed', { by, ip: by === 'owner' ? entry.ip : null });
   };
@@ -111,13 +110,13 @@ export function createAdminService(deps: AdminDeps): AdminService {
 
     async listAdmins(actor) {
       if (!isSuper(actor)) return [];
-      return store.listAdmins();
+      return stores.admins.listAdmins();
     },
 
     getAdmin: find,
 
     async getOwnAdmin(actor) {
-      const admin = await store.findAdminById(actor.id);
+      const admin = await stores.admins.findAdminById(actor.id);
       if (!admin) throw notFound();
       return admin;
     },
@@ -127,16 +126,16 @@ export function createAdminService(deps: AdminDeps): AdminService {
       const domainIds = await domainIdsOf(input.domains);
       if (!input.isSuper && domainIds.length === 0) throw new ValidationError({ domain: ['A domain admin needs at least one domain.'] });
       const entry = audit.entry(actor, 'admin.update', admin.username, ip, input.isSuper ? 'super' : `domains:${domainIds.length}`);
-      if (!(await store.updateAdmin(admin.id, { isSuper: input.isSuper, domainIds }, clock.now(), entry))) throw lastSuper();
+      if (!(await stores.admins.updateAdmin(admin.id, { isSuper: input.isSuper, domainIds }, clock.now(), entry))) throw lastSuper();
       audit.logged(entry);
-      return (await store.findAdminById(admin.id))!;
+      return (await stores.admins.findAdminById(admin.id))!;
     },
 
     async setDisabled(actor, username, disabled, ip = null) {
       const admin = await find(actor, username);
       if (disabled) notSelf(actor, admin);
       const entry = audit.entry(actor, disabled ? 'admin.disable' : 'admin.enable', admin.username, ip);
-      if (!(await store.updateAdmin(admin.id, { disabled }, clock.now(), entry))) throw lastSuper();
+      if (!(await stores.admins.updateAdmin(admin.id, { disabled }, clock.now(), entry))) throw lastSuper();
       audit.logged(entry);
       return { ...admin, disabled };
     },
@@ -145,7 +144,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
       const admin = await find(actor, username);
       notSelf(actor, admin);
       const entry = audit.entry(actor, 'admin.delete', admin.username, ip);
-      if (!(await store.deleteAdmin(admin.id, entry))) throw lastSuper();
+      if (!(await stores.admins.deleteAdmin(admin.id, entry))) throw lastSuper();
       audit.logged(entry);
       return admin;
     },
@@ -166,7 +165,7 @@ export function createAdminService(deps: AdminDeps): AdminService {
     },
 
     async ensureInitialAdmin(given) {
-      if ((await store.countAdmins()) > 0) return { created: false, generatedPassword: null };
+      if ((await stores.admins.countAdmins()) > 0) return { created: false, generatedPassword: null };
       const password = given === undefined ? rules.generate(ctxOf(INITIAL_ADMIN)) : await rules.assertAcceptable(given, ctxOf(INITIAL_ADMIN), 'INITIAL_ADMIN_PASSWORD');
       await create('system', INITIAL_ADMIN, password, true, [], given === undefined, null);
       return { created: true, generatedPassword: given === undefined ? password : null };

@@ -1,4 +1,4 @@
-import type { Clock, Logger, Mailer, NetworkSeen, Notice, NoticeKind, SessionOwner, Store } from './ports.js';
+import type { Clock, Logger, Mailer, NetworkSeen, Notice, NoticeKind, SessionOwner, Stores } from './ports.js';
 
 /** Who did it and from where; never a secret. */
 export interface AlertDetail {
@@ -107,16 +107,16 @@ const parseDetail = (text: string): AlertDetail => {
   }
 };
 
-export function createAlerts({ store, clock, log, mailer }: { store: Store; clock: Clock; log: Logger; mailer: Mailer | null }): Alerts {
+export function createAlerts({ stores, clock, log, mailer }: { stores: Pick<Stores, 'accounts' | 'admins' | 'notices'>; clock: Clock; log: Logger; mailer: Mailer | null }): Alerts {
   const sending = new Set<Promise<void>>();
 
   const keep = (owner: SessionOwner, notice: Notice) =>
-    store.addNotice(owner, notice).catch((err: unknown) => log.warn({ err, owner, kind: notice.kind }, 'alert notice not kept'));
+    stores.notices.addNotice(owner, notice).catch((err: unknown) => log.warn({ err, owner, kind: notice.kind }, 'alert notice not kept'));
 
   const deliver = async (owner: SessionOwner, notice: Notice) => {
     // Admins have no mailbox to write to; a flood waits for the owners' visits.
     if (!mailer || !owner.startsWith('mailbox:') || sending.size > MAX_SENDING) return keep(owner, notice);
-    const account = await store.findAccountById(Number(owner.slice('mailbox:'.length)));
+    const account = await stores.accounts.findAccountById(Number(owner.slice('mailbox:'.length)));
     if (!account) return;
     if (account.disabled) return keep(owner, notice);
     const { subject, text } = describe(notice.kind, account.login, parseDetail(notice.detail), notice.at);
@@ -143,10 +143,10 @@ export function createAlerts({ store, clock, log, mailer }: { store: Store; cloc
       for (const s of seen) raise(s.owner, 'new-network', { ip: s.ip, protocol: s.protocol }, s.at);
     },
     async take(owner) {
-      const notices = await store.takeNotices(owner);
+      const notices = await stores.notices.takeNotices(owner);
       if (notices.length === 0) return [];
       const [kind, id] = owner.split(':');
-      const who = kind === 'admin' ? await store.findAdminById(Number(id)) : await store.findAccountById(Number(id));
+      const who = kind === 'admin' ? await stores.admins.findAdminById(Number(id)) : await stores.accounts.findAccountById(Number(id));
       const label = who ? ('username' in who ? who.username : who.login) : 'your account';
       return notices.map((n) => ({ at: n.at, text: describe(n.kind, label, parseDetail(n.detail), n.at).text }));
     },

@@ -6,7 +6,7 @@ import type { MailboxService } from './mailboxes.js';
 import type { PasswordRules } from './password-rules.js';
 import type { Alerts } from './alerts.js';
 import { APP_TAG_LENGTH, SELECTOR_BITS, type AppSelectors } from './app-selectors.js';
-import type { Account, AccountEvents, AppPassword, Clock, Hasher, Store, ImapSessions } from './ports.js';
+import type { Account, AccountEvents, AppPassword, Clock, Hasher, Stores, ImapSessions } from './ports.js';
 
 /** App passwords a mailbox may hold. */
 const MAX_APP_PASSWORDS = 20;
@@ -27,7 +27,7 @@ export interface AppPasswordService {
 
 /** SPEC §11: named app passwords for mail apps, the only way in over SMTP and IMAP once a second factor is on. */
 export function createAppPasswordService({
-  store,
+  stores,
   hasher,
   clock,
   audit,
@@ -38,7 +38,7 @@ export function createAppPasswordService({
   alerts,
   selectors,
 }: {
-  store: Store;
+  stores: Pick<Stores, 'appPasswords'>;
   hasher: Hasher;
   clock: Clock;
   audit: Audit;
@@ -53,7 +53,7 @@ export function createAppPasswordService({
     async create(actor, nameInput, ip = null) {
       const name = parseDisplayName(nameInput, 'name', { required: true });
       const mailbox = await mailboxes.getOwnMailbox(actor);
-      const existing = await store.listAppPasswords(mailbox.id);
+      const existing = await stores.appPasswords.listAppPasswords(mailbox.id);
       if (existing.length >= MAX_APP_PASSWORDS) throw new ConflictError('conflict', `A mailbox holds at most ${MAX_APP_PASSWORDS} app passwords; revoke one first`);
       const ctx = mailboxes.policyContext(mailbox.login);
       // Tag and selector must each be unique within the mailbox (the selector clashes about once in
@@ -65,7 +65,7 @@ export function createAppPasswordService({
         selector = await selectors.of(password);
       } while (existing.some((a) => a.tag === password.slice(0, APP_TAG_LENGTH) || a.selector === selector));
       const entry = audit.entry(actor, 'app-password.create', mailbox.login, ip, name);
-      const appPassword = await store.insertAppPassword(
+      const appPassword = await stores.appPasswords.insertAppPassword(
         { accountId: mailbox.id, name, tag: password.slice(0, APP_TAG_LENGTH), selector, passwordHash: await hasher.hash(password), now: clock.now() },
         entry,
       );
@@ -76,7 +76,7 @@ export function createAppPasswordService({
     },
 
     async list(actor) {
-      return store.listAppPasswords((await mailboxes.getOwnMailbox(actor)).id);
+      return stores.appPasswords.listAppPasswords((await mailboxes.getOwnMailbox(actor)).id);
     },
 
     async dovecotSelector() {
@@ -84,16 +84,16 @@ export function createAppPasswordService({
     },
 
     async countFor(mailbox) {
-      return mailbox.kind === 'mailbox' ? (await store.listAppPasswords(mailbox.id)).length : 0;
+      return mailbox.kind === 'mailbox' ? (await stores.appPasswords.listAppPasswords(mailbox.id)).length : 0;
     },
 
     async revoke(actor, idInput, ip = null) {
       const mailbox = await mailboxes.getOwnMailbox(actor);
       const id = Number(idInput);
-      const appPassword = Number.isInteger(id) ? (await store.listAppPasswords(mailbox.id)).find((a) => a.id === id) : undefined;
+      const appPassword = Number.isInteger(id) ? (await stores.appPasswords.listAppPasswords(mailbox.id)).find((a) => a.id === id) : undefined;
       if (!appPassword) throw new NotFoundError('token-not-found', 'App password not found');
       const entry = audit.entry(actor, 'app-password.revoke', mailbox.login, ip, appPassword.name);
-      if (await store.deleteAppPassword(mailbox.id, id, entry)) {
+      if (await stores.appPasswords.deleteAppPassword(mailbox.id, id, entry)) {
         audit.logged(entry);
         events.emitAppPasswordRevoked(id);
         // Dovecot cannot end one app password's sessions: the mailbox's all end, and its other

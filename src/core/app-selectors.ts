@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Store } from './ports.js';
+import type { SettingStore } from './ports.js';
 
 /** How many leading characters of an app password are its stored tag (of 20 generated ones): mailpass finds it by them. */
 export const APP_TAG_LENGTH = 6;
@@ -23,9 +23,9 @@ export interface AppSelectors {
  * it computes itself (`%{sha256;truncate=16,salt=...:password}`), so that no part of the password
  * is ever SQL text (a statement log would keep it).
  */
-export function createAppSelectors(store: Pick<Store, 'getOrCreateSetting'>): AppSelectors {
+export function createAppSelectors(settings: Pick<SettingStore, 'getOrCreateSetting'>): AppSelectors {
   let salt: Promise<string> | null = null;
-  const get = () => (salt ??= store.getOrCreateSetting('app-selector-salt', () => randomBytes(16).toString('hex')));
+  const get = () => (salt ??= settings.getOrCreateSetting('app-selector-salt', () => randomBytes(16).toString('hex')));
   return {
     salt: get,
     of: async (password) =>

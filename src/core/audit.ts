@@ -1,6 +1,6 @@
 import { describeActor, isSuper, type Actor } from './actors.js';
 import { NotFoundError } from './errors.js';
-import type { AuditEntry, AuditRecord, Clock, Logger, Page, Store } from './ports.js';
+import type { AuditEntry, AuditRecord, Clock, Logger, Page, Stores } from './ports.js';
 
 export type AuditAction =
   | 'login.success'
@@ -57,7 +57,7 @@ export interface Audit {
 export const AUDIT_PAGE_SIZE = 100;
 
 /** The audit trail. Never given a secret: callers pass names and addresses only. */
-export function createAudit({ store, clock, log }: { store: Store; clock: Clock; log: Logger }): Audit {
+export function createAudit({ stores, clock, log }: { stores: Pick<Stores, 'audit'>; clock: Clock; log: Logger }): Audit {
   const entry: Audit['entry'] = (actor, action, target, ip = null, detail) => ({
     at: clock.now(),
     actor: typeof actor === 'string' ? actor : describeActor(actor),
@@ -69,7 +69,7 @@ export function createAudit({ store, clock, log }: { store: Store; clock: Clock;
   const logged = (e: AuditEntry) => log.info({ audit: e }, e.action);
   const write = async (e: AuditEntry) => {
     logged(e);
-    await store.appendAudit(e);
+    await stores.audit.appendAudit(e);
   };
   return {
     entry,
@@ -80,7 +80,7 @@ export function createAudit({ store, clock, log }: { store: Store; clock: Clock;
       if (!isSuper(actor)) throw new NotFoundError('admin-not-found', 'Not found');
       const requested = Number(pageInput);
       const page = Number.isInteger(requested) && requested > 0 && requested < 1e6 ? requested : 1;
-      const { items, total } = await store.listAudit({ limit: AUDIT_PAGE_SIZE, offset: (page - 1) * AUDIT_PAGE_SIZE });
+      const { items, total } = await stores.audit.listAudit({ limit: AUDIT_PAGE_SIZE, offset: (page - 1) * AUDIT_PAGE_SIZE });
       return { items, total, page, pageSize: AUDIT_PAGE_SIZE };
     },
   };

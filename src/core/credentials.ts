@@ -45,7 +45,7 @@ export interface CredentialDeps extends AccountWriteDeps {
 }
 
 export function createCredentialService(deps: CredentialDeps): CredentialService {
-  const { store, hasher, clock, audit, rules } = deps;
+  const { stores, hasher, clock, audit, rules } = deps;
   const passwordFor = (login: string, domain: string) => rules.generate({ localPart: login.slice(0, login.indexOf('@')), domain });
 
   const visible = (actor: Actor, domain: Domain) => {
@@ -55,7 +55,7 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
   const find = async (actor: Actor, domain: Domain, guidInput: unknown) => {
     visible(actor, domain);
     const guid = typeof guidInput === 'string' ? guidInput.trim().toLowerCase() : '';
-    const credential = GUID.test(guid) ? await store.findCredentialByGuid(guid) : null;
+    const credential = GUID.test(guid) ? await stores.accounts.findCredentialByGuid(guid) : null;
     if (!credential || !canSeeDomain(actor, credential.domainId)) throw new NotFoundError('credential-not-found', 'Credential not found');
     if (credential.domainId !== domain.id) {
       throw new ForbiddenError('credential-wrong-domain', 'Credential does not belong to the specified domain');
@@ -71,10 +71,12 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
       // 36^4 suffixes per name: a clash is rare, and retried with another suffix.
       for (let attempt = 0; attempt < 20; attempt++) {
         const login = `${slug}-${suffix()}@${domain.name}`;
-        if (await store.findAccountByLogin(login)) continue;
+        if (await stores.accounts.findAccountByLogin(login)) continue;
         const password = passwordFor(login, domain.name);
+        const entry = audit.entry(actor, 'credential.create', login, ip, name);
         try {
-          const credential = await store.insertAccount({
+          const credential = await stores.accounts.insertAccount(
+            {
             kind: 'credential',
             domainId: domain.id,
             login,
@@ -83,8 +85,10 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
             guid: randomUUID(),
             passwordHash: await hasher.hash(password),
             now: clock.now(),
-          });
-          await audit.record(actor, 'credential.create', login, ip, name);
+            },
+            entry,
+          );
+          audit.logged(entry);
           return { credential, password };
         } catch (err) {
           if (!(err instanceof ConflictError)) throw err;
@@ -95,7 +99,7 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
 
     async listCredentials(actor, domain) {
       visible(actor, domain);
-      const { items } = await store.listAccounts(domain.id, 'credential', { limit: 10_000, offset: 0 });
+      const { items } = await stores.accounts.listAccounts(domain.id, 'credential', { limit: 10_000, offset: 0 });
       return items;
     },
 
@@ -108,14 +112,15 @@ export function createCredentialService(deps: CredentialDeps): CredentialService
       const version = await writePassword(deps, credential, password, credential.passwordVersion, entry);
       if (version === null) throw new ConflictError('conflict', 'The credential was changed at the same time; try again');
       audit.logged(entry);
-      const updated = (await store.findAccountById(credential.id)) ?? credential;
+      const updated = (await stores.accounts.findAccountById(credential.id)) ?? credential;
       return { credential: updated, password };
     },
 
     async deleteCredential(actor, domain, guid, ip = null) {
       const credential = await find(actor, domain, guid);
-      await removeAccount(deps, credential);
-      await audit.record(actor, 'credential.delete', credential.login, ip);
+      const entry = audit.entry(actor, 'credential.delete', credential.login, ip);
+      await removeAccount(deps, credential, entry);
+      audit.logged(entry);
       return credential;
     },
   };

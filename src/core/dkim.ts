@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { canSeeDomain, type Actor } from './actors.js';
 import type { Audit } from './audit.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
-import type { Clock, DkimKey, DkimSigner, Domain, Store } from './ports.js';
+import type { Clock, DkimKey, DkimSigner, Domain, Stores } from './ports.js';
 
 const generate = promisify(generateKeyPair);
 /** A DNS label of letters, digits and dashes; the algorithm's suffix is added to it. */
@@ -33,14 +33,14 @@ export const dkimRecordOf = (domain: string, k: DkimKey): DkimRecord => ({
  * that know Ed25519, RFC 8463, check both; the others the RSA one). A new pair is a rotation: the
  * old keys stay, and sign too, until they are removed.
  */
-export function createDkimService({ store, clock, audit, signer }: { store: Store; clock: Clock; audit: Audit; signer: DkimSigner }) {
+export function createDkimService({ stores, clock, audit, signer }: { stores: Pick<Stores, 'dkimKeys' | 'domains'>; clock: Clock; audit: Audit; signer: DkimSigner }) {
   const checked = (actor: Actor, domain: Domain) => {
     if (!canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
   };
   return {
     async list(actor: Actor, domain: Domain): Promise<DkimRecord[]> {
       checked(actor, domain);
-      return (await store.listDkimKeys(domain.id)).map((k) => dkimRecordOf(domain.name, k));
+      return (await stores.dkimKeys.listDkimKeys(domain.id)).map((k) => dkimRecordOf(domain.name, k));
     },
 
     /** Makes an Ed25519 and an RSA-2048 key, selectors `<base>-ed` and `<base>-rsa` (base: `mp` and today's date). */
@@ -53,7 +53,7 @@ export function createDkimService({ store, clock, audit, signer }: { store: Stor
             ? selectorInput.trim().toLowerCase()
             : '';
       if (!SELECTOR.test(base)) throw new ValidationError({ selector: ['Must be letters, digits and dashes (a DNS label), at most 42.'] });
-      const taken = new Set((await store.listDkimKeys(domain.id)).map((k) => k.selector));
+      const taken = new Set((await stores.dkimKeys.listDkimKeys(domain.id)).map((k) => k.selector));
       if (taken.has(`${base}-ed`) || taken.has(`${base}-rsa`)) throw new ConflictError('conflict', `Selector ${base} is in use for ${domain.name}; choose another (--selector)`);
       const ed = await generate('ed25519');
       const rsa = await generate('rsa', { modulusLength: 2048 });
@@ -65,7 +65,7 @@ export function createDkimService({ store, clock, audit, signer }: { store: Stor
         { domainId: domain.id, selector: `${base}-rsa`, algorithm: 'rsa', privateKey: pem(rsa.privateKey), publicKey: rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), createdAt: now },
       ];
       const entry = audit.entry(actor, 'dkim.add', domain.name, ip, `${base}-ed ${base}-rsa`);
-      await store.insertDkimKeys(keys, entry).catch((err: unknown) => {
+      await stores.dkimKeys.insertDkimKeys(keys, entry).catch((err: unknown) => {
         throw err instanceof ConflictError ? new ConflictError('conflict', `Selector ${base} is in use for ${domain.name}`, { cause: err }) : err;
       });
       audit.logged(entry);
@@ -76,7 +76,7 @@ export function createDkimService({ store, clock, audit, signer }: { store: Stor
       checked(actor, domain);
       const selector = typeof selectorInput === 'string' ? selectorInput.trim().toLowerCase() : '';
       const entry = audit.entry(actor, 'dkim.remove', domain.name, ip, selector);
-      if (!selector || !(await store.deleteDkimKey(domain.id, selector, entry))) throw new NotFoundError('dkim-not-found', 'DKIM key not found');
+      if (!selector || !(await stores.dkimKeys.deleteDkimKey(domain.id, selector, entry))) throw new NotFoundError('dkim-not-found', 'DKIM key not found');
       audit.logged(entry);
     },
 
@@ -86,8 +86,8 @@ export function createDkimService({ store, clock, audit, signer }: { store: Stor
      * not a domain of this installation): then the relay streams the message unsigned.
      */
     async signerFor(domainName: string): Promise<((message: Buffer) => Promise<string>) | null> {
-      const domain = await store.findDomainByName(domainName.toLowerCase());
-      const keys = domain ? await store.listDkimKeys(domain.id) : [];
+      const domain = await stores.domains.findDomainByName(domainName.toLowerCase());
+      const keys = domain ? await stores.dkimKeys.listDkimKeys(domain.id) : [];
       return domain && keys.length > 0 ? (message) => signer.sign(message, domain.name, keys) : null;
     },
   };

@@ -3,7 +3,7 @@ import { canSeeDomain, type Actor } from './actors.js';
 import type { ClientServers } from './autoconfig.js';
 import { dkimRecordOf } from './dkim.js';
 import { NotFoundError } from './errors.js';
-import type { Clock, DnsAnswer, DnsQuery, DnsResolver, Domain, Store } from './ports.js';
+import type { Clock, DnsAnswer, DnsQuery, DnsResolver, Domain, Stores } from './ports.js';
 
 /** What a check found for a record: SPEC §14's three, and `no answer` when DNS did not answer in time. */
 export type DnsStatus = 'ok' | 'missing' | 'different' | 'no answer';
@@ -121,12 +121,12 @@ const valuesOf = (a: DnsAnswer): string[] | Verdict =>
  * DNS for each and keeps the result: the domain list counts the problems of the last check.
  */
 export function createDnsRecordsService({
-  store,
+  stores,
   clock,
   resolver,
   servers,
 }: {
-  store: Store;
+  stores: Pick<Stores, 'dkimKeys' | 'dnsChecks'>;
   clock: Clock;
   resolver: DnsResolver;
   servers: ClientServers;
@@ -145,7 +145,7 @@ export function createDnsRecordsService({
     const records: NeededRecord[] = [
       { id: 'spf', label: 'SPF', type: 'TXT', name: d, value: spfValue(smtp.host), note: 'Mail relayed by mailpass leaves from the mail host; a smarthost needs its own include: in this record too.' },
     ];
-    const keys = await store.listDkimKeys(domain.id);
+    const keys = await stores.dkimKeys.listDkimKeys(domain.id);
     if (keys.length === 0) {
       records.push({ id: 'dkim', label: 'DKIM', type: 'TXT', name: `<selector>._domainkey.${d}`, value: '', note: 'No DKIM keys yet: add them on the domain page, then publish their records.' });
     }
@@ -230,7 +230,7 @@ export function createDnsRecordsService({
     /** The records with the results of the last check. */
     async page(actor: Actor, domain: Domain, webHost: string): Promise<DnsPage> {
       checked(actor, domain);
-      const [records, last] = await Promise.all([needed(domain, webHost), store.getDnsCheck(domain.id)]);
+      const [records, last] = await Promise.all([needed(domain, webHost), stores.dnsChecks.getDnsCheck(domain.id)]);
       const kept: KeptResult[] = last ? JSON.parse(last.results) : [];
       return { domain: domain.name, records: merge(records, kept), checkedAt: last?.checkedAt ?? null, problems: last?.problems ?? null };
     },
@@ -248,7 +248,7 @@ export function createDnsRecordsService({
         const kept: KeptResult[] = records.map((r, i) => ({ id: r.id, value: r.value, ...verdicts[i]! }));
         const problems = kept.filter((k) => k.status !== 'ok').length;
         const checkedAt = clock.now();
-        await store.saveDnsCheck(domain.id, { checkedAt, problems, results: JSON.stringify(kept) });
+        await stores.dnsChecks.saveDnsCheck(domain.id, { checkedAt, problems, results: JSON.stringify(kept) });
         return { domain: domain.name, records: merge(records, kept), checkedAt, problems };
       })();
       running.set(key, run);

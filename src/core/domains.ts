@@ -2,7 +2,7 @@ import { canSeeDomain, isSuper, type Actor } from './actors.js';
 import { normalizeDomain } from './addresses.js';
 import type { Audit } from './audit.js';
 import { ConflictError, NotFoundError } from './errors.js';
-import type { Clock, Domain, DomainSummary, Store } from './ports.js';
+import type { Clock, Domain, DomainSummary, Stores } from './ports.js';
 
 export interface DomainService {
   addDomain(actor: Actor, name: unknown, options?: { verified?: boolean; ip?: string | null }): Promise<Domain>;
@@ -13,10 +13,10 @@ export interface DomainService {
   requireVerifiedDomain(actor: Actor, name: unknown): Promise<Domain>;
 }
 
-export function createDomainService({ store, clock, audit }: { store: Store; clock: Clock; audit: Audit }): DomainService {
+export function createDomainService({ stores, clock, audit }: { stores: Pick<Stores, 'domains'>; clock: Clock; audit: Audit }): DomainService {
   const requireDomain = async (actor: Actor, input: unknown) => {
     const name = typeof input === 'string' ? input.trim().toLowerCase() : '';
-    const domain = name.length > 0 && name.length <= 253 ? await store.findDomainByName(name) : null;
+    const domain = name.length > 0 && name.length <= 253 ? await stores.domains.findDomainByName(name) : null;
     if (!domain || !canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
     return domain;
   };
@@ -30,16 +30,17 @@ export function createDomainService({ store, clock, audit }: { store: Store; clo
     async addDomain(actor, input, { verified = true, ip = null } = {}) {
       if (!isSuper(actor)) throw new NotFoundError('domain-not-found', 'Domain not found');
       const name = normalizeDomain(input);
-      if (await store.findDomainByName(name)) throw new ConflictError('domain-exists', `Domain ${name} already exists`);
-      const domain = await store.insertDomain(name, verified, clock.now()).catch((err: unknown) => {
+      if (await stores.domains.findDomainByName(name)) throw new ConflictError('domain-exists', `Domain ${name} already exists`);
+      const entry = audit.entry(actor, 'domain.create', name, ip, verified ? 'verified' : 'unverified');
+      const domain = await stores.domains.insertDomain(name, verified, clock.now(), entry).catch((err: unknown) => {
         throw err instanceof ConflictError ? new ConflictError('domain-exists', `Domain ${name} already exists`, { cause: err }) : err;
       });
-      await audit.record(actor, 'domain.create', name, ip, verified ? 'verified' : 'unverified');
+      audit.logged(entry);
       return domain;
     },
     async listDomains(actor) {
       if (actor.kind === 'mailbox') return [];
-      return store.listDomains(isSuper(actor) || actor.kind !== 'admin' ? undefined : actor.domainIds);
+      return stores.domains.listDomains(isSuper(actor) || actor.kind !== 'admin' ? undefined : actor.domainIds);
     },
   };
 }

@@ -3,7 +3,7 @@ import { tryParseAddress } from './addresses.js';
 import type { Audit } from './audit.js';
 import { NotFoundError } from './errors.js';
 import { parseImportedHash, WEAK_SCHEMES, type Scheme } from './hash-schemes.js';
-import type { Clock, ImportedMailbox, Store } from './ports.js';
+import type { Clock, ImportedMailbox, Stores } from './ports.js';
 
 export type ImportFormat = 'passwd-file' | 'csv';
 
@@ -63,7 +63,7 @@ const ACTIVE: Record<string, boolean> = { '1': true, true: true, yes: true, y: t
  * the file. Then one transaction: missing domains made (with `createDomains`), mailboxes whose
  * login is free inserted, the others left as they are.
  */
-export function createImports({ store, clock, audit, allowWeak }: { store: Store; clock: Clock; audit: Audit; allowWeak: boolean }) {
+export function createImports({ stores, clock, audit, allowWeak }: { stores: Pick<Stores, 'accounts' | 'domains'>; clock: Clock; audit: Audit; allowWeak: boolean }) {
   return {
     async importMailboxes(
       actor: Actor,
@@ -113,13 +113,13 @@ export function createImports({ store, clock, audit, allowWeak }: { store: Store
         mailboxes.push({ login: address.address, localPart: address.localPart, domain: address.domain, name, passwordHash: hash.stored, disabled });
       });
       const missing: string[] = [];
-      for (const d of new Set(mailboxes.map((m) => m.domain))) if (!(await store.findDomainByName(d))) missing.push(d);
+      for (const d of new Set(mailboxes.map((m) => m.domain))) if (!(await stores.domains.findDomainByName(d))) missing.push(d);
       if (missing.length > 0 && !createDomains) {
         for (const d of missing) problems.push({ line: lines.findIndex((l) => l.toLowerCase().includes(`@${d}`)) + 1, why: `no domain ${d} (add it, or give --create-domains)` });
       }
       if (problems.length > 0) throw new ImportRefused(problems.sort((a, b) => a.line - b.line));
       const entry = audit.entry(actor, 'mailbox.import', `${mailboxes.length} mailboxes`, null, `format:${format} `);
-      const { created, existing } = await store.importMailboxes({ domains: missing, mailboxes, now: clock.now() }, entry);
+      const { created, existing } = await stores.accounts.importMailboxes({ domains: missing, mailboxes, now: clock.now() }, entry);
       audit.logged(entry);
       return { created, unchanged: existing, domainsCreated: missing, schemes };
     },

@@ -1,7 +1,7 @@
 import type { Actor } from './actors.js';
 import type { CredentialService } from './credentials.js';
 import type { MailboxService } from './mailboxes.js';
-import type { Domain, LoginHistoryRow, Store } from './ports.js';
+import type { Domain, LoginHistoryRow, Stores } from './ports.js';
 
 /** Rows shown at most (newest first): a month of an active account's days and addresses. */
 export const HISTORY_LIMIT = 200;
@@ -14,10 +14,10 @@ export interface LoginHistoryService {
 }
 
 /** SPEC §10: who may read which account's login history; the same rules as the account itself. */
-export function createLoginHistoryService({ store, mailboxes, credentials }: { store: Store; mailboxes: MailboxService; credentials: CredentialService }): LoginHistoryService {
+export function createLoginHistoryService({ stores, mailboxes, credentials }: { stores: Pick<Stores, 'loginHistory'>; mailboxes: MailboxService; credentials: CredentialService }): LoginHistoryService {
   return {
-    own: async (actor) => store.listLoginHistory((await mailboxes.getOwnMailbox(actor)).id, HISTORY_LIMIT),
-    ofMailbox: async (actor, domain, address) => store.listLoginHistory((await mailboxes.getMailbox(actor, domain, address)).id, HISTORY_LIMIT),
-    ofCredential: async (actor, domain, guid) => store.listLoginHistory((await credentials.getCredential(actor, domain, guid)).id, HISTORY_LIMIT),
+    own: async (actor) => stores.loginHistory.listLoginHistory((await mailboxes.getOwnMailbox(actor)).id, HISTORY_LIMIT),
+    ofMailbox: async (actor, domain, address) => stores.loginHistory.listLoginHistory((await mailboxes.getMailbox(actor, domain, address)).id, HISTORY_LIMIT),
+    ofCredential: async (actor, domain, guid) => stores.loginHistory.listLoginHistory((await credentials.getCredential(actor, domain, guid)).id, HISTORY_LIMIT),
   };
 }

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { accountMayBeIn, adminMayBeIn, stillIn } from './account-state.js';
 import type { Actor } from './actors.js';
 import type { Alerts } from './alerts.js';
 import { APP_TAG_LENGTH, type AppSelectors } from './app-selectors.js';
@@ -9,8 +10,9 @@ import { addressKey, displayAddress, networkOf, normalizeLoginName, type LoginRe
 import type { LoginProtocol, LoginThrottle } from './login-throttle.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { browserName } from './browser-name.js';
+import type { SecondFactorCheck } from './second-factor-check.js';
 import type { SecondFactorProof } from './second-factor-proof.js';
-import type { Account, Admin, ApiToken, AppPassword, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Store } from './ports.js';
+import type { Account, Admin, ApiToken, AppPassword, Clock, Hasher, LoginBatcher, LoginHistoryResult, SessionOwner, Stores } from './ports.js';
 
 export type { LoginProtocol } from './login-throttle.js';
 export type LoginEventResult = 'success' | 'failure' | 'locked';
@@ -77,7 +79,7 @@ export interface Logins {
 }
 
 export interface LoginDeps {
-  store: Store;
+  stores: Pick<Stores, 'accounts' | 'admins' | 'appPasswords' | 'settings' | 'tokens'>;
   hasher: Hasher;
   clock: Clock;
   batcher: LoginBatcher;
@@ -99,7 +101,7 @@ export interface LoginDeps {
   /** Owners are told of a right password whose second step was asked from a browser they never used. */
   alerts?: Pick<Alerts, 'raise'>;
   /** SPEC §11: who has a second factor, and the check of a second-step code. */
-  secondFactors: { has(owner: SessionOwner): Promise<boolean>; check(owner: SessionOwner, label: string, proof: SecondFactorProof): Promise<boolean> };
+  secondFactors: Pick<SecondFactorCheck, 'has' | 'check'>;
 }
 
 /** What the audit log and the log say for a login name that is not one (issue 29). */
@@ -134,7 +136,7 @@ function keyedLimiter(limit: number) {
 }
 
 export function createLogins(deps: LoginDeps): Logins {
-  const { store, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors, alerts, selectors } = deps;
+  const { stores, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors, alerts, selectors } = deps;
   const positive: AuthCache | null = createAuthCache(deps.authCache);
   // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
   const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
@@ -145,7 +147,7 @@ export function createLogins(deps: LoginDeps): Logins {
   const dummyHash = () => (dummy ??= hasher.hash(randomBytes(16).toString('base64')));
 
   let markKey: Promise<Buffer> | null = null;
-  const browserKey = () => (markKey ??= store.getOrCreateSetting('known-browser-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
+  const browserKey = () => (markKey ??= stores.settings.getOrCreateSetting('known-browser-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
   const mac = async (name: string, expires: number, nonce: string) => createHmac('sha256', await browserKey()).update(`${name}\0${expires}\0${nonce}`).digest();
   const MARK = /^(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
@@ -222,7 +224,7 @@ export function createLogins(deps: LoginDeps): Logins {
     if ('refused' in admission) {
       if (admission.refused === 'locked') {
         await record(protocol, 'account', 'locked', name, ip);
-        const locked = await store.findAccountByLogin(name);
+        const locked = await stores.accounts.findAccountByLogin(name);
         if (locked && (protocol === 'smtp' || locked.kind === 'mailbox')) remember(locked, protocol, how, 'locked', ip);
       }
       return refusal(admission.refused, admission.retryAfterSeconds);
@@ -232,7 +234,7 @@ export function createLogins(deps: LoginDeps): Logins {
     let result: { ok: boolean; cached: boolean };
     let app: AppPassword | null = null;
     try {
-      const found = await store.findAccountByLogin(name);
+      const found = await stores.accounts.findAccountByLogin(name);
       // The user panel is for mailboxes; an SMTP credential logs in over SMTP only.
       account = found && (protocol === 'smtp' || found.kind === 'mailbox') ? found : null;
       // SPEC §11 over SMTP: a password whose first characters are an app password's tag is that
@@ -241,7 +243,7 @@ export function createLogins(deps: LoginDeps): Logins {
       let hash = account?.passwordHash ?? null;
       let blocked = false;
       if (account && protocol === 'smtp' && account.kind === 'mailbox') {
-        app = password.length > APP_TAG_LENGTH ? await store.findAppPassword(account.id, password.slice(0, APP_TAG_LENGTH)) : null;
+        app = password.length > APP_TAG_LENGTH ? await stores.appPasswords.findAppPassword(account.id, password.slice(0, APP_TAG_LENGTH)) : null;
         if (app) hash = app.passwordHash;
         else if (await secondFactors.has(`mailbox:${account.id}`)) [hash, blocked] = [null, true];
       }
@@ -252,7 +254,7 @@ export function createLogins(deps: LoginDeps): Logins {
       result = await verify(cacheName, cacheId, account?.passwordVersion ?? 0, hash, password, ip);
       if (account && result.ok && !result.cached) {
         // The password may have changed while argon2 ran: the old one must not get through.
-        const current = (await store.readAccountVersions([account.id])).get(account.id);
+        const current = (await stores.accounts.readAccountVersions([account.id])).get(account.id);
         if (!current || current.passwordVersion !== account.passwordVersion) result = { ok: false, cached: false };
         else if (current.disabled) account = { ...account, disabled: true };
         else positive?.set(cacheName, password, cacheId, account.passwordVersion, clock.now() * 1000);
@@ -262,7 +264,7 @@ export function createLogins(deps: LoginDeps): Logins {
       await attempt.finish('aborted');
       throw err;
     }
-    const usable = account !== null && !account.disabled && account.domainVerified;
+    const usable = account !== null && accountMayBeIn(account);
     if (!account || !result.ok || !usable) {
       await attempt.finish('failure');
       await record(protocol, 'account', 'failure', name, ip);
@@ -284,7 +286,7 @@ export function createLogins(deps: LoginDeps): Logins {
     if (app) batcher.recordAppLogin({ appPasswordId: app.id, at: now, ip: displayAddress(ip) });
     if (app && app.selector === null && selectors) {
       const { id } = app;
-      selectors.of(password).then((selector) => store.setAppPasswordSelector(id, selector)).catch(() => {});
+      selectors.of(password).then((selector) => stores.appPasswords.setAppPasswordSelector(id, selector)).catch(() => {});
     }
     // The new hash is made after the reply: a login never waits for a second argon2 run.
     if (!app && !result.cached && hasher.needsRehash(account.passwordHash)) {
@@ -311,13 +313,13 @@ export function createLogins(deps: LoginDeps): Logins {
     let admin: Admin | null;
     let ok: boolean;
     try {
-      admin = await store.findAdminByUsername(name);
+      admin = await stores.admins.findAdminByUsername(name);
       ({ ok } = await verify(`admin:${name}`, admin?.id ?? 0, admin?.passwordVersion ?? 0, admin?.passwordHash ?? null, password, ip));
     } catch (err) {
       await attempt.finish('aborted');
       throw err;
     }
-    if (!admin || !ok || admin.disabled) {
+    if (!admin || !ok || !adminMayBeIn(admin)) {
       await attempt.finish('failure');
       await record('web', 'admin', 'failure', name, ip);
       return badCredentials;
@@ -330,7 +332,7 @@ export function createLogins(deps: LoginDeps): Logins {
     }
     if (hasher.needsRehash(admin.passwordHash)) {
       const { id, passwordVersion } = admin;
-      hasher.hash(password).then((hash) => store.rehashAdminPassword(id, passwordVersion, hash), () => {}).catch(() => {});
+      hasher.hash(password).then((hash) => stores.admins.rehashAdminPassword(id, passwordVersion, hash), () => {}).catch(() => {});
     }
     seen(`admin:${admin.id}`, 'web', ip);
     await record('web', 'admin', 'success', name, ip, { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web' });
@@ -349,13 +351,13 @@ export function createLogins(deps: LoginDeps): Logins {
     let found: ApiToken | null = null;
     let admin: Admin | null = null;
     try {
-      found = plaintext ? await store.findTokenByHash(tokenDigest(plaintext)) : null;
-      admin = found && found.revokedAt === null ? await store.findAdminById(found.adminId) : null;
+      found = plaintext ? await stores.tokens.findTokenByHash(tokenDigest(plaintext)) : null;
+      admin = found && found.revokedAt === null ? await stores.admins.findAdminById(found.adminId) : null;
     } catch (err) {
       await attempt.finish('aborted');
       throw err;
     }
-    if (!found || !admin || admin.disabled) {
+    if (!found || !admin || !adminMayBeIn(admin)) {
       await attempt.finish('failure');
       await record('api', 'account', 'failure', plaintext ? plaintext.slice(0, 10) : '', ip);
       return badCredentials;
@@ -364,7 +366,7 @@ export function createLogins(deps: LoginDeps): Logins {
     // Successful API calls are not audited one by one (a script makes thousands); the metric counts them.
     onEvent?.({ protocol: 'api', result: 'success' });
     const now = clock.now();
-    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS) await store.touchToken(found.id, now);
+    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS) await stores.tokens.touchToken(found.id, now);
     return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
   };
 
@@ -438,7 +440,7 @@ export function createLogins(deps: LoginDeps): Logins {
     verifyCurrentPassword,
 
     async confirmPassword(actor, password, ip, userAgent) {
-      const hash = actor.kind === 'admin' ? (await store.findAdminById(actor.id))?.passwordHash : (await store.findAccountById(actor.id))?.passwordHash;
+      const hash = actor.kind === 'admin' ? (await stores.admins.findAdminById(actor.id))?.passwordHash : (await stores.accounts.findAccountById(actor.id))?.passwordHash;
       if (!hash) return false;
       return verifyCurrentPassword(actor, hash, typeof password === 'string' ? password : '', ip, userAgent);
     },
@@ -446,9 +448,9 @@ export function createLogins(deps: LoginDeps): Logins {
     async secondStep({ realm, owner, pwv, proof, ip, userAgent, browserMark }) {
       const [kind, idText] = owner.split(':');
       const id = Number(idText);
-      const admin = kind === 'admin' ? await store.findAdminById(id) : null;
-      const account = kind === 'mailbox' ? await store.findAccountById(id) : null;
-      const live = admin ? !admin.disabled && admin.passwordVersion === pwv : account ? !account.disabled && account.domainVerified && account.passwordVersion === pwv : false;
+      const admin = kind === 'admin' ? await stores.admins.findAdminById(id) : null;
+      const account = kind === 'mailbox' ? await stores.accounts.findAccountById(id) : null;
+      const live = admin ? stillIn({ kind: 'admin', admin }, pwv) : account ? stillIn({ kind: 'mailbox', account }, pwv) : false;
       if (!live || (realm === 'admin') !== (kind === 'admin')) return badCredentials;
       const name = admin ? admin.username : account!.login;
       // The throttle's fingerprint of what was tried: the code, or which passkey answered.
@@ -493,6 +495,6 @@ export function createLogins(deps: LoginDeps): Logins {
       return { ok: true, principal: { kind: 'admin', admin: admin! }, cached: false, browserMark: await issueMark(`admin:${name}`) };
     },
 
-    accountStates: (ids) => store.readAccountVersions(ids),
+    accountStates: (ids) => stores.accounts.readAccountVersions(ids),
   };
 }

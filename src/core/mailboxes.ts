@@ -50,7 +50,7 @@ const policyContext = (address: string): PolicyContext => {
 };
 
 export function createMailboxService(deps: MailboxDeps): MailboxService {
-  const { store, hasher, clock, audit, domains, rules, alerts } = deps;
+  const { stores, hasher, clock, audit, domains, rules, alerts } = deps;
 
   const choosePassword = async (input: PasswordInput, ctx: PolicyContext, field: string, currentHash?: string) =>
     'generate' in input
@@ -60,7 +60,7 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
   const getMailbox = async (actor: Actor, domain: Domain, addressInput: unknown) => {
     if (!canSeeDomain(actor, domain.id)) throw new NotFoundError('domain-not-found', 'Domain not found');
     const address = typeof addressInput === 'string' && addressInput.length <= 320 ? addressInput.trim().toLowerCase() : '';
-    const account = address ? await store.findAccountByLogin(address) : null;
+    const account = address ? await stores.accounts.findAccountByLogin(address) : null;
     if (!account || account.kind !== 'mailbox' || account.domainId !== domain.id) {
       throw new NotFoundError('mailbox-not-found', 'Mailbox not found');
     }
@@ -76,16 +76,17 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       const name = parseDisplayName(input.name);
       const domain = resolved?.name === domainName && canSeeDomain(actor, resolved.id) ? resolved : await domains.requireDomain(actor, domainName);
       const { password, generated } = await choosePassword(input, { localPart, domain: domainName }, 'password');
-      if (await store.findAccountByLogin(address)) {
+      if (await stores.accounts.findAccountByLogin(address)) {
         throw new ConflictError('login-taken', `${address} is already in use`);
       }
       const hash = await hasher.hash(password);
-      const mailbox = await store
-        .insertAccount({ kind: 'mailbox', domainId: domain.id, login: address, localPart, name, guid: null, passwordHash: hash, now: clock.now() })
+      const entry = audit.entry(actor, 'mailbox.create', address, ip);
+      const mailbox = await stores.accounts
+        .insertAccount({ kind: 'mailbox', domainId: domain.id, login: address, localPart, name, guid: null, passwordHash: hash, now: clock.now() }, entry)
         .catch((err: unknown) => {
           throw err instanceof ConflictError ? new ConflictError('login-taken', `${address} is already in use`, { cause: err }) : err;
         });
-      await audit.record(actor, 'mailbox.create', address, ip);
+      audit.logged(entry);
       return { mailbox, password: generated ? password : null };
     },
 
@@ -94,7 +95,7 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
       const search = typeof query.search === 'string' ? query.search.trim().toLowerCase().slice(0, 320) : '';
       const requested = Number(query.page);
       const page = Number.isInteger(requested) && requested > 0 && requested < 1e6 ? requested : 1;
-      const { items, total } = await store.listAccounts(domain.id, 'mailbox', {
+      const { items, total } = await stores.accounts.listAccounts(domain.id, 'mailbox', {
         search,
         limit: MAILBOX_PAGE_SIZE,
         offset: (page - 1) * MAILBOX_PAGE_SIZE,
@@ -103,7 +104,7 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
     },
 
     async getOwnMailbox(actor) {
-      const mailbox = await store.findAccountById(actor.id);
+      const mailbox = await stores.accounts.findAccountById(actor.id);
       if (!mailbox || mailbox.kind !== 'mailbox') throw new NotFoundError('mailbox-not-found', 'Mailbox not found');
       return mailbox;
     },
@@ -129,15 +130,17 @@ export function createMailboxService(deps: MailboxDeps): MailboxService {
 
     async setDisabled(actor, domain, addressInput, disabled, ip = null) {
       const mailbox = await getMailbox(actor, domain, addressInput);
-      await writeDisabled(deps, mailbox, disabled);
-      await audit.record(actor, disabled ? 'mailbox.disable' : 'mailbox.enable', mailbox.login, ip);
+      const entry = audit.entry(actor, disabled ? 'mailbox.disable' : 'mailbox.enable', mailbox.login, ip);
+      await writeDisabled(deps, mailbox, disabled, entry);
+      audit.logged(entry);
       return { ...mailbox, disabled };
     },
 
     async deleteMailbox(actor, domain, addressInput, ip = null) {
       const mailbox = await getMailbox(actor, domain, addressInput);
-      await removeAccount(deps, mailbox);
-      await audit.record(actor, 'mailbox.delete', mailbox.login, ip);
+      const entry = audit.entry(actor, 'mailbox.delete', mailbox.login, ip);
+      await removeAccount(deps, mailbox, entry);
+      audit.logged(entry);
       return mailbox;
     },
   };

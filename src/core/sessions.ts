@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { stillIn } from './account-state.js';
 import type { Actor } from './actors.js';
-import type { Clock, SessionOwner, SessionRow, Store } from './ports.js';
+import type { SecondFactorCheck } from './second-factor-check.js';
+import type { Clock, SessionOwner, SessionRow, Stores } from './ports.js';
 
 /** What a web session records of its owner at login. */
 export interface SessionClaim {
@@ -44,7 +46,19 @@ export interface SessionService {
   passwordIsRecent(claim: SessionClaim): boolean;
 }
 
-export function createSessionService({ store, clock, maxHours, requireAdminSecondFactor = false }: { store: Store; clock: Clock; maxHours: number; requireAdminSecondFactor?: boolean }): SessionService {
+export function createSessionService({
+  stores,
+  secondFactors,
+  clock,
+  maxHours,
+  requireAdminSecondFactor = false,
+}: {
+  stores: Pick<Stores, 'accounts' | 'admins' | 'sessions' | 'settings'>;
+  secondFactors: Pick<SecondFactorCheck, 'has'>;
+  clock: Clock;
+  maxHours: number;
+  requireAdminSecondFactor?: boolean;
+}): SessionService {
   const maxAgeSeconds = maxHours * 3600;
   return {
     maxAgeSeconds,
@@ -53,25 +67,25 @@ export function createSessionService({ store, clock, maxHours, requireAdminSecon
       const [kind, idText] = owner.split(':');
       const id = Number(idText);
       if (kind === 'admin') {
-        const admin = await store.findAdminById(id);
-        if (!admin || admin.disabled || admin.passwordVersion !== pwv) return null;
+        const admin = await stores.admins.findAdminById(id);
+        if (!admin || !stillIn({ kind: 'admin', admin }, pwv)) return null;
         // A passkey is a second factor too: an admin who added only one is not sent back.
-        const mustAddSecondFactor = requireAdminSecondFactor && !(await store.hasSecondFactor(`admin:${id}`));
+        const mustAddSecondFactor = requireAdminSecondFactor && !(await secondFactors.has(`admin:${id}`));
         return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword, mustAddSecondFactor };
       }
       if (kind === 'mailbox') {
-        const account = await store.findAccountById(id);
-        if (!account || account.kind !== 'mailbox' || account.passwordVersion !== pwv || account.disabled || !account.domainVerified) return null;
+        const account = await stores.accounts.findAccountById(id);
+        if (!account || !stillIn({ kind: 'mailbox', account }, pwv)) return null;
         return { kind: 'mailbox', id, login: account.login };
       }
       return null;
     },
     passwordIsRecent: (claim) => (claim.passwordAt ?? 0) + RECENT_PASSWORD_SECONDS > clock.now(),
-    get: (key) => store.getSession(key, clock.now()),
-    set: (key, owner, data, expiresAt) => store.setSession(key, owner, data, expiresAt),
-    touch: (key, expiresAt) => store.touchSession(key, expiresAt),
-    destroy: (key) => store.destroySession(key),
-    prune: () => store.pruneSessions(clock.now()),
-    cookieSecret: () => store.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64')),
+    get: (key) => stores.sessions.getSession(key, clock.now()),
+    set: (key, owner, data, expiresAt) => stores.sessions.setSession(key, owner, data, expiresAt),
+    touch: (key, expiresAt) => stores.sessions.touchSession(key, expiresAt),
+    destroy: (key) => stores.sessions.destroySession(key),
+    prune: () => stores.sessions.pruneSessions(clock.now()),
+    cookieSecret: () => stores.settings.getOrCreateSetting('session-secret', () => randomBytes(32).toString('base64')),
   };
 }

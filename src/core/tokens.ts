@@ -4,7 +4,7 @@ import { parseDisplayName } from './addresses.js';
 import type { Audit } from './audit.js';
 import { NotFoundError } from './errors.js';
 import { tokenDigest as digest } from './logins.js';
-import type { ApiToken, Clock, Store } from './ports.js';
+import type { ApiToken, Clock, Stores } from './ports.js';
 
 const TOKEN_PREFIX = 'mp_';
 
@@ -15,30 +15,32 @@ export interface TokenService {
   revokeToken(actor: Actor, id: unknown, ip?: string | null): Promise<ApiToken>;
 }
 
-export function createTokenService({ store, clock, audit }: { store: Store; clock: Clock; audit: Audit }): TokenService {
+export function createTokenService({ stores, clock, audit }: { stores: Pick<Stores, 'admins' | 'tokens'>; clock: Clock; audit: Audit }): TokenService {
   return {
     async createToken(actor, input, ip = null) {
       const name = parseDisplayName(input.name, 'name', { required: true });
-      let adminId: number;
+      let owner: { id: number; username: string };
       if (input.adminUsername !== undefined) {
         if (!isSuper(actor)) throw new NotFoundError('admin-not-found', 'Admin not found');
-        const admin = typeof input.adminUsername === 'string' ? await store.findAdminByUsername(input.adminUsername.trim().toLowerCase()) : null;
+        const admin = typeof input.adminUsername === 'string' ? await stores.admins.findAdminByUsername(input.adminUsername.trim().toLowerCase()) : null;
         if (!admin) throw new NotFoundError('admin-not-found', 'Admin not found');
-        adminId = admin.id;
+        owner = admin;
       } else if (actor.kind === 'admin') {
-        adminId = actor.id;
+        owner = actor;
       } else {
         throw new NotFoundError('admin-not-found', 'Admin not found');
       }
       const plaintext = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-      const token = await store.insertToken({ adminId, name, prefix: plaintext.slice(0, 10), tokenHash: digest(plaintext), now: clock.now() });
-      await audit.record(actor, 'token.create', `${token.adminUsername}/${name}`, ip, token.prefix);
+      const prefix = plaintext.slice(0, 10);
+      const entry = audit.entry(actor, 'token.create', `${owner.username}/${name}`, ip, prefix);
+      const token = await stores.tokens.insertToken({ adminId: owner.id, name, prefix, tokenHash: digest(plaintext), now: clock.now() }, entry);
+      audit.logged(entry);
       return { token, plaintext };
     },
 
     async listTokens(actor) {
-      if (isSuper(actor)) return store.listTokens();
-      return actor.kind === 'admin' ? store.listTokens(actor.id) : [];
+      if (isSuper(actor)) return stores.tokens.listTokens();
+      return actor.kind === 'admin' ? stores.tokens.listTokens(actor.id) : [];
     },
 
     async revokeToken(actor, idInput, ip = null) {
@@ -46,8 +48,9 @@ export function createTokenService({ store, clock, audit }: { store: Store; cloc
       const tokens = Number.isInteger(id) ? await this.listTokens(actor) : [];
       const token = tokens.find((t) => t.id === id);
       if (!token) throw new NotFoundError('token-not-found', 'Token not found');
-      await store.revokeToken(id, clock.now());
-      await audit.record(actor, 'token.revoke', `${token.adminUsername}/${token.name}`, ip, token.prefix);
+      const entry = audit.entry(actor, 'token.revoke', `${token.adminUsername}/${token.name}`, ip, token.prefix);
+      // A token revoked already stays so, and nothing is written.
+      if (await stores.tokens.revokeToken(id, clock.now(), entry)) audit.logged(entry);
       return token;
     },
   };

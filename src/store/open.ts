@@ -1,33 +1,29 @@
 import type pg from 'pg';
 import type { Config } from '../config.js';
-import type { Store } from '../core/ports.js';
-import type { SendLimitStore } from '../core/ports/send-limits.js';
+import type { Stores } from '../core/ports.js';
 import type { StoredLimitCounters } from './limit-counters.js';
 import { createPool, migrate } from './postgres/db.js';
 import { createPostgresLimitCounters } from './postgres/limit-counters.js';
-import { createPostgresStore } from './postgres/pg-store.js';
-import { createPostgresSendLimits } from './postgres/send-limits.js';
+import { createPostgresStores } from './postgres/stores.js';
 import { openSealer, sealSecrets } from './sealed-secrets.js';
 import { openDatabase, type Db } from './sqlite/db.js';
 import { createSqliteLimitCounters } from './sqlite/limit-counters.js';
-import { createSqliteSendLimits } from './sqlite/send-limits.js';
-import { createSqliteStore } from './sqlite/sqlite-store.js';
+import { createSqliteStores } from './sqlite/stores.js';
 
 export interface OpenedStore {
-  /** With its secrets sealed at rest (sealed-secrets.ts). */
-  store: Store;
+  /** Every port, with their secrets sealed at rest (sealed-secrets.ts). */
+  stores: Stores;
   counters: StoredLimitCounters;
-  sendLimits: SendLimitStore;
   /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
   db: Db | null;
-  /** The SQLite connection that writes web sessions (see createSqliteStore; null on PostgreSQL). */
+  /** The SQLite connection that writes web sessions and sending counts (see createSqliteStores; null on PostgreSQL). */
   sessionsDb: Db | null;
   pool: pg.Pool | null;
   end(): Promise<void>;
 }
 
-/** The store over its key file: a missing or wrong key closes what was opened and throws. */
-async function sealed(plain: Store, keyFile: string, closeOnError: () => unknown): Promise<Store> {
+/** The ports over their key file: a missing or wrong key closes what was opened and throws. */
+async function sealed(plain: Stores, keyFile: string, closeOnError: () => unknown): Promise<Stores> {
   try {
     return sealSecrets(plain, await openSealer(plain, keyFile));
   } catch (err) {
@@ -40,12 +36,11 @@ async function sealed(plain: Store, keyFile: string, closeOnError: () => unknown
 export async function openStore(config: Config): Promise<OpenedStore> {
   if (!config.database) {
     const db = openDatabase(config.dbFile);
-    const sessions = openDatabase(config.dbFile, { migrate: false, synchronous: 'NORMAL' });
-    const plain = createSqliteStore(db, { sessions });
-    const store = await sealed(plain, config.secretKeyFile, () => plain.close());
-    // Sending counts are written on the sessions' connection (synchronous=NORMAL): one per recipient is not worth an fsync.
-    const sendLimits = createSqliteSendLimits(db, sessions);
-    return { store, counters: createSqliteLimitCounters(config.dbFile), sendLimits, db, sessionsDb: sessions, pool: null, end: async () => store.close() };
+    // Web sessions and sending counts are written on a connection with synchronous=NORMAL: not worth an fsync each.
+    const relaxed = openDatabase(config.dbFile, { migrate: false, synchronous: 'NORMAL' });
+    const plain = createSqliteStores(db, { relaxed });
+    const stores = await sealed(plain, config.secretKeyFile, () => plain.database.close());
+    return { stores, counters: createSqliteLimitCounters(config.dbFile), db, sessionsDb: relaxed, pool: null, end: async () => stores.database.close() };
   }
   const pool = createPool(config.database.url, config.database.poolSize);
   try {
@@ -55,6 +50,6 @@ export async function openStore(config: Config): Promise<OpenedStore> {
     const why = (err as { code?: string }).code ?? (err as Error).message;
     throw new Error(`DATABASE_URL: cannot open the database (${why})`, { cause: err });
   }
-  const store = await sealed(createPostgresStore(pool), config.secretKeyFile, () => pool.end());
-  return { store, counters: createPostgresLimitCounters(pool), sendLimits: createPostgresSendLimits(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
+  const stores = await sealed(createPostgresStores(pool), config.secretKeyFile, () => pool.end());
+  return { stores, counters: createPostgresLimitCounters(pool), db: null, sessionsDb: null, pool, end: () => pool.end() };
 }

@@ -1,4 +1,4 @@
-import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, SessionOwner } from '../core/ports.js';
+import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, LoginHistoryRow, Passkey, SessionOwner } from '../core/ports.js';
 
 // Rows as both stores read them (the same columns on SQLite and PostgreSQL), and what they become.
 
@@ -153,3 +153,49 @@ export interface DkimRow {
 }
 
 export const toDkim = (r: DkimRow): DkimKey => ({ domainId: r.domain_id, selector: r.selector, algorithm: r.algorithm, privateKey: r.private_key, publicKey: r.public_key, createdAt: r.created_at });
+
+export interface HistoryRow {
+  account_id: number;
+  day: number;
+  protocol: string;
+  mechanism: string;
+  result: LoginHistoryRow['result'];
+  ip: string;
+  client: string;
+  first_at: number;
+  last_at: number;
+  count: number;
+}
+
+export const toHistory = (r: HistoryRow): LoginHistoryRow => ({
+  accountId: r.account_id,
+  day: r.day,
+  protocol: r.protocol,
+  mechanism: r.mechanism,
+  result: r.result,
+  ip: r.ip,
+  client: r.client,
+  firstAt: r.first_at,
+  lastAt: r.last_at,
+  count: r.count,
+});
+
+export interface PasskeyRow {
+  id: string;
+  owner: SessionOwner;
+  public_key: Buffer;
+  counter: number;
+  transports: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export const toPasskey = (r: PasskeyRow): Passkey => ({
+  id: r.id,
+  owner: r.owner,
+  publicKey: new Uint8Array(r.public_key),
+  counter: r.counter,
+  transports: r.transports ? r.transports.split(',') : [],
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});

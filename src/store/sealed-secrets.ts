@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fchmodSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { Store } from '../core/ports.js';
+import type { Database, SettingStore, Stores } from '../core/ports.js';
 
 /**
  * Issue 29: the secrets the database holds (the TOTP secrets, the DKIM private keys, the keys of
@@ -101,8 +101,8 @@ export function assertKeyOpens(check: string | null, keyFile: string) {
  * secrets yet) and checked against the database's check value, then secrets still stored in the
  * clear (a database of an earlier version) are sealed in place.
  */
-export async function openSealer(store: Store, keyFile: string): Promise<Sealer> {
-  const check = await store.readSetting(KEY_CHECK);
+export async function openSealer({ settings, database }: { settings: SettingStore; database: Database }, keyFile: string): Promise<Sealer> {
+  const check = await settings.readSetting(KEY_CHECK);
   const key = readSecretKey(keyFile, check === null);
   if (!key) {
     throw new SecretKeyError(
@@ -110,33 +110,42 @@ export async function openSealer(store: Store, keyFile: string): Promise<Sealer>
     );
   }
   const sealer = createSealer(key);
-  const stored = check ?? (await store.getOrCreateSetting(KEY_CHECK, () => sealer.seal(KEY_CHECK_TEXT, KEY_CHECK)));
+  const stored = check ?? (await settings.getOrCreateSetting(KEY_CHECK, () => sealer.seal(KEY_CHECK_TEXT, KEY_CHECK)));
   if (!opensCheck(sealer, stored)) {
     throw new SecretKeyError(`SECRET_KEY_FILE: the key at ${path.resolve(keyFile)} does not open this database's secrets (another installation's key?)`);
   }
   // rewriteSecrets names each row as `contexts` binds it: `<kind>:<where>`.
-  await store.rewriteSecrets((kind, where, value) => (isSealed(value) || (kind === 'setting' && where === KEY_CHECK) ? null : sealer.seal(value, `${kind}:${where}`)));
+  await database.rewriteSecrets((kind, where, value) => (isSealed(value) || (kind === 'setting' && where === KEY_CHECK) ? null : sealer.seal(value, `${kind}:${where}`)));
   return sealer;
 }
 
 /**
- * The store with its secrets sealed on the way in and opened on the way out: the use cases see
+ * The ports that hold secrets, sealed on the way in and opened on the way out: the use cases see
  * plain values, the database holds sealed ones. One decorator for both stores.
  */
-export function sealSecrets(store: Store, sealer: Sealer): Store {
+export function sealSecrets(stores: Stores, sealer: Sealer): Stores {
+  const { settings, secondFactors, dkimKeys } = stores;
   return {
-    ...store,
-    getOrCreateSetting: async (key, create) => sealer.open(await store.getOrCreateSetting(key, () => sealer.seal(create(), contexts.setting(key))), contexts.setting(key)),
-    readSetting: async (key) => {
-      const value = await store.readSetting(key);
-      return value === null ? null : sealer.open(value, contexts.setting(key));
+    ...stores,
+    settings: {
+      getOrCreateSetting: async (key, create) => sealer.open(await settings.getOrCreateSetting(key, () => sealer.seal(create(), contexts.setting(key))), contexts.setting(key)),
+      readSetting: async (key) => {
+        const value = await settings.readSetting(key);
+        return value === null ? null : sealer.open(value, contexts.setting(key));
+      },
     },
-    addTotp: (owner, secret, ...rest) => store.addTotp(owner, sealer.seal(secret, contexts.totp(owner)), ...rest),
-    getSecondFactors: async (owner) => {
-      const factors = await store.getSecondFactors(owner);
-      return factors.totp ? { ...factors, totp: { ...factors.totp, secret: sealer.open(factors.totp.secret, contexts.totp(owner)) } } : factors;
+    secondFactors: {
+      ...secondFactors,
+      addTotp: (owner, secret, ...rest) => secondFactors.addTotp(owner, sealer.seal(secret, contexts.totp(owner)), ...rest),
+      getSecondFactors: async (owner) => {
+        const factors = await secondFactors.getSecondFactors(owner);
+        return factors.totp ? { ...factors, totp: { ...factors.totp, secret: sealer.open(factors.totp.secret, contexts.totp(owner)) } } : factors;
+      },
     },
-    insertDkimKeys: (keys, audit) => store.insertDkimKeys(keys.map((k) => ({ ...k, privateKey: sealer.seal(k.privateKey, contexts.dkim(k.domainId, k.selector)) })), audit),
-    listDkimKeys: async (domainId) => (await store.listDkimKeys(domainId)).map((k) => ({ ...k, privateKey: sealer.open(k.privateKey, contexts.dkim(k.domainId, k.selector)) })),
+    dkimKeys: {
+      ...dkimKeys,
+      insertDkimKeys: (keys, audit) => dkimKeys.insertDkimKeys(keys.map((k) => ({ ...k, privateKey: sealer.seal(k.privateKey, contexts.dkim(k.domainId, k.selector)) })), audit),
+      listDkimKeys: async (domainId) => (await dkimKeys.listDkimKeys(domainId)).map((k) => ({ ...k, privateKey: sealer.open(k.privateKey, contexts.dkim(k.domainId, k.selector)) })),
+    },
   };
 }

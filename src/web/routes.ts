@@ -1,6 +1,5 @@
 import express, { Router } from 'express';
 import type { Services } from '../services.js';
-import { adminLogin, adminLogout, showAdminLogin } from './handlers/admin-auth.js';
 import { generateAdminPassword, showAdminAccount, updateAdminPassword } from './handlers/admin-account.js';
 import { mobileconfig, mobileconfigWithAppPassword } from './handlers/autoconfig.js';
 import {
@@ -44,7 +43,8 @@ import {
   showNewMailbox,
   updateMailboxPassword,
 } from './handlers/admin-mailboxes.js';
-import { generateOwnPassword, login, logout, showAccount, showLogin, updatePassword } from './handlers/user.js';
+import { login, logout, showLogin } from './handlers/login.js';
+import { generateOwnPassword, showAccount, updatePassword } from './handlers/user.js';
 import { requireAdmin, requireMailbox, requireRecentPassword, requireSuperAdmin } from './middleware/auth.js';
 import { resolveDomain } from './middleware/domain.js';
 
@@ -59,13 +59,13 @@ export function panelRoutes(svc: Services): Router {
   const C = '/admin/domains/:domain/credentials';
 
   r.get('/', (_req, res) => res.redirect(303, '/login'));
-  r.get('/login', showLogin);
-  r.post('/login', login(svc));
+  r.get('/login', showLogin('account'));
+  r.post('/login', login(svc, 'account'));
   r.get('/login/second-factor', showSecondStep(svc, 'account'));
   r.post('/login/second-factor', secondStep(svc, 'account'));
   r.post('/login/second-factor/passkey/options', passkeyStepOptions(svc, 'account'));
   r.post('/login/second-factor/passkey', json, passkeyStep(svc, 'account'));
-  r.post('/logout', logout);
+  r.post('/logout', logout('account'));
   r.get('/account', requireMailbox, showAccount(svc));
   r.post('/account', requireMailbox, updatePassword(svc));
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
@@ -83,13 +83,13 @@ export function panelRoutes(svc: Services): Router {
   r.post('/account/security/app-passwords/:id/revoke', requireMailbox, revokeAppPassword(svc));
 
   r.get('/admin', (_req, res) => res.redirect(303, '/admin/domains'));
-  r.get('/admin/login', showAdminLogin);
-  r.post('/admin/login', adminLogin(svc));
+  r.get('/admin/login', showLogin('admin'));
+  r.post('/admin/login', login(svc, 'admin'));
   r.get('/admin/login/second-factor', showSecondStep(svc, 'admin'));
   r.post('/admin/login/second-factor', secondStep(svc, 'admin'));
   r.post('/admin/login/second-factor/passkey/options', passkeyStepOptions(svc, 'admin'));
   r.post('/admin/login/second-factor/passkey', json, passkeyStep(svc, 'admin'));
-  r.post('/admin/logout', adminLogout);
+  r.post('/admin/logout', logout('admin'));
   r.get('/admin/account', requireAdmin, showAdminAccount(svc));
   r.post('/admin/account', requireAdmin, updateAdminPassword(svc));
   r.post('/admin/account/generate', requireAdmin, generateAdminPassword(svc));

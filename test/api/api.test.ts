@@ -80,7 +80,7 @@ describe('authentication and limits', () => {
     const res = await api.put(`/domains/${domain}/mailboxes/${address}/password`).type('form').send({ password: 'Kv7#pLq2!wZr-form' });
     assert.equal(res.status, 415);
     assert.deepEqual(res.body, { success: false, message: 'Content-Type must be application/json.' });
-    assert.equal((await server.adapters.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
+    assert.equal((await server.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
   });
 
   test('an unknown API route → 404 in the error shape', async () => {
@@ -104,7 +104,7 @@ describe('credentials', () => {
     assert.deepEqual(Object.keys(password_strength).sort(), [...STRENGTH_KEYS].sort());
     assert.equal(password_strength.meets_policy, true);
     assert.equal(synced, true);
-    const stored = await server.adapters.store.findCredentialByGuid(credential.guid);
+    const stored = await server.adapters.stores.accounts.findCredentialByGuid(credential.guid);
     assert.equal(await hasher.verify(stored!.passwordHash, password), true);
     const list = await api.get(`/domains/${domain}/credentials`);
     assert.ok(list.body.data.credentials.some((c: { guid: string }) => c.guid === credential.guid));
@@ -129,7 +129,7 @@ describe('credentials', () => {
     assert.equal(res.body.message, 'Password reset successfully.');
     assert.deepEqual(Object.keys(res.body.data).sort(), ['credential', 'password', 'password_strength', 'synced']);
     assert.notEqual(res.body.data.password, created.password);
-    const stored = await server.adapters.store.findCredentialByGuid(created.credential.guid);
+    const stored = await server.adapters.stores.accounts.findCredentialByGuid(created.credential.guid);
     assert.equal(await hasher.verify(stored!.passwordHash, res.body.data.password), true);
     assert.equal(await hasher.verify(stored!.passwordHash, created.password), false);
   });
@@ -184,7 +184,7 @@ describe('domain scoping', () => {
     const hidden = await client.delete(`/domains/${a.name}/credentials/${inForeign.guid}`);
     assert.equal(hidden.status, 404);
     assert.deepEqual(hidden.body, { success: false, message: 'Credential not found' });
-    assert.ok(await server.adapters.store.findCredentialByGuid(inForeign.guid!));
+    assert.ok(await server.adapters.stores.accounts.findCredentialByGuid(inForeign.guid!));
   });
 
   test('an unverified domain → 409 Domain is not verified', async () => {
@@ -216,7 +216,7 @@ describe('mailboxes', () => {
     assert.equal(res.body.data.password, undefined);
     assert.equal(res.body.data.synced, true);
     assert.equal(res.body.data.mailbox.address, address);
-    assert.equal(await hasher.verify((await server.adapters.store.findAccountById(mailbox.id))!.passwordHash, given), true);
+    assert.equal(await hasher.verify((await server.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordHash, given), true);
     const gen = await api.put(`/domains/${domain}/mailboxes/${address}/password`);
     assert.equal(gen.status, 200);
     assert.equal(gen.body.data.password.length, 20);

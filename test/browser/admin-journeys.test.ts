@@ -35,7 +35,7 @@ async function adminJourney({ viaForm = false } = {}) {
 
 const clipboard = (page: Page) => page.evaluate(() => navigator.clipboard.readText());
 const verifies = async (login: string, password: string) => {
-  const account = await server.adapters.store.findAccountByLogin(login);
+  const account = await server.adapters.stores.accounts.findAccountByLogin(login);
   return !!account && (await server.adapters.hasher.verify(account.passwordHash, password));
 };
 
@@ -174,12 +174,12 @@ describe('an admin in the browser', () => {
     await page.getByRole('link', { name: `Back to ${domain}` }).click();
     await page.getByRole('link', { name: 'Delete WordPress' }).click();
     await page.getByText('This cannot be undone').waitFor();
-    assert.ok(await server.adapters.store.findAccountByLogin(username), 'nothing is deleted before the confirmation');
+    assert.ok(await server.adapters.stores.accounts.findAccountByLogin(username), 'nothing is deleted before the confirmation');
     await page.getByRole('button', { name: 'Delete credential' }).click();
     await page.waitForURL(`**/admin/domains/${domain}`);
     await page.getByRole('status').getByText(`Credential WordPress (${username}) deleted.`).waitFor();
     await page.getByText('No SMTP credentials yet.').waitFor();
-    assert.equal(await server.adapters.store.findAccountByLogin(username), null);
+    assert.equal(await server.adapters.stores.accounts.findAccountByLogin(username), null);
     assert.deepEqual(j.problems, []);
   });
 

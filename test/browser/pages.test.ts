@@ -38,13 +38,13 @@ before(async () => {
   for (const local of ['info', 'sales']) await aMailbox(server.services, { domain, local });
   const { credential } = await server.services.credentials.createCredential(cliActor, await server.services.domains.requireDomain(cliActor, domain), 'WordPress');
   credentialGuid = credential.guid!;
-  await server.adapters.store.appendAudit({ at: server.services.clock.now(), actor: 'test', action: 'login.success', target: mailbox.address, ip: '192.0.2.1' });
+  await server.adapters.stores.audit.appendAudit({ at: server.services.clock.now(), actor: 'test', action: 'login.success', target: mailbox.address, ip: '192.0.2.1' });
   // A login history with a success and a refusal, so that its table is checked too.
   const now = server.services.clock.now();
   const history = (['ok', 'bad-password'] as const).map((result, i) => ({
     accountId: mailbox.mailbox.id, day: Math.floor(now / 86_400), protocol: 'smtp', mechanism: 'PLAIN', result, ip: `192.0.2.${i + 1}`, client: 'TLSv1.3', firstAt: now - 60, lastAt: now - i, count: 2,
   }));
-  await server.adapters.store.applyLoginBatch({ logins: [], rehashes: [], audit: [], history });
+  await server.adapters.stores.loginHistory.applyLoginBatch({ logins: [], rehashes: [], audit: [], history });
 });
 after(async () => {
   await Promise.all(journeys.map((j) => j.close()));

@@ -62,9 +62,9 @@ test('a mailbox owner adds a passkey (10 recovery codes once), then logs in with
   assert.deepEqual(j.problems, []);
 
   await server.adapters.batcher.flush();
-  const history = await server.adapters.store.listLoginHistory(box.mailbox.id, 20);
+  const history = await server.adapters.stores.loginHistory.listLoginHistory(box.mailbox.id, 20);
   assert.ok(history.some((h) => h.mechanism === 'passkey' && h.result === 'ok'), JSON.stringify(history));
-  const [passkey] = await server.adapters.store.listPasskeys(`mailbox:${box.mailbox.id}`);
+  const [passkey] = await server.adapters.stores.secondFactors.listPasskeys(`mailbox:${box.mailbox.id}`);
   assert.ok(passkey!.counter > 0 || passkey!.lastUsedAt !== null);
 
   // Another browser with an authenticator of its own (a different key) gets past the password, not the second step.

@@ -82,7 +82,7 @@ describe('a mailbox owner changes its password in the browser', () => {
     assert.equal(await field.getAttribute('aria-describedby'), 'current_password-errors');
     assert.match(await page.locator('#current_password-errors').innerText(), /Is not correct\./);
     assert.equal(new URL(page.url()).pathname, '/account');
-    assert.equal((await server.adapters.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
+    assert.equal((await server.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
     assert.deepEqual(j.problems, []);
   });
 

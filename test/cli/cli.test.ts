@@ -10,7 +10,7 @@ import { openStore } from '../../src/store/open.js';
 import { strongPassword } from '../helpers/builders.js';
 import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { createSqliteAccounts } from '../../src/store/sqlite/accounts.js';
 
 const { dir, cleanup } = tempDataDir();
 after(cleanup);
@@ -19,9 +19,9 @@ const D = ['--data-dir', dir];
 const JO_PASSWORD = strongPassword('D');
 
 async function hashOf(address: string) {
-  const { store, counters, end } = await openStore(testConfig(dir));
+  const { stores, counters, end } = await openStore(testConfig(dir));
   try {
-    return (await store.findAccountByLogin(address))?.passwordHash ?? null;
+    return (await stores.accounts.findAccountByLogin(address))?.passwordHash ?? null;
   } finally {
     await counters.close();
     await end();
@@ -143,8 +143,8 @@ describe('commands', () => {
     }
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(file));
-    const copy = createSqliteStore(openDatabase(file, { readonly: true }));
-    assert.ok(await copy.findAccountByLogin('jo@cli.example'));
+    const copy = openDatabase(file, { readonly: true });
+    assert.ok(await createSqliteAccounts(copy).findAccountByLogin('jo@cli.example'));
     copy.close();
     assert.equal((await runCli(['backup', file, ...D])).code, 1);
   });

@@ -177,7 +177,7 @@ describe('mailpass import', () => {
     assert.match(ann.text, /MD5-CRYPT, weak<\/span> imported; becomes argon2id at the next login/);
     assert.match(ann.text, /Ann, from CSV/);
     assert.ok(!ann.text.includes(md5.hash.slice(12)), 'the hash is not on the page');
-    const bob = await server.adapters.store.findAccountByLogin('bob@csv.test');
+    const bob = await server.adapters.stores.accounts.findAccountByLogin('bob@csv.test');
     assert.equal(bob!.disabled, true, 'active 0 is a disabled mailbox');
   });
 

@@ -7,7 +7,7 @@ import { createAuthCache } from '../../src/core/auth-cache.js';
 import { openServices, type Opened } from '../../src/compose.js';
 import type { Services } from '../../src/services.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
-import { COUNT_ACCOUNTS_SQL, LIST_ACCOUNTS_SQL } from '../../src/store/sqlite/sqlite-store.js';
+import { COUNT_ACCOUNTS_SQL, LIST_ACCOUNTS_SQL } from '../../src/store/sqlite/accounts.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
 import { runCliProcess } from '../helpers/cli-process.js';
 import { silentLog, tempDataDir, testConfig } from '../helpers/env.js';
@@ -110,18 +110,18 @@ describe('re-hash on login', () => {
     const { address, password, mailbox } = await aMailbox(svc, { domain });
     const old = await argon2.hash(password, { type: argon2.argon2id, memoryCost: 2048, timeCost: 2, parallelism: 1 });
     assert.match(old, /m=2048,p=1,t=2/);
-    const version = (await opened.adapters.store.setPasswordAndEndSessions(mailbox.id, old, 0))!;
+    const version = (await opened.adapters.stores.accounts.setPasswordAndEndSessions(mailbox.id, old, 0, undefined, { at: 0, actor: 'test', action: 'password.reset', target: mailbox.login, ip: null }))!;
     assert.equal((await login(address, password)).ok, true);
     const deadline = Date.now() + 5000;
     let stored = old;
     while (stored === old && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
       await opened.adapters.batcher.flush();
-      stored = (await opened.adapters.store.findAccountById(mailbox.id))!.passwordHash;
+      stored = (await opened.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordHash;
     }
     assert.match(stored, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
     assert.equal(await opened.adapters.hasher.verify(stored, password), true);
-    assert.equal((await opened.adapters.store.findAccountById(mailbox.id))!.passwordVersion, version);
+    assert.equal((await opened.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordVersion, version);
     assert.equal((await login(address, password)).ok, true);
   });
 });

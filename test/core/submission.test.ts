@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAlerts } from '../../src/core/alerts.js';
 import { createAudit } from '../../src/core/audit.js';
-import type { MessageSpool, Relay, RelayVerdict, Store } from '../../src/core/ports.js';
+import type { MessageSpool, Relay, RelayVerdict, Stores } from '../../src/core/ports.js';
 import { createSendLimits } from '../../src/core/send-limits.js';
 import { createSubmission, RelayRefused, SubmissionRefused, type Sender } from '../../src/core/submission.js';
 import { openStore, type OpenedStore } from '../../src/store/open.js';
@@ -46,14 +46,14 @@ async function* lines(text: string) {
 describe('the submission use case', () => {
   const { dir, cleanup } = tempDataDir();
   let opened: OpenedStore;
-  let store: Store;
+  let stores: Stores;
   const clock = { t: 1_800_000_000, now() { return this.t; } };
   let sender: Sender;
   before(async () => {
     opened = await openStore(testConfig(dir));
-    store = opened.store;
-    const domain = await store.insertDomain('use.test', true, clock.t);
-    const account = await store.insertAccount({ kind: 'mailbox', domainId: domain.id, login: 'ann@use.test', localPart: 'ann', name: '', guid: null, passwordHash: hash, now: clock.t });
+    stores = opened.stores;
+    const domain = await stores.domains.insertDomain('use.test', true, clock.t, { at: clock.t, actor: 'test', action: 'domain.create', target: 'use.test', ip: null });
+    const account = await stores.accounts.insertAccount({ kind: 'mailbox', domainId: domain.id, login: 'ann@use.test', localPart: 'ann', name: '', guid: null, passwordHash: hash, now: clock.t }, { at: clock.t, actor: 'test', action: 'mailbox.create', target: 'ann@use.test', ip: null });
     sender = { accountId: account.id, login: account.login, kind: 'mailbox', domainName: 'use.test' };
   });
   after(async () => {
@@ -63,15 +63,15 @@ describe('the submission use case', () => {
   });
 
   const build = () => {
-    const audit = createAudit({ store, clock, log: silentLog });
-    const alerts = createAlerts({ store, clock, log: silentLog, mailer: null });
-    const limits = createSendLimits({ store: opened.sendLimits, clock, audit, alerts, log: silentLog, defaults: { perHour: 2, perDay: 3, maxRecipients: 0 }, adminsOf: async () => [] });
+    const audit = createAudit({ stores, clock, log: silentLog });
+    const alerts = createAlerts({ stores, clock, log: silentLog, mailer: null });
+    const limits = createSendLimits({ store: stores.sendLimits, clock, audit, alerts, log: silentLog, defaults: { perHour: 2, perDay: 3, maxRecipients: 0 }, adminsOf: async () => [] });
     const { relay, sent } = recordingRelay();
     const spool: MessageSpool = { dir, ready: async () => {}, accept: async () => assert.fail('no relay: the spool was used') };
     const submission = createSubmission({ relay, spool, limits, signerFor: async () => null, clock, log: silentLog, maxMessageBytes: 100_000, hostname: 'mail.test', traceClientIp: false });
     return { submission, sent, limits };
   };
-  const reachedEntries = async () => (await store.listAudit({ limit: 100, offset: 0 })).items.filter((e) => e.action === 'send-limit.reached').map((e) => e.detail);
+  const reachedEntries = async () => (await stores.audit.listAudit({ limit: 100, offset: 0 })).items.filter((e) => e.action === 'send-limit.reached').map((e) => e.detail);
 
   test('the hour and the day roll over with the clock; each window is told once', async () => {
     const { submission, sent } = build();
@@ -115,7 +115,7 @@ describe('the submission use case', () => {
     await s.rcptTo('b@example.org');
     s.close(); // the session ends before its data
     // Given back in the background (never delaying a reply): wait for the count to settle.
-    const counted = async () => (await opened.sendLimits.sent([sender.accountId], Math.floor(clock.t / 60))).get(sender.accountId)?.lastDay ?? 0;
+    const counted = async () => (await stores.sendLimits.sent([sender.accountId], Math.floor(clock.t / 60))).get(sender.accountId)?.lastDay ?? 0;
     for (let i = 0; i < 100 && (await counted()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(await counted(), 0);
   });

@@ -113,7 +113,7 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
     assert.equal(await login(address, password), 'NO', 'the mailbox password logs in over IMAP with a second factor on');
     assert.equal(await login(address, app), 'OK');
     assert.equal(await login(address, `${app.slice(0, 6)}${strongPassword('x')}`), 'NO');
-    const [row] = await server.adapters.store.listAppPasswords(mailbox.id);
+    const [row] = await server.adapters.stores.appPasswords.listAppPasswords(mailbox.id);
     await server.services.appPasswords.revoke(actor, row!.id);
     assert.equal(await login(address, app), 'NO');
   });
@@ -145,7 +145,7 @@ describe('IMAP logins through Dovecot use the same passwords, at once', () => {
       assert.ok((await server.services.logins.attempt({ protocol: 'smtp', name: `moved${i}@${domain}`, password: v.password, ip: '127.0.0.1' })).ok);
     }
     // The new hashes are made after each reply and written with the next batch.
-    const hashes = async () => Promise.all(vectors.map(async (_, i) => (await server.adapters.store.findAccountByLogin(`moved${i}@${domain}`))!.passwordHash));
+    const hashes = async () => Promise.all(vectors.map(async (_, i) => (await server.adapters.stores.accounts.findAccountByLogin(`moved${i}@${domain}`))!.passwordHash));
     const deadline = Date.now() + 10_000;
     while ((await hashes()).some((h) => !h.startsWith('$argon2id$')) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));

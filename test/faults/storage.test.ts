@@ -207,7 +207,7 @@ describe('a lock held by another connection (BEGIN IMMEDIATE)', () => {
   test('when the database cannot be read either, SMTP AUTH answers 451 4.3.0 and the attempt counts for nothing', async () => {
     // No lock blocks readers in WAL mode, so the store's failure is simulated at its port.
     const { address, password } = await aMailbox(server.services, { domain });
-    const store = server.adapters.store;
+    const store = server.adapters.stores.accounts;
     const real = store.findAccountByLogin;
     store.findAccountByLogin = () => Promise.reject(new UnavailableError());
     try {

@@ -79,7 +79,7 @@ describe('backup while the server writes, restore into a fresh data directory', 
       const url = `http://127.0.0.1:${running.httpPort}`;
       let changed = 0;
       for (const { address } of boxes) {
-        const account = await running.adapters.store.findAccountByLogin(address);
+        const account = await running.adapters.stores.accounts.findAccountByLogin(address);
         assert.ok(account, `${address} is in the backup`);
         const candidates = history.get(address)!;
         const held: string[] = [];
@@ -110,7 +110,7 @@ describe('restore refuses', () => {
         assert.match(r.stderr, /^mailpass: the database in .* is in use, probably by a running server; stop it first\n$/);
         assert.equal(r.stdout, '');
       }
-      assert.ok(await running.adapters.store.findAccountByLogin(later.address), 'the live database is untouched');
+      assert.ok(await running.adapters.stores.accounts.findAccountByLogin(later.address), 'the live database is untouched');
       assert.deepEqual(leftovers(dir), []);
     } finally {
       await running.close();
@@ -119,7 +119,7 @@ describe('restore refuses', () => {
     assert.equal(r.code, 0, r.stderr);
     const again = await serveOn(dir);
     try {
-      assert.equal(await again.adapters.store.findAccountByLogin(later.address), null, 'the database is the backup now');
+      assert.equal(await again.adapters.stores.accounts.findAccountByLogin(later.address), null, 'the database is the backup now');
       assert.ok((await again.services.domains.listDomains(cliActor)).some((d) => d.name === domain));
     } finally {
       await again.close();

@@ -28,11 +28,11 @@ after(() => server.stop());
 /** Mailboxes straight into the store with one shared hash: a hundred accounts without a hundred policy checks. */
 async function manyMailboxes(n: number, password: string) {
   const hash = await server.adapters.hasher.hash(password);
-  const d = (await server.adapters.store.findDomainByName(domain))!;
+  const d = (await server.adapters.stores.domains.findDomainByName(domain))!;
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const local = `spray${i}x${Math.random().toString(36).slice(2, 6)}`;
-    const a = await server.adapters.store.insertAccount({ kind: 'mailbox', domainId: d.id, login: `${local}@${domain}`, localPart: local, name: '', guid: null, passwordHash: hash, now: server.services.clock.now() });
+    const a = await server.adapters.stores.accounts.insertAccount({ kind: 'mailbox', domainId: d.id, login: `${local}@${domain}`, localPart: local, name: '', guid: null, passwordHash: hash, now: server.services.clock.now() }, { at: server.services.clock.now(), actor: 'test', action: 'mailbox.create', target: `${local}@${domain}`, ip: null });
     out.push(a.login);
   }
   return out;

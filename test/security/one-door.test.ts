@@ -382,7 +382,7 @@ describe('admins own their accounts (SPEC §8)', () => {
     assert.equal((await superAgent.post(`/admin/admins/${username}/enable`).type('form').send({ _csrf: csrf })).status, 303);
     await loginAsAdmin(server.url, username, password);
     assert.equal((await superAgent.post(`/admin/admins/${username}`).type('form').send({ _csrf: csrf, super: '1' })).status, 303);
-    assert.equal((await server.adapters.store.findAdminByUsername(username))!.isSuper, true);
+    assert.equal((await server.adapters.stores.admins.findAdminByUsername(username))!.isSuper, true);
     // Demoting the only other super admin is fine; demoting, disabling or deleting the last one is not.
     assert.equal((await superAgent.post(`/admin/admins/${username}`).type('form').send({ _csrf: csrf, domains: domain })).status, 303);
     const demote = await superAgent.post('/admin/admins/admin').type('form').send({ _csrf: csrf, domains: domain });
@@ -392,7 +392,7 @@ describe('admins own their accounts (SPEC §8)', () => {
     assert.equal((await runCli(['admin', 'disable', 'admin', '--data-dir', server.dataDir])).code, 1);
     assert.equal((await runCli(['admin', 'delete', 'admin', '--data-dir', server.dataDir])).code, 1);
     assert.equal((await superAgent.post(`/admin/admins/${username}/delete`).type('form').send({ _csrf: csrf })).status, 303);
-    assert.equal(await server.adapters.store.findAdminByUsername(username), null);
+    assert.equal(await server.adapters.stores.admins.findAdminByUsername(username), null);
   });
 
   test('CLI: admin list, passwd (must differ, sessions end), disable, enable, delete', async () => {
@@ -436,7 +436,7 @@ describe('admins own their accounts (SPEC §8)', () => {
     const box = await aMailbox(server.services, { domain });
     const admin = await loginAsAdmin(server.url, 'admin', ADMIN_PASSWORD);
     const csrf = csrfOf((await admin.get(`/admin/domains/${domain}/mailboxes/${box.address}`)).text);
-    const { store } = server.adapters;
+    const store = server.adapters.stores.domains;
     const find = store.findDomainByName;
     let reads = 0;
     store.findDomainByName = (name) => {

@@ -51,11 +51,11 @@ describe('secrets at rest', () => {
     await svc.secondFactors.confirmTotp(actor, totpSecret, codeOf(totpSecret));
     await svc.dkim.add(cliActor, domain);
     await svc.appPasswords.create(actor, 'Phone');
-    const store = server!.adapters.store;
-    const pems = (await store.listDkimKeys(domain.id)).map((k) => k.privateKey);
+    const { stores } = server!.adapters;
+    const pems = (await stores.dkimKeys.listDkimKeys(domain.id)).map((k) => k.privateKey);
     assert.equal(pems.length, 2);
     assert.ok(pems.every((p) => p.startsWith('-----BEGIN PRIVATE KEY-----')), 'the use cases see the keys as they are');
-    const plainSettings = await Promise.all(SETTINGS.map(async (k) => (await store.readSetting(k))!));
+    const plainSettings = await Promise.all(SETTINGS.map(async (k) => (await stores.settings.readSetting(k))!));
     assert.ok(plainSettings.every((v) => v && !v.startsWith('sealed:')), JSON.stringify(plainSettings));
 
     // What the database holds: sealed values, none of the plain ones.
@@ -97,7 +97,7 @@ describe('secrets at rest', () => {
     server = await start();
     const [factor] = await query<{ secret: string }>('SELECT secret FROM second_factors');
     assert.match(factor!.secret, /^sealed:v1:/);
-    assert.equal((await server.adapters.store.getSecondFactors(owner)).totp!.secret, totpSecret);
+    assert.equal((await server.adapters.stores.secondFactors.getSecondFactors(owner)).totp!.secret, totpSecret);
   });
 
   test('without its key the database opens nothing: the server refuses to start and names the key file; another key is refused too', async () => {
@@ -115,6 +115,6 @@ describe('secrets at rest', () => {
     await assert.rejects(start(), (err: Error) => /may be read by others \(mode 644\)/.test(err.message));
     chmodSync(config.secretKeyFile, 0o600);
     server = await start();
-    assert.equal((await server.adapters.store.getSecondFactors(owner)).totp!.secret, totpSecret);
+    assert.equal((await server.adapters.stores.secondFactors.getSecondFactors(owner)).totp!.secret, totpSecret);
   });
 });

@@ -91,7 +91,7 @@ test('no password, token or session id reaches the logs or the database files', 
   assert.equal(credential.status, 201);
   const credentialLogin = shown(credential.text, 'cred-username')!;
   keep('credential password (web)', shown(credential.text, 'cred-password'));
-  const guid = (await server.adapters.store.findAccountByLogin(credentialLogin))!.guid!;
+  const guid = (await server.adapters.stores.accounts.findAccountByLogin(credentialLogin))!.guid!;
   const credentialReset = await admin.post(`/admin/domains/${domain}/credentials/${guid}/reset`).type('form').send({ _csrf: csrf });
   const credentialPassword = keep('credential password (web reset)', shown(credentialReset.text, 'cred-password'));
   const webToken = await admin.post('/admin/tokens').type('form').send({ name: 'deploy', _csrf: csrf });

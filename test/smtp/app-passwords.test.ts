@@ -52,9 +52,9 @@ test('an app password, shown once, logs in over SMTP; with a second factor on, o
   assert.equal(await once(box.address, `${phone.slice(0, 6)}x-wrong-rest-of-it`), 535);
 
   await server.adapters.batcher.flush();
-  const [app] = await server.adapters.store.listAppPasswords(box.mailbox.id);
+  const [app] = await server.adapters.stores.appPasswords.listAppPasswords(box.mailbox.id);
   assert.ok(app!.lastLoginAt, 'its last connection');
-  const history = await server.adapters.store.listLoginHistory(box.mailbox.id, 50);
+  const history = await server.adapters.stores.loginHistory.listLoginHistory(box.mailbox.id, 50);
   assert.ok(history.some((h) => h.mechanism === `app-password:${app!.id}` && h.result === 'ok' && h.count === 2), JSON.stringify(history));
 });
 
@@ -67,7 +67,7 @@ test("revoking one ends its live SMTP sessions, not another app password's, and 
   const b = await smtp(box.address, tablet);
   assert.equal(a.code, 235);
   assert.equal(b.code, 235);
-  const [laptopRow] = (await server.adapters.store.listAppPasswords(box.mailbox.id)).filter((x) => x.name === 'Laptop');
+  const [laptopRow] = (await server.adapters.stores.appPasswords.listAppPasswords(box.mailbox.id)).filter((x) => x.name === 'Laptop');
   const revoked = await postForm(agent, '/account/security', `/account/security/app-passwords/${laptopRow!.id}/revoke`, {});
   assert.equal(revoked.status, 303);
   assert.match((await a.c.read()).text, /^421 4\.7\.0 /);
@@ -93,7 +93,7 @@ test('a password change by the owner and a reset by an admin revoke the app pass
   assert.equal(changed.status, 303);
   assert.equal(await once(box.address, phone), 535, 'an app password outlived the password change');
   assert.equal(await once(box.address, laptop), 535);
-  assert.deepEqual(await server.adapters.store.listAppPasswords(box.mailbox.id), []);
+  assert.deepEqual(await server.adapters.stores.appPasswords.listAppPasswords(box.mailbox.id), []);
 
   const again = await loginAsMailbox(server.url, box.address, next);
   const tablet = await createApp(again, 'Tablet');
@@ -143,7 +143,7 @@ test('an app password, TOTP, a passkey and an Apple profile need the password ty
   const passkey = await agent.post('/account/security/passkey/options').set('x-csrf-token', csrf).set('content-type', 'application/json').send('{}');
   assert.equal(passkey.status, 403);
   assert.equal(passkey.body.message, 'Enter your password again on this page first.');
-  assert.deepEqual((await server.adapters.store.listAppPasswords(box.mailbox.id)).map((a) => a.name), ['Fresh login']);
+  assert.deepEqual((await server.adapters.stores.appPasswords.listAppPasswords(box.mailbox.id)).map((a) => a.name), ['Fresh login']);
 
   const wrong = await postForm(agent, '/account/security', '/account/security/confirm', { current_password: 'Not#the-password1' });
   assert.equal(wrong.status, 422);

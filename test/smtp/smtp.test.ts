@@ -239,7 +239,7 @@ describe('real clients', () => {
       page = await agent.get('/account');
     }
     assert.match(page.text, /UTC<\/time> from 127\.0\.0\.1/);
-    const account = await server.adapters.store.findAccountByLogin(address);
+    const account = await server.adapters.stores.accounts.findAccountByLogin(address);
     assert.ok(account!.lastLoginAt! >= Math.floor(Date.now() / 1000) - 10);
     assert.ok(!/Never/.test(page.text.split('Last SMTP connection')[1]!.slice(0, 200)));
   });

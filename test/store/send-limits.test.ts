@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AuditEntry, Store } from '../../src/core/ports.js';
+import type { AuditEntry, Stores } from '../../src/core/ports.js';
 import type { SendLimitStore } from '../../src/core/ports/send-limits.js';
 import { openStore } from '../../src/store/open.js';
 import { tempDataDir, testConfig, TEST_STORE } from '../helpers/env.js';
@@ -13,27 +13,27 @@ const NOW_MINUTE = 28_000_000;
 
 describe(`the sending-limit store (${TEST_STORE})`, () => {
   const { dir, cleanup } = tempDataDir();
-  let store: Store;
+  let stores: Stores;
   let limits: SendLimitStore;
   let close: () => Promise<void>;
   let domainId: number;
   before(async () => {
     const opened = await openStore(testConfig(dir));
-    store = opened.store;
-    limits = opened.sendLimits;
+    stores = opened.stores;
+    limits = stores.sendLimits;
     close = async () => {
       await opened.counters.close();
       await opened.end();
     };
-    domainId = (await store.insertDomain('limits.test', true, 1)).id;
+    domainId = (await stores.domains.insertDomain('limits.test', true, 1, { ...entry('limits.test'), action: 'domain.create' })).id;
   });
   after(async () => {
     await close();
     cleanup();
   });
   const account = (login: string) =>
-    store.insertAccount({ kind: 'mailbox', domainId, login, localPart: login.split('@')[0]!, name: '', guid: null, passwordHash: hash, now: 1 });
-  const audited = async (target: string) => (await store.listAudit({ limit: 100, offset: 0 })).items.filter((i) => i.target === target).length;
+    stores.accounts.insertAccount({ kind: 'mailbox', domainId, login, localPart: login.split('@')[0]!, name: '', guid: null, passwordHash: hash, now: 1 }, { ...entry(login), action: 'mailbox.create' });
+  const audited = async (target: string) => (await stores.audit.listAudit({ limit: 100, offset: 0 })).items.filter((i) => i.action === 'send-limits.set' && i.target === target).length;
 
   test('overrides: set with their audit entry, read back per level, all-null clears them', async () => {
     const a = await account('over@limits.test');
@@ -102,7 +102,7 @@ describe(`the sending-limit store (${TEST_STORE})`, () => {
     await limits.setAccountLimits(a.id, { perHour: 1, perDay: null, maxRecipients: null }, entry('gone@limits.test'));
     await limits.reserve(a.id, NOW_MINUTE, 1, { perHour: 0, perDay: 0 });
     await limits.markReached(a.id, 'day', NOW_MINUTE * 60);
-    await store.deleteAccountAndEndSessions(a.id);
+    await stores.accounts.deleteAccountAndEndSessions(a.id, { ...entry('gone@limits.test'), action: 'mailbox.delete' });
     assert.equal((await limits.sent([a.id], NOW_MINUTE)).get(a.id), undefined);
     assert.equal((await limits.reachedSince(domainId, 0)).filter((r) => r.accountId === a.id).length, 0);
   });

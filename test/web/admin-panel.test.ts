@@ -95,7 +95,7 @@ describe('mailbox administration', () => {
     const res = await postForm(superAgent, editUrl, `${editUrl}/password`, { password: next });
     assert.equal(res.status, 303);
     assert.equal((await userAgent.get('/account')).status, 303);
-    assert.equal(await server.adapters.store.countSessions(`mailbox:${mailbox.id}`), 0);
+    assert.equal(await server.adapters.stores.sessions.countSessions(`mailbox:${mailbox.id}`), 0);
     await loginAsMailbox(server.url, address, next);
   });
 
@@ -106,7 +106,7 @@ describe('mailbox administration', () => {
     const res = await postForm(superAgent, editUrl, `${editUrl}/password`, { password: 'password' });
     assert.equal(res.status, 422);
     assert.match(res.text, /commonly used password/);
-    assert.equal((await server.adapters.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
+    assert.equal((await server.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
   });
 
   test('Generate fills the field with a policy-compliant password', async () => {
@@ -188,7 +188,7 @@ describe('domain scoping', () => {
     assert.equal((await agent.get('/admin/admins')).status, 404);
     const page = await agent.get('/admin/domains');
     assert.equal((await agent.post('/admin/domains').type('form').send({ domain: 'sneaky.example', _csrf: csrfOf(page.text) })).status, 404);
-    assert.equal(await server.adapters.store.findDomainByName('sneaky.example'), null);
+    assert.equal(await server.adapters.stores.domains.findDomainByName('sneaky.example'), null);
   });
 });
 

@@ -31,7 +31,7 @@ describe('SMTP credentials in the panel', () => {
     assert.equal(password.length, 20);
     assert.equal(codeOf(res.text, 'cred-host'), 'mail.test');
     assert.equal((res.text.match(/data-copy=/g) ?? []).length >= 3, true);
-    const stored = await server.adapters.store.findAccountByLogin(username);
+    const stored = await server.adapters.stores.accounts.findAccountByLogin(username);
     assert.equal(await hasher.verify(stored!.passwordHash, password), true);
     const list = await admin.get(`/admin/domains/${domain}`);
     assert.ok(list.text.includes(username));
@@ -44,14 +44,14 @@ describe('SMTP credentials in the panel', () => {
     const created = await postForm(admin, `/admin/domains/${domain}/credentials/new`, `/admin/domains/${domain}/credentials`, { name: 'CRM' });
     const username = codeOf(created.text, 'cred-username')!;
     const oldPassword = codeOf(created.text, 'cred-password')!;
-    const { guid } = (await server.adapters.store.findAccountByLogin(username))!;
+    const { guid } = (await server.adapters.stores.accounts.findAccountByLogin(username))!;
     const confirm = await admin.get(`/admin/domains/${domain}/credentials/${guid}/reset`);
     assert.match(confirm.text, /stops working at once/);
     const res = await admin.post(`/admin/domains/${domain}/credentials/${guid}/reset`).type('form').send({ _csrf: csrfOf(confirm.text) });
     assert.equal(res.status, 200);
     const fresh = codeOf(res.text, 'cred-password')!;
     assert.notEqual(fresh, oldPassword);
-    const stored = await server.adapters.store.findAccountByLogin(username);
+    const stored = await server.adapters.stores.accounts.findAccountByLogin(username);
     assert.equal(await hasher.verify(stored!.passwordHash, fresh), true);
     assert.equal(await hasher.verify(stored!.passwordHash, oldPassword), false);
   });
@@ -60,13 +60,13 @@ describe('SMTP credentials in the panel', () => {
     const domain = (await aDomain(server.services)).name;
     const created = await postForm(admin, `/admin/domains/${domain}/credentials/new`, `/admin/domains/${domain}/credentials`, { name: 'Gone' });
     const username = codeOf(created.text, 'cred-username')!;
-    const { guid } = (await server.adapters.store.findAccountByLogin(username))!;
+    const { guid } = (await server.adapters.stores.accounts.findAccountByLogin(username))!;
     const confirm = await admin.get(`/admin/domains/${domain}/credentials/${guid}/delete`);
     assert.match(confirm.text, /cannot be undone/);
-    assert.ok(await server.adapters.store.findAccountByLogin(username));
+    assert.ok(await server.adapters.stores.accounts.findAccountByLogin(username));
     const res = await admin.post(`/admin/domains/${domain}/credentials/${guid}/delete`).type('form').send({ _csrf: csrfOf(confirm.text) });
     assert.equal(res.status, 303);
-    assert.equal(await server.adapters.store.findAccountByLogin(username), null);
+    assert.equal(await server.adapters.stores.accounts.findAccountByLogin(username), null);
     assert.equal((await admin.get(`/admin/domains/${domain}/credentials/${guid}/delete`)).status, 404);
   });
 
@@ -74,7 +74,7 @@ describe('SMTP credentials in the panel', () => {
     const mine = (await aDomain(server.services)).name;
     const other = (await aDomain(server.services)).name;
     const created = await postForm(admin, `/admin/domains/${other}/credentials/new`, `/admin/domains/${other}/credentials`, { name: 'Theirs' });
-    const { guid } = (await server.adapters.store.findAccountByLogin(codeOf(created.text, 'cred-username')!))!;
+    const { guid } = (await server.adapters.stores.accounts.findAccountByLogin(codeOf(created.text, 'cred-username')!))!;
     const { username, password } = await anAdmin(server.services, { domains: [mine] });
     const agent = await loginAsAdmin(server.url, username, password);
     assert.equal((await agent.get(`/admin/domains/${other}/credentials/${guid}/reset`)).status, 404);

@@ -31,7 +31,7 @@ async function smtpAuth(login: string, password: string, localAddress = '127.0.0
 
 const rows = async (accountId: number) => {
   await server.adapters.batcher.flush();
-  return server.adapters.store.listLoginHistory(accountId, 100);
+  return server.adapters.stores.loginHistory.listLoginHistory(accountId, 100);
 };
 
 describe('what is recorded', () => {
@@ -82,7 +82,7 @@ describe('what is recorded', () => {
       accountId: box.mailbox.id, day, protocol: 'smtp', mechanism: 'PLAIN', result: 'bad-password' as const,
       ip: `10.0.${i >> 8}.${i & 255}`, client: 'TLSv1.3', firstAt: 1_000 + i, lastAt: 1_000 + i, count: 1,
     }));
-    await server.adapters.store.applyLoginBatch({ logins: [], rehashes: [], audit: [], history });
+    await server.adapters.stores.loginHistory.applyLoginBatch({ logins: [], rehashes: [], audit: [], history });
     const kept = (await server.query<{ n: number; oldest: number }>("SELECT count(*) AS n, min(last_at) AS oldest FROM login_history WHERE account_id = ? AND result <> 'ok'", box.mailbox.id))[0]!;
     assert.equal(kept.n, 10_000);
     assert.equal(kept.oldest, 1_005);
@@ -93,9 +93,9 @@ describe('what is recorded', () => {
     const now = server.services.clock.now();
     const old = now - 31 * 86_400;
     const row = (lastAt: number, ip: string) => ({ accountId: box.mailbox.id, day: Math.floor(lastAt / 86_400), protocol: 'web', mechanism: 'password', result: 'ok' as const, ip, client: '', firstAt: lastAt, lastAt, count: 1 });
-    await server.adapters.store.applyLoginBatch({ logins: [], rehashes: [], audit: [], history: [row(old, '192.0.2.1'), row(now, '192.0.2.2')] });
-    await server.adapters.store.appendAudit({ at: now - 366 * 86_400, actor: 'test', action: 'old', target: 'x', ip: null });
-    await server.adapters.store.appendAudit({ at: now - 364 * 86_400, actor: 'test', action: 'young', target: 'x', ip: null });
+    await server.adapters.stores.loginHistory.applyLoginBatch({ logins: [], rehashes: [], audit: [], history: [row(old, '192.0.2.1'), row(now, '192.0.2.2')] });
+    await server.adapters.stores.audit.appendAudit({ at: now - 366 * 86_400, actor: 'test', action: 'old', target: 'x', ip: null });
+    await server.adapters.stores.audit.appendAudit({ at: now - 364 * 86_400, actor: 'test', action: 'young', target: 'x', ip: null });
     await server.services.database.prune();
     assert.deepEqual((await rows(box.mailbox.id)).map((h) => h.ip), ['192.0.2.2']);
     const actions = (await server.query<{ action: string }>("SELECT action FROM audit_log WHERE actor = 'test'")).map((r) => r.action);

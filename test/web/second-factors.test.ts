@@ -79,7 +79,7 @@ describe('a mailbox owner with TOTP', () => {
     assert.equal((await second(c, codes[3]!)).status, 401, 'a recovery code works once');
 
     await server.adapters.batcher.flush();
-    const history = await server.adapters.store.listLoginHistory(box.mailbox.id, 50);
+    const history = await server.adapters.stores.loginHistory.listLoginHistory(box.mailbox.id, 50);
     assert.ok(history.some((h) => h.mechanism === 'second-factor' && h.result === 'second-factor-failed' && h.count >= 3), JSON.stringify(history));
   });
 
@@ -134,9 +134,9 @@ describe('admins', () => {
       assert.equal((await again.get('/admin/domains')).headers.location, '/admin/account/security');
 
       // Issue 29: a passkey is a second factor too; an admin with only a passkey is not sent back.
-      const admin = (await strict.adapters.store.findAdminByUsername(username))!;
+      const admin = (await strict.adapters.stores.admins.findAdminByUsername(username))!;
       const entry = { at: Math.floor(Date.now() / 1000), actor: `admin:${username}`, action: 'second-factor.add' as const, target: username, ip: null, detail: 'passkey' };
-      await strict.adapters.store.addPasskey({ id: 'passkey-only', owner: `admin:${admin.id}`, publicKey: new Uint8Array(32), counter: 0, transports: [], createdAt: entry.at, lastUsedAt: null }, [], entry);
+      await strict.adapters.stores.secondFactors.addPasskey({ id: 'passkey-only', owner: `admin:${admin.id}`, publicKey: new Uint8Array(32), counter: 0, transports: [], createdAt: entry.at, lastUsedAt: null }, [], entry);
       assert.equal((await again.get('/admin/domains')).status, 200);
     } finally {
       await strict.stop();

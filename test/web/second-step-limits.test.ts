@@ -154,7 +154,7 @@ describe('the second step and the limits (issue 29)', () => {
     assert.equal(told.length, 1);
     assert.match(told[0]!.text, /was entered correctly .* from 127\.0\.0\.1, from a browser that had not logged in as it before/);
     await server.adapters.batcher.flush();
-    const history = await server.adapters.store.listLoginHistory(box.mailbox.id, 100);
+    const history = await server.adapters.stores.loginHistory.listLoginHistory(box.mailbox.id, 100);
     const pending = history.find((h) => h.result === 'second-factor-pending');
     assert.ok(pending, JSON.stringify(history));
     assert.equal(pending.protocol, 'web');

@@ -99,7 +99,7 @@ describe('changing one\'s own password', () => {
     const res = await postForm(agent, '/account', '/account', { current_password: 'Not#The1Password', new_password: strongPassword('N'), confirm_password: strongPassword('N') });
     assert.equal(res.status, 422);
     assert.match(res.text, /id="current_password-errors"[\s\S]*Is not correct\./);
-    const after = await server.adapters.store.findAccountById(mailbox.id);
+    const after = await server.adapters.stores.accounts.findAccountById(mailbox.id);
     assert.equal(after!.passwordHash, mailbox.passwordHash);
     assert.equal(after!.passwordVersion, mailbox.passwordVersion);
   });
@@ -110,7 +110,7 @@ describe('changing one\'s own password', () => {
     const res = await postForm(agent, '/account', '/account', { current_password: password, new_password: 'short', confirm_password: 'short' });
     assert.equal(res.status, 422);
     for (const reason of ['at least 8 characters', 'uppercase letter', 'digit', 'special character']) assert.ok(res.text.includes(reason), reason);
-    assert.equal((await server.adapters.store.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
+    assert.equal((await server.adapters.stores.accounts.findAccountById(mailbox.id))!.passwordHash, mailbox.passwordHash);
     assert.ok(!res.text.includes('value="short"'), 'passwords are never echoed back');
   });
 
@@ -129,13 +129,13 @@ describe('changing one\'s own password', () => {
     const { address, password, mailbox } = await aMailbox(server.services, { domain });
     const first = await loginAsMailbox(server.url, address, password);
     const second = await loginAsMailbox(server.url, address, password);
-    assert.equal(await server.adapters.store.countSessions(`mailbox:${mailbox.id}`), 2);
+    assert.equal(await server.adapters.stores.sessions.countSessions(`mailbox:${mailbox.id}`), 2);
     const next = strongPassword('New');
     const res = await postForm(first, '/account', '/account', { current_password: password, new_password: next, confirm_password: next });
     assert.equal(res.status, 303);
     assert.equal(res.headers.location, '/login?updated=1');
     assert.match((await first.get('/login?updated=1')).text, /Your password was updated\./);
-    assert.equal(await server.adapters.store.countSessions(`mailbox:${mailbox.id}`), 0);
+    assert.equal(await server.adapters.stores.sessions.countSessions(`mailbox:${mailbox.id}`), 0);
     for (const agent of [first, second]) {
       const page = await agent.get('/account');
       assert.equal(page.status, 303);

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../ports.js';
+import type { AuditEntry } from './audit.js';
 
 /** SPEC §15: one level's sending limits as set; null is "the level above's" (0 is "no limit"). */
 export interface SendLimitValues {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { AuditEntry } from '../../core/ports.js';
+import type { AuditEntry, AuditRecord, AuditStore } from '../../core/ports.js';
+import { queries } from './query.js';
 
 /** PostgreSQL's text holds no NUL: the audit log keeps what was sent, a NUL written as \0. */
 export const printable = (text: string | null | undefined) => (text == null ? null : text.replace(/\0/g, '\\0'));
@@ -7,4 +8,20 @@ export const printable = (text: string | null | undefined) => (text == null ? nu
 /** Appends an audit entry on `c`, in the transaction it is in: every PostgreSQL store file writes them so. */
 export async function appendAudit(c: Pick<pg.PoolClient, 'query'>, e: AuditEntry): Promise<void> {
   await c.query('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)', [e.at, printable(e.actor), e.action, printable(e.target), e.ip, printable(e.detail)]);
+}
+
+export function createPostgresAudit(pool: pg.Pool): AuditStore {
+  const { rows, one, run } = queries(pool);
+  return {
+    async appendAudit(entry) {
+      await appendAudit(pool, entry);
+    },
+    async listAudit({ limit, offset }) {
+      const items = await rows<AuditRecord>('SELECT * FROM audit_log ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);
+      return { items, total: (await one<{ n: number }>('SELECT count(*) AS n FROM audit_log'))!.n };
+    },
+    async pruneAudit(before) {
+      return run('DELETE FROM audit_log WHERE at < $1', [before]);
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { countersOver, LIMITER_OPTIONS, type StoredLimitCounters } from '../limit-counters.js';
-import { translatePgError } from './pg-store.js';
+import { translatePgError } from './errors.js';
 
 /**
  * SPEC §12: the throttle's counters in PostgreSQL through rate-limiter-flexible's PostgreSQL

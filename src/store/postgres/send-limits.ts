@@ -1,10 +1,8 @@
 import type pg from 'pg';
 import type { AuditEntry } from '../../core/ports.js';
 import { SEND_WINDOWS, type LimitReached, type SendLimitStore, type SendLimitValues, type SendWindow } from '../../core/ports/send-limits.js';
-import { translatingErrors } from '../translate-errors.js';
 import { appendAudit } from './audit.js';
 import { inTransaction } from './db.js';
-import { translatePgError } from './pg-store.js';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 type LimitsRow = { per_hour: number | null; per_day: number | null; max_recipients: number | null };
@@ -115,5 +113,5 @@ export function createPostgresSendLimits(pool: pg.Pool): SendLimitStore {
       await pool.query('DELETE FROM send_limit_reached WHERE at < $1', [at - SEND_WINDOWS.day]);
     },
   };
-  return translatingErrors(store, translatePgError);
+  return store;
 }

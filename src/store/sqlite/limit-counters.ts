@@ -1,5 +1,5 @@
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
-import { translateSqliteError } from './sqlite-store.js';
+import { translateSqliteError } from './errors.js';
 import { countersOver, LIMITER_OPTIONS, type StoredLimitCounters } from '../limit-counters.js';
 import { openDatabase } from './db.js';
 

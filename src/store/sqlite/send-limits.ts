@@ -1,9 +1,7 @@
 import type { AuditEntry } from '../../core/ports.js';
 import { SEND_WINDOWS, type LimitReached, type SendLimitStore, type SendLimitValues, type SendWindow } from '../../core/ports/send-limits.js';
-import { translatingErrors } from '../translate-errors.js';
 import { auditWriter } from './audit.js';
 import type { Db } from './db.js';
-import { translateSqliteError } from './sqlite-store.js';
 
 type LimitsRow = { per_hour: number | null; per_day: number | null; max_recipients: number | null };
 const NONE: SendLimitValues = { perHour: null, perDay: null, maxRecipients: null };
@@ -115,5 +113,5 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
       q.pruneReached.run(at - SEND_WINDOWS.day);
     },
   };
-  return translatingErrors(store, translateSqliteError);
+  return store;
 }

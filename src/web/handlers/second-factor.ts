@@ -1,16 +1,15 @@
 import type { RequestHandler } from 'express';
 import QRCode from 'qrcode';
-import { AuthError, RateLimitedError, ValidationError } from '../../core/errors.js';
-import type { LoginResult } from '../../core/logins.js';
-import type { SessionOwner } from '../../core/ports.js';
+import { RateLimitedError, ValidationError } from '../../core/errors.js';
 import type { WebAuthnContext } from '../../core/second-factor-proof.js';
 import type { LoginRealm } from '../../core/login-names.js';
 import type { Services } from '../../services.js';
 import { CodeForm, NameForm, formView, parseForm } from '../forms.js';
 import { setFlash, takeFlash } from '../flash.js';
-import { browserMarkOf, setBrowserMark } from '../known-browser.js';
+import { browserMarkOf } from '../known-browser.js';
 import { domainOf } from '../middleware/domain.js';
-import { actorOf, startSession } from '../middleware/auth.js';
+import { actorOf } from '../middleware/auth.js';
+import { completeLogin, REALMS } from './login.js';
 
 const VIEW_STEP = 'second-factor';
 const VIEW_SECURITY = 'account-security';
@@ -18,10 +17,7 @@ const VIEW_SECURITY = 'account-security';
 const PENDING_SECONDS = 300;
 const FAILED = 'The code is not right, or was used already.';
 
-const paths = (realm: LoginRealm) =>
-  realm === 'admin'
-    ? { login: '/admin/login', step: '/admin/login/second-factor', home: '/admin/domains', security: '/admin/account/security', account: '/admin/account' }
-    : { login: '/login', step: '/login/second-factor', home: '/account', security: '/account/security', account: '/account' };
+const paths = (realm: LoginRealm) => REALMS[realm].paths;
 
 const pendingOf = (svc: Services, req: Parameters<RequestHandler>[0]) => {
   const p = req.session?.pending;
@@ -44,26 +40,8 @@ export const secondStep = (svc: Services, realm: LoginRealm): RequestHandler => 
     if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
     return res.status(401).render(VIEW_STEP, { action: paths(realm).step, values: {}, errors: { code: [FAILED] } });
   }
-  res.redirect(303, await completeLogin(svc, req, res, realm, pending.owner, result, pending.at));
+  res.redirect(303, await completeLogin(svc, req, res, realm, result, pending.at));
 };
-
-/** The second step passed: the browser's mark, a new session for the owner; returns where to go. */
-async function completeLogin(
-  svc: Services,
-  req: Parameters<RequestHandler>[0],
-  res: Parameters<RequestHandler>[1],
-  realm: LoginRealm,
-  owner: SessionOwner,
-  result: Extract<LoginResult, { ok: true }>,
-  passwordAt: number,
-) {
-  const principal = result.principal;
-  if (principal.kind === 'token') throw new AuthError();
-  if (result.browserMark) setBrowserMark(req, res, result.browserMark, paths(realm).login);
-  const pwv = principal.kind === 'admin' ? principal.admin.passwordVersion : principal.account.passwordVersion;
-  await startSession(req, owner, pwv, svc.clock.now(), passwordAt);
-  return principal.kind === 'admin' && principal.admin.mustChangePassword ? '/admin/account' : paths(realm).home;
-}
 
 const panelActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'mailbox', 'admin');
 
@@ -223,5 +201,5 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
     if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: 'Too many attempts. Please try again later.' });
     return void res.status(401).json({ message: 'The passkey was not accepted.' });
   }
-  res.json({ redirect: await completeLogin(svc, req, res, realm, pending.owner, result, pending.at) });
+  res.json({ redirect: await completeLogin(svc, req, res, realm, result, pending.at) });
 };

@@ -1,47 +1,10 @@
 import type { RequestHandler } from 'express';
-import { AuthError, RateLimitedError } from '../../core/errors.js';
 import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
-import { ChangePasswordForm, LoginForm, formView, parseForm } from '../forms.js';
-import { browserMarkOf, setBrowserMark } from '../known-browser.js';
-import { actorOf, endSession, startPending, startSession } from '../middleware/auth.js';
+import { ChangePasswordForm, formView, parseForm } from '../forms.js';
+import { actorOf, endSession } from '../middleware/auth.js';
 
-const VIEW_LOGIN = 'user/login';
 const VIEW_ACCOUNT = 'user/account';
-const FAILED = 'The email address or password is incorrect.';
-export const PASSWORD_UPDATED = 'Your password was updated.';
-
-export const showLogin: RequestHandler = (req, res) => {
-  if (res.locals.actor?.kind === 'mailbox') return res.redirect(303, '/account');
-  res.render(VIEW_LOGIN, { values: {}, notice: req.query.updated === '1' ? PASSWORD_UPDATED : null });
-};
-
-export const login = (svc: Services): RequestHandler => async (req, res) => {
-  formView(res, VIEW_LOGIN, {}, req.body);
-  const form = parseForm(LoginForm, req.body);
-  const result = await svc.logins.attempt({
-    protocol: 'web',
-    realm: 'account',
-    name: form.email,
-    password: form.password,
-    ip: req.ip ?? null,
-    browserMark: browserMarkOf(req),
-    userAgent: req.get('user-agent'),
-  });
-  if (!result.ok) {
-    if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);
-    return res.status(401).render(VIEW_LOGIN, { values: { email: form.email }, errors: { form: [FAILED] } });
-  }
-  if (result.principal.kind !== 'account') throw new AuthError();
-  const { account } = result.principal;
-  if (result.secondFactor) {
-    await startPending(req, `mailbox:${account.id}`, account.passwordVersion, svc.clock.now());
-    return res.redirect(303, '/login/second-factor');
-  }
-  if (result.browserMark) setBrowserMark(req, res, result.browserMark);
-  await startSession(req, `mailbox:${account.id}`, account.passwordVersion, svc.clock.now());
-  res.redirect(303, '/account');
-};
 
 const mailboxActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'mailbox');
 
@@ -77,7 +40,3 @@ export const generateOwnPassword = (svc: Services): RequestHandler => async (req
   res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {}, generated: password });
 };
 
-export const logout: RequestHandler = async (req, res) => {
-  await endSession(req);
-  res.redirect(303, '/login');
-};

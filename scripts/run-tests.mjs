@@ -3,7 +3,8 @@
 // PostgreSQL's server programs are installed. (Node 20's runner takes no globs: files are listed here.)
 // `npm test -- <files>` runs those files on SQLite; with MAILPASS_TEST_STORE=postgres, on PostgreSQL.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { findPgBin, startCluster } from './pg-cluster.mjs';
 
@@ -40,18 +41,36 @@ if (avx2.status !== 0) process.exit(avx2.status ?? 1);
 const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.check.json'], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
-const run = (list, env) =>
-  spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...list], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_ENV: 'test', ...env },
-  }).status ?? 1;
+/** Runs `list` with node's test runner (TAP on stdout), then prints the half's wall time and its slowest files. */
+const run = (label, list, env) => {
+  const times = path.join(mkdtempSync(path.join(os.tmpdir(), 'mailpass-times-')), 'times.txt');
+  const started = performance.now();
+  const status =
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', '--test-reporter=tap', '--test-reporter-destination=stdout', '--test-reporter=./scripts/test-times.mjs', `--test-reporter-destination=${times}`, ...list],
+      { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test', ...env } },
+    ).status ?? 1;
+  const slowest = existsSync(times)
+    ? readFileSync(times, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' '))
+        .sort((a, b) => Number(b[0]) - Number(a[0]))
+        .slice(0, 8)
+    : [];
+  console.log(`# ${label}: ${list.length} files in ${((performance.now() - started) / 1000).toFixed(0)} s of wall time; the slowest: ${slowest.map(([ms, f]) => `${path.basename(f)} ${(Number(ms) / 1000).toFixed(1)} s`).join(', ')}`);
+  rmSync(path.dirname(times), { recursive: true, force: true });
+  return status;
+};
 
 const stores = only.length > 0 ? [process.env.MAILPASS_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'] : ['sqlite', 'postgres'];
 let status = 0;
 for (const store of stores) {
   if (store === 'sqlite') {
     console.log(`# store: SQLite (${files.filter((f) => !POSTGRES_ONLY.has(f)).length} files)`);
-    const sqlite = run(files.filter((f) => !POSTGRES_ONLY.has(f)), { MAILPASS_TEST_PG: '' });
+    const sqlite = run('SQLite', files.filter((f) => !POSTGRES_ONLY.has(f)), { MAILPASS_TEST_PG: '' });
     status ||= sqlite;
     continue;
   }
@@ -63,7 +82,7 @@ for (const store of stores) {
   console.log(`# store: PostgreSQL (${list.length} files; SQLite only: ${[...SQLITE_ONLY.keys()].filter((f) => files.includes(f)).map((f) => path.basename(f)).join(', ') || 'none'})`);
   const cluster = await startCluster();
   try {
-    const postgres = run(list, { MAILPASS_TEST_PG: cluster.url });
+    const postgres = run('PostgreSQL', list, { MAILPASS_TEST_PG: cluster.url });
     status ||= postgres;
   } finally {
     cluster.stop();

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { AdminStore } from '../../core/ports.js';
+import { LastSuperAdmin, unlessLastSuper } from '../last-super-admin.js';
 import { owner, toAdmin, type AdminRow } from '../rows.js';
 import { appendAudit } from './audit.js';
 import { endSessions, forgetOwner } from './owners.js';
@@ -13,8 +14,6 @@ const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_versi
 /** One lock for the changes that must leave an enabled super admin: they run one at a time. */
 const ADMINS_LOCK = 7_316_043;
 
-class LastSuperAdmin extends Error {}
-
 export function createPostgresAdmins(pool: pg.Pool): AdminStore {
   const { rows, one, run, tx } = queries(pool);
   const byId = async (id: number) => {
@@ -22,20 +21,15 @@ export function createPostgresAdmins(pool: pg.Pool): AdminStore {
     return row ? toAdmin(row) : null;
   };
   /** Runs an admin change that must leave an enabled super admin; false (rolled back) when it would not. */
-  const unlessLastSuper = async (change: (c: Q) => Promise<void>) => {
-    try {
-      await tx(async (c) => {
+  const leavingASuper = (change: (c: Q) => Promise<void>) =>
+    unlessLastSuper(() =>
+      tx(async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [ADMINS_LOCK]);
         await change(c);
         const { n } = (await one<{ n: number }>('SELECT count(*) AS n FROM admins WHERE is_super = 1 AND disabled = 0', [], c))!;
         if (n === 0) throw new LastSuperAdmin();
-      });
-      return true;
-    } catch (err) {
-      if (err instanceof LastSuperAdmin) return false;
-      throw err;
-    }
-  };
+      }),
+    );
   return {
     async insertAdmin({ username, passwordHash, isSuper, domainIds, mustChangePassword, now }, entry) {
       const id = await tx(async (c) => {
@@ -70,7 +64,7 @@ export function createPostgresAdmins(pool: pg.Pool): AdminStore {
       });
     },
     async updateAdmin(id, change, now, entry) {
-      return unlessLastSuper(async (c) => {
+      return leavingASuper(async (c) => {
         if ('disabled' in change) {
           await run('UPDATE admins SET disabled = $1, password_version = password_version + 1, updated_at = $2 WHERE id = $3', [change.disabled ? 1 : 0, now, id], c);
           if (change.disabled) await endSessions(c, owner('admin', id));
@@ -83,7 +77,7 @@ export function createPostgresAdmins(pool: pg.Pool): AdminStore {
       });
     },
     async deleteAdmin(id, entry) {
-      return unlessLastSuper(async (c) => {
+      return leavingASuper(async (c) => {
         await forgetOwner(c, owner('admin', id));
         await run('DELETE FROM admins WHERE id = $1', [id], c);
         await appendAudit(c, entry);

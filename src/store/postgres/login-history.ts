@@ -11,24 +11,19 @@ export function createPostgresLoginHistory(pool: pg.Pool): LoginHistoryStore {
       if (logins.length + rehashes.length + audit.length + history.length + appLogins.length + networks.length === 0) return [];
       return tx(async (c) => {
         // Each kind of row in one statement over arrays: a batch costs a few round trips, whatever its size.
-        if (logins.length > 0) {
+        // Last connections of accounts and of app passwords: a later one is never overwritten by an earlier.
+        const lastLogins = async (table: 'accounts' | 'app_passwords', rows: ReadonlyArray<{ id: number; at: number; ip: string | null }>) => {
+          if (rows.length === 0) return;
           await run(
-            `UPDATE accounts a SET last_login_at = r.at, last_login_ip = r.ip
+            `UPDATE ${table} t SET last_login_at = r.at, last_login_ip = r.ip
              FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS r (id, at, ip)
-             WHERE a.id = r.id AND (a.last_login_at IS NULL OR a.last_login_at <= r.at)`,
-            [logins.map((r) => r.accountId), logins.map((r) => r.at), logins.map((r) => r.ip)],
+             WHERE t.id = r.id AND (t.last_login_at IS NULL OR t.last_login_at <= r.at)`,
+            [rows.map((r) => r.id), rows.map((r) => r.at), rows.map((r) => r.ip)],
             c,
           );
-        }
-        if (appLogins.length > 0) {
-          await run(
-            `UPDATE app_passwords p SET last_login_at = r.at, last_login_ip = r.ip
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS r (id, at, ip)
-             WHERE p.id = r.id AND (p.last_login_at IS NULL OR p.last_login_at <= r.at)`,
-            [appLogins.map((r) => r.appPasswordId), appLogins.map((r) => r.at), appLogins.map((r) => r.ip)],
-            c,
-          );
-        }
+        };
+        await lastLogins('accounts', logins.map((r) => ({ id: r.accountId, at: r.at, ip: r.ip })));
+        await lastLogins('app_passwords', appLogins.map((r) => ({ id: r.appPasswordId, at: r.at, ip: r.ip })));
         for (const r of rehashes) await run('UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_version = $3', [r.hash, r.accountId, r.passwordVersion], c);
         if (audit.length > 0) {
           await run(

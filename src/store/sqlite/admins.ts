@@ -1,4 +1,5 @@
 import type { Admin, AdminStore, AuditEntry } from '../../core/ports.js';
+import { LastSuperAdmin, unlessLastSuper } from '../last-super-admin.js';
 import { owner, toAdmin, type AdminRow } from '../rows.js';
 import { auditWriter } from './audit.js';
 import type { Db } from './db.js';
@@ -8,8 +9,6 @@ const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_versi
   a.must_change_password, a.created_at,
   (SELECT group_concat(domain_id) FROM admin_domains WHERE admin_id = a.id) AS domain_ids
   FROM admins a`;
-
-class LastSuperAdmin extends Error {}
 
 export function createSqliteAdmins(db: Db): AdminStore {
   const writeAudit = auditWriter(db);
@@ -70,15 +69,6 @@ export function createSqliteAdmins(db: Db): AdminStore {
     if (!superLeft()) throw new LastSuperAdmin();
     writeAudit(entry);
   });
-  const unlessLastSuper = (run: () => void) => {
-    try {
-      run();
-      return true;
-    } catch (err) {
-      if (err instanceof LastSuperAdmin) return false;
-      throw err;
-    }
-  };
 
   return {
     async insertAdmin({ username, passwordHash, isSuper, domainIds, mustChangePassword, now }, entry) {

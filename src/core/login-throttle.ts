@@ -158,6 +158,9 @@ export function createLoginThrottle({
         const lockedAddress = a.count >= perAddress;
         const lockedLogin = l.count >= perLogin;
         if (lockedAddress || lockedLogin) {
+          // Attempts waiting behind this one's keys would find the same lock: they are woken to
+          // read it now, rather than when their wait runs out (a spurious wake only reads again).
+          for (const k of keys) for (const wake of slots.get(k)?.waiters.splice(0) ?? []) wake();
           const msLeft = Math.max(lockedAddress ? a.msLeft : 0, lockedLogin ? l.msLeft : 0);
           return { refused: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(msLeft / 1000)) };
         }

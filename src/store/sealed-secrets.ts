@@ -128,6 +128,7 @@ export function sealSecrets(stores: Stores, sealer: Sealer): Stores {
   return {
     ...stores,
     settings: {
+      ...settings,
       getOrCreateSetting: async (key, create) => sealer.open(await settings.getOrCreateSetting(key, () => sealer.seal(create(), contexts.setting(key))), contexts.setting(key)),
       readSetting: async (key) => {
         const value = await settings.readSetting(key);

@@ -58,7 +58,9 @@ export const login =
   async (req, res) => {
     const { view, field, failed, paths } = REALMS[realm];
     formView(res, view, {}, req.body);
-    const { name, password } = realm === 'admin' ? (({ username, password }) => ({ name: username, password }))(parseForm(AdminLoginForm, req.body)) : (({ email, password }) => ({ name: email, password }))(parseForm(LoginForm, req.body));
+    const form = realm === 'admin' ? parseForm(AdminLoginForm, req.body) : parseForm(LoginForm, req.body);
+    const { password } = form;
+    const name = 'username' in form ? form.username : form.email;
     const result = await svc.logins.attempt({ protocol: 'web', realm, name, password, ip: req.ip ?? null, browserMark: browserMarkOf(req), userAgent: req.get('user-agent') });
     if (!result.ok) {
       if (result.reason !== 'bad-credentials') throw new RateLimitedError(result.retryAfterSeconds);

@@ -27,6 +27,9 @@ import { createTokenService, type TokenService } from './core/tokens.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Stores, type StrengthEstimator } from './core/ports.js';
 import type { SendWindow } from './core/ports/send-limits.js';
 
+/** How many owners' worth of failures one webmail's address may make in a window before it is held. */
+const WEBMAIL_OWNERS_PER_ADDRESS = 50;
+
 /** What the use cases run on: persistence and the adapters that are not rules. Only composition roots hold them. */
 export interface Adapters {
   /** Persistence, one port per aggregate (core/ports/). */
@@ -127,6 +130,9 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       smtp: { perLogin: config.smtp.maxFailures, perAddress: config.smtp.maxFailures, windowSeconds: config.smtp.windowSeconds },
       web: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
       api: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp, windowSeconds: config.login.windowSeconds },
+      // Every owner's change comes from the webmail's one address (WEBMAIL_CLIENTS): the name is
+      // what is limited; the address only as a whole webmail's worth of owners.
+      webmail: { perLogin: config.login.maxAttempts, perAddress: config.login.maxAttemptsPerIp * WEBMAIL_OWNERS_PER_ADDRESS, windowSeconds: config.login.windowSeconds },
     },
     onError: (err) => log.warn({ err, component: 'login-throttle' }, 'login count not written'),
   });

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { LimitCounters } from './ports.js';
 
-export type LoginProtocol = 'web' | 'smtp' | 'api';
+/** `webmail`: SPEC §16's password change through a webmail, whose current password is checked as a login. */
+export type LoginProtocol = 'web' | 'smtp' | 'api' | 'webmail';
 
 export interface ThrottleLimits {
   /** Failures of one login name in the window before it is locked. */

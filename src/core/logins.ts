@@ -32,7 +32,10 @@ export type LoginResult =
   | {
       ok: true;
       principal: Principal;
-      /** Web logins: the password was right and a second factor is on; the login continues at the second step. */
+      /**
+       * Web logins: the password was right and a second factor is on; the login continues at the
+       * second step. Webmail: the password was right, but the mailbox has a second factor.
+       */
       secondFactor?: true;
       /** Web logins: the browser's new known-browser mark for this name (the edge sets it as a cookie). */
       browserMark?: string;
@@ -46,6 +49,8 @@ export type LoginResult =
 export type LoginRequest =
   | { protocol: 'smtp'; name: unknown; password: unknown; ip: string | null; mechanism?: string; tls?: string }
   | { protocol: 'web'; realm: LoginRealm; name: unknown; password: unknown; ip: string | null; browserMark?: string | null; userAgent?: string }
+  /** SPEC §16: a webmail's password change, whose current password is checked as a mailbox login. */
+  | { protocol: 'webmail'; name: unknown; password: unknown; ip: string | null }
   | { protocol: 'api'; token: unknown; ip: string | null };
 
 export interface Logins {
@@ -167,7 +172,7 @@ export function createLogins(deps: LoginDeps): Logins {
   };
 
   const claimant = (protocol: LoginProtocol, realm: LoginRealm, name: string) =>
-    protocol === 'smtp' ? `smtp:${name}` : protocol === 'api' ? 'api' : realm === 'admin' ? `admin:${name}` : `login:${name}`;
+    protocol === 'smtp' ? `smtp:${name}` : protocol === 'api' ? 'api' : protocol === 'webmail' ? `webmail:${name}` : realm === 'admin' ? `admin:${name}` : `login:${name}`;
 
   /** Audits and counts one attempt. SMTP's entries go through the batcher: a flood costs one write a second. */
   const record = async (protocol: LoginProtocol, realm: LoginRealm, result: LoginEventResult, name: string, ip: string | null, actor?: Actor) => {
@@ -206,9 +211,10 @@ export function createLogins(deps: LoginDeps): Logins {
   const badCredentials: LoginResult = { ok: false, reason: 'bad-credentials', retryAfterSeconds: 0 };
 
   /** SPEC §10: an attempt on an existing account goes into its history (batched, as SMTP's audit). */
-  const remember = (account: Account, protocol: 'web' | 'smtp', how: { mechanism: string; client: string }, result: LoginHistoryResult, ip: string | null) => {
+  const remember = (account: Account, protocol: 'web' | 'smtp' | 'webmail', how: { mechanism: string; client: string }, result: LoginHistoryResult, ip: string | null) => {
     batcher.recordAttempt({ accountId: account.id, at: clock.now(), protocol, mechanism: how.mechanism, result, ip: displayAddress(ip), client: how.client });
-    if (result === 'ok' && account.kind === 'mailbox') seen(`mailbox:${account.id}`, protocol, ip);
+    // A webmail calls from its own server's address: not a network its owner uses.
+    if (result === 'ok' && account.kind === 'mailbox' && protocol !== 'webmail') seen(`mailbox:${account.id}`, protocol, ip);
   };
 
   /** A login of a panel owner: a network it never used is told to it once written (issue 17). */
@@ -217,8 +223,8 @@ export function createLogins(deps: LoginDeps): Logins {
     if (network) batcher.recordNetwork({ owner, network, ip: displayAddress(ip)!, protocol, at: clock.now() });
   };
 
-  /** Mailbox and credential logins (SMTP, and the user panel for mailboxes). */
-  const accountLogin = async (protocol: 'smtp' | 'web', name: string, password: string, ip: string | null, browser: string | null, asked: { mechanism: string; client: string }): Promise<LoginResult> => {
+  /** Mailbox and credential logins (SMTP; the user panel and a webmail's password change, for mailboxes). */
+  const accountLogin = async (protocol: 'smtp' | 'web' | 'webmail', name: string, password: string, ip: string | null, browser: string | null, asked: { mechanism: string; client: string }): Promise<LoginResult> => {
     let how = asked;
     const admission = await throttle.begin({ protocol, name, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
@@ -272,6 +278,12 @@ export function createLogins(deps: LoginDeps): Logins {
       return badCredentials;
     }
     await attempt.finish('success');
+    if (protocol === 'webmail' && (await secondFactors.has(`mailbox:${account.id}`))) {
+      // A webmail cannot ask the second factor: the password alone changes nothing here.
+      remember(account, 'webmail', how, 'second-factor-required', ip);
+      await audit.record({ kind: 'mailbox', id: account.id, login: account.login }, 'login.password-accepted', account.login, displayAddress(ip), 'webmail; second factor required');
+      return { ok: true, principal: { kind: 'account', account }, cached: result.cached, secondFactor: true };
+    }
     if (protocol === 'web' && (await secondFactors.has(`mailbox:${account.id}`))) {
       // Not a login yet, but the password is known to whoever typed it: the owner sees it in its
       // history whether or not the second step follows, and is told when the browser is new to it.
@@ -293,7 +305,7 @@ export function createLogins(deps: LoginDeps): Logins {
       const { id: accountId, passwordVersion } = account;
       hasher.hash(password).then((hash) => batcher.recordRehash({ accountId, passwordVersion, hash }), () => {});
     }
-    await record(protocol, 'account', 'success', name, ip, protocol === 'web' ? { kind: 'mailbox', id: account.id, login: account.login } : undefined);
+    await record(protocol, 'account', 'success', name, ip, protocol !== 'smtp' ? { kind: 'mailbox', id: account.id, login: account.login } : undefined);
     return {
       ok: true,
       principal: { kind: 'account', account },
@@ -370,7 +382,7 @@ export function createLogins(deps: LoginDeps): Logins {
     return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
   };
 
-  /** A login with a name and a password (web or SMTP). */
+  /** A login with a name and a password (web, SMTP or a webmail's password change). */
   const passwordLogin = async (request: Exclude<LoginRequest, { protocol: 'api' }>): Promise<LoginResult> => {
     const realm: LoginRealm = request.protocol === 'web' ? request.realm : 'account';
     const password = typeof request.password === 'string' ? request.password : '';
@@ -389,7 +401,9 @@ export function createLogins(deps: LoginDeps): Logins {
     const how =
       request.protocol === 'smtp'
         ? { mechanism: (request.mechanism ?? 'PLAIN').toUpperCase().slice(0, 20), client: (request.tls ?? '').slice(0, 40) }
-        : { mechanism: 'password', client: browserName(request.userAgent) };
+        : request.protocol === 'webmail'
+          ? { mechanism: 'password-change', client: '' }
+          : { mechanism: 'password', client: browserName(request.userAgent) };
     return accountLogin(request.protocol, name, password, request.ip, browser, how);
   };
 

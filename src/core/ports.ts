@@ -13,6 +13,7 @@ export type * from './ports/dns-checks.js';
 export type * from './ports/domains.js';
 export type * from './ports/login-history.js';
 export type * from './ports/notices.js';
+export type * from './ports/recovery.js';
 export type * from './ports/second-factors.js';
 export type * from './ports/sessions.js';
 export type * from './ports/settings.js';

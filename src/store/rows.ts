@@ -1,4 +1,4 @@
-import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, LoginHistoryRow, Passkey, SessionOwner } from '../core/ports.js';
+import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, LoginHistoryRow, Passkey, RecoveryLink, RecoveryPurpose, SessionOwner } from '../core/ports.js';
 
 // Rows as both stores read them (the same columns on SQLite and PostgreSQL), and what they become.
 
@@ -198,4 +198,24 @@ export const toPasskey = (r: PasskeyRow): Passkey => ({
   transports: r.transports ? r.transports.split(',') : [],
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
+});
+
+export interface RecoveryLinkRow {
+  token_hash: string;
+  account_id: number;
+  purpose: RecoveryPurpose;
+  address: string;
+  password_version: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export const toRecoveryLink = (r: RecoveryLinkRow): RecoveryLink => ({
+  tokenHash: r.token_hash,
+  accountId: r.account_id,
+  purpose: r.purpose,
+  address: r.address,
+  passwordVersion: r.password_version,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
 });

@@ -36,7 +36,7 @@ const answeringLate = (counters: LimitCounters, ms: number): LimitCounters => ({
 });
 
 test('guesses that arrive while others finish never get past the limit', async () => {
-  const throttle = createLoginThrottle({ counters: answeringLate(opened.counters, 3), secret: async () => Buffer.alloc(32, 7), limits: { smtp: limits, web: limits, api: limits } });
+  const throttle = createLoginThrottle({ counters: answeringLate(opened.counters, 3), secret: async () => Buffer.alloc(32, 7), limits: { smtp: limits, web: limits, api: limits, webmail: limits } });
   for (let round = 0; round < 8; round++) {
     const name = `victim${round}@example.org`;
     let verified = 0;

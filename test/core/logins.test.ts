@@ -31,7 +31,7 @@ function setup() {
     clock,
     batcher,
     audit: createAudit({ stores: mem.stores, clock, log: silent }),
-    throttle: createLoginThrottle({ counters, secret: async () => Buffer.alloc(32, 7), limits: { smtp: limits, web: limits, api: limits } }),
+    throttle: createLoginThrottle({ counters, secret: async () => Buffer.alloc(32, 7), limits: { smtp: limits, web: limits, api: limits, webmail: limits } }),
     authCache: { size: 100, ttlSeconds: 300 },
     negativeTtlSeconds: WINDOW,
     failureDelayMs: 0,

@@ -14,15 +14,19 @@ export interface Rehash {
   hash: string;
 }
 
-/** `second-factor-pending`: the password was right and the second factor was asked (whether it followed or not). */
-export type LoginHistoryResult = 'ok' | 'bad-password' | 'second-factor-pending' | 'second-factor-failed' | 'locked' | 'disabled';
+/**
+ * `second-factor-pending`: the password was right and the second factor was asked (whether it
+ * followed or not). `second-factor-required`: the password was right, but where it was typed
+ * (a webmail's password change) cannot ask the second factor, so nothing was done.
+ */
+export type LoginHistoryResult = 'ok' | 'bad-password' | 'second-factor-pending' | 'second-factor-required' | 'second-factor-failed' | 'locked' | 'disabled';
 
 /** One login attempt on an account, as its history keeps it (SPEC §10). */
 export interface LoginAttemptRecord {
   accountId: number;
   at: number;
-  protocol: 'web' | 'smtp' | 'api';
-  /** `PLAIN`, `LOGIN` (SMTP), `password`, `current-password` (web). */
+  protocol: 'web' | 'smtp' | 'api' | 'webmail';
+  /** `PLAIN`, `LOGIN` (SMTP), `password`, `current-password` (web), `password-change` (webmail). */
   mechanism: string;
   result: LoginHistoryResult;
   ip: string | null;

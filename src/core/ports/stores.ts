@@ -8,6 +8,7 @@ import type { DnsCheckStore } from './dns-checks.js';
 import type { DomainStore } from './domains.js';
 import type { LoginHistoryStore } from './login-history.js';
 import type { NoticeStore } from './notices.js';
+import type { RecoveryStore } from './recovery.js';
 import type { SecondFactorStore } from './second-factors.js';
 import type { SendLimitStore } from './send-limits.js';
 import type { SessionStore } from './sessions.js';
@@ -33,6 +34,8 @@ export interface Stores {
   dkimKeys: DkimKeyStore;
   dnsChecks: DnsCheckStore;
   notices: NoticeStore;
+  /** SPEC §16: recovery addresses and the links mailed to them. */
+  recovery: RecoveryStore;
   settings: SettingStore;
   sendLimits: SendLimitStore;
   database: Database;

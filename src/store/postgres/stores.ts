@@ -12,6 +12,7 @@ import { createPostgresDomains } from './domains.js';
 import { translatePgError } from './errors.js';
 import { createPostgresLoginHistory } from './login-history.js';
 import { createPostgresNotices } from './notices.js';
+import { createPostgresRecovery } from './recovery.js';
 import { createPostgresSecondFactors } from './second-factors.js';
 import { createPostgresSendLimits } from './send-limits.js';
 import { createPostgresSessions } from './sessions.js';
@@ -33,6 +34,7 @@ export function createPostgresStores(pool: pg.Pool): Stores {
     dkimKeys: createPostgresDkimKeys(pool),
     dnsChecks: createPostgresDnsChecks(pool),
     notices: createPostgresNotices(pool),
+    recovery: createPostgresRecovery(pool),
     settings: createPostgresSettings(pool),
     sendLimits: createPostgresSendLimits(pool),
     database: createPostgresDatabase(pool),

@@ -12,6 +12,7 @@ import { createSqliteDomains } from './domains.js';
 import { translateSqliteError } from './errors.js';
 import { createSqliteLoginHistory } from './login-history.js';
 import { createSqliteNotices } from './notices.js';
+import { createSqliteRecovery } from './recovery.js';
 import { createSqliteSecondFactors } from './second-factors.js';
 import { createSqliteSendLimits } from './send-limits.js';
 import { createSqliteSessions } from './sessions.js';
@@ -36,6 +37,7 @@ export function createSqliteStores(db: Db, { relaxed = db }: { relaxed?: Db } = 
     dkimKeys: createSqliteDkimKeys(db),
     dnsChecks: createSqliteDnsChecks(db),
     notices: createSqliteNotices(db),
+    recovery: createSqliteRecovery(db),
     settings: createSqliteSettings(db),
     sendLimits: createSqliteSendLimits(db, relaxed),
     database: createSqliteDatabase(db, relaxed === db ? [] : [relaxed]),

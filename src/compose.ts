@@ -72,6 +72,7 @@ export async function openServices(
   const close = () =>
     (closing ??= (async () => {
       await adapters.batcher.stop();
+      await services.recovery.settled();
       await services.alerts.settled();
       await adapters.imap?.settled();
       await adapters.estimator.close();

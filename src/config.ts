@@ -94,6 +94,9 @@ const schema = z.object({
     .optional(),
   DOVEADM_API_KEY: optionalText,
   DNS_SERVERS: optionalText,
+  // SPEC §16: how long a forgotten-password link works, and who may call the webmail password API.
+  RESET_LINK_MINUTES: positiveInt.max(1440).default(30),
+  WEBMAIL_CLIENTS: optionalText,
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -167,6 +170,10 @@ export interface Config {
   readonly dnsServers: readonly string[];
   /** SPEC §11: an admin without a second factor must add one before any other page. */
   readonly requireAdminSecondFactor: boolean;
+  /** SPEC §16: minutes a forgotten-password link works. */
+  readonly resetLinkMinutes: number;
+  /** SPEC §16: the addresses and networks (`10.0.0.5`, `10.0.0.0/24`, `::1`) that may call the webmail password API; empty: nobody. */
+  readonly webmailClients: readonly string[];
   /** SPEC §10: days of login history, and of the audit log, kept. */
   readonly retention: { readonly loginHistoryDays: number; readonly auditDays: number };
 }
@@ -230,6 +237,22 @@ function parseDnsServers(value: string | undefined): readonly string[] {
     }
   }
   return Object.freeze(servers);
+}
+
+/** WEBMAIL_CLIENTS: addresses and CIDR networks, separated by commas. */
+function parseNetworks(name: string, value: string | undefined): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  const entries = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(`${name}: must be IP addresses or networks (e.g. 127.0.0.1, 10.0.0.0/24, ::1), separated by commas (got ${JSON.stringify(entry)})`);
+    }
+  }
+  return Object.freeze(entries);
 }
 
 function parseTrustProxy(value: string | undefined): boolean | number | string {
@@ -323,6 +346,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       submissionsPort: e.PUBLIC_SMTPS_PORT ?? e.SMTPS_PORT,
       imap: e.IMAP_HOST ? Object.freeze({ host: e.IMAP_HOST, port: e.IMAP_PORT }) : null,
     }),
+    resetLinkMinutes: e.RESET_LINK_MINUTES,
+    webmailClients: parseNetworks('WEBMAIL_CLIENTS', e.WEBMAIL_CLIENTS),
     retention: Object.freeze({ loginHistoryDays: e.LOGIN_HISTORY_DAYS, auditDays: e.AUDIT_RETENTION_DAYS }),
   });
 }

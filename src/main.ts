@@ -140,6 +140,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await Promise.all([httpClosed, smtp.close(SHUTDOWN_GRACE_MS)]);
+      await services.recovery.settled();
       await services.alerts.settled();
       await relay?.close();
       clearTimeout(grace);

@@ -18,12 +18,14 @@ import { createAppSelectors } from './core/app-selectors.js';
 import { createImports, type Imports } from './core/imports.js';
 import { createMailboxService, type MailboxService } from './core/mailboxes.js';
 import { createPasswordRules, type PasswordRules } from './core/password-rules.js';
+import { createRecovery, type Recovery } from './core/recovery.js';
 import { createSecondFactorCheck } from './core/second-factor-check.js';
 import { createSecondFactorService, type SecondFactorService } from './core/second-factors.js';
 import { createSendLimits, type SendLimits } from './core/send-limits.js';
 import { createSessionService, type SessionService } from './core/sessions.js';
 import { createSubmission, type Submission } from './core/submission.js';
 import { createTokenService, type TokenService } from './core/tokens.js';
+import { createWebmailPasswords, type WebmailPasswords } from './core/webmail.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Stores, type StrengthEstimator } from './core/ports.js';
 import type { SendWindow } from './core/ports/send-limits.js';
 
@@ -90,6 +92,10 @@ export interface Services {
   /** Issue 17: what owners are told of changes to their accounts and logins from new networks. */
   alerts: Alerts;
   mailboxes: MailboxService;
+  /** SPEC §16: recovery addresses and forgotten passwords. */
+  recovery: Recovery;
+  /** SPEC §16: a webmail's password page, through mailpass. */
+  webmail: WebmailPasswords;
   /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
   dkim: DkimService;
   /** SPEC §15: sending limits of domains, mailboxes and credentials, and what each login sent. */
@@ -158,6 +164,21 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
   const writeDeps = { stores, hasher, clock, events, imap };
   const mailboxes = createMailboxService({ ...writeDeps, audit, alerts, domains, rules, logins });
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
+  const recovery = createRecovery({
+    ...writeDeps,
+    stores,
+    mailer,
+    audit,
+    alerts,
+    rules,
+    logins,
+    secondFactors: factorCheck,
+    counters,
+    log: log.child({ component: 'recovery' }),
+    resetLinkMinutes: config.resetLinkMinutes,
+    maxCodeFailures: config.login.maxAttempts,
+    policyContext: mailboxes.policyContext,
+  });
   const secondFactors = createSecondFactorService({ stores, clock, audit, mailboxes, alerts, check: factorCheck });
   const days = (n: number) => clock.now() - n * 86_400;
   const sendLimits = createSendLimits({
@@ -197,6 +218,8 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     dnsRecords: createDnsRecordsService({ stores, clock, resolver: dns, servers: autoconfig.servers }),
     alerts,
     mailboxes,
+    recovery,
+    webmail: createWebmailPasswords({ ...writeDeps, logins, rules, audit, alerts, policyContext: mailboxes.policyContext }),
     dkim,
     sendLimits,
     submission: createSubmission({
@@ -221,6 +244,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       backup: (file: string) => stores.database.backup(file),
       prune: async () => {
         await sendLimits.prune();
+        await recovery.prune();
         return { history: await stores.loginHistory.pruneLoginHistory(days(config.retention.loginHistoryDays)), audit: await stores.audit.pruneAudit(days(config.retention.auditDays)) };
       },
     },

@@ -4,7 +4,10 @@ import type { Clock, Logger, Mailer, NetworkSeen, Notice, NoticeKind, SessionOwn
 export interface AlertDetail {
   /** The client address of whoever caused it (null when not known, or when an admin did it). */
   ip?: string | null;
-  by?: 'owner' | 'admin';
+  /** Who changed a password: its owner, an admin, or whoever opened a link mailed to the recovery address (SPEC §16). */
+  by?: 'owner' | 'admin' | 'link';
+  /** A recovery address now confirmed (absent: the recovery address was removed). */
+  address?: string;
   /** A second factor's kind. */
   method?: 'totp' | 'passkey';
   /** A new network's login. */
@@ -24,9 +27,10 @@ export interface Alerts {
   /**
    * Tells an owner of a change to its account (issue 17): a message through the relay when there
    * is one and the owner is a mailbox, else a notice on its next panel visit. Never fails or
-   * delays the change that caused it.
+   * delays the change that caused it. `alsoTo`: addresses that get the same message through the
+   * relay (a recovery address, SPEC §16); without a relay, nobody else is told.
    */
-  raise(owner: SessionOwner, kind: NoticeKind, detail: AlertDetail): void;
+  raise(owner: SessionOwner, kind: NoticeKind, detail: AlertDetail, alsoTo?: readonly string[]): void;
   /** Logins from networks their owners had not used before. */
   newNetworks(seen: readonly NetworkSeen[]): void;
   /** The notices of this panel visit, oldest first, as sentences; each is shown once. */
@@ -56,8 +60,20 @@ export function describe(kind: NoticeKind, label: string, detail: AlertDetail, a
         text:
           detail.by === 'admin'
             ? `The password of ${label} was reset by an administrator on ${when(at)}. If you did not ask for this, contact your mail administrator.`
-            : `The password of ${label} was changed on ${when(at)}${from}. If this wasn't you, contact your mail administrator now.`,
+            : detail.by === 'link'
+              ? `The password of ${label} was reset on ${when(at)}${from} through a link sent to its recovery address; every session of it was ended and its app passwords revoked. If this wasn't you, contact your mail administrator now.`
+              : `The password of ${label} was changed on ${when(at)}${from}. If this wasn't you, contact your mail administrator now.`,
       };
+    case 'recovery-address-changed':
+      return detail.address
+        ? {
+            subject: 'A recovery address was set',
+            text: `${detail.address} was confirmed as the recovery address of ${label} on ${when(at)}${from}: a link to reset its password can be sent there. If this wasn't you, change your password and contact your mail administrator now.`,
+          }
+        : {
+            subject: 'The recovery address was removed',
+            text: `The recovery address of ${label} was removed on ${when(at)}${from}: a forgotten password can no longer be reset by mail. If this wasn't you, change your password and contact your mail administrator now.`,
+          };
     case 'second-factor-added':
       return {
         subject: 'A second factor was added to your login',
@@ -113,32 +129,38 @@ export function createAlerts({ stores, clock, log, mailer }: { stores: Pick<Stor
   const keep = (owner: SessionOwner, notice: Notice) =>
     stores.notices.addNotice(owner, notice).catch((err: unknown) => log.warn({ err, owner, kind: notice.kind }, 'alert notice not kept'));
 
-  const deliver = async (owner: SessionOwner, notice: Notice) => {
+  const deliver = async (owner: SessionOwner, notice: Notice, alsoTo: readonly string[]) => {
     // Admins have no mailbox to write to; a flood waits for the owners' visits.
     if (!mailer || !owner.startsWith('mailbox:') || sending.size > MAX_SENDING) return keep(owner, notice);
     const account = await stores.accounts.findAccountById(Number(owner.slice('mailbox:'.length)));
     if (!account) return;
-    if (account.disabled) return keep(owner, notice);
     const { subject, text } = describe(notice.kind, account.login, parseDetail(notice.detail), notice.at);
+    const from = `postmaster@${account.login.slice(account.login.lastIndexOf('@') + 1)}`;
+    const copies = Promise.all(
+      alsoTo.map((to) => mailer.send({ to, from, subject, text }).catch((err: unknown) => log.warn({ err: (err as Error).message, owner, kind: notice.kind }, 'alert to another address not sent'))),
+    );
     try {
-      await mailer.send({ to: account.login, from: `postmaster@${account.login.slice(account.login.lastIndexOf('@') + 1)}`, subject, text });
+      if (account.disabled) return await keep(owner, notice);
+      await mailer.send({ to: account.login, from, subject, text });
       log.info({ owner, kind: notice.kind }, 'alert sent');
     } catch (err) {
       // The relay may be down: the owner still learns of it on its next visit.
       log.warn({ err: (err as Error).message, owner, kind: notice.kind }, 'alert not sent; kept as a notice');
       await keep(owner, notice);
+    } finally {
+      await copies;
     }
   };
 
-  const raise = (owner: SessionOwner, kind: NoticeKind, detail: AlertDetail, at = clock.now()) => {
-    const job: Promise<void> = deliver(owner, { kind, detail: JSON.stringify(detail), at })
+  const raise = (owner: SessionOwner, kind: NoticeKind, detail: AlertDetail, at = clock.now(), alsoTo: readonly string[] = []) => {
+    const job: Promise<void> = deliver(owner, { kind, detail: JSON.stringify(detail), at }, alsoTo)
       .catch((err: unknown) => log.warn({ err, owner, kind }, 'alert failed'))
       .finally(() => sending.delete(job));
     sending.add(job);
   };
 
   return {
-    raise: (owner, kind, detail) => raise(owner, kind, detail),
+    raise: (owner, kind, detail, alsoTo) => raise(owner, kind, detail, undefined, alsoTo),
     newNetworks(seen) {
       for (const s of seen) raise(s.owner, 'new-network', { ip: s.ip, protocol: s.protocol }, s.at);
     },

@@ -38,7 +38,12 @@ export type AuditAction =
   | 'app-password.create'
   | 'app-password.revoke'
   | 'send-limits.set'
-  | 'send-limit.reached';
+  | 'send-limit.reached'
+  | 'recovery.request'
+  | 'recovery.confirm'
+  | 'recovery.remove'
+  | 'password.reset-link'
+  | 'password.recover';
 
 export interface Audit {
   record(actor: Actor | string, action: AuditAction, target: string, ip?: string | null, detail?: string): Promise<void>;

@@ -20,6 +20,7 @@ import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
 import { saveBeforeRedirect, ServiceSessionStore } from './middleware/session-store.js';
 import { apiRouter } from './api/router.js';
+import { webmailRouter } from './api/webmail.js';
 import { BODY_LIMIT } from './limits.js';
 import { panelRoutes } from './routes.js';
 
@@ -76,6 +77,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
     void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true }, cb),
   );
   app.locals.productName = 'mailpass';
+  // SPEC §16: `Forgot password?` only where a link can be mailed.
+  app.locals.forgotPassword = svc.recovery.available;
   assets ??= loadAssets(ASSETS_DIR);
   app.locals.asset = assets.url;
 
@@ -105,6 +108,7 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   // build time. BREACH: pages mask their CSRF token (below); the API is called by scripts with a
   // bearer token, never with credentials a browser adds to a request someone else chose.
   app.use(compression());
+  app.use('/api/webmail', webmailRouter(svc, log.child({ component: 'webmail' })));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));
   for (const m of mounts) app.use(m.path, m.handler);

@@ -44,7 +44,8 @@ import {
   updateMailboxPassword,
 } from './handlers/admin-mailboxes.js';
 import { login, logout, showLogin } from './handlers/login.js';
-import { generateOwnPassword, showAccount, updatePassword } from './handlers/user.js';
+import { confirmRecovery, forgot, reset, resetCode, showConfirmRecovery, showForgot, showReset } from './handlers/recovery.js';
+import { generateOwnPassword, saveRecoveryAddress, showAccount, updatePassword } from './handlers/user.js';
 import { requireAdmin, requireMailbox, requireRecentPassword, requireSuperAdmin } from './middleware/auth.js';
 import { resolveDomain } from './middleware/domain.js';
 
@@ -66,9 +67,18 @@ export function panelRoutes(svc: Services): Router {
   r.post('/login/second-factor/passkey/options', passkeyStepOptions(svc, 'account'));
   r.post('/login/second-factor/passkey', json, passkeyStep(svc, 'account'));
   r.post('/logout', logout('account'));
+  // SPEC §16: a forgotten password, and a recovery address's confirmation, from links in mail.
+  r.get('/login/forgot', showForgot(svc));
+  r.post('/login/forgot', forgot(svc));
+  r.get('/login/reset/:token', showReset(svc));
+  r.post('/login/reset/:token/code', resetCode(svc));
+  r.post('/login/reset/:token', reset(svc));
+  r.get('/login/recovery/:token', showConfirmRecovery(svc));
+  r.post('/login/recovery/:token', confirmRecovery(svc));
   r.get('/account', requireMailbox, showAccount(svc));
   r.post('/account', requireMailbox, updatePassword(svc));
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));
+  r.post('/account/recovery', requireMailbox, saveRecoveryAddress(svc));
   r.get('/account/security', requireMailbox, showSecurity(svc, 'account'));
   r.get('/account/mobileconfig', requireMailbox, mobileconfig(svc));
   // Issue 29: each lasting way in needs the password typed in the last 5 minutes.

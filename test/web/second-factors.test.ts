@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
 import { aDomain, aMailbox, anAdmin } from '../helpers/builders.js';
 import { ADMIN_PASSWORD } from '../helpers/env.js';
 import { csrfOf, loginAsAdmin, loginAsMailbox, postForm, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
+import { codeAt } from '../helpers/totp.js';
 
 // SPEC §11: TOTP (with recovery codes) as a second factor of the panel login.
 
@@ -17,8 +17,6 @@ before(async () => {
 });
 after(() => server.stop());
 
-const codeAt = (secret: string, offsetSteps = 0) =>
-  new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: Date.now() + offsetSteps * 30_000 });
 
 /** Turns TOTP on from the security page as its owner does; returns the secret and the recovery codes. */
 async function turnOn(agent: Agent, page: string) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
 import { MAX_TOTP_FAILURES } from '../../src/core/alerts.js';
 import { aDomain, aMailbox, anAdmin } from '../helpers/builders.js';
 import { csrfOf, loginAsAdmin, loginAsMailbox, postForm, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
+import { codeAt, turnOnTotp } from '../helpers/totp.js';
 
 // Issue 29, item 2: the second step of a login is not a door strangers can close. Wrong passwords
 // never reach it; wrong codes count on a name of their own, which only someone past the password
@@ -21,8 +21,6 @@ before(async () => {
 });
 after(() => server.stop());
 
-const codeAt = (secret: string, offsetSteps = 0) =>
-  new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: Date.now() + offsetSteps * 30_000 });
 /** A 6-digit code that is none of the codes valid around now (±2 steps). */
 const wrongCode = (secret: string, n: number) => {
   const valid = new Set([-2, -1, 0, 1, 2].map((d) => codeAt(secret, d)));
@@ -31,15 +29,6 @@ const wrongCode = (secret: string, n: number) => {
     if (!valid.has(code)) return code;
   }
 };
-
-async function turnOnTotp(agent: Agent, page: string) {
-  const shown = await agent.get(page);
-  const secret = /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(shown.text)![1]!.replace(/ /g, '');
-  const res = await agent.post(`${page}/totp`).type('form').send({ code: codeAt(secret), _csrf: csrfOf(shown.text) });
-  assert.equal(res.status, 200);
-  const codes = [...res.text.matchAll(/<li><code>([a-z2-9]{5}-[a-z2-9]{5})<\/code><\/li>/g)].map((m) => m[1]!);
-  return { secret, codes };
-}
 
 const realms = {
   mailbox: { login: '/login', step: '/login/second-factor', security: '/account/security', home: '/account', field: 'email' },

@@ -12,6 +12,7 @@ import { endSession, startPending, startSession } from '../middleware/auth.js';
 // the first step, where a login that passed goes, and the log-out. Only the words and paths differ.
 
 export const PASSWORD_UPDATED = 'Your password was updated.';
+export const PASSWORD_RESET = 'Your password was changed, and every session of the mailbox was ended. Log in with the new password.';
 
 interface Realm {
   view: string;
@@ -49,7 +50,8 @@ export const showLogin =
   (req, res) => {
     const signedIn = res.locals.actor?.kind === (realm === 'admin' ? 'admin' : 'mailbox');
     if (signedIn) return res.redirect(303, REALMS[realm].paths.home);
-    res.render(REALMS[realm].view, { values: {}, notice: req.query.updated === '1' ? PASSWORD_UPDATED : null });
+    const notice = req.query.updated === '1' ? PASSWORD_UPDATED : req.query.reset === '1' && realm === 'account' ? PASSWORD_RESET : null;
+    res.render(REALMS[realm].view, { values: {}, notice });
   };
 
 /** POST /login, /admin/login: the password step; a second factor continues at the realm's second step. */

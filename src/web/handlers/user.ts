@@ -1,8 +1,10 @@
 import type { RequestHandler } from 'express';
 import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
+import { setFlash } from '../flash.js';
 import { ChangePasswordForm, formView, parseForm } from '../forms.js';
 import { actorOf, endSession } from '../middleware/auth.js';
+import { linkBase } from './recovery.js';
 
 const VIEW_ACCOUNT = 'user/account';
 
@@ -11,9 +13,14 @@ const mailboxActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'mailb
 /** What every render of the account page shows besides the form: the mailbox and its recent activity. */
 const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {
   const actor = mailboxActor(res);
-  const [mailbox, history, apps] = await Promise.all([svc.mailboxes.getOwnMailbox(actor), svc.loginHistory.own(actor), svc.appPasswords.list(actor)]);
+  const [mailbox, history, apps, recovery] = await Promise.all([
+    svc.mailboxes.getOwnMailbox(actor),
+    svc.loginHistory.own(actor),
+    svc.appPasswords.list(actor),
+    svc.recovery.available ? svc.recovery.state(actor) : null,
+  ]);
   const appNames = Object.fromEntries(apps.map((a) => [a.id, a.name]));
-  return { mailbox, history, appNames, appCount: apps.length, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null, servers: svc.autoconfig.servers };
+  return { mailbox, history, appNames, appCount: apps.length, recovery, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null, servers: svc.autoconfig.servers };
 };
 
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {
@@ -40,3 +47,12 @@ export const generateOwnPassword = (svc: Services): RequestHandler => async (req
   res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {}, generated: password });
 };
 
+
+/** SPEC §16, `Save recovery address`: a new address gets a confirmation link; an empty one removes it. */
+export const saveRecoveryAddress = (svc: Services): RequestHandler => async (req, res) => {
+  formView(res, VIEW_ACCOUNT, await accountLocals(svc, res), req.body);
+  const typed = typeof req.body?.recovery_address === 'string' ? req.body.recovery_address.trim().toLowerCase() : '';
+  const done = await svc.recovery.saveAddress(mailboxActor(res), { address: typed, current: req.body?.recovery_password }, linkBase(svc, req), req.ip ?? null, req.get('user-agent'));
+  setFlash(req, 'success', done === 'removed' ? 'The recovery address was removed.' : `A link was sent to ${typed}: open it within 24 hours to make it your recovery address.`);
+  res.redirect(303, '/account#recovery');
+};

@@ -1,8 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 
-/** The login forms: the only ones an anonymous visitor posts. */
-const LOGIN_FORMS = new Set(['/login', '/admin/login']);
+/** The login forms, and SPEC §16's pages opened from a mail: the only ones an anonymous visitor posts. */
+const LOGIN_FORMS = new Set(['/login', '/admin/login', '/login/forgot']);
+const LINK_FORMS = /^\/login\/(reset|recovery)\/[A-Za-z0-9_-]{1,64}(\/code)?$/;
 /** How long a login page's token is good for: a page left open over lunch still logs in. */
 const TOKEN_SECONDS = 4 * 3600;
 const TOKEN = /^(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
@@ -20,7 +21,7 @@ export function loginCsrf(secret: string, { maskToken, unmaskToken, now }: { mas
   const mac = (expires: string, nonce: string) => createHmac('sha256', secret).update(`login-csrf\0${expires}\0${nonce}`).digest('base64url');
   /** A visitor without a session of its own (no login, no second step under way, no synchronised token). */
   const anonymous = (req: Request) => !req.session?.owner && !req.session?.pending && !req.session?.csrfToken;
-  const anonymousLoginForm = (req: Request) => LOGIN_FORMS.has(req.path) && anonymous(req);
+  const anonymousLoginForm = (req: Request) => (LOGIN_FORMS.has(req.path) || LINK_FORMS.test(req.path)) && anonymous(req);
 
   /** The token of a login page for a visitor without a session. */
   const pageToken = () => {

@@ -35,6 +35,10 @@ for (const [name, value] of [
   ['DNS_SERVERS', '127.0.0.1:70000'],
   ['DNS_SERVERS', '[10.0.0.1]:53'],
   ['PUBLIC_SMTP_HOST', 'mail example'],
+  ['WEBMAIL_CLIENTS', 'webmail.example.net'],
+  ['WEBMAIL_CLIENTS', '10.0.0.0/33'],
+  ['WEBMAIL_CLIENTS', '10.0.0.1/8/8'],
+  ['RESET_LINK_MINUTES', '0'],
 ] as const) {
   test(`a bad ${name} (${value}) is refused with one message naming it`, () => {
     assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => {
@@ -53,6 +57,12 @@ test('TLS_CERT_FILE without TLS_KEY_FILE is refused', () => {
 test('DNS_SERVERS: addresses with optional ports, IPv6 in brackets; unset, the system\'s resolvers', () => {
   assert.deepEqual(loadConfig({ DNS_SERVERS: '127.0.0.1:5353, ::1 ,[::1]:5300' }).dnsServers, ['127.0.0.1:5353', '::1', '[::1]:5300']);
   assert.deepEqual(loadConfig({}).dnsServers, []);
+});
+
+test('SPEC §16: WEBMAIL_CLIENTS takes addresses and networks of both families; unset, nobody; RESET_LINK_MINUTES defaults to 30', () => {
+  assert.deepEqual(loadConfig({ WEBMAIL_CLIENTS: '10.0.0.5, 192.168.0.0/16,::1, fd00::/8' }).webmailClients, ['10.0.0.5', '192.168.0.0/16', '::1', 'fd00::/8']);
+  assert.deepEqual(loadConfig({}).webmailClients, []);
+  assert.equal(loadConfig({}).resetLinkMinutes, 30);
 });
 
 test('issue 29: a plain start tells mail clients the ports it listens on; PUBLIC_SMTP_PORT and PUBLIC_SMTPS_PORT override', () => {

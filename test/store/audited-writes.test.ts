@@ -18,6 +18,7 @@ const UNAUDITED: Record<string, string> = {
   'app-passwords.setAppPasswordSelector': 'a lookup key derived from the app password at its first login; no change of access',
   'dns-checks.saveDnsCheck': 'a reading of DNS, not a change of anything mailpass serves',
   'notices.addNotice': 'a notice tells of an event that is audited itself',
+  'recovery.deleteRecoveryLink': 'a reset link used up: the password change it allows writes the entry, in its own transaction',
 };
 
 describe('every write of a store port takes its audit entry', () => {
@@ -68,6 +69,10 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
     await stores.secondFactors.addTotp('admin:99', 'JBSWY3DPEHPK3PXP', 1, ['r'], 1, entry('second-factor.add'));
     const key = { domainId, selector: 'k1', algorithm: 'ed25519' as const, privateKey: 'pem', publicKey: 'p', createdAt: 1 };
     await stores.dkimKeys.insertDkimKeys([key], entry('dkim.add'));
+    const link = { accountId: box.id, address: 'me@elsewhere.test', passwordVersion: box.passwordVersion, createdAt: 1, expiresAt: 4_000_000_000 };
+    await stores.recovery.addRecoveryLink({ ...link, tokenHash: 'aud-confirm', purpose: 'confirm' }, entry('recovery.request'));
+    await stores.recovery.setConfirmedRecoveryAddress('aud-confirm', 1, entry('recovery.confirm'));
+    await stores.recovery.addRecoveryLink({ ...link, tokenHash: 'aud-pending', purpose: 'confirm', address: 'next@elsewhere.test' }, entry('recovery.request'));
     const state = async () =>
       JSON.stringify([
         await stores.domains.listDomains(),
@@ -82,6 +87,8 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
         await stores.dkimKeys.listDkimKeys(domainId),
         await stores.sendLimits.domainLimits(domainId),
         await stores.sendLimits.accountLimits(box.id),
+        await stores.recovery.getRecovery(box.id, 2),
+        await stores.recovery.findRecoveryLink('aud-pending', 'confirm', 2),
       ]);
     const before = await state();
     const audited = (await stores.audit.listAudit({ limit: 1, offset: 0 })).total;
@@ -107,6 +114,9 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
       deleteDkimKey: () => stores.dkimKeys.deleteDkimKey(domainId, 'k1', entry('dkim.remove')),
       setDomainLimits: () => stores.sendLimits.setDomainLimits(domainId, { perHour: 1, perDay: 2, maxRecipients: 3 }, entry('send-limits.set')),
       setAccountLimits: () => stores.sendLimits.setAccountLimits(box.id, { perHour: 1, perDay: 2, maxRecipients: 3 }, entry('send-limits.set')),
+      addRecoveryLink: () => stores.recovery.addRecoveryLink({ ...link, tokenHash: 'aud-new', purpose: 'confirm', address: 'other@elsewhere.test' }, entry('recovery.request')),
+      setConfirmedRecoveryAddress: () => stores.recovery.setConfirmedRecoveryAddress('aud-pending', 2, entry('recovery.confirm')),
+      removeRecoveryAddress: () => stores.recovery.removeRecoveryAddress(box.id, entry('recovery.remove')),
     };
     const wrote: string[] = [];
     await refusingAudit(async () => {

@@ -18,6 +18,7 @@ import {
 } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startDnsServer } from '../helpers/dns-server.js';
+import { startDownstream } from '../helpers/downstream.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -25,12 +26,15 @@ let domain: string;
 let mailbox: Awaited<ReturnType<typeof aMailbox>>;
 let credentialGuid: string;
 let dns: Awaited<ReturnType<typeof startDnsServer>>;
+/** The relay: SPEC §16's pages are offered only with one, and their links are read from what it got. */
+let relay: Awaited<ReturnType<typeof startDownstream>>;
 const journeys: Journey[] = [];
 
 before(async () => {
   // Check DNS asks a DNS server on loopback (an SPF record right, a DMARC record wrong, the rest missing).
   dns = await startDnsServer(new Map());
-  [server, browser] = await Promise.all([startTestServer({ DNS_SERVERS: `127.0.0.1:${dns.port}` }), launchBrowser()]);
+  relay = await startDownstream();
+  [server, browser] = await Promise.all([startTestServer({ DNS_SERVERS: `127.0.0.1:${dns.port}`, RELAY_URL: `smtp://127.0.0.1:${relay.port}` }), launchBrowser()]);
   domain = (await aDomain(server.services)).name;
   dns.records.set(domain, ['v=spf1 mx a:mail.test ~all']);
   dns.records.set(`_dmarc.${domain}`, ['v=DMARC1; p=none']);
@@ -51,6 +55,7 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   await dns?.stop();
+  await relay?.stop();
 });
 
 async function journey() {
@@ -97,6 +102,64 @@ describe('every page: no CSP or script error, no serious axe violation, readable
     await checkPage(j, 'admin login', (p) => p.goto('/admin/login'));
     await checkPage(j, 'error page', async (p) => {
       const res = await p.goto('/no-such-page');
+      assert.equal(res?.status(), 404);
+    });
+  });
+
+  test('SPEC §16: the recovery address, its confirmation, a forgotten password and its reset link', async () => {
+    const owner = await aMailbox(server.services, { domain });
+    const recovery = `pages-${domain}@elsewhere.test`;
+    const linkTo = async (kind: 'recovery' | 'reset') => {
+      await server.services.recovery.settled();
+      const m = new RegExp(`/login/${kind}/[A-Za-z0-9_-]{43}`).exec(relay.received.filter((r) => r.to.includes(recovery)).at(-1)?.data ?? '');
+      assert.ok(m, `no ${kind} link was mailed`);
+      return m[0];
+    };
+    const j = await journey();
+    await addSession(j.context, server.url, 'mailbox', owner.address, owner.password);
+    await checkPage(j, 'account with a recovery address to set', (p) => p.goto('/account#recovery'));
+    await checkPage(j, 'recovery address refused', async (p) => {
+      await p.getByLabel('Recovery address').fill('not an address');
+      await p.locator('#recovery_password').fill(owner.password);
+      await p.getByRole('button', { name: 'Save recovery address' }).click();
+      await p.locator('#recovery_address-errors').waitFor();
+    });
+    await checkPage(j, 'recovery address waiting', async (p) => {
+      await p.getByLabel('Recovery address').fill(recovery);
+      await p.locator('#recovery_password').fill(owner.password);
+      await p.getByRole('button', { name: 'Save recovery address' }).click();
+      await p.getByText('Waiting for confirmation').waitFor();
+    });
+    const visitor = await journey();
+    await checkPage(visitor, 'recovery address to confirm', async (p) => p.goto(await linkTo('recovery')));
+    await checkPage(visitor, 'recovery address confirmed', async (p) => {
+      await p.getByRole('button', { name: 'Confirm recovery address' }).click();
+      await p.getByText('is now the recovery address').waitFor();
+    });
+    await checkPage(visitor, 'login with the forgotten-password link', (p) => p.goto('/login'));
+    await checkPage(visitor, 'forgotten password', (p) => p.getByRole('link', { name: 'Forgot password?' }).click());
+    await checkPage(visitor, 'forgotten password asked', async (p) => {
+      await p.getByLabel('Email address').fill(owner.address);
+      await p.getByRole('button', { name: 'Send reset link' }).click();
+      await p.getByText('a link to reset its password is on its way').waitFor();
+    });
+    const resetLink = await linkTo('reset');
+    await checkPage(visitor, 'reset link', (p) => p.goto(resetLink));
+    await checkPage(visitor, 'reset refused', async (p) => {
+      await p.getByLabel('New password', { exact: true }).fill('short');
+      await p.getByLabel('Confirm new password').fill('other');
+      await p.getByRole('button', { name: 'Change password' }).click();
+      await p.locator('#new_password-errors').waitFor();
+    });
+    await checkPage(visitor, 'reset done', async (p) => {
+      const next = strongPassword('Forgot');
+      await p.getByLabel('New password', { exact: true }).fill(next);
+      await p.getByLabel('Confirm new password').fill(next);
+      await p.getByRole('button', { name: 'Change password' }).click();
+      await p.waitForURL('**/login?reset=1');
+    });
+    await checkPage(visitor, 'reset link used', async (p) => {
+      const res = await p.goto(resetLink);
       assert.equal(res?.status(), 404);
     });
   });

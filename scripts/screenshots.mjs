@@ -10,6 +10,7 @@ import { cliActor } from '../src/core/actors.ts';
 import { createLogger } from '../src/log.ts';
 import { startServer } from '../src/main.ts';
 import { startDnsServer } from '../test/helpers/dns-server.ts';
+import { startDownstream } from '../test/helpers/downstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -26,6 +27,8 @@ if (!existsSync(CHROMIUM)) {
 
 // The DNS page's check asks a DNS server on loopback that serves example.com's zone (see seedZone).
 const dns = await startDnsServer(new Map());
+// A relay that keeps what it is given: with one, SPEC §16's forgotten-password page is offered.
+const relay = await startDownstream();
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-screenshots-'));
 const config = loadConfig({
   HOST: '127.0.0.1',
@@ -40,6 +43,7 @@ const config = loadConfig({
   INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
   IMAP_HOST: 'imap.example.com',
   DNS_SERVERS: `127.0.0.1:${dns.port}`,
+  RELAY_URL: `smtp://127.0.0.1:${relay.port}`,
 });
 const server = await startServer(config, { log: createLogger('silent'), print: () => {}, smtpBind: { smtp: null, smtps: null } });
 const base = `http://127.0.0.1:${server.httpPort}`;
@@ -50,7 +54,7 @@ const browser = await chromium.launch({
 });
 
 try {
-  await seed(server.services, server.adapters.store);
+  await seed(server.services, server.adapters.stores.loginHistory);
   mkdirSync(OUT, { recursive: true });
   const written = [];
   const shot = async (page, name) => {
@@ -85,6 +89,17 @@ try {
   await u.locator('#app-password').waitFor();
   await shot(u, 'account-security');
   await user.close();
+
+  // SPEC §16: the forgotten-password page, as a visitor sees it once it asked.
+  const visitor = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1 });
+  const v = await visitor.newPage();
+  await v.goto('/login');
+  await v.getByRole('link', { name: 'Forgot password?' }).click();
+  await v.getByLabel('Email address').fill('jane@example.com');
+  await v.getByRole('button', { name: 'Send reset link' }).click();
+  await v.getByText('a link to reset its password is on its way').waitFor();
+  await shot(v, 'forgot-password');
+  await visitor.close();
 
   const phone = await browser.newContext({ baseURL: base, viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
   const p = await phone.newPage();
@@ -138,6 +153,7 @@ try {
   await browser.close();
   await server.close();
   await dns.stop();
+  await relay.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 

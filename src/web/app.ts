@@ -100,6 +100,11 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
       },
       // Behind plain HTTP on loopback, HSTS would only confuse; a TLS proxy sets it.
       strictTransportSecurity: false,
+      // No referrer leaves the panel (a reset link's token is in its path), but its own form posts
+      // keep their Origin: under `no-referrer` browsers send `Origin: null`, and over plain HTTP on
+      // a host name, where no Sec-Fetch-Site is sent either, the login's same-site check refused
+      // every login.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
   app.use('/assets', assets.handler);

@@ -17,7 +17,7 @@ let domain: string;
 const journeys: Journey[] = [];
 
 before(async () => {
-  [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  [server, browser] = await Promise.all([startTestServer(), launchBrowser({ hosts: ['mail.lan.test'] })]);
   domain = (await aDomain(server.services)).name;
 });
 after(async () => {
@@ -36,6 +36,23 @@ async function withAuthenticator() {
   })) as { authenticatorId: string };
   return { j, cdp, authenticatorId };
 }
+
+test('over plain HTTP on a host name (no Sec-Fetch-Site sent), the login forms still post with their Origin and log in', async () => {
+  // Browsers send Sec-Fetch-Site only to trustworthy origins (https, localhost, 127.0.0.1); the
+  // login's same-site check then reads Origin, which a `no-referrer` policy turns into "null".
+  const box = await aMailbox(server.services, { domain });
+  const j = await newJourney(browser, `http://mail.lan.test:${server.httpPort}`);
+  journeys.push(j);
+  const posted: Array<Record<string, string>> = [];
+  j.page.on('request', (r) => {
+    if (r.method() === 'POST') posted.push(r.headers());
+  });
+  await logInAsMailbox(j.page, box.address, box.password);
+  assert.equal(posted[0]!['sec-fetch-site'], undefined, 'this origin gets no Sec-Fetch-Site');
+  assert.equal(posted[0]!.origin, `http://mail.lan.test:${server.httpPort}`);
+  const page = await j.page.goto('/account');
+  assert.equal(page?.headers()['referrer-policy'], 'same-origin', 'no referrer leaves the panel');
+});
 
 test('a mailbox owner adds a passkey (10 recovery codes once), then logs in with password and passkey; a stranger browser without it cannot', async () => {
   const box = await aMailbox(server.services, { domain });

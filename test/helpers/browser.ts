@@ -17,10 +17,14 @@ const ARGS = [
   '--disable-quic',
 ];
 
-/** One browser per test file; close it in `after`. A missing chromium fails the file, it is not skipped. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * One browser per test file; close it in `after`. A missing chromium fails the file, it is not
+ * skipped. `hosts`: names the browser resolves to 127.0.0.1 (the panel on a host name, not on loopback's).
+ */
+export async function launchBrowser({ hosts = [] }: { hosts?: readonly string[] } = {}): Promise<Browser> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package to run the browser tests`);
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const rules = hosts.map((h) => `MAP ${h} 127.0.0.1`).join(', ');
+  return chromium.launch({ executablePath: CHROMIUM, args: rules ? [...ARGS, `--host-resolver-rules=${rules}`] : ARGS });
 }
 
 const DOCUMENT_STATUS = /^Failed to load resource: the server responded with a status of 4\d\d /;

@@ -6,7 +6,7 @@ import { parseAddress } from './addresses.js';
 import type { Alerts } from './alerts.js';
 import type { Audit } from './audit.js';
 import { NotFoundError, RateLimitedError, ValidationError, type FieldErrors } from './errors.js';
-import { displayAddress, normalizeLoginName } from './login-names.js';
+import { addressKey, displayAddress, normalizeLoginName } from './login-names.js';
 import type { Logins } from './logins.js';
 import type { PasswordRules } from './password-rules.js';
 import type { PolicyContext } from './passwords.js';
@@ -232,12 +232,11 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       // Counted before anything is looked up, the same for every address: the answer says nothing.
       const login = normalizeLoginName(email, 'account');
       const shown = typeof email === 'string' ? email.trim().toLowerCase().slice(0, 320) : '';
-      const [perAddress, perClient] = await Promise.all([
-        counters.add(`forgot:login:${login ?? shown}`, FORGOT_WINDOW_SECONDS),
-        counters.add(`forgot:ip:${displayAddress(ip) ?? 'unknown'}`, FORGOT_WINDOW_SECONDS),
-      ]);
+      // A client is its address, or its IPv6 /64, as the login throttle counts it.
+      const keys = { address: `forgot:login:${login ?? shown}`, client: `forgot:ip:${addressKey(ip)}` };
+      const [perAddress, perClient] = await Promise.all([counters.add(keys.address, FORGOT_WINDOW_SECONDS), counters.add(keys.client, FORGOT_WINDOW_SECONDS)]);
       if (perAddress > FORGOT_PER_ADDRESS || perClient > FORGOT_PER_CLIENT) {
-        const left = await counters.get(perClient > FORGOT_PER_CLIENT ? `forgot:ip:${displayAddress(ip) ?? 'unknown'}` : `forgot:login:${login ?? shown}`);
+        const left = await counters.get(perClient > FORGOT_PER_CLIENT ? keys.client : keys.address);
         throw new RateLimitedError(Math.max(1, Math.ceil(left.msLeft / 1000)));
       }
       if (!mailer || login === null || queued.size >= MAX_QUEUED) return;

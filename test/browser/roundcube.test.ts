@@ -66,8 +66,19 @@ describe('Roundcube changes the password through mailpass (SPEC §16)', () => {
 
   /** Settings > Password, as a user gets there: the task menu, then the section. */
   const change = async (page: Page, current: string, next: string) => {
-    if (!page.url().includes('_task=settings')) await page.click('#taskmenu a.settings');
+    // Roundcube ignores a command while a request of its own is under way (a busy page under load).
+    const idle = () => page.waitForFunction(() => {
+      const rc = (window as unknown as { rcmail?: { busy: boolean } }).rcmail;
+      return rc !== undefined && !rc.busy;
+    });
+    if (!page.url().includes('_task=settings')) {
+      await idle();
+      await page.click('#taskmenu a.settings');
+      await page.waitForURL(/_task=settings/);
+    }
+    await idle();
     await page.click('#settingstabpluginpassword a');
+    await page.waitForURL(/_action=plugin\.password/);
     await page.fill('#curpasswd', current);
     await page.fill('#newpasswd', next);
     await page.fill('#confpasswd', next);

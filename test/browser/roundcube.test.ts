@@ -55,14 +55,7 @@ describe('Roundcube changes the password through mailpass (SPEC §16)', () => {
     await server?.stop();
   });
 
-  const smtpAuth = async (password: string) => {
-    const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
-    try {
-      return (await c.authPlain(jane.address, password)).code;
-    } finally {
-      c.close();
-    }
-  };
+  const smtpAuth = (password: string) => RawSmtp.authCode(server, jane.address, password);
 
   /** Settings > Password, as a user gets there: the task menu, then the section. */
   const change = async (page: Page, current: string, next: string) => {

@@ -135,6 +135,16 @@ export class RawSmtp {
     return c;
   }
 
+  /** One AUTH PLAIN on a fresh implicit-TLS connection to `server`; the reply code (235, 535, 454...). */
+  static async authCode(server: { smtpPorts: { smtps: number }; dataDir: string }, login: string, password: string): Promise<number> {
+    const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
+    try {
+      return (await c.authPlain(login, password)).code;
+    } finally {
+      c.close();
+    }
+  }
+
   authPlain(login: string, password: string) {
     return this.cmd(`AUTH PLAIN ${Buffer.from(`\0${login}\0${password}`).toString('base64')}`);
   }

@@ -103,14 +103,7 @@ describe('mail through mailpass reaches the mailbox: Postfix delivers, Dovecot s
     const next = strongPassword('Reset');
     const d = await server.services.domains.requireDomain(cliActor, domain);
     await server.services.mailboxes.resetPassword(cliActor, d, jane.address, { password: next });
-    const smtp = async (password: string) => {
-      const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
-      try {
-        return (await c.authPlain(jane.address, password)).code;
-      } finally {
-        c.close();
-      }
-    };
+    const smtp = (password: string) => RawSmtp.authCode(server, jane.address, password);
     assert.equal(await smtp(jane.password), 535);
     assert.match(await imapLogin(dovecot.port, jane.address, jane.password), /^a1 NO \[AUTHENTICATIONFAILED\]/);
     assert.equal(await smtp(next), 235);

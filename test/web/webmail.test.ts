@@ -21,14 +21,7 @@ describe('the webmail password URL (SPEC §16)', () => {
   after(() => server.stop());
 
   const post = (fields: Record<string, string>) => request(server.url).post('/api/webmail/password').type('form').send(fields);
-  const smtpAuth = async (user: string, password: string) => {
-    const c = await RawSmtp.ready(server.smtpPorts.smtps, { implicitTls: true, dataDir: server.dataDir });
-    try {
-      return (await c.authPlain(user, password)).code;
-    } finally {
-      c.close();
-    }
-  };
+  const smtpAuth = (user: string, password: string) => RawSmtp.authCode(server, user, password);
   const history = (accountId: number) => server.query<{ protocol: string; mechanism: string; result: string }>('SELECT protocol, mechanism, result FROM login_history WHERE account_id = ?', accountId);
 
   test('the right current password and a good new one: 200 ok, the old password fails everywhere, sessions end, the history says webmail', async () => {

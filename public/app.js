@@ -8,7 +8,13 @@
   // their hashed names; fetched on the first keystroke in a password field, then cached for good.
   var ZXCVBN_SCRIPTS = ((document.currentScript && document.currentScript.getAttribute('data-estimator')) || '').split(' ').filter(Boolean);
   var ZXCVBN_MAX_LENGTH = 64;
-  var SCORE_WORDS = ['Very weak', 'Weak', 'Fair', 'Good', 'Strong'];
+  // SPEC §17: the page's words, from its catalogue (data-i18n); {{name}} stands for what varies.
+  var STRINGS = {};
+  try { STRINGS = JSON.parse((document.currentScript && document.currentScript.getAttribute('data-i18n')) || '{}'); } catch (e) { STRINGS = {}; }
+  function tr(key, values) {
+    return String(STRINGS[key] || key).replace(/\{\{(\w+)\}\}/g, function (_, name) { return values && name in values ? String(values[name]) : ''; });
+  }
+  var SCORE_WORDS = [tr('very-weak'), tr('weak'), tr('fair'), tr('good'), tr('strong')];
 
   // One polite live region for short confirmations such as "Password copied".
   var live = document.createElement('p');
@@ -64,7 +70,7 @@
         var first = document.getElementById(ids[0]);
         first.focus();
         first.select();
-        announce('A new password was generated. It is shown in the field; copy it before you save.');
+        announce(tr('generated'));
       })
       .catch(function () {
         button.disabled = false;
@@ -93,22 +99,22 @@
     button.hidden = false;
     var text = button.textContent;
     var label = button.getAttribute('aria-label');
-    // What is copied, in words: "password" for data-copy-name="password" or aria-label="Copy password".
-    var what = button.getAttribute('data-copy-name') || (label || '').replace(/^Copy\s*/, '') || 'text';
+    // What is copied, in words, in the page's language: data-copy-name="password".
+    var what = button.getAttribute('data-copy-name') || tr('text');
     var timer = null;
     button.addEventListener('click', function () {
       var target = document.getElementById(button.getAttribute('data-copy'));
       var value = 'value' in target ? target.value : target.textContent;
       if (value === '') {
-        announce('Nothing to copy yet.');
+        announce(tr('nothing'));
         return;
       }
       copyText(value).then(
         function () {
-          button.textContent = 'Copied';
-          if (label) button.setAttribute('aria-label', 'Copied the ' + what);
+          button.textContent = tr('copied');
+          if (label) button.setAttribute('aria-label', tr('copied-what', { what: what }));
           button.classList.add('done');
-          announce(what.charAt(0).toUpperCase() + what.slice(1) + ' copied to the clipboard.');
+          announce(tr('copied-announce', { what: what }));
           clearTimeout(timer);
           timer = setTimeout(function () {
             button.textContent = text;
@@ -119,7 +125,7 @@
         function () {
           if (target.select) target.select();
           else window.getSelection().selectAllChildren(target);
-          announce('Copying was refused by the browser: the text is selected, press Ctrl+C.');
+          announce(tr('copy-refused'));
         }
       );
     });
@@ -156,17 +162,17 @@
   function unmetRules(password, meter) {
     var out = [];
     var length = Array.from(password).length;
-    if (length < 8) out.push('at least 8 characters (' + length + ' now)');
-    if (length > 128) out.push('at most 128 characters (' + length + ' now)');
-    if (!UPPER.test(password)) out.push('an uppercase letter');
-    if (!LOWER.test(password)) out.push('a lowercase letter');
-    if (!DIGIT.test(password)) out.push('a digit');
-    if (!SPECIAL.test(password)) out.push('a special character such as . , / ! @ # $ % ^ & *');
-    if (CONTROL.test(password)) out.push('no control characters');
+    if (length < 8) out.push(tr('rule-min', { min: 8, length: length }));
+    if (length > 128) out.push(tr('rule-max', { max: 128, length: length }));
+    if (!UPPER.test(password)) out.push(tr('rule-upper'));
+    if (!LOWER.test(password)) out.push(tr('rule-lower'));
+    if (!DIGIT.test(password)) out.push(tr('rule-digit'));
+    if (!SPECIAL.test(password)) out.push(tr('rule-special'));
+    if (CONTROL.test(password)) out.push(tr('rule-control'));
     var lower = password.toLowerCase();
-    if (commonPasswords && commonPasswords.has(lower)) out.push('not a common password');
+    if (commonPasswords && commonPasswords.has(lower)) out.push(tr('rule-common'));
     if (forbiddenWords(meter).some(function (w) { return lower.indexOf(w) >= 0; })) {
-      out.push('not your address, your domain or the word "' + PRODUCT_NAME + '"');
+      out.push(tr('rule-words', { product: PRODUCT_NAME }));
     }
     return out;
   }
@@ -194,7 +200,7 @@
       word.textContent = SCORE_WORDS[result.score];
       warning.textContent = result.score < 3 && result.feedback.warning ? result.feedback.warning : '';
     } else {
-      word.textContent = 'checking…';
+      word.textContent = tr('checking');
     }
     var rules = unmetRules(password, meter);
     list.textContent = '';
@@ -217,8 +223,8 @@
     var bar = el('span', 'strength-bar');
     bar.setAttribute('aria-hidden', 'true');
     for (var i = 0; i < 4; i++) bar.appendChild(el('span'));
-    var head = el('p', 'strength-head', [bar, el('span', '', 'Strength: '), el('strong', 'strength-word')]);
-    var needs = el('div', 'strength-needs', [el('p', '', 'Still needed:'), el('ul', 'strength-rules')]);
+    var head = el('p', 'strength-head', [bar, el('span', '', tr('strength') + ' '), el('strong', 'strength-word')]);
+    var needs = el('div', 'strength-needs', [el('p', '', tr('needed')), el('ul', 'strength-rules')]);
     [head, el('p', 'strength-warning'), needs].forEach(function (part) { meter.appendChild(part); });
     meter.hidden = true;
     field.addEventListener('input', function () { render(field); });
@@ -257,7 +263,8 @@
     estimator = new z.core.ZxcvbnFactory({
       dictionary: dictionary,
       graphs: common.adjacencyGraphs,
-      translations: english.translations,
+      // The hints in the page's language (zxcvbn-ts's pack for it); the dictionaries stay the server's.
+      translations: z.feedback || english.translations,
       l33tMaxSubstitutions: 16,
       maxLength: ZXCVBN_MAX_LENGTH
     });

@@ -6,6 +6,11 @@
   var lib = window.SimpleWebAuthnBrowser;
   if (!lib || !lib.browserSupportsWebAuthn()) return;
 
+  // SPEC §17: the page's words, from the catalogue app.js's tag carries.
+  var STRINGS = {};
+  try { STRINGS = JSON.parse((document.querySelector('script[data-i18n]') || { getAttribute: function () { return '{}'; } }).getAttribute('data-i18n') || '{}'); } catch (e) { STRINGS = {}; }
+  function tr(key, status) { return String(STRINGS[key] || key).replace('{{status}}', String(status)); }
+
   function csrf() {
     var field = document.querySelector('input[name="_csrf"]');
     return field ? field.value : '';
@@ -19,7 +24,7 @@
       body: JSON.stringify(body || {}),
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (json) {
-        if (!res.ok) throw new Error(json.message || 'The request was refused (' + res.status + ').');
+        if (!res.ok) throw new Error(json.message || tr('refused', res.status));
         return json;
       });
     });
@@ -56,7 +61,7 @@
         .then(function (result) {
           if (result.redirect) return location.assign(result.redirect);
           if (result.recoveryCodes) showCodes(result.recoveryCodes);
-          if (status) status.textContent = result.message || 'Done.';
+          if (status) status.textContent = result.message || tr('done');
         })
         .catch(function (err) {
           if (status) status.textContent = err.message || String(err);

@@ -8,6 +8,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
+/** The zxcvbn-ts language pack of each language of the panel. */
+const ZXCVBN_PACKS = { en: 'en', fr: 'fr', de: 'de', es: 'es-es', pl: 'pl', nl: 'nl-be', it: 'it', 'pt-BR': 'pt-br' };
+
+/** A script that puts a pack's translations where public/app.js looks for them. */
+function feedbackScript(requireFrom, pack) {
+  const dir = path.dirname(requireFrom.resolve(`@zxcvbn-ts/language-${pack}`));
+  const file = ['translations.cjs', 'translations.js'].map((f) => path.join(dir, f)).find((f) => existsSync(f));
+  const loaded = requireFrom(file);
+  const translations = loaded.default ?? loaded;
+  return `this.zxcvbnts = this.zxcvbnts || {};\nthis.zxcvbnts.feedback = ${JSON.stringify(translations)};\n`;
+}
+
 /** The panel's static files: the name templates ask for, and where each comes from. */
 const SOURCES = [
   ['style.css', 'public/style.css'],
@@ -18,6 +30,9 @@ const SOURCES = [
   ['zxcvbn-core.js', { package: '@zxcvbn-ts/core/dist/zxcvbn-ts.js' }],
   ['zxcvbn-common.js', { package: '@zxcvbn-ts/language-common/dist/zxcvbn-ts.js' }],
   ['zxcvbn-en.js', { package: '@zxcvbn-ts/language-en/dist/zxcvbn-ts.js' }],
+  // SPEC §17: the strength meter's hints in each language, the translations of zxcvbn-ts's own
+  // language packs (a few kB; their dictionaries stay out: the meter scores as the server does).
+  ...Object.entries(ZXCVBN_PACKS).map(([lang, pack]) => [`zxcvbn-feedback-${lang}.js`, { generate: (requireFrom) => feedbackScript(requireFrom, pack) }]),
   // The browser half of WebAuthn for passkeys, from the package's own bundle.
   ['simplewebauthn.js', { package: '@simplewebauthn/browser', then: '../dist/bundle/index.umd.min.js' }],
 ];
@@ -33,9 +48,13 @@ export function buildAssets(root, outDir) {
   mkdirSync(dir, { recursive: true });
   const manifest = {};
   for (const [name, from] of SOURCES) {
-    const resolved = typeof from === 'string' ? path.join(root, from) : requireFrom.resolve(from.package);
-    const file = typeof from !== 'string' && from.then ? path.resolve(path.dirname(resolved), from.then) : resolved;
-    const bytes = readFileSync(file);
+    let bytes;
+    if (typeof from !== 'string' && from.generate) bytes = Buffer.from(from.generate(requireFrom), 'utf8');
+    else {
+      const resolved = typeof from === 'string' ? path.join(root, from) : requireFrom.resolve(from.package);
+      const file = typeof from !== 'string' && from.then ? path.resolve(path.dirname(resolved), from.then) : resolved;
+      bytes = readFileSync(file);
+    }
     const hash = createHash('sha256').update(bytes).digest('hex');
     const ext = path.extname(name);
     const hashed = `${path.basename(name, ext)}.${hash.slice(0, 12)}${ext}`;

@@ -4,6 +4,7 @@ import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.
 import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDnsResolver } from './adapters/dns-resolver.js';
 import { createDoveadmKicker } from './adapters/doveadm.js';
+import { createTranslator } from './adapters/i18n.js';
 import { createSpool } from './adapters/spool.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
@@ -66,6 +67,7 @@ export async function openServices(
     imap: config.doveadm ? createDoveadmKicker({ url: config.doveadm.url, apiKey: config.doveadm.apiKey, log: log.child({ component: 'doveadm' }) }) : null,
     relay: options.relay ?? null,
     spool: createSpool(config.dataDir, config.smtp.maxMessageBytes),
+    translator: createTranslator(),
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify, onSendLimitReached: options.onSendLimitReached });
   let closing: Promise<void> | null = null;

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { LANGUAGES, type Language } from './core/languages.js';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -96,6 +97,8 @@ const schema = z.object({
   DNS_SERVERS: optionalText,
   // SPEC §16: how long a forgotten-password link works, and who may call the webmail password API.
   RESET_LINK_MINUTES: positiveInt.max(1440).default(30),
+  // SPEC §17: the panel's language when neither the owner, its cookie nor its browser chose one.
+  DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
   WEBMAIL_CLIENTS: optionalText,
 });
 
@@ -170,6 +173,8 @@ export interface Config {
   readonly dnsServers: readonly string[];
   /** SPEC §11: an admin without a second factor must add one before any other page. */
   readonly requireAdminSecondFactor: boolean;
+  /** SPEC §17: the language of pages and alerts when nobody chose one. */
+  readonly defaultLanguage: Language;
   /** SPEC §16: minutes a forgotten-password link works. */
   readonly resetLinkMinutes: number;
   /** SPEC §16: the addresses and networks (`10.0.0.5`, `10.0.0.0/24`, `::1`) that may call the webmail password API; empty: nobody. */
@@ -346,6 +351,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       submissionsPort: e.PUBLIC_SMTPS_PORT ?? e.SMTPS_PORT,
       imap: e.IMAP_HOST ? Object.freeze({ host: e.IMAP_HOST, port: e.IMAP_PORT }) : null,
     }),
+    defaultLanguage: e.DEFAULT_LANGUAGE,
     resetLinkMinutes: e.RESET_LINK_MINUTES,
     webmailClients: parseNetworks('WEBMAIL_CLIENTS', e.WEBMAIL_CLIENTS),
     retention: Object.freeze({ loginHistoryDays: e.LOGIN_HISTORY_DAYS, auditDays: e.AUDIT_RETENTION_DAYS }),

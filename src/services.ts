@@ -28,6 +28,8 @@ import { createTokenService, type TokenService } from './core/tokens.js';
 import { createWebmailPasswords, type WebmailPasswords } from './core/webmail.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Stores, type StrengthEstimator } from './core/ports.js';
 import type { SendWindow } from './core/ports/send-limits.js';
+import type { Actor } from './core/actors.js';
+import type { Language, Translator } from './core/languages.js';
 
 /** How many owners' worth of failures one webmail's address may make in a window before it is held. */
 const WEBMAIL_OWNERS_PER_ADDRESS = 50;
@@ -51,6 +53,8 @@ export interface Adapters {
   relay: Relay | null;
   /** SPEC §6: data/spool/, where accepted mail goes without a relay. */
   spool: MessageSpool;
+  /** SPEC §17: the catalogues of the eight languages. */
+  translator: Translator;
 }
 
 export interface ServiceDeps {
@@ -96,6 +100,8 @@ export interface Services {
   recovery: Recovery;
   /** SPEC §16: a webmail's password page, through mailpass. */
   webmail: WebmailPasswords;
+  /** SPEC §17: the catalogues, and the language an owner chose. */
+  i18n: Translator & { save(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, language: Language | null): Promise<void> };
   /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
   dkim: DkimService;
   /** SPEC §15: sending limits of domains, mailboxes and credentials, and what each login sent. */
@@ -123,8 +129,8 @@ export interface Services {
 
 /** Builds the use cases over `adapters`, each given only the ports it uses. */
 export function createServices({ config, adapters, log, clock = systemClock, events = createAccountEvents(), onLogin, onAuthVerify, onSendLimitReached }: ServiceDeps): Services {
-  const { stores, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns, relay, spool } = adapters;
-  const alerts = createAlerts({ stores, clock, log: log.child({ component: 'alerts' }), mailer });
+  const { stores, hasher, estimator, batcher, counters, mailer, imap, dkimSigner, dns, relay, spool, translator } = adapters;
+  const alerts = createAlerts({ stores, clock, log: log.child({ component: 'alerts' }), mailer, translator, defaultLanguage: config.defaultLanguage });
   const audit = createAudit({ stores, clock, log: log.child({ component: 'audit' }) });
   const rules = createPasswordRules({ hasher, minScore: config.minPasswordScore, estimator });
   const domains = createDomainService({ stores, clock, audit });
@@ -166,6 +172,8 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
   const credentials = createCredentialService({ ...writeDeps, audit, rules });
   const recovery = createRecovery({
     ...writeDeps,
+    translator,
+    defaultLanguage: config.defaultLanguage,
     stores,
     mailer,
     audit,
@@ -219,6 +227,10 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     alerts,
     mailboxes,
     recovery,
+    i18n: {
+      ...translator,
+      save: (actor, language) => (actor.kind === 'admin' ? stores.admins.setAdminLanguage(actor.id, language) : stores.accounts.setAccountLanguage(actor.id, language)),
+    },
     webmail: createWebmailPasswords({ ...writeDeps, logins, rules, audit, alerts, policyContext: mailboxes.policyContext }),
     dkim,
     sendLimits,

@@ -1,3 +1,4 @@
+import type { Language, Translator } from './languages.js';
 import type { Clock, Logger, Mailer, NetworkSeen, Notice, NoticeKind, SessionOwner, Stores } from './ports.js';
 
 /** Who did it and from where; never a secret. */
@@ -33,8 +34,8 @@ export interface Alerts {
   raise(owner: SessionOwner, kind: NoticeKind, detail: AlertDetail, alsoTo?: readonly string[]): void;
   /** Logins from networks their owners had not used before. */
   newNetworks(seen: readonly NetworkSeen[]): void;
-  /** The notices of this panel visit, oldest first, as sentences; each is shown once. */
-  take(owner: SessionOwner): Promise<Array<{ at: number; text: string }>>;
+  /** The notices of this panel visit, oldest first, as sentences in the page's language; each is shown once. */
+  take(owner: SessionOwner, lang?: Language): Promise<Array<{ at: number; text: string }>>;
   /** Resolves once every alert raised so far is sent or kept. */
   settled(): Promise<void>;
 }
@@ -42,76 +43,47 @@ export interface Alerts {
 /** Alerts on their way at most; beyond, a flood (a provider's NAT changing) becomes notices. */
 const MAX_SENDING = 200;
 
-const when = (at: number) => new Date(at * 1000).toUTCString().replace(/:\d\d GMT$/, ' UTC');
-const METHODS = { totp: 'An authenticator app', passkey: 'A passkey' } as const;
-const PROTOCOLS = { web: 'the web panel', smtp: 'SMTP (a mail program)' } as const;
-
 /**
- * What an alert says, in the message and in the notice alike: what happened, when, from which
- * address, and what to do if it was not the owner. No secret and no link: an alert that asks
- * for a click is what a phishing message looks like.
+ * What an alert says, in the message and in the notice alike, in `lang`: what happened, when, from
+ * which address, and what to do if it was not the owner. No secret and no link: an alert that asks
+ * for a click is what a phishing message looks like. The words are the catalogues' `alert.*`.
  */
-export function describe(kind: NoticeKind, label: string, detail: AlertDetail, at: number): { subject: string; text: string } {
-  const from = detail.ip ? ` from ${detail.ip}` : '';
+export function describe(i18n: Translator, lang: Language, kind: NoticeKind, label: string, detail: AlertDetail, at: number): { subject: string; text: string } {
+  const from = detail.ip ? i18n.t(lang, 'alert.from', { ip: detail.ip }) : '';
+  const t = (key: string, values: Record<string, unknown> = {}) => i18n.t(lang, key, { label, when: i18n.when(lang, at), from, ...values });
   switch (kind) {
     case 'password-changed':
       return {
-        subject: 'Your password was changed',
-        text:
-          detail.by === 'admin'
-            ? `The password of ${label} was reset by an administrator on ${when(at)}. If you did not ask for this, contact your mail administrator.`
-            : detail.by === 'link'
-              ? `The password of ${label} was reset on ${when(at)}${from} through a link sent to its recovery address; every session of it was ended and its app passwords revoked. If this wasn't you, contact your mail administrator now.`
-              : `The password of ${label} was changed on ${when(at)}${from}. If this wasn't you, contact your mail administrator now.`,
+        subject: t('alert.password-changed.subject'),
+        text: t(detail.by === 'admin' ? 'alert.password-changed.text.admin' : detail.by === 'link' ? 'alert.password-changed.text.link' : 'alert.password-changed.text.owner'),
       };
     case 'recovery-address-changed':
       return detail.address
-        ? {
-            subject: 'A recovery address was set',
-            text: `${detail.address} was confirmed as the recovery address of ${label} on ${when(at)}${from}: a link to reset its password can be sent there. If this wasn't you, change your password and contact your mail administrator now.`,
-          }
-        : {
-            subject: 'The recovery address was removed',
-            text: `The recovery address of ${label} was removed on ${when(at)}${from}: a forgotten password can no longer be reset by mail. If this wasn't you, change your password and contact your mail administrator now.`,
-          };
+        ? { subject: t('alert.recovery-set.subject'), text: t('alert.recovery-set.text', { address: detail.address }) }
+        : { subject: t('alert.recovery-removed.subject'), text: t('alert.recovery-removed.text') };
     case 'second-factor-added':
       return {
-        subject: 'A second factor was added to your login',
-        text: `${METHODS[detail.method ?? 'totp']} was added as a second factor of ${label} on ${when(at)}${from}. If this wasn't you, change your password and contact your mail administrator now.`,
+        subject: t('alert.second-factor-added.subject'),
+        text: t('alert.second-factor-added.text', { method: t(detail.method === 'passkey' ? 'alert.method.passkey' : 'alert.method.totp') }),
       };
     case 'second-factor-removed':
-      return {
-        subject: 'The second factors of your login were removed',
-        text: `An administrator removed the second factors of ${label} on ${when(at)}: the panel asks for the password only until you add one again. If you did not ask for this, contact your mail administrator.`,
-      };
+      return { subject: t('alert.second-factor-removed.subject'), text: t('alert.second-factor-removed.text') };
     case 'password-accepted':
-      return {
-        subject: 'Your password was entered, and the second factor was asked',
-        text: `The password of ${label} was entered correctly on ${when(at)}${from}, from a browser that had not logged in as it before; the panel then asked for the second factor. If this was you, there is nothing to do. If not, someone knows your password: change it now.`,
-      };
+      return { subject: t('alert.password-accepted.subject'), text: t('alert.password-accepted.text') };
     case 'second-factor-guessed':
-      return {
-        subject: 'Your authenticator codes are no longer accepted',
-        text: `${MAX_TOTP_FAILURES} wrong authenticator codes in a row were typed at the second step of ${label}, the last on ${when(at)}${from}, so its authenticator codes are refused until a recovery code or a passkey logs in. Whoever typed them knew the password: if this wasn't you, log in with a recovery code and change your password now.`,
-      };
+      return { subject: t('alert.second-factor-guessed.subject'), text: t('alert.second-factor-guessed.text', { failures: MAX_TOTP_FAILURES }) };
     case 'app-password-created':
       return {
-        subject: 'An app password was created',
-        text: `An app password${detail.name ? ` named "${detail.name}"` : ''} was created for ${label} on ${when(at)}${from}; it logs in over SMTP and IMAP. If this wasn't you, revoke it on your security page, change your password and contact your mail administrator now.`,
+        subject: t('alert.app-password-created.subject'),
+        text: detail.name ? t('alert.app-password-created.text-named', { name: detail.name }) : t('alert.app-password-created.text'),
       };
-    case 'send-limit-reached': {
-      const who = detail.login ?? label;
-      const per = detail.window === 'day' ? 'the last 24 hours' : 'the last hour';
+    case 'send-limit-reached':
       return {
-        subject: 'A sending limit was reached',
-        text: `${who} reached its sending limit of ${detail.limit ?? '?'} recipients in ${per} on ${when(at)}${from}; further mail is refused until its count falls below the limit. If these messages were not meant to be sent, the password of ${who} may be known to someone else: change it now.`,
+        subject: t('alert.send-limit-reached.subject'),
+        text: t('alert.send-limit-reached.text', { who: detail.login ?? label, limit: detail.limit ?? '?', per: t(detail.window === 'day' ? 'alert.window.day' : 'alert.window.hour') }),
       };
-    }
     case 'new-network':
-      return {
-        subject: 'A login from a new network',
-        text: `${label} was logged into over ${PROTOCOLS[detail.protocol ?? 'web']}${from} on ${when(at)}, a network it had not been used from before. If this was you (a new device, a trip, a new provider), there is nothing to do. If not, change your password now and look at the recent activity on your account page.`,
-      };
+      return { subject: t('alert.new-network.subject'), text: t('alert.new-network.text', { protocol: t(detail.protocol === 'smtp' ? 'alert.protocol.smtp' : 'alert.protocol.web') }) };
   }
 }
 
@@ -123,7 +95,22 @@ const parseDetail = (text: string): AlertDetail => {
   }
 };
 
-export function createAlerts({ stores, clock, log, mailer }: { stores: Pick<Stores, 'accounts' | 'admins' | 'notices'>; clock: Clock; log: Logger; mailer: Mailer | null }): Alerts {
+export function createAlerts({
+  stores,
+  clock,
+  log,
+  mailer,
+  translator,
+  defaultLanguage,
+}: {
+  stores: Pick<Stores, 'accounts' | 'admins' | 'notices'>;
+  clock: Clock;
+  log: Logger;
+  mailer: Mailer | null;
+  translator: Translator;
+  /** SPEC §17: the language of an owner that chose none. */
+  defaultLanguage: Language;
+}): Alerts {
   const sending = new Set<Promise<void>>();
 
   const keep = (owner: SessionOwner, notice: Notice) =>
@@ -134,7 +121,8 @@ export function createAlerts({ stores, clock, log, mailer }: { stores: Pick<Stor
     if (!mailer || !owner.startsWith('mailbox:') || sending.size > MAX_SENDING) return keep(owner, notice);
     const account = await stores.accounts.findAccountById(Number(owner.slice('mailbox:'.length)));
     if (!account) return;
-    const { subject, text } = describe(notice.kind, account.login, parseDetail(notice.detail), notice.at);
+    // In the language its owner chose in the panel (SPEC §17).
+    const { subject, text } = describe(translator, account.language ?? defaultLanguage, notice.kind, account.login, parseDetail(notice.detail), notice.at);
     const from = `postmaster@${account.login.slice(account.login.lastIndexOf('@') + 1)}`;
     const copies = Promise.all(
       alsoTo.map((to) => mailer.send({ to, from, subject, text }).catch((err: unknown) => log.warn({ err: (err as Error).message, owner, kind: notice.kind }, 'alert to another address not sent'))),
@@ -164,13 +152,13 @@ export function createAlerts({ stores, clock, log, mailer }: { stores: Pick<Stor
     newNetworks(seen) {
       for (const s of seen) raise(s.owner, 'new-network', { ip: s.ip, protocol: s.protocol }, s.at);
     },
-    async take(owner) {
+    async take(owner, lang = defaultLanguage) {
       const notices = await stores.notices.takeNotices(owner);
       if (notices.length === 0) return [];
       const [kind, id] = owner.split(':');
       const who = kind === 'admin' ? await stores.admins.findAdminById(Number(id)) : await stores.accounts.findAccountById(Number(id));
       const label = who ? ('username' in who ? who.username : who.login) : 'your account';
-      return notices.map((n) => ({ at: n.at, text: describe(n.kind, label, parseDetail(n.detail), n.at).text }));
+      return notices.map((n) => ({ at: n.at, text: describe(translator, lang, n.kind, label, parseDetail(n.detail), n.at).text }));
     },
     async settled() {
       while (sending.size > 0) await Promise.all([...sending]);

@@ -27,14 +27,6 @@ export interface PolicyFailure {
   message: string;
 }
 
-/** The policy in words, as the panel and the README show it. */
-export const POLICY_TEXT = [
-  `${MIN_LENGTH} to ${MAX_LENGTH} characters`,
-  'at least one uppercase letter, one lowercase letter, one digit and one special character (such as . , / ! @ # $ % ^ & *)',
-  'no control characters',
-  'not a common password, and not containing your address, your domain or the word "mailpass"',
-  'different from the current password',
-];
 
 export interface PolicyContext {
   /** The mailbox's local part, when the password belongs to a mailbox. */

@@ -9,6 +9,7 @@ import { NotFoundError, RateLimitedError, ValidationError, type FieldErrors } fr
 import { addressKey, displayAddress, normalizeLoginName } from './login-names.js';
 import type { Logins } from './logins.js';
 import type { PasswordRules } from './password-rules.js';
+import type { Language, Translator } from './languages.js';
 import type { PolicyContext } from './passwords.js';
 import type { Account, LimitCounters, Logger, Mailer, RecoveryLink, RecoveryPurpose, RecoveryState, Stores } from './ports.js';
 import type { SecondFactorCheck } from './second-factor-check.js';
@@ -58,6 +59,8 @@ export interface Recovery {
     base: string,
     ip: string | null,
     userAgent?: string,
+    /** The page's language: the confirmation mail's, unless the owner saved one. */
+    lang?: Language,
   ): Promise<'sent' | 'removed'>;
   /** The address a confirmation link confirms (NotFoundError: no such link). */
   openConfirm(token: unknown): Promise<{ login: string; address: string }>;
@@ -67,7 +70,7 @@ export interface Recovery {
    * `Send reset link`: counts the request (RateLimitedError past the limits) and returns; the link
    * is made and mailed afterwards, only to a confirmed recovery address of a mailbox that may log in.
    */
-  forgot(email: unknown, base: string, ip: string | null): Promise<void>;
+  forgot(email: unknown, base: string, ip: string | null, lang?: Language): Promise<void>;
   /** What a reset link opens (NotFoundError: no such link). */
   openReset(token: unknown): Promise<OpenReset>;
   /** The second factor at a reset link: returns the proof the password form carries (ValidationError: wrong code). */
@@ -97,13 +100,15 @@ export interface RecoveryDeps extends AccountWriteDeps {
   /** A failed code counts against this many per name and window, as a login does. */
   maxCodeFailures: number;
   policyContext(address: string): PolicyContext;
+  /** SPEC §17: the mails' words, in the owner's saved language, else the page's, else this. */
+  translator: Translator;
+  defaultLanguage: Language;
 }
 
-const when = (at: number) => new Date(at * 1000).toUTCString().replace(/:\d\d GMT$/, ' UTC');
 const domainOf = (login: string) => login.slice(login.lastIndexOf('@') + 1);
 
 export function createRecovery(deps: RecoveryDeps): Recovery {
-  const { stores, mailer, clock, audit, alerts, rules, logins, secondFactors, counters, log } = deps;
+  const { stores, mailer, clock, audit, alerts, rules, logins, secondFactors, counters, log, translator } = deps;
   const queued = new Set<Promise<void>>();
 
   let proofKey: Promise<Buffer> | null = null;
@@ -132,24 +137,27 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   };
 
   /** The work of a forgotten-password request, after its answer: nothing tells the requester how it went. */
-  const mailResetLink = async (login: string, base: string, ip: string | null) => {
+  const mailResetLink = async (login: string, base: string, ip: string | null, pageLang: Language | undefined) => {
     const account = await stores.accounts.findAccountByLogin(login);
     if (!account || account.kind !== 'mailbox' || !accountMayBeIn(account)) return;
     const { confirmed } = await stores.recovery.getRecovery(account.id, clock.now());
     if (!confirmed) return;
     const entry = audit.entry(`forgot:${account.login}`, 'password.reset-link', account.login, ip, `sent to ${confirmed.address}`);
     const { url, expiresAt } = await newLink(account, 'reset', confirmed.address, deps.resetLinkMinutes, base, entry);
+    const lang = account.language ?? pageLang ?? deps.defaultLanguage;
+    const t = (key: string, values?: Record<string, unknown>) => translator.t(lang, key, values);
+    const now = translator.when(lang, clock.now());
     await send(
       confirmed.address,
       account.login,
-      'Reset your mail password',
+      t('mail.reset.subject'),
       [
-        `Someone asked to reset the password of ${account.login}${ip ? ` from ${ip}` : ''} on ${when(clock.now())}.`,
-        `This address is its recovery address. To choose a new password, open this link before ${when(expiresAt)}:`,
+        ip ? t('mail.reset.asked-from', { login: account.login, ip, when: now }) : t('mail.reset.asked', { login: account.login, when: now }),
+        t('mail.reset.open-before', { until: translator.when(lang, expiresAt) }),
         '',
         url,
         '',
-        'The link works once. If you did not ask for this, ignore this message: the password stays as it is.',
+        t('mail.reset.once'),
       ].join('\n'),
     );
     log.info({ account: account.id }, 'reset link sent');
@@ -166,7 +174,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
 
     state: (actor) => stores.recovery.getRecovery(actor.id, clock.now()),
 
-    async saveAddress(actor, input, base, ip, userAgent) {
+    async saveAddress(actor, input, base, ip, userAgent, pageLang) {
       const account = await stores.accounts.findAccountById(actor.id);
       if (!account || account.kind !== 'mailbox') throw new NotFoundError('mailbox-not-found', 'Mailbox not found');
       const errors: FieldErrors = {};
@@ -193,18 +201,20 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (!mailer) throw new ValidationError({ recovery_address: ['This server sends no mail, so it cannot confirm an address.'] });
       const entry = audit.entry(actor, 'recovery.request', account.login, ip, address);
       const { url, expiresAt } = await newLink(account, 'confirm', address, CONFIRM_LINK_HOURS * 60, base, entry);
+      const lang = account.language ?? pageLang ?? deps.defaultLanguage;
+      const t = (key: string, values?: Record<string, unknown>) => translator.t(lang, key, values);
       try {
         await send(
           address,
           account.login,
-          'Confirm your recovery address',
+          t('mail.confirm.subject'),
           [
-            `${account.login} gave this address as its recovery address on ${when(clock.now())}: if its password is forgotten, a link to reset it will be sent here.`,
-            `To confirm, open this link before ${when(expiresAt)}:`,
+            t('mail.confirm.given', { login: account.login, when: translator.when(lang, clock.now()) }),
+            t('mail.confirm.open-before', { until: translator.when(lang, expiresAt) }),
             '',
             url,
             '',
-            `If you do not know ${account.login}, ignore this message: nothing will be sent here.`,
+            t('mail.confirm.unknown', { login: account.login }),
           ].join('\n'),
         );
       } catch (err) {
@@ -228,7 +238,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       return { login: account.login, address: link.address };
     },
 
-    async forgot(email, base, ip) {
+    async forgot(email, base, ip, pageLang) {
       // Counted before anything is looked up, the same for every address: the answer says nothing.
       const login = normalizeLoginName(email, 'account');
       const shown = typeof email === 'string' ? email.trim().toLowerCase().slice(0, 320) : '';
@@ -240,7 +250,7 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
         throw new RateLimitedError(Math.max(1, Math.ceil(left.msLeft / 1000)));
       }
       if (!mailer || login === null || queued.size >= MAX_QUEUED) return;
-      const job: Promise<void> = mailResetLink(login, base, ip)
+      const job: Promise<void> = mailResetLink(login, base, ip, pageLang)
         .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'reset link not sent'))
         .finally(() => queued.delete(job));
       queued.add(job);

@@ -1,3 +1,4 @@
+import type { Language } from './languages.js';
 import { randomBytes } from 'node:crypto';
 import { stillIn } from './account-state.js';
 import type { Actor } from './actors.js';
@@ -25,6 +26,8 @@ export type SessionActor = Extract<Actor, { kind: 'mailbox' | 'admin' }> & {
   mustChangePassword?: boolean;
   /** REQUIRE_ADMIN_SECOND_FACTOR and none added yet: every page but the security page sends the admin there. */
   mustAddSecondFactor?: boolean;
+  /** SPEC §17: the language the owner chose (null: none). */
+  language?: Language | null;
 };
 
 export interface SessionService {
@@ -71,12 +74,12 @@ export function createSessionService({
         if (!admin || !stillIn({ kind: 'admin', admin }, pwv)) return null;
         // A passkey is a second factor too: an admin who added only one is not sent back.
         const mustAddSecondFactor = requireAdminSecondFactor && !(await secondFactors.has(`admin:${id}`));
-        return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword, mustAddSecondFactor };
+        return { kind: 'admin', id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web', mustChangePassword: admin.mustChangePassword, mustAddSecondFactor, language: admin.language };
       }
       if (kind === 'mailbox') {
         const account = await stores.accounts.findAccountById(id);
         if (!account || !stillIn({ kind: 'mailbox', account }, pwv)) return null;
-        return { kind: 'mailbox', id, login: account.login };
+        return { kind: 'mailbox', id, login: account.login, language: account.language };
       }
       return null;
     },

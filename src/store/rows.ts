@@ -1,5 +1,7 @@
 import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, LoginHistoryRow, Passkey, RecoveryLink, RecoveryPurpose, SessionOwner } from '../core/ports.js';
 
+import { isLanguage } from '../core/languages.js';
+
 // Rows as both stores read them (the same columns on SQLite and PostgreSQL), and what they become.
 
 export interface AccountRow {
@@ -19,6 +21,7 @@ export interface AccountRow {
   updated_at: number;
   last_login_at: number | null;
   last_login_ip: string | null;
+  language: string | null;
 }
 
 export interface AdminRow {
@@ -31,6 +34,7 @@ export interface AdminRow {
   must_change_password: number;
   domain_ids: string | null;
   created_at: number;
+  language: string | null;
 }
 
 export interface TokenRow {
@@ -92,6 +96,7 @@ export const toAccount = (r: AccountRow): Account => ({
   updatedAt: r.updated_at,
   lastLoginAt: r.last_login_at,
   lastLoginIp: r.last_login_ip,
+  language: isLanguage(r.language) ? r.language : null,
 });
 
 export const toAdmin = (r: AdminRow): Admin => ({
@@ -104,6 +109,7 @@ export const toAdmin = (r: AdminRow): Admin => ({
   disabled: r.disabled === 1,
   mustChangePassword: r.must_change_password === 1,
   createdAt: r.created_at,
+  language: isLanguage(r.language) ? r.language : null,
 });
 
 export const toToken = (r: TokenRow): ApiToken => ({
@@ -136,7 +142,7 @@ export const loginRange = (search: string | undefined) => {
 /** An account with its domain's name and state, as both stores read it. */
 export const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domain_name, d.verified AS domain_verified,
   a.login, a.local_part, a.name, a.guid, a.password_hash, a.password_version, a.disabled,
-  a.created_at, a.updated_at, a.last_login_at, a.last_login_ip
+  a.created_at, a.updated_at, a.last_login_at, a.last_login_ip, a.language
   FROM accounts a JOIN domains d ON d.id = a.domain_id`;
 
 /** An API token with its admin's name. */

@@ -7,12 +7,14 @@ import ejs from 'ejs';
 import express, { type Express, type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
+import { MAX_LENGTH, MIN_LENGTH } from '../core/passwords.js';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
 import { loadAssets } from './assets.js';
 import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
+import { chooseLanguageFor } from './middleware/language.js';
 import { handleErrors, handleLateErrors, markEnding, notFound } from './middleware/errors.js';
 import { lateCookies } from './middleware/late-cookies.js';
 import { loginCsrf } from './middleware/login-csrf.js';
@@ -60,6 +62,10 @@ export interface AppDeps {
   observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
 }
 
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;' };
+/** What `<%= %>` prints: text and double-quoted attribute values made safe. */
+const escapeHtmlText = (value: unknown) => String(value ?? '').replace(/[&<>"]/g, (c) => HTML_ESCAPES[c]!);
+
 /** Builds the web app over the services; it never listens (main.ts and the tests do). */
 export async function createApp({ services: svc, log, healthChecks = [], mounts = [], observeRequest }: AppDeps): Promise<Express> {
   const { config, clock } = svc;
@@ -73,14 +79,18 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.set('view cache', true);
   // Includes are named from the views directory ('/partials/head', resolved against `root`): ejs
   // looks a relative include up on disk (existsSync) on every render, cached or not.
+  // Every attribute of the templates is double-quoted, so `'` needs no escaping: the catalogues'
+  // apostrophes ("This wasn't me") stay as they are written.
   app.engine('ejs', (file: string, data: object, cb: (err: Error | null, html?: string) => void) =>
-    void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true }, cb),
+    void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true, escape: escapeHtmlText }, cb),
   );
   app.locals.productName = 'mailpass';
   // SPEC §16: `Forgot password?` only where a link can be mailed.
   app.locals.forgotPassword = svc.recovery.available;
   assets ??= loadAssets(ASSETS_DIR);
   app.locals.asset = assets.url;
+  // SPEC §3's lengths, for the policy as each language words it.
+  app.locals.policy = { minLength: MIN_LENGTH, maxLength: MAX_LENGTH };
 
   app.use(requestLog(log, observeRequest));
   app.use(
@@ -113,6 +123,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   // build time. BREACH: pages mask their CSRF token (below); the API is called by scripts with a
   // bearer token, never with credentials a browser adds to a request someone else chose.
   app.use(compression());
+  const language = chooseLanguageFor(svc);
+  app.use(language);
   app.use('/api/webmail', webmailRouter(svc, log.child({ component: 'webmail' })));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));
@@ -142,11 +154,13 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   const login = loginCsrf(secret, { maskToken, unmaskToken, now: () => clock.now() });
   app.use(login.protect(csrfSynchronisedProtection));
   app.use(loadActor(svc));
+  app.use((req, res, next) => (res.locals.savedLanguage ? language(req, res, next) : next()));
   app.use((req, res, next) => {
     // Made when a page renders a form, not before: a GET that shows none writes no session, and
     // a login page shown to a visitor without a session writes none either (its token checks itself).
     res.locals.csrfToken = () => (login.anonymousLoginForm(req) ? login.pageToken() : maskToken(generateToken(req)));
     res.locals.currentPath = req.path;
+    res.locals.currentUrl = req.originalUrl;
     res.locals.errors = {};
     next();
   });

@@ -48,6 +48,7 @@ import { confirmRecovery, forgot, reset, resetCode, showConfirmRecovery, showFor
 import { generateOwnPassword, saveRecoveryAddress, showAccount, updatePassword } from './handlers/user.js';
 import { requireAdmin, requireMailbox, requireRecentPassword, requireSuperAdmin } from './middleware/auth.js';
 import { resolveDomain } from './middleware/domain.js';
+import { setLanguage } from './middleware/language.js';
 
 /** Every page of the panel, in one table. URLs are SPEC §4's; forms use GET and POST only. */
 export function panelRoutes(svc: Services): Router {
@@ -75,6 +76,9 @@ export function panelRoutes(svc: Services): Router {
   r.post('/login/reset/:token', reset(svc));
   r.get('/login/recovery/:token', showConfirmRecovery(svc));
   r.post('/login/recovery/:token', confirmRecovery(svc));
+  // SPEC §17: the footer's language selector (a visitor's GET, a signed-in owner's POST).
+  r.get('/language', setLanguage(svc));
+  r.post('/language', setLanguage(svc));
   r.get('/account', requireMailbox, showAccount(svc));
   r.post('/account', requireMailbox, updatePassword(svc));
   r.post('/account/generate', requireMailbox, generateOwnPassword(svc));

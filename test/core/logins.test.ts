@@ -57,13 +57,14 @@ function setup() {
       updatedAt: 0,
       lastLoginAt: null,
       lastLoginIp: null,
+      language: null,
       ...change,
     };
     mem.accounts.set(login, a);
     return a;
   };
   const addAdmin = async (username: string) => {
-    const a: Admin = { id: nextId++, username, passwordHash: await argon2.hash(RIGHT), passwordVersion: 1, isSuper: true, domainIds: [], disabled: false, mustChangePassword: false, createdAt: 0 };
+    const a: Admin = { id: nextId++, username, passwordHash: await argon2.hash(RIGHT), passwordVersion: 1, isSuper: true, domainIds: [], disabled: false, mustChangePassword: false, createdAt: 0, language: null };
     mem.admins.set(username, a);
     return a;
   };

@@ -7,6 +7,7 @@ import { createSendLimits } from '../../src/core/send-limits.js';
 import { createSubmission, RelayRefused, SubmissionRefused, type Sender } from '../../src/core/submission.js';
 import { openStore, type OpenedStore } from '../../src/store/open.js';
 import { silentLog, tempDataDir, testConfig } from '../helpers/env.js';
+import { createTranslator } from '../../src/adapters/i18n.js';
 
 // The submission use case alone, without an SMTP server: its store on a temp database, a relay
 // that records what it is sent, and a clock the test moves, so that the sending windows roll
@@ -64,7 +65,7 @@ describe('the submission use case', () => {
 
   const build = () => {
     const audit = createAudit({ stores, clock, log: silentLog });
-    const alerts = createAlerts({ stores, clock, log: silentLog, mailer: null });
+    const alerts = createAlerts({ stores, clock, log: silentLog, mailer: null, translator: createTranslator(), defaultLanguage: 'en' });
     const limits = createSendLimits({ store: stores.sendLimits, clock, audit, alerts, log: silentLog, defaults: { perHour: 2, perDay: 3, maxRecipients: 0 }, adminsOf: async () => [] });
     const { relay, sent } = recordingRelay();
     const spool: MessageSpool = { dir, ready: async () => {}, accept: async () => assert.fail('no relay: the spool was used') };

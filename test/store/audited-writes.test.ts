@@ -18,6 +18,8 @@ const UNAUDITED: Record<string, string> = {
   'app-passwords.setAppPasswordSelector': 'a lookup key derived from the app password at its first login; no change of access',
   'dns-checks.saveDnsCheck': 'a reading of DNS, not a change of anything mailpass serves',
   'notices.addNotice': 'a notice tells of an event that is audited itself',
+  'accounts.setAccountLanguage': 'a display preference (SPEC §17), no change of access',
+  'admins.setAdminLanguage': 'a display preference (SPEC §17), no change of access',
   'recovery.deleteRecoveryLink': 'a reset link used up: the password change it allows writes the entry, in its own transaction',
 };
 

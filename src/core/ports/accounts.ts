@@ -1,3 +1,4 @@
+import type { Language } from '../languages.js';
 import type { AuditEntry } from './audit.js';
 
 export type AccountKind = 'mailbox' | 'credential';
@@ -20,6 +21,8 @@ export interface Account {
   updatedAt: number;
   lastLoginAt: number | null;
   lastLoginIp: string | null;
+  /** SPEC §17: the language its owner chose in the panel (null: none). */
+  language: Language | null;
 }
 
 export interface NewAccount {
@@ -49,6 +52,8 @@ export interface AccountStore {
   insertAccount(account: NewAccount, audit: AuditEntry): Promise<Account>;
   findAccountByLogin(login: string): Promise<Account | null>;
   findAccountById(id: number): Promise<Account | null>;
+  /** SPEC §17: the language the mailbox's owner chose (null: none). */
+  setAccountLanguage(id: number, language: Language | null): Promise<void>;
   /** A credential by its guid (null for any other kind of account). */
   findCredentialByGuid(guid: string): Promise<Account | null>;
   /** The password versions and states of these accounts, for invalidating caches and live sessions. */

@@ -1,3 +1,4 @@
+import type { Language } from '../languages.js';
 import type { AuditEntry } from './audit.js';
 
 export interface Admin {
@@ -11,6 +12,8 @@ export interface Admin {
   /** Set when the password was generated and printed: the admin must choose its own at the next login. */
   mustChangePassword: boolean;
   createdAt: number;
+  /** SPEC §17: the language the admin chose in the panel (null: none). */
+  language: Language | null;
 }
 
 /** Panel admins (SPEC §4.2). Every change writes its `audit` entry in its own transaction. */
@@ -31,4 +34,6 @@ export interface AdminStore {
   deleteAdmin(adminId: number, audit: AuditEntry): Promise<boolean>;
   /** A hash with today's parameters for the same password: written only while the version is unchanged. */
   rehashAdminPassword(adminId: number, passwordVersion: number, hash: string): Promise<void>;
+  /** SPEC §17: the language the admin chose (null: none). */
+  setAdminLanguage(adminId: number, language: Language | null): Promise<void>;
 }

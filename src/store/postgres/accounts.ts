@@ -30,6 +30,9 @@ export function createPostgresAccounts(pool: pg.Pool): AccountStore {
       return row ? toAccount(row) : null;
     },
     findAccountById: (id) => byId(id),
+    async setAccountLanguage(id, language) {
+      await run('UPDATE accounts SET language = $1 WHERE id = $2', [language, id]);
+    },
     async findCredentialByGuid(guid) {
       const row = await one<AccountRow>(`${ACCOUNT_SELECT} WHERE a.guid = $1 AND a.kind = 'credential'`, [guid]);
       return row ? toAccount(row) : null;

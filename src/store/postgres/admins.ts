@@ -7,7 +7,7 @@ import { endSessions, forgetOwner } from './owners.js';
 import { queries, type Q } from './query.js';
 
 const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.disabled,
-  a.must_change_password, a.created_at,
+  a.must_change_password, a.created_at, a.language,
   (SELECT string_agg(domain_id::text, ',') FROM admin_domains WHERE admin_id = a.id) AS domain_ids
   FROM admins a`;
 
@@ -82,6 +82,9 @@ export function createPostgresAdmins(pool: pg.Pool): AdminStore {
         await run('DELETE FROM admins WHERE id = $1', [id], c);
         await appendAudit(c, entry);
       });
+    },
+    async setAdminLanguage(id, language) {
+      await run('UPDATE admins SET language = $1 WHERE id = $2', [language, id]);
     },
     async rehashAdminPassword(id, version, hash) {
       await run('UPDATE admins SET password_hash = $1 WHERE id = $2 AND password_version = $3', [hash, id, version]);

@@ -31,6 +31,7 @@ export function createSqliteAccounts(db: Db): AccountStore {
     setDisabled: db.prepare(`UPDATE accounts SET disabled = ?, password_version = password_version + 1, updated_at = ?
       WHERE id = ?`),
     delete: db.prepare('DELETE FROM accounts WHERE id = ?'),
+    setLanguage: db.prepare('UPDATE accounts SET language = ? WHERE id = ?'),
     deleteApps: db.prepare('DELETE FROM app_passwords WHERE account_id = ?'),
     insertDomainIfNew: db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, 1, ?) ON CONFLICT (name) DO NOTHING'),
     importMailbox: db.prepare(`INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, disabled, created_at, updated_at)
@@ -83,6 +84,9 @@ export function createSqliteAccounts(db: Db): AccountStore {
     async findAccountByLogin(login) {
       const row = q.byLogin.get(login) as AccountRow | undefined;
       return row ? toAccount(row) : null;
+    },
+    async setAccountLanguage(id, language) {
+      q.setLanguage.run(language, id);
     },
     async findAccountById(id) {
       return byId(id);

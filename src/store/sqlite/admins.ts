@@ -6,7 +6,7 @@ import type { Db } from './db.js';
 import { ownerRows } from './owners.js';
 
 const ADMIN_SELECT = `SELECT a.id, a.username, a.password_hash, a.password_version, a.is_super, a.disabled,
-  a.must_change_password, a.created_at,
+  a.must_change_password, a.created_at, a.language,
   (SELECT group_concat(domain_id) FROM admin_domains WHERE admin_id = a.id) AS domain_ids
   FROM admins a`;
 
@@ -22,6 +22,7 @@ export function createSqliteAdmins(db: Db): AdminStore {
     setDisabled: db.prepare(`UPDATE admins SET disabled = ?, password_version = password_version + 1, updated_at = ?
       WHERE id = ?`),
     delete: db.prepare('DELETE FROM admins WHERE id = ?'),
+    setLanguage: db.prepare('UPDATE admins SET language = ? WHERE id = ?'),
     enabledSupers: db.prepare('SELECT count(*) AS n FROM admins WHERE is_super = 1 AND disabled = 0'),
     revokeTokens: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE admin_id = ? AND revoked_at IS NULL'),
     byUsername: db.prepare(`${ADMIN_SELECT} WHERE a.username = ?`),
@@ -95,6 +96,9 @@ export function createSqliteAdmins(db: Db): AdminStore {
     },
     async deleteAdmin(id, entry) {
       return unlessLastSuper(() => deleteTx.immediate(id, entry));
+    },
+    async setAdminLanguage(id, language) {
+      q.setLanguage.run(language, id);
     },
     async rehashAdminPassword(id, version, hash) {
       q.rehash.run(hash, id, version);

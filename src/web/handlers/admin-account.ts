@@ -1,5 +1,4 @@
 import type { RequestHandler } from 'express';
-import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { ChangePasswordForm, formView, parseForm } from '../forms.js';
 import { actorOf, endSession } from '../middleware/auth.js';
@@ -10,7 +9,7 @@ const adminActor = (res: Parameters<RequestHandler>[1]) => actorOf(res, 'admin')
 
 const locals = async (svc: Services, res: Parameters<RequestHandler>[1]) => {
   const actor = adminActor(res);
-  return { admin: await svc.admins.getOwnAdmin(actor), policy: POLICY_TEXT, mustChange: res.locals.mustChangePassword === true };
+  return { admin: await svc.admins.getOwnAdmin(actor), mustChange: res.locals.mustChangePassword === true };
 };
 
 /** SPEC §8: an admin's own password, with the rules of a mailbox owner's. */

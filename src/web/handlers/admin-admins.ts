@@ -48,7 +48,7 @@ export const updateAdmin = (svc: Services): RequestHandler => async (req, res) =
 
 export const setAdminDisabled = (svc: Services, disabled: boolean): RequestHandler => async (req, res) => {
   const admin = await svc.admins.setDisabled(res.locals.actor!, req.params.username, disabled, req.ip);
-  setFlash(req, 'success', `Admin ${admin.username} ${disabled ? 'disabled; its sessions and API tokens have stopped' : 'enabled'}.`);
+  setFlash(req, 'success', disabled ? `Admin ${admin.username} disabled; its sessions and API tokens have stopped.` : `Admin ${admin.username} enabled.`);
   res.redirect(303, adminUrl(admin.username));
 };
 

@@ -24,7 +24,7 @@ export const listDomains = (svc: Services): RequestHandler => async (req, res) =
     const domain = await svc.domains.requireDomain(res.locals.actor!, req.query.domain);
     return res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
   }
-  const notices = await svc.alerts.take(`admin:${actorOf(res, 'admin').id}`);
+  const notices = await svc.alerts.take(`admin:${actorOf(res, 'admin').id}`, res.locals.lang);
   res.render(VIEW_LIST, { domains, values: {}, flash: takeFlash(req), notices, ...relayNotice(svc, res) });
 };
 
@@ -103,6 +103,6 @@ export const showDns = (svc: Services): RequestHandler => async (req, res) => {
 export const checkDns = (svc: Services): RequestHandler => async (req, res) => {
   const domain = domainOf(res);
   const { problems } = await svc.dnsRecords.check(actorOf(res, 'admin'), domain, req.hostname);
-  setFlash(req, problems === 0 ? 'success' : 'error', problems === 0 ? 'DNS checked: every record is right.' : `DNS checked: ${problems} ${problems === 1 ? 'record needs' : 'records need'} attention.`);
+  setFlash(req, problems === 0 ? 'success' : 'error', problems === 0 ? 'DNS checked: every record is right.' : problems === 1 ? 'DNS checked: 1 record needs attention.' : `DNS checked: ${problems} records need attention.`);
   res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}/dns`);
 };

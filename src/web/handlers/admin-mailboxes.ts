@@ -1,7 +1,6 @@
 import type { Account } from '../../core/ports.js';
 import type { RequestHandler } from 'express';
 import { schemeOf, WEAK_SCHEMES, type Scheme } from '../../core/hash-schemes.js';
-import { POLICY_TEXT } from '../../core/passwords.js';
 import { parseLimits } from '../../core/send-limits.js';
 import type { Services } from '../../services.js';
 import { NewMailboxForm, ResetPasswordForm, formView, parseForm } from '../forms.js';
@@ -18,7 +17,6 @@ const domainUrl = (domain: string) => `/admin/domains/${encodeURIComponent(domai
 const editLocals = async (svc: Services, res: Parameters<RequestHandler>[1], mailbox: Account) => ({
   domain: domainOf(res),
   mailbox,
-  policy: POLICY_TEXT,
   appCount: await svc.appPasswords.countFor(mailbox),
   history: await svc.loginHistory.ofMailbox(res.locals.actor!, domainOf(res), mailbox.login),
   historyDays: svc.config.retention.loginHistoryDays,
@@ -30,14 +28,14 @@ const editLocals = async (svc: Services, res: Parameters<RequestHandler>[1], mai
 
 export const showNewMailbox = (svc: Services): RequestHandler => async (req, res) => {
   const domain = domainOf(res);
-  res.render(VIEW_NEW, { domain, policy: POLICY_TEXT, values: {} });
+  res.render(VIEW_NEW, { domain, values: {} });
 };
 
 /** With an empty password field the password is generated and shown once. */
 export const createMailbox = (svc: Services): RequestHandler => async (req, res) => {
   const actor = res.locals.actor!;
   const domain = domainOf(res);
-  formView(res, VIEW_NEW, { domain, policy: POLICY_TEXT }, req.body);
+  formView(res, VIEW_NEW, { domain }, req.body);
   const form = parseForm(NewMailboxForm, req.body);
   const address = form.address.includes('@') ? form.address : `${form.address}@${domain.name}`;
   const { mailbox, password } = await svc.mailboxes.addMailbox(
@@ -82,13 +80,13 @@ export const generateMailboxPassword = (svc: Services): RequestHandler => async 
   res.set('Cache-Control', 'no-store');
   if (req.accepts(['html', 'json']) === 'json') return res.json({ password });
   const values = typeof req.body?.address === 'string' ? { address: req.body.address, name: String(req.body.name ?? '') } : {};
-  const locals = mailbox ? await editLocals(svc, res, mailbox) : { domain, mailbox, policy: POLICY_TEXT };
+  const locals = mailbox ? await editLocals(svc, res, mailbox) : { domain, mailbox };
   res.render(mailbox ? VIEW_EDIT : VIEW_NEW, { ...locals, values, generated: password });
 };
 
 export const setMailboxDisabled = (svc: Services, disabled: boolean): RequestHandler => async (req, res) => {
   const mailbox = await svc.mailboxes.setDisabled(res.locals.actor!, domainOf(res), req.params.address, disabled, req.ip);
-  setFlash(req, 'success', `Mailbox ${mailbox.login} ${disabled ? 'disabled; its sessions have ended' : 'enabled'}.`);
+  setFlash(req, 'success', disabled ? `Mailbox ${mailbox.login} disabled; its sessions have ended.` : `Mailbox ${mailbox.login} enabled.`);
   res.redirect(303, domainUrl(mailbox.domainName));
 };
 

@@ -81,7 +81,7 @@ export const mobileconfigWithAppPassword = (svc: Services): RequestHandler => as
   const mailbox = await svc.mailboxes.getOwnMailbox(actor);
   // Read before an app password is made, so that none is made for nothing.
   const s = await imapSettings(svc, mailbox.login);
-  const { password } = await svc.appPasswords.create(actor, `Apple device profile ${new Date(svc.clock.now() * 1000).toISOString().slice(0, 10)}`, req.ip);
+  const { password } = await svc.appPasswords.create(actor, res.locals.t('autoconfig.app-password-name', { date: new Date(svc.clock.now() * 1000).toISOString().slice(0, 10) }), req.ip);
   sendProfile(res, mailbox, s, password);
 };
 

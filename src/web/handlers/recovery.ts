@@ -1,5 +1,4 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { formView } from '../forms.js';
 
@@ -25,7 +24,7 @@ export function linkBase(svc: Services, req: Request): string {
 /** Without a relay no link can be mailed: the pages say so instead of taking a request that goes nowhere. */
 const requireRelay = (svc: Services, res: Response) => {
   if (svc.recovery.available) return true;
-  res.status(404).render('error', { title: 'Not available', message: 'This server sends no mail, so a forgotten password is reset by your mail administrator.' });
+  res.status(404).render('error', { titleKey: 'error.not-available', message: 'This server sends no mail, so a forgotten password is reset by your mail administrator.' });
   return false;
 };
 
@@ -37,7 +36,7 @@ export const showForgot = (svc: Services): RequestHandler => (_req, res) => {
 export const forgot = (svc: Services): RequestHandler => async (req, res) => {
   if (!requireRelay(svc, res)) return;
   formView(res, VIEW_FORGOT, {}, req.body);
-  await svc.recovery.forgot(req.body?.email, linkBase(svc, req), req.ip ?? null);
+  await svc.recovery.forgot(req.body?.email, linkBase(svc, req), req.ip ?? null, res.locals.lang);
   res.render(VIEW_FORGOT, { values: {}, sent: FORGOT_ANSWER, linkMinutes: svc.config.resetLinkMinutes });
 };
 
@@ -45,16 +44,16 @@ export const forgot = (svc: Services): RequestHandler => async (req, res) => {
 export const showReset = (svc: Services): RequestHandler => async (req, res) => {
   res.set('Cache-Control', 'no-store');
   const reset = await svc.recovery.openReset(req.params.token);
-  res.render(VIEW_RESET, { reset, token: req.params.token, step: reset.secondFactor ? 'code' : 'password', policy: POLICY_TEXT, values: {} });
+  res.render(VIEW_RESET, { reset, token: req.params.token, step: reset.secondFactor ? 'code' : 'password', values: {} });
 };
 
 export const resetCode = (svc: Services): RequestHandler => async (req, res) => {
   res.set('Cache-Control', 'no-store');
   const token = String(req.params.token);
   const reset = await svc.recovery.openReset(token);
-  formView(res, VIEW_RESET, { reset, token, step: 'code', policy: POLICY_TEXT }, {});
+  formView(res, VIEW_RESET, { reset, token, step: 'code' }, {});
   const proof = await svc.recovery.proveReset(token, req.body?.code, req.ip ?? null);
-  res.render(VIEW_RESET, { reset, token, step: 'password', proof, policy: POLICY_TEXT, values: {} });
+  res.render(VIEW_RESET, { reset, token, step: 'password', proof, values: {} });
 };
 
 export const reset = (svc: Services): RequestHandler => async (req, res) => {
@@ -62,7 +61,7 @@ export const reset = (svc: Services): RequestHandler => async (req, res) => {
   const token = String(req.params.token);
   const opened = await svc.recovery.openReset(token);
   const proof = typeof req.body?.proof === 'string' ? req.body.proof : undefined;
-  formView(res, VIEW_RESET, { reset: opened, token, step: 'password', proof, policy: POLICY_TEXT }, {});
+  formView(res, VIEW_RESET, { reset: opened, token, step: 'password', proof }, {});
   await svc.recovery.reset(token, { proof, next: req.body?.new_password, confirm: req.body?.confirm_password }, req.ip ?? null);
   res.redirect(303, '/login?reset=1');
 };

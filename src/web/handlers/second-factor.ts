@@ -141,7 +141,7 @@ const bindingOf = (svc: Services, req: Parameters<RequestHandler>[0]): WebAuthnC
 /** The binding of a passkey ceremony, or null once it answered 409 (PUBLIC_URL missing). */
 const webAuthnOf = (svc: Services, req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => {
   const ctx = bindingOf(svc, req);
-  if (!ctx) res.status(409).json({ message: 'Passkeys need PUBLIC_URL, the address of this panel (https://…); ask your administrator to set it.' });
+  if (!ctx) res.status(409).json({ message: res.locals.m('Passkeys need PUBLIC_URL, the address of this panel (https://…); ask your administrator to set it.') });
   return ctx;
 };
 
@@ -162,17 +162,17 @@ export const addPasskey = (svc: Services): RequestHandler => async (req, res) =>
   if (!ctx) return;
   try {
     const codes = await svc.secondFactors.addPasskey(panelActor(res), req.body, challenge, ctx, req.ip);
-    res.set('Cache-Control', 'no-store').json({ message: 'The passkey was added. Keep the recovery codes below: they are shown only now.', recoveryCodes: codes });
+    res.set('Cache-Control', 'no-store').json({ message: res.locals.m('The passkey was added. Keep the recovery codes below: they are shown only now.'), recoveryCodes: codes });
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    res.status(422).json({ message: Object.values(err.fields).flat().join(' ') });
+    res.status(422).json({ message: Object.values(err.fields).flat().map(res.locals.m).join(' ') });
   }
 };
 
 /** The second step with a passkey, step 1: the options for navigator.credentials.get (JSON). */
 export const passkeyStepOptions = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
   const pending = pendingOf(svc, req);
-  if (!pending) return void res.status(401).json({ message: 'The login expired; start again.', redirect: paths(realm).login });
+  if (!pending) return void res.status(401).json({ message: res.locals.m('The login expired; start again.'), redirect: paths(realm).login });
   const ctx = webAuthnOf(svc, req, res);
   if (!ctx) return;
   const { options, challenge } = await svc.secondFactors.passkeyLogin(pending.owner, ctx);
@@ -183,7 +183,7 @@ export const passkeyStepOptions = (svc: Services, realm: LoginRealm): RequestHan
 /** The second step with a passkey, step 2: the browser's assertion; a session on success (JSON). */
 export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler => async (req, res) => {
   const pending = pendingOf(svc, req);
-  if (!pending) return void res.status(401).json({ message: 'The login expired; start again.' });
+  if (!pending) return void res.status(401).json({ message: res.locals.m('The login expired; start again.') });
   const challenge = req.session.passkeyChallenge;
   delete req.session.passkeyChallenge;
   const ctx = webAuthnOf(svc, req, res);
@@ -198,8 +198,8 @@ export const passkeyStep = (svc: Services, realm: LoginRealm): RequestHandler =>
     browserMark: browserMarkOf(req),
   });
   if (!result.ok) {
-    if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: 'Too many attempts. Please try again later.' });
-    return void res.status(401).json({ message: 'The passkey was not accepted.' });
+    if (result.reason !== 'bad-credentials') return void res.status(429).set('Retry-After', String(result.retryAfterSeconds)).json({ message: res.locals.m('Too many attempts. Please try again later.') });
+    return void res.status(401).json({ message: res.locals.m('The passkey was not accepted.') });
   }
   res.json({ redirect: await completeLogin(svc, req, res, realm, result, pending.at) });
 };

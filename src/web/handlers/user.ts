@@ -1,5 +1,4 @@
 import type { RequestHandler } from 'express';
-import { POLICY_TEXT } from '../../core/passwords.js';
 import type { Services } from '../../services.js';
 import { setFlash } from '../flash.js';
 import { ChangePasswordForm, formView, parseForm } from '../forms.js';
@@ -20,11 +19,11 @@ const accountLocals = async (svc: Services, res: Parameters<RequestHandler>[1]) 
     svc.recovery.available ? svc.recovery.state(actor) : null,
   ]);
   const appNames = Object.fromEntries(apps.map((a) => [a.id, a.name]));
-  return { mailbox, history, appNames, appCount: apps.length, recovery, historyDays: svc.config.retention.loginHistoryDays, policy: POLICY_TEXT, appleProfile: svc.config.clients.imap !== null, servers: svc.autoconfig.servers };
+  return { mailbox, history, appNames, appCount: apps.length, recovery, historyDays: svc.config.retention.loginHistoryDays, appleProfile: svc.config.clients.imap !== null, servers: svc.autoconfig.servers };
 };
 
 export const showAccount = (svc: Services): RequestHandler => async (_req, res) => {
-  const notices = await svc.alerts.take(`mailbox:${mailboxActor(res).id}`);
+  const notices = await svc.alerts.take(`mailbox:${mailboxActor(res).id}`, res.locals.lang);
   res.render(VIEW_ACCOUNT, { ...(await accountLocals(svc, res)), values: {}, notices });
 };
 
@@ -52,7 +51,7 @@ export const generateOwnPassword = (svc: Services): RequestHandler => async (req
 export const saveRecoveryAddress = (svc: Services): RequestHandler => async (req, res) => {
   formView(res, VIEW_ACCOUNT, await accountLocals(svc, res), req.body);
   const typed = typeof req.body?.recovery_address === 'string' ? req.body.recovery_address.trim().toLowerCase() : '';
-  const done = await svc.recovery.saveAddress(mailboxActor(res), { address: typed, current: req.body?.recovery_password }, linkBase(svc, req), req.ip ?? null, req.get('user-agent'));
+  const done = await svc.recovery.saveAddress(mailboxActor(res), { address: typed, current: req.body?.recovery_password }, linkBase(svc, req), req.ip ?? null, req.get('user-agent'), res.locals.lang);
   setFlash(req, 'success', done === 'removed' ? 'The recovery address was removed.' : `A link was sent to ${typed}: open it within 24 hours to make it your recovery address.`);
   res.redirect(303, '/account#recovery');
 };

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { AuthError } from '../../core/errors.js';
 import type { Actor } from '../../core/actors.js';
+import type { Language } from '../../core/languages.js';
 import type { SessionOwner } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { setFlash } from '../flash.js';
@@ -14,6 +15,8 @@ declare global {
       mustChangePassword?: boolean;
       /** REQUIRE_ADMIN_SECOND_FACTOR without one: every page but the security page sends the admin there. */
       mustAddSecondFactor?: boolean;
+      /** SPEC §17: the language the signed-in owner chose (null: none). */
+      savedLanguage?: Language | null;
     }
   }
 }
@@ -36,7 +39,8 @@ export const loadActor = (svc: Services): RequestHandler => async (req, res, nex
     await restart(req);
     return next();
   }
-  const { mustChangePassword, mustAddSecondFactor, ...plain } = actor;
+  const { mustChangePassword, mustAddSecondFactor, language, ...plain } = actor;
+  res.locals.savedLanguage = language ?? null;
   res.locals.actor = plain;
   res.locals.mustChangePassword = mustChangePassword === true;
   res.locals.mustAddSecondFactor = mustAddSecondFactor === true;
@@ -91,7 +95,7 @@ export const requireRecentPassword =
   (req, res, next) => {
     if (svc.sessions.passwordIsRecent(req.session)) return next();
     if (req.is('application/json') || req.path.endsWith('/options')) {
-      return void res.status(403).json({ message: 'Enter your password again on this page first.' });
+      return void res.status(403).json({ message: res.locals.m('Enter your password again on this page first.') });
     }
     setFlash(req, 'error', RECONFIRM);
     res.redirect(303, security);

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/ports.js';
 const VIEW_ERROR = 'error';
 
 export const notFound: RequestHandler = (req, res) => {
-  res.status(404).render(VIEW_ERROR, { title: 'Not found', message: 'This page does not exist.' });
+  res.status(404).render(VIEW_ERROR, { titleKey: 'error.not-found', message: 'This page does not exist.' });
 };
 
 /** HTTP status of errors raised by Express's own middleware (body parsers, csrf-sync). */
@@ -57,27 +57,27 @@ export const handleErrors = (log: Logger): ErrorRequestHandler => (err, req, res
     if (form) {
       return res.status(422).render(form.view, { ...form.locals, values: form.values, errors });
     }
-    return res.status(422).render(VIEW_ERROR, { title: 'Invalid input', message: Object.values(errors).flat().join(' ') });
+    return res.status(422).render(VIEW_ERROR, { titleKey: 'error.invalid', message: Object.values(errors).flat() });
   }
-  if (err instanceof NotFoundError) return res.status(404).render(VIEW_ERROR, { title: 'Not found', message: err.message });
-  if (err instanceof ForbiddenError) return res.status(403).render(VIEW_ERROR, { title: 'Forbidden', message: err.message });
-  if (err instanceof ConflictError) return res.status(409).render(VIEW_ERROR, { title: 'Conflict', message: err.message });
+  if (err instanceof NotFoundError) return res.status(404).render(VIEW_ERROR, { titleKey: 'error.not-found', message: err.message });
+  if (err instanceof ForbiddenError) return res.status(403).render(VIEW_ERROR, { titleKey: 'error.forbidden', message: err.message });
+  if (err instanceof ConflictError) return res.status(409).render(VIEW_ERROR, { titleKey: 'error.conflict', message: err.message });
   if (err instanceof RateLimitedError) {
     res.set('Retry-After', String(err.retryAfterSeconds));
     if (form) return res.status(429).render(form.view, { ...form.locals, values: form.values, errors: { form: [err.message] } });
-    return res.status(429).render(VIEW_ERROR, { title: 'Too many attempts', message: err.message });
+    return res.status(429).render(VIEW_ERROR, { titleKey: 'error.too-many', message: err.message });
   }
   if (err instanceof UnavailableError) {
     (req.log ?? log).warn({ err: err.cause ?? err }, 'store unavailable');
     res.set('Retry-After', '5');
-    return res.status(503).render(VIEW_ERROR, { title: 'Unavailable', message: err.message });
+    return res.status(503).render(VIEW_ERROR, { titleKey: 'error.unavailable', message: err.message });
   }
   const status = err instanceof AppError ? null : httpStatus(err);
   if (status) {
-    return res.status(status).render(VIEW_ERROR, { title: 'Request refused', message: MESSAGES[status] ?? 'The request was refused.' });
+    return res.status(status).render(VIEW_ERROR, { titleKey: 'error.refused', message: MESSAGES[status] ?? 'The request was refused.' });
   }
   (req.log ?? log).error({ err }, 'request failed');
-  res.status(500).render(VIEW_ERROR, { title: 'Error', message: 'An error occurred while processing the request.' });
+  res.status(500).render(VIEW_ERROR, { titleKey: 'error.error', message: 'An error occurred while processing the request.' });
 };
 
 /**

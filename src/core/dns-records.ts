@@ -86,7 +86,7 @@ function judgeDmarc(found: string[]): Verdict {
   if (dmarc.length === 0) return { status: 'missing' };
   if (dmarc.length > 1) return { status: 'different', why: 'Several DMARC records: receivers ignore them all (RFC 7489 §6.6.3).' };
   const policy = lower(tags(dmarc[0]!).get('p') ?? '');
-  if (policy !== 'quarantine' && policy !== 'reject') return { status: 'different', why: `Its policy is ${policy ? `p=${policy}` : 'missing'}: receivers only report mail that fails, and deliver it.` };
+  if (policy !== 'quarantine' && policy !== 'reject') return { status: 'different', why: policy ? `Its policy is p=${policy}: receivers only report mail that fails, and deliver it.` : 'Its policy is missing: receivers only report mail that fails, and deliver it.' };
   return { status: 'ok' };
 }
 

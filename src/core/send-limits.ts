@@ -52,7 +52,7 @@ export function parseLimits(
     if (v === undefined || v === null || (!json && v === '') || (clearWord !== undefined && v === clearWord)) return null;
     const n = typeof v === 'number' ? v : !json && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < 0 || n > MAX_LIMIT) {
-      errors[names[key]] = [`Must be a whole number from 0 to ${MAX_LIMIT} (0: no limit), or ${json ? 'null' : 'empty'} for the level above's`];
+      errors[names[key]] = [json ? `Must be a whole number from 0 to ${MAX_LIMIT} (0: no limit), or null for the level above's` : `Must be a whole number from 0 to ${MAX_LIMIT} (0: no limit), or empty for the level above's`];
       return null;
     }
     return n;

@@ -78,7 +78,8 @@ export const addDkim = (svc: Services): RequestHandler => async (req, res) => {
   const selector = typeof req.body?.selector === 'string' && req.body.selector.trim() !== '' ? req.body.selector : undefined;
   try {
     const added = await svc.dkim.add(actor, domain, selector, req.ip);
-    setFlash(req, 'success', `DKIM keys ${added.map((k) => k.selector).join(' and ')} added: publish their TXT records below.`);
+    const [first, second, ...more] = added.map((k) => k.selector);
+    setFlash(req, 'success', second !== undefined && more.length === 0 ? `DKIM keys ${first} and ${second} added: publish their TXT records below.` : `DKIM keys ${added.map((k) => k.selector).join(', ')} added: publish their TXT records below.`);
   } catch (err) {
     if (!(err instanceof ValidationError || err instanceof ConflictError)) throw err;
     setFlash(req, 'error', err instanceof ConflictError ? err.message : 'The selector must be letters, digits and dashes (a DNS label), at most 42.');

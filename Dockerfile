@@ -41,6 +41,7 @@ COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
 COPY bin/ bin/
 COPY views/ views/
+COPY locales/ locales/
 # The application files stay root's (read-only to the server); only /data belongs to its user.
 RUN ln -s /app/bin/mailpass.js /usr/local/bin/mailpass \
  && mkdir -p /data \

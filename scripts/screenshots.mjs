@@ -90,6 +90,22 @@ try {
   await shot(u, 'account-security');
   await user.close();
 
+  // SPEC §17: the account page for a French and a German browser, from their language alone.
+  for (const [locale, name] of [['fr-FR', 'account-fr'], ['de-DE', 'account-de']]) {
+    const context = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1, locale });
+    const page = await context.newPage();
+    await page.goto('/login');
+    await page.locator('#email').fill('jane@example.com');
+    await page.locator('#password').fill(JANE_PASSWORD);
+    await page.locator('form.card button[type="submit"]').click();
+    await page.waitForURL('**/account');
+    await page.locator('#current_password').fill(JANE_PASSWORD);
+    await page.locator('#new_password').fill('summer2024');
+    await page.locator('#new_password-strength[data-score]').waitFor();
+    await shot(page, name);
+    await context.close();
+  }
+
   // SPEC §16: the forgotten-password page, as a visitor sees it once it asked.
   const visitor = await browser.newContext({ baseURL: base, viewport: DESKTOP, deviceScaleFactor: 1 });
   const v = await visitor.newPage();

@@ -4,6 +4,26 @@ import type { Mailer, Relay, RelayVerdict } from '../core/ports.js';
 /** One header line; a value never carries a line break into the header block. */
 const header = (name: string, value: string) => `${name}: ${value.replace(/[\r\n]+/g, ' ')}\r\n`;
 
+/**
+ * A header value as RFC 2047 encoded words when it is not plain ASCII (a subject in French or
+ * Polish): base64 of at most 45 bytes of whole characters each, so that every word stays within
+ * the 75 characters the RFC allows, folded onto continuation lines.
+ */
+export function encodeWords(value: string): string {
+  if (/^[\x20-\x7e]*$/.test(value)) return value;
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of value) {
+    if (Buffer.byteLength(chunk + ch, 'utf8') > 45) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += ch;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join('\r\n ');
+}
+
 const accepted = (step: string, verdict: RelayVerdict | null) => {
   if (!verdict || verdict.code >= 300) throw new Error(`the relay refused ${step}: ${verdict ? `${verdict.code} ${verdict.text}` : 'no answer'}`);
 };
@@ -18,7 +38,7 @@ export function createRelayMailer(relay: Relay, hostname: string): Mailer {
       const message =
         header('From', from) +
         header('To', to) +
-        header('Subject', subject) +
+        `Subject: ${encodeWords(subject.replace(/[\r\n]+/g, ' '))}\r\n` +
         header('Date', new Date().toUTCString()) +
         header('Message-ID', `<${randomBytes(12).toString('hex')}@${hostname}>`) +
         header('Auto-Submitted', 'auto-generated') +

@@ -58,8 +58,8 @@ after(async () => {
   await relay?.stop();
 });
 
-async function journey() {
-  const j = await newJourney(browser, server.url);
+async function journey(locale?: string) {
+  const j = await newJourney(browser, server.url, locale ? { locale } : {});
   journeys.push(j);
   await withAxe(j.context);
   return j;
@@ -247,3 +247,47 @@ describe('every page: no CSP or script error, no serious axe violation, readable
     });
   });
 });
+
+// SPEC §17: the same pages in French and German (longer words, other quotes and dates) pass the
+// same checks: a browser whose language is one of them gets the panel in it.
+for (const [locale, lang] of [['fr-FR', 'fr'], ['de-DE', 'de']] as const) {
+  describe(`every page in ${lang}: no serious axe violation, readable at 375 px`, () => {
+    test(`visitors', an owner's and an admin's pages in ${lang}`, async () => {
+      const visitor = await journey(locale);
+      for (const url of ['/login', '/login/forgot', '/admin/login']) await checkPage(visitor, `${lang} ${url}`, (p) => p.goto(url));
+      await checkPage(visitor, `${lang} failed login`, async (p) => {
+        await p.goto('/login');
+        await p.locator('#email').fill(`nobody@${domain}`);
+        await p.locator('#password').fill('Wrong#Pass12');
+        await p.locator('form.card button[type="submit"]').click();
+        await p.locator('.notice.error').waitFor();
+      });
+      await checkPage(visitor, `${lang} error page`, (p) => p.goto('/no-such-page'));
+      assert.equal(await visitor.page.getAttribute('html', 'lang'), lang);
+
+      const owner = await aMailbox(server.services, { domain });
+      const o = await journey(locale);
+      await addSession(o.context, server.url, 'mailbox', owner.address, owner.password);
+      for (const url of ['/account', '/account/security']) await checkPage(o, `${lang} ${url}`, (p) => p.goto(url));
+      await checkPage(o, `${lang} account with errors`, async (p) => {
+        await p.goto('/account');
+        await p.locator('#current_password').fill('Not#The1Password');
+        await p.locator('#new_password').fill('short');
+        await p.locator('#confirm_password').fill('other');
+        await p.locator('form[action="/account"] .form-actions button[type="submit"]').click();
+        await p.locator('#current_password-errors').waitFor();
+      });
+
+      const a = await journey(locale);
+      await addSession(a.context, server.url, 'admin', 'admin', ADMIN_PASSWORD);
+      const box = `${base()}/mailboxes/${encodeURIComponent(owner.address)}`;
+      for (const url of [
+        '/admin/domains', base(), `${base()}/dns`, `${base()}?q=nobody`, `${base()}/mailboxes/new`, box, `${box}/delete`,
+        `${base()}/credentials/new`, `${base()}/credentials/${credentialGuid}`, `${base()}/credentials/${credentialGuid}/reset`,
+        `${base()}/credentials/${credentialGuid}/delete`, '/admin/tokens', '/admin/audit', '/admin/admins', '/admin/admins/admin',
+        '/admin/account', '/admin/account/security', '/admin/domains/nowhere.example',
+      ]) await checkPage(a, `${lang} ${url}`, (p) => p.goto(url));
+      assert.equal(await a.page.getAttribute('html', 'lang'), lang);
+    });
+  });
+}

@@ -222,3 +222,49 @@ describe('a mailbox owner changes its password in the browser', () => {
     assert.deepEqual(j.problems, []);
   });
 });
+
+// SPEC §17: the same journey for a French owner, from its browser's language alone: the login's
+// labels, the strength meter's words and hints (zxcvbn-ts's French pack), a refusal, the change.
+describe('a French owner, in French', () => {
+  test('logs in, is refused a password without an upper-case letter, then changes it', async () => {
+    const { address, password } = await aMailbox(server.services, { domain });
+    const j = await journey({ locale: 'fr-FR' });
+    const { page } = j;
+    await page.goto('/login');
+    assert.equal(await page.getAttribute('html', 'lang'), 'fr');
+    await page.getByLabel('Adresse e-mail').fill(address);
+    await page.getByLabel('Mot de passe', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.waitForURL('**/account');
+    await page.getByRole('heading', { name: 'Votre compte', level: 1 }).waitFor();
+
+    // The meter speaks French, its hint from zxcvbn-ts's French pack.
+    const meter = page.locator('#new_password-strength');
+    await page.getByLabel('Nouveau mot de passe', { exact: true }).fill('qwerty123');
+    await page.locator('#new_password-strength[data-score]').waitFor();
+    await meter.getByText('Robustesse :').waitFor();
+    await meter.getByText('une majuscule').waitFor();
+    assert.match(await meter.locator('.strength-word').innerText(), /^(Très faible|Faible|Moyen|Bon|Fort)$/);
+    const hint = await meter.locator('.strength-warning').innerText();
+    const french = await page.evaluate(() => Object.values((window as unknown as { zxcvbnts: { feedback: { warnings: Record<string, string> } } }).zxcvbnts.feedback.warnings));
+    assert.ok(hint !== '' && french.includes(hint), `a hint of the French pack: ${hint}`);
+    assert.ok(french.includes('Ce mot de passe est très utilisé.'));
+    const weak = 'motdepasse1!';
+    await page.getByLabel('Nouveau mot de passe', { exact: true }).fill(weak);
+
+    await page.getByLabel('Mot de passe actuel').fill(password);
+    await page.getByLabel('Confirmer le nouveau mot de passe').fill(weak);
+    await page.getByRole('button', { name: 'Changer le mot de passe et me déconnecter partout' }).click();
+    await page.locator('#new_password-errors').waitFor();
+    assert.match(await page.locator('#new_password-errors').innerText(), /Doit contenir une majuscule\./);
+
+    const next = strongPassword('Navigateur');
+    await page.getByLabel('Mot de passe actuel').fill(password);
+    await page.getByLabel('Nouveau mot de passe', { exact: true }).fill(next);
+    await page.getByLabel('Confirmer le nouveau mot de passe').fill(next);
+    await page.getByRole('button', { name: 'Changer le mot de passe et me déconnecter partout' }).click();
+    await page.waitForURL('**/login?updated=1');
+    assert.equal(await page.getByRole('status').filter({ hasText: 'Votre mot de passe a été mis à jour.' }).count(), 1);
+    assert.deepEqual(j.problems, []);
+  });
+});

@@ -168,9 +168,9 @@ describe('Dockerfile', () => {
     assert.deepEqual([env.SMTP_PORT, env.SMTPS_PORT, env.PUBLIC_SMTP_PORT, env.PUBLIC_SMTPS_PORT], ['2587', '2465', '587', '465']);
   });
 
-  test('the runtime stage has what the server reads at run time: package.json (ESM), dist (with the built static files), views, bin', () => {
+  test('the runtime stage has what the server reads at run time: package.json (ESM), dist (with the built static files), views, locales, bin', () => {
     const copied = all(final, 'COPY').flatMap((c) => c.words.slice(0, -1).map((w) => w.replace(/^\/app\//, '').replace(/\/$/, '')));
-    for (const needed of ['package.json', 'node_modules', 'dist', 'views', 'bin']) assert.ok(copied.includes(needed), needed);
+    for (const needed of ['package.json', 'node_modules', 'dist', 'views', 'locales', 'bin']) assert.ok(copied.includes(needed), needed);
     // The build makes dist/assets/ from public/: the build stage needs public/ before `npm run build`.
     const build = stages.find((s) => s !== final && runs(s).includes('npm run build'))!;
     assert.ok(all(build, 'COPY').some((c) => c.words[0]?.replace(/\/$/, '') === 'public'), 'the build stage copies public/');
@@ -323,6 +323,7 @@ describe('the runtime stage, simulated', () => {
     emitted = transpileTree(path.join(dir, 'dist'));
     writeFileSync(path.join(dir, 'package.json'), read('package.json'));
     symlinkSync(path.join(ROOT, 'views'), path.join(dir, 'views'));
+    symlinkSync(path.join(ROOT, 'locales'), path.join(dir, 'locales'));
     // Copied, not linked: bin/mailpass.js finds dist/ beside itself.
     cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
     // What `npm ci --omit=dev` installs: the lock's top-level packages that are not dev-only.

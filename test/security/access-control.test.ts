@@ -42,6 +42,9 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /login/reset/:token': 'public',
   'GET /login/recovery/:token': 'public',
   'POST /login/recovery/:token': 'public',
+  // SPEC §17: the footer's language selector; a signed-in owner's POST saves the choice (test/web/languages.test.ts).
+  'GET /language': 'public',
+  'POST /language': 'public',
   'GET /account': 'mailbox',
   'POST /account': 'mailbox',
   'POST /account/generate': 'mailbox',

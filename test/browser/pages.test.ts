@@ -17,6 +17,7 @@ import {
   type Journey,
 } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { LOCALES_DIR, readCatalogues } from '../../src/adapters/i18n.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { startDownstream } from '../helpers/downstream.js';
 
@@ -249,27 +250,38 @@ describe('every page: no CSP or script error, no serious axe violation, readable
 });
 
 // SPEC §17: the same pages in French and German (longer words, other quotes and dates) pass the
-// same checks: a browser whose language is one of them gets the panel in it.
+// same checks: a browser whose language is one of them gets the panel in it, with no English
+// sentence of the catalogues left on it.
+const catalogues = readCatalogues(LOCALES_DIR);
+async function checkTranslated(j: Journey, lang: 'fr' | 'de', name: string, open: (page: Page) => Promise<unknown>) {
+  await checkPage(j, name, open);
+  const english = Object.entries(catalogues.en)
+    .filter(([key, value]) => value.length >= 12 && !value.includes('{{') && !value.includes('<') && catalogues[lang][key] !== value)
+    .map(([, value]) => value);
+  const text = await j.page.locator('body').innerText();
+  assert.deepEqual(english.filter((sentence) => text.includes(sentence)), [], `${name}: English left on the page`);
+}
+
 for (const [locale, lang] of [['fr-FR', 'fr'], ['de-DE', 'de']] as const) {
   describe(`every page in ${lang}: no serious axe violation, readable at 375 px`, () => {
     test(`visitors', an owner's and an admin's pages in ${lang}`, async () => {
       const visitor = await journey(locale);
-      for (const url of ['/login', '/login/forgot', '/admin/login']) await checkPage(visitor, `${lang} ${url}`, (p) => p.goto(url));
-      await checkPage(visitor, `${lang} failed login`, async (p) => {
+      for (const url of ['/login', '/login/forgot', '/admin/login']) await checkTranslated(visitor, lang, `${lang} ${url}`, (p) => p.goto(url));
+      await checkTranslated(visitor, lang, `${lang} failed login`, async (p) => {
         await p.goto('/login');
         await p.locator('#email').fill(`nobody@${domain}`);
         await p.locator('#password').fill('Wrong#Pass12');
         await p.locator('form.card button[type="submit"]').click();
         await p.locator('.notice.error').waitFor();
       });
-      await checkPage(visitor, `${lang} error page`, (p) => p.goto('/no-such-page'));
+      await checkTranslated(visitor, lang, `${lang} error page`, (p) => p.goto('/no-such-page'));
       assert.equal(await visitor.page.getAttribute('html', 'lang'), lang);
 
       const owner = await aMailbox(server.services, { domain });
       const o = await journey(locale);
       await addSession(o.context, server.url, 'mailbox', owner.address, owner.password);
-      for (const url of ['/account', '/account/security']) await checkPage(o, `${lang} ${url}`, (p) => p.goto(url));
-      await checkPage(o, `${lang} account with errors`, async (p) => {
+      for (const url of ['/account', '/account/security']) await checkTranslated(o, lang, `${lang} ${url}`, (p) => p.goto(url));
+      await checkTranslated(o, lang, `${lang} account with errors`, async (p) => {
         await p.goto('/account');
         await p.locator('#current_password').fill('Not#The1Password');
         await p.locator('#new_password').fill('short');
@@ -286,7 +298,7 @@ for (const [locale, lang] of [['fr-FR', 'fr'], ['de-DE', 'de']] as const) {
         `${base()}/credentials/new`, `${base()}/credentials/${credentialGuid}`, `${base()}/credentials/${credentialGuid}/reset`,
         `${base()}/credentials/${credentialGuid}/delete`, '/admin/tokens', '/admin/audit', '/admin/admins', '/admin/admins/admin',
         '/admin/account', '/admin/account/security', '/admin/domains/nowhere.example',
-      ]) await checkPage(a, `${lang} ${url}`, (p) => p.goto(url));
+      ]) await checkTranslated(a, lang, `${lang} ${url}`, (p) => p.goto(url));
       assert.equal(await a.page.getAttribute('html', 'lang'), lang);
     });
   });

@@ -8,9 +8,9 @@
   // their hashed names; fetched on the first keystroke in a password field, then cached for good.
   var ZXCVBN_SCRIPTS = ((document.currentScript && document.currentScript.getAttribute('data-estimator')) || '').split(' ').filter(Boolean);
   var ZXCVBN_MAX_LENGTH = 64;
-  // SPEC §17: the page's words, from its catalogue (data-i18n); {{name}} stands for what varies.
-  var STRINGS = {};
-  try { STRINGS = JSON.parse((document.currentScript && document.currentScript.getAttribute('data-i18n')) || '{}'); } catch (e) { STRINGS = {}; }
+  // SPEC §17: the page's words, from its language's words-<lang>.js (loaded just before this
+  // file); {{name}} stands for what varies.
+  var STRINGS = window.mailpassWords || {};
   function tr(key, values) {
     return String(STRINGS[key] || key).replace(/\{\{(\w+)\}\}/g, function (_, name) { return values && name in values ? String(values[name]) : ''; });
   }

@@ -6,9 +6,8 @@
   var lib = window.SimpleWebAuthnBrowser;
   if (!lib || !lib.browserSupportsWebAuthn()) return;
 
-  // SPEC §17: the page's words, from the catalogue app.js's tag carries.
-  var STRINGS = {};
-  try { STRINGS = JSON.parse((document.querySelector('script[data-i18n]') || { getAttribute: function () { return '{}'; } }).getAttribute('data-i18n') || '{}'); } catch (e) { STRINGS = {}; }
+  // SPEC §17: the page's words, from its language's words-<lang>.js.
+  var STRINGS = window.mailpassWords || {};
   function tr(key, status) { return String(STRINGS[key] || key).replace('{{status}}', String(status)); }
 
   function csrf() {

@@ -20,6 +20,13 @@ function feedbackScript(requireFrom, pack) {
   return `this.zxcvbnts = this.zxcvbnts || {};\nthis.zxcvbnts.feedback = ${JSON.stringify(translations)};\n`;
 }
 
+/** A script that puts a catalogue's `client.*` entries where the panel's scripts look for them. */
+function wordsScript(root, lang) {
+  const catalogue = JSON.parse(readFileSync(path.join(root, 'locales', `${lang}.json`), 'utf8'));
+  const words = Object.fromEntries(Object.entries(catalogue).filter(([key]) => key.startsWith('client.')).map(([key, value]) => [key.slice('client.'.length), value]));
+  return `this.mailpassWords = ${JSON.stringify(words)};\n`;
+}
+
 /** The panel's static files: the name templates ask for, and where each comes from. */
 const SOURCES = [
   ['style.css', 'public/style.css'],
@@ -33,6 +40,9 @@ const SOURCES = [
   // SPEC §17: the strength meter's hints in each language, the translations of zxcvbn-ts's own
   // language packs (a few kB; their dictionaries stay out: the meter scores as the server does).
   ...Object.entries(ZXCVBN_PACKS).map(([lang, pack]) => [`zxcvbn-feedback-${lang}.js`, { generate: (requireFrom) => feedbackScript(requireFrom, pack) }]),
+  // What public/app.js and passkeys.js say, the `client.*` entries of each catalogue: an immutable
+  // file per language, cached by the browser, rather than the same JSON in every page.
+  ...Object.keys(ZXCVBN_PACKS).map((lang) => [`words-${lang}.js`, { generate: (_requireFrom, root) => wordsScript(root, lang) }]),
   // The browser half of WebAuthn for passkeys, from the package's own bundle.
   ['simplewebauthn.js', { package: '@simplewebauthn/browser', then: '../dist/bundle/index.umd.min.js' }],
 ];
@@ -49,7 +59,7 @@ export function buildAssets(root, outDir) {
   const manifest = {};
   for (const [name, from] of SOURCES) {
     let bytes;
-    if (typeof from !== 'string' && from.generate) bytes = Buffer.from(from.generate(requireFrom), 'utf8');
+    if (typeof from !== 'string' && from.generate) bytes = Buffer.from(from.generate(requireFrom, root), 'utf8');
     else {
       const resolved = typeof from === 'string' ? path.join(root, from) : requireFrom.resolve(from.package);
       const file = typeof from !== 'string' && from.then ? path.resolve(path.dirname(resolved), from.then) : resolved;

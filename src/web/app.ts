@@ -123,12 +123,13 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   // build time. BREACH: pages mask their CSRF token (below); the API is called by scripts with a
   // bearer token, never with credentials a browser adds to a request someone else chose.
   app.use(compression());
-  const language = chooseLanguageFor(svc);
-  app.use(language);
   app.use('/api/webmail', webmailRouter(svc, log.child({ component: 'webmail' })));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));
   for (const m of mounts) app.use(m.path, m.handler);
+  // SPEC §17: the panel's pages speak the chosen language; the API above stays English (a contract).
+  const language = chooseLanguageFor(svc);
+  app.use(language);
 
   const secret = await svc.sessions.cookieSecret();
   const idleSeconds = config.session.idleMinutes * 60;
@@ -158,7 +159,10 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.use((req, res, next) => {
     // Made when a page renders a form, not before: a GET that shows none writes no session, and
     // a login page shown to a visitor without a session writes none either (its token checks itself).
-    res.locals.csrfToken = () => (login.anonymousLoginForm(req) ? login.pageToken() : maskToken(generateToken(req)));
+    // One masked token a page, however many forms it has (the logout button, the language selector,
+    // the page's own): masked afresh in every response, which is what BREACH needs.
+    let token: string | undefined;
+    res.locals.csrfToken = () => (token ??= login.anonymousLoginForm(req) ? login.pageToken() : maskToken(generateToken(req)));
     res.locals.currentPath = req.path;
     res.locals.currentUrl = req.originalUrl;
     res.locals.errors = {};

@@ -37,7 +37,7 @@ describe('static files', () => {
   test('each under a hashed name, immutable for a year, brotli or gzip as the client takes, the same bytes decoded', async () => {
     const page = await request(server.url).get('/login');
     const urls = assetsOf(page.text);
-    assert.equal(new Set(urls).size, 7, urls.join(' ')); // favicon, style, app, three estimator files, the meter's hints in the page's language
+    assert.equal(new Set(urls).size, 8, urls.join(' ')); // favicon, style, app and its words, three estimator files, the meter's hints in the page's language
     for (const url of new Set(urls)) {
       assert.match(url, /^\/assets\/[a-z-]+\.[0-9a-f]{12}\.(js|css|svg)$/);
       const plain = await raw(url, 'identity');

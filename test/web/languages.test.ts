@@ -43,6 +43,14 @@ describe('the language of a page', () => {
     assert.match(res.text, /<option value="pl" lang="pl">Polski<\/option>/);
   });
 
+  test('the API stays English whatever the browser asks: no Content-Language, no translated message', async () => {
+    const res = await request(server.url).get('/api/domains').set('Accept-Language', 'fr').set('Cookie', 'lang=de');
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['content-language'], undefined);
+    assert.doesNotMatch(String(res.headers.vary ?? ''), /Accept-Language/);
+    assert.match(JSON.stringify(res.body), /^[\x20-\x7e]*$/, 'English, ASCII');
+  });
+
   test('Accept-Language picks among the eight by quality and by region; anything else is English', async () => {
     const langOf = async (header?: string) => {
       const req = request(server.url).get('/login');

@@ -28,8 +28,6 @@ declare global {
       when: (unixSeconds: number, style?: 'date' | 'time') => string;
       /** A number as the page's language writes it. */
       num: (n: number) => string;
-      /** The JSON of the panel scripts' words, for their tag's data-i18n. */
-      clientStrings: string;
       /** The footer selector's choices, each language named in itself. */
       languages: ReadonlyArray<{ code: Language; name: string }>;
     }
@@ -57,14 +55,6 @@ export function chooseLanguage(req: Request, saved: Language | null | undefined,
   return fallback;
 }
 
-/** The entries the panel's scripts use (`client.*` of the catalogues). */
-const CLIENT_KEYS = [
-  'client.very-weak', 'client.weak', 'client.fair', 'client.good', 'client.strong', 'client.generated', 'client.text', 'client.nothing', 'client.copied',
-  'client.copied-what', 'client.copied-announce', 'client.copy-refused', 'client.rule-min', 'client.rule-max', 'client.rule-upper', 'client.rule-lower',
-  'client.rule-digit', 'client.rule-special', 'client.rule-control', 'client.rule-common', 'client.rule-words', 'client.checking', 'client.strength',
-  'client.needed', 'client.refused', 'client.done',
-];
-
 const numbers = new Map<Language, Intl.NumberFormat>(LANGUAGES.map((lang) => [lang, new Intl.NumberFormat(lang)]));
 const choices = LANGUAGES.map((code) => ({ code, name: LANGUAGE_NAMES[code] }));
 
@@ -80,8 +70,6 @@ function helpers(i18n: Translator, lang: Language) {
     m: (english: string) => i18n.message(lang, english),
     when: (unixSeconds: number, style?: 'date' | 'time') => i18n.when(lang, unixSeconds, style),
     num: (n: number) => numbers.get(lang)!.format(n),
-    // What public/app.js and passkeys.js say, as the JSON of their tag's data-i18n.
-    clientStrings: JSON.stringify(Object.fromEntries(CLIENT_KEYS.map((key) => [key.slice('client.'.length), t(key)]))),
   };
 }
 

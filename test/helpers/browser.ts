@@ -179,3 +179,24 @@ export async function elementsWithoutFocusRing(page: Page): Promise<string[]> {
     return missing;
   });
 }
+
+/**
+ * What every page must be: free of CSP reports and script errors, without serious or critical
+ * axe-core violations, with a visible focus on everything focusable, and readable at 375 px
+ * without scrolling sideways.
+ */
+export async function checkPage(j: Journey, name: string, open: (page: Page) => Promise<unknown>) {
+  const { page } = j;
+  const seen = j.problems.length;
+  await page.setViewportSize(DESKTOP);
+  await open(page);
+  await page.waitForLoadState('load');
+  assert.deepEqual(j.problems.slice(seen), [], `${name}: console`);
+  assert.deepEqual(await seriousAxeViolations(page), [], `${name}: axe at ${DESKTOP.width} px`);
+  assert.deepEqual(await elementsWithoutFocusRing(page), [], `${name}: focus ring`);
+  await page.setViewportSize(PHONE);
+  assert.equal(await overflowsHorizontally(page), false, `${name}: scrolls sideways at ${PHONE.width} px`);
+  // The colours do not change with the width; what does (layout, target sizes) is checked again.
+  assert.deepEqual(await seriousAxeViolations(page, { colorContrast: false }), [], `${name}: axe at ${PHONE.width} px`);
+  assert.deepEqual(j.problems.slice(seen), [], `${name}: console`);
+}

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { LANGUAGES, type Language } from './core/languages.js';
+import { isNetwork } from './core/networks.js';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -249,11 +250,7 @@ function parseNetworks(name: string, value: string | undefined): readonly string
   if (value === undefined) return Object.freeze([]);
   const entries = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const entry of entries) {
-    const [address = '', prefix, extra] = entry.split('/');
-    const family = isIP(address);
-    const bits = family === 4 ? 32 : 128;
-    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (family === 0 || !prefixOk || extra !== undefined) {
+    if (!isNetwork(entry)) {
       throw new ConfigError(`${name}: must be IP addresses or networks (e.g. 127.0.0.1, 10.0.0.0/24, ::1), separated by commas (got ${JSON.stringify(entry)})`);
     }
   }

@@ -369,7 +369,8 @@ export function createLogins(deps: LoginDeps): Logins {
       await attempt.finish('aborted');
       throw err;
     }
-    if (!found || !admin || !adminMayBeIn(admin)) {
+    // SPEC §18: an expired token is no token (401), like a revoked one.
+    if (!found || !admin || !adminMayBeIn(admin) || (found.expiresAt !== null && found.expiresAt <= clock.now())) {
       await attempt.finish('failure');
       await record('api', 'account', 'failure', plaintext ? plaintext.slice(0, 10) : '', ip);
       return badCredentials;
@@ -378,7 +379,7 @@ export function createLogins(deps: LoginDeps): Logins {
     // Successful API calls are not audited one by one (a script makes thousands); the metric counts them.
     onEvent?.({ protocol: 'api', result: 'success' });
     const now = clock.now();
-    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS) await stores.tokens.touchToken(found.id, now);
+    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS || found.lastUsedIp !== ip) await stores.tokens.touchToken(found.id, now, ip);
     return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
   };
 

@@ -1,39 +1,119 @@
 import { randomBytes } from 'node:crypto';
 import { isSuper, type Actor } from './actors.js';
-import { parseDisplayName } from './addresses.js';
+import { normalizeDomain, parseDisplayName } from './addresses.js';
 import type { Audit } from './audit.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, ValidationError, type FieldErrors } from './errors.js';
 import { tokenDigest as digest } from './logins.js';
-import type { ApiToken, Clock, Stores } from './ports.js';
+import { isNetwork, networkMatcher } from './networks.js';
+import type { Admin, ApiToken, Clock, Stores, TokenScope } from './ports.js';
 
 const TOKEN_PREFIX = 'mp_';
+/** The longest a token may be made to last, in days (ten years). */
+export const MAX_TOKEN_DAYS = 3650;
+/** SPEC §18's answer to a request outside a token's scope (403). */
+export const OUT_OF_SCOPE = 'Token scope does not allow this';
+
+/** What a token is asked to do: a write or a read, on a domain or none, from a client address. */
+export interface TokenRequest {
+  write: boolean;
+  domain: string | null;
+  ip: string | null;
+}
+
+/** Whether a request is within a token's scope; its admin's own rights are checked by each use case. */
+export function scopeAllows(token: TokenScope, request: TokenRequest): boolean {
+  if (request.write && token.readOnly) return false;
+  if (token.allowIps.length > 0 && !networkMatcher(token.allowIps)(request.ip)) return false;
+  if (request.domain !== null && token.domains !== null && !token.domains.includes(request.domain.trim().toLowerCase())) return false;
+  return true;
+}
+
+/** The scope fields as a form, the API or the CLI give them. */
+export interface ScopeInput {
+  readOnly?: unknown;
+  domains?: unknown;
+  expiresDays?: unknown;
+  allowIps?: unknown;
+}
+
+const list = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value])
+    .flatMap((v) => (typeof v === 'string' ? v.split(/[\s,]+/) : [String(v)]))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+
+/** The audit entry's detail: the prefix, and what the token is limited to. */
+const describeScope = (prefix: string, s: TokenScope) =>
+  [prefix, s.readOnly ? 'read-only' : '', s.domains ? `domains ${s.domains.join(',')}` : '', s.expiresAt ? `expires ${s.expiresAt}` : '', s.allowIps.length ? `from ${s.allowIps.join(',')}` : '']
+    .filter(Boolean)
+    .join('; ');
 
 export interface TokenService {
   /** A new token for `adminId`; the plaintext is returned once and only its SHA-256 is stored. */
-  createToken(actor: Actor, input: { adminUsername?: unknown; name: unknown }, ip?: string | null): Promise<{ token: ApiToken; plaintext: string }>;
+  createToken(actor: Actor, input: { adminUsername?: unknown; name: unknown } & ScopeInput, ip?: string | null): Promise<{ token: ApiToken; plaintext: string }>;
   listTokens(actor: Actor): Promise<ApiToken[]>;
   revokeToken(actor: Actor, id: unknown, ip?: string | null): Promise<ApiToken>;
 }
 
-export function createTokenService({ stores, clock, audit }: { stores: Pick<Stores, 'admins' | 'tokens'>; clock: Clock; audit: Audit }): TokenService {
+export function createTokenService({ stores, clock, audit }: { stores: Pick<Stores, 'admins' | 'tokens' | 'domains'>; clock: Clock; audit: Audit }): TokenService {
+  /**
+   * SPEC §18: the scope asked for, checked: only domains its admin administers (a token never
+   * exceeds its admin's rights), whole days up to ten years, addresses or networks.
+   */
+  const parseScope = async (owner: Admin, input: ScopeInput): Promise<TokenScope> => {
+    const errors: FieldErrors = {};
+    const readOnly = input.readOnly === true || input.readOnly === 'true' || input.readOnly === '1' || input.readOnly === 'on';
+    let domains: string[] | null = null;
+    const names = list(input.domains);
+    if (names.length > 0) {
+      domains = [];
+      for (const raw of names) {
+        const name = (() => {
+          try {
+            return normalizeDomain(raw, 'domains');
+          } catch {
+            return null;
+          }
+        })();
+        const domain = name ? await stores.domains.findDomainByName(name) : null;
+        if (!domain || !(owner.isSuper || owner.domainIds.includes(domain.id))) (errors.domains ??= []).push(`Unknown domain ${raw}.`);
+        else if (!domains.includes(domain.name)) domains.push(domain.name);
+      }
+    }
+    let expiresAt: number | null = null;
+    if (input.expiresDays !== undefined && input.expiresDays !== null && input.expiresDays !== '') {
+      const days = Number(input.expiresDays);
+      if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) errors.expires_days = [`Must be a whole number of days from 1 to ${MAX_TOKEN_DAYS}.`];
+      else expiresAt = clock.now() + days * 86_400;
+    }
+    const allowIps = list(input.allowIps);
+    const bad = allowIps.filter((n) => !isNetwork(n));
+    if (bad.length > 0) errors.allow_ips = bad.map((n) => `Is not an address or a network such as 192.0.2.10 or 10.0.0.0/24: ${n}`);
+    if (Object.keys(errors).length > 0) throw new ValidationError(errors);
+    return { readOnly, domains, expiresAt, allowIps };
+  };
+
   return {
     async createToken(actor, input, ip = null) {
       const name = parseDisplayName(input.name, 'name', { required: true });
-      let owner: { id: number; username: string };
+      let owner: Admin;
       if (input.adminUsername !== undefined) {
         if (!isSuper(actor)) throw new NotFoundError('admin-not-found', 'Admin not found');
         const admin = typeof input.adminUsername === 'string' ? await stores.admins.findAdminByUsername(input.adminUsername.trim().toLowerCase()) : null;
         if (!admin) throw new NotFoundError('admin-not-found', 'Admin not found');
         owner = admin;
       } else if (actor.kind === 'admin') {
-        owner = actor;
+        const self = await stores.admins.findAdminById(actor.id);
+        if (!self) throw new NotFoundError('admin-not-found', 'Admin not found');
+        owner = self;
       } else {
         throw new NotFoundError('admin-not-found', 'Admin not found');
       }
+      const scope = await parseScope(owner, input);
       const plaintext = TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const prefix = plaintext.slice(0, 10);
-      const entry = audit.entry(actor, 'token.create', `${owner.username}/${name}`, ip, prefix);
-      const token = await stores.tokens.insertToken({ adminId: owner.id, name, prefix, tokenHash: digest(plaintext), now: clock.now() }, entry);
+      const entry = audit.entry(actor, 'token.create', `${owner.username}/${name}`, ip, describeScope(prefix, scope));
+      const token = await stores.tokens.insertToken({ adminId: owner.id, name, prefix, tokenHash: digest(plaintext), now: clock.now(), scope }, entry);
       audit.logged(entry);
       return { token, plaintext };
     },

@@ -45,7 +45,12 @@ export interface TokenRow {
   prefix: string;
   created_at: number;
   last_used_at: number | null;
+  last_used_ip: string | null;
   revoked_at: number | null;
+  read_only: number | boolean;
+  domains: string | null;
+  expires_at: number | string | null;
+  allow_ips: string | null;
 }
 
 export interface AppRow {
@@ -120,7 +125,19 @@ export const toToken = (r: TokenRow): ApiToken => ({
   prefix: r.prefix,
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
+  lastUsedIp: r.last_used_ip,
   revokedAt: r.revoked_at,
+  readOnly: Boolean(r.read_only),
+  domains: r.domains === null ? null : (JSON.parse(r.domains) as string[]),
+  expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+  allowIps: r.allow_ips === null ? [] : (JSON.parse(r.allow_ips) as string[]),
+});
+
+/** A scope's columns, as both stores write them (lists as JSON). */
+export const tokenScopeColumns = (s: { readOnly: boolean; domains: string[] | null; expiresAt: number | null; allowIps: string[] }) => ({
+  domains: s.domains === null ? null : JSON.stringify(s.domains),
+  expiresAt: s.expiresAt,
+  allowIps: s.allowIps.length === 0 ? null : JSON.stringify(s.allowIps),
 });
 
 /** SPEC §10: failure rows kept at most per account (a flood of guesses from many addresses). */
@@ -147,7 +164,8 @@ export const ACCOUNT_SELECT = `SELECT a.id, a.kind, a.domain_id, d.name AS domai
 
 /** An API token with its admin's name. */
 export const TOKEN_SELECT = `SELECT t.id, t.admin_id, a.username AS admin_username, t.name, t.prefix, t.created_at,
-  t.last_used_at, t.revoked_at FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
+  t.last_used_at, t.last_used_ip, t.revoked_at, t.read_only, t.domains, t.expires_at, t.allow_ips
+  FROM api_tokens t JOIN admins a ON a.id = t.admin_id`;
 
 export interface DkimRow {
   domain_id: number;

@@ -16,6 +16,14 @@ export const NewMailboxForm = z.object({ address: field(320), name: optionalFiel
 export const NewDomainForm = z.object({ domain: field(253), unverified: optionalField(10) });
 export const SearchQuery = z.object({ q: optionalField(320), page: optionalField(10) });
 export const NameForm = z.object({ name: field(100) });
+/** SPEC §18: a token's name and scope. */
+export const TokenForm = z.object({
+  name: field(100),
+  read_only: optionalField(10),
+  domains: z.union([field(253), z.array(field(253)).max(1000)]).optional(),
+  expires_days: optionalField(10),
+  allow_ips: optionalField(2000),
+});
 export const NewAdminForm = z.object({
   username: field(64),
   password: secret,

@@ -170,6 +170,31 @@ describe('tokens and credentials', () => {
     assert.match(noName.stderr, /--name is required/);
   });
 
+  test('SPEC §18: token add takes a scope (read-only, domains, expiry, client addresses); a bad one changes nothing', async () => {
+    const r = await runCli(['token', 'add', 'dom-admin', '--name', 'ro', '--read-only', '--domain', 'CLI.example', '--expires-days', '30', '--allow-ip', '192.0.2.0/24', '--allow-ip', '2001:db8::1', ...D]);
+    assert.equal(r.code, 0, r.stderr);
+    const { stores, counters, end } = await openStore(testConfig(dir));
+    try {
+      const token = (await stores.tokens.listTokens()).find((t) => t.name === 'ro')!;
+      assert.deepEqual({ readOnly: token.readOnly, domains: token.domains, allowIps: token.allowIps }, { readOnly: true, domains: ['cli.example'], allowIps: ['192.0.2.0/24', '2001:db8::1'] });
+      assert.ok(token.expiresAt! - token.createdAt === 30 * 86_400);
+      const before = (await stores.tokens.listTokens()).length;
+      const days = await runCli(['token', 'add', 'dom-admin', '--name', 'x', '--expires-days', 'soon', ...D]);
+      assert.equal(days.code, 2);
+      assert.match(days.stderr, /^mailpass: --expires-days must be a whole number of days/);
+      const domain = await runCli(['token', 'add', 'dom-admin', '--name', 'x', '--domain', 'nowhere.example', ...D]);
+      assert.equal(domain.code, 1);
+      assert.match(domain.stderr, /^mailpass: Unknown domain nowhere\.example\.\n$/);
+      const ip = await runCli(['token', 'add', 'dom-admin', '--name', 'x', '--allow-ip', '10.0.0.0/33', ...D]);
+      assert.equal(ip.code, 1);
+      assert.match(ip.stderr, /10\.0\.0\.0\/33/);
+      assert.equal((await stores.tokens.listTokens()).length, before);
+    } finally {
+      await counters.close();
+      await end();
+    }
+  });
+
   test('credential add prints the username and the password', async () => {
     const r = await runCli(['credential', 'add', 'cli.example', '--name', 'Billing App', ...D]);
     assert.equal(r.code, 0, r.stderr);

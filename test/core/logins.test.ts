@@ -6,6 +6,7 @@ import { createLoginThrottle } from '../../src/core/login-throttle.js';
 import { createLogins, tokenDigest, type LoginRequest, type Logins } from '../../src/core/logins.js';
 import type { Account, Admin, Logger, SessionOwner } from '../../src/core/ports.js';
 import { fakeClock, memoryCounters, memoryStores, recordingBatcher } from '../helpers/memory-ports.js';
+import { FULL_SCOPE } from '../../src/core/ports/tokens.js';
 
 // `logins`, the one login use case, alone: its ports in memory, argon2 at test parameters, and a
 // clock the test moves, so that lock-out windows and caches expire without waiting.
@@ -185,7 +186,7 @@ describe('logins, alone', () => {
   test("an API token: unknown and revoked ones fail; a valid one's last use is written at most once a minute", async () => {
     const admin = await s.addAdmin('ops');
     const plaintext = `mp_${'A'.repeat(43)}`;
-    s.mem.tokens.set(tokenDigest(plaintext), { id: 9, adminId: admin.id, adminUsername: 'ops', name: 'ci', prefix: plaintext.slice(0, 10), createdAt: 0, lastUsedAt: null, revokedAt: null });
+    s.mem.tokens.set(tokenDigest(plaintext), { id: 9, adminId: admin.id, adminUsername: 'ops', name: 'ci', prefix: plaintext.slice(0, 10), createdAt: 0, lastUsedAt: null, lastUsedIp: null, revokedAt: null, ...FULL_SCOPE });
     assert.equal((await s.logins.attempt({ protocol: 'api', token: `mp_${'B'.repeat(43)}`, ip: null })).ok, false);
     assert.equal((await s.logins.attempt({ protocol: 'api', token: plaintext, ip: null })).ok, true);
     const used = s.mem.tokens.get(tokenDigest(plaintext))!.lastUsedAt;

@@ -1,10 +1,11 @@
 import request from 'supertest';
 import { cliActor } from '../../src/core/actors.js';
+import type { ScopeInput } from '../../src/core/tokens.js';
 import type { Services } from '../../src/services.js';
 
 /** A bearer token for `adminUsername`, created as the CLI does. */
-export async function aToken(svc: Services, adminUsername: string, name = 'test') {
-  const { plaintext, token } = await svc.tokens.createToken(cliActor, { adminUsername, name });
+export async function aToken(svc: Services, adminUsername: string, name = 'test', scope: ScopeInput = {}) {
+  const { plaintext, token } = await svc.tokens.createToken(cliActor, { adminUsername, name, ...scope });
   return { plaintext, token };
 }
 

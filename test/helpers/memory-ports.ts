@@ -103,8 +103,8 @@ export function memoryStores() {
     }),
     tokens: only<Stores['tokens']>('tokens', {
       findTokenByHash: async (digest) => tokens.get(digest) ?? null,
-      touchToken: async (id, now) => {
-        for (const t of tokens.values()) if (t.id === id) t.lastUsedAt = now;
+      touchToken: async (id, now, ip) => {
+        for (const t of tokens.values()) if (t.id === id) Object.assign(t, { lastUsedAt: now, lastUsedIp: ip });
       },
     }),
     settings: only<Stores['settings']>('settings', {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { entry, HASH, useStores } from '../helpers/stores.js';
+import { FULL_SCOPE } from '../../src/core/ports/tokens.js';
 import { TEST_STORE } from '../helpers/env.js';
 
 // Issue 30: every change a store port makes writes its audit entry in its own transaction.
@@ -66,7 +67,7 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
     const owner = `mailbox:${box.id}` as const;
     const admin = await stores.admins.insertAdmin({ username: 'aud-admin', passwordHash: HASH, isSuper: true, domainIds: [], mustChangePassword: false, now: 1 }, entry('admin.create'));
     await stores.admins.insertAdmin({ username: 'aud-other', passwordHash: HASH, isSuper: true, domainIds: [], mustChangePassword: false, now: 1 }, entry('admin.create'));
-    const token = await stores.tokens.insertToken({ adminId: admin.id, name: 't', prefix: 'mp_aaaaaaa', tokenHash: 'aud-digest', now: 1 }, entry('token.create'));
+    const token = await stores.tokens.insertToken({ adminId: admin.id, name: 't', prefix: 'mp_aaaaaaa', tokenHash: 'aud-digest', now: 1, scope: FULL_SCOPE }, entry('token.create'));
     const app = await stores.appPasswords.insertAppPassword({ accountId: box.id, name: 'Phone', tag: 'tagx', selector: 's', passwordHash: 'h', now: 1 }, entry('app-password.create'));
     await stores.secondFactors.addTotp('admin:99', 'JBSWY3DPEHPK3PXP', 1, ['r'], 1, entry('second-factor.add'));
     const key = { domainId, selector: 'k1', algorithm: 'ed25519' as const, privateKey: 'pem', publicKey: 'p', createdAt: 1 };
@@ -105,7 +106,7 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
       setAdminPasswordAndEndSessions: () => stores.admins.setAdminPasswordAndEndSessions(admin.id, 'other', 2, { mustChangePassword: true, audit: entry('admin.password') }),
       updateAdmin: () => stores.admins.updateAdmin(admin.id, { isSuper: false, domainIds: [domainId] }, 2, entry('admin.update')),
       deleteAdmin: () => stores.admins.deleteAdmin(admin.id, entry('admin.delete')),
-      insertToken: () => stores.tokens.insertToken({ adminId: admin.id, name: 'u', prefix: 'mp_bbbbbbb', tokenHash: 'aud-2', now: 2 }, entry('token.create')),
+      insertToken: () => stores.tokens.insertToken({ adminId: admin.id, name: 'u', prefix: 'mp_bbbbbbb', tokenHash: 'aud-2', now: 2, scope: FULL_SCOPE }, entry('token.create')),
       revokeToken: () => stores.tokens.revokeToken(token.id, 2, entry('token.revoke')),
       addTotp: () => stores.secondFactors.addTotp(owner, 'JBSWY3DPEHPK3PXP', 1, ['r'], 2, entry('second-factor.add')),
       addPasskey: () => stores.secondFactors.addPasskey({ id: 'pk', owner, publicKey: new Uint8Array([1]), counter: 0, transports: [], createdAt: 2, lastUsedAt: null }, [], entry('second-factor.add')),

@@ -1,22 +1,23 @@
 import type { AuditEntry, TokenStore } from '../../core/ports.js';
-import { TOKEN_SELECT, toToken, type TokenRow } from '../rows.js';
+import { TOKEN_SELECT, toToken, tokenScopeColumns, type TokenRow } from '../rows.js';
 import { auditWriter } from './audit.js';
 import type { Db } from './db.js';
 
 export function createSqliteTokens(db: Db): TokenStore {
   const writeAudit = auditWriter(db);
   const q = {
-    insert: db.prepare(`INSERT INTO api_tokens (admin_id, name, prefix, token_hash, created_at)
-      VALUES (?, ?, ?, ?, ?) RETURNING id`),
+    insert: db.prepare(`INSERT INTO api_tokens (admin_id, name, prefix, token_hash, created_at, read_only, domains, expires_at, allow_ips)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
     byId: db.prepare(`${TOKEN_SELECT} WHERE t.id = ?`),
     byHash: db.prepare(`${TOKEN_SELECT} WHERE t.token_hash = ?`),
     list: db.prepare(`${TOKEN_SELECT} ORDER BY t.created_at DESC, t.id DESC`),
     listOf: db.prepare(`${TOKEN_SELECT} WHERE t.admin_id = ? ORDER BY t.created_at DESC, t.id DESC`),
     revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    touch: db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
+    touch: db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?'),
   };
-  const insertTx = db.transaction((i: { adminId: number; name: string; prefix: string; tokenHash: string; now: number }, entry: AuditEntry) => {
-    const { id } = q.insert.get(i.adminId, i.name, i.prefix, i.tokenHash, i.now) as { id: number };
+  const insertTx = db.transaction((i: Parameters<TokenStore['insertToken']>[0], entry: AuditEntry) => {
+    const c = tokenScopeColumns(i.scope);
+    const { id } = q.insert.get(i.adminId, i.name, i.prefix, i.tokenHash, i.now, i.scope.readOnly ? 1 : 0, c.domains, c.expiresAt, c.allowIps) as { id: number };
     writeAudit(entry);
     return id;
   });
@@ -39,8 +40,8 @@ export function createSqliteTokens(db: Db): TokenStore {
     async revokeToken(id, now, entry) {
       return revokeTx.immediate(id, now, entry);
     },
-    async touchToken(id, now) {
-      q.touch.run(now, id);
+    async touchToken(id, now, ip) {
+      q.touch.run(now, ip, id);
     },
   };
 }

@@ -1,7 +1,8 @@
-import express, { Router, type RequestHandler } from 'express';
+import express, { Router, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { RateLimitedError } from '../../core/errors.js';
-import type { Logger } from '../../core/ports.js';
+import type { ApiToken, Logger } from '../../core/ports.js';
+import { OUT_OF_SCOPE, scopeAllows } from '../../core/tokens.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
 import { requireUtf8Json } from '../middleware/require-utf8.js';
@@ -62,8 +63,24 @@ const resolveToken = (svc: Services): RequestHandler => async (req, res, next) =
   if (result.ok && result.principal.kind === 'token') {
     const { admin, token } = result.principal;
     res.locals.tokenId = token.id;
+    res.locals.token = token;
     res.locals.actor = { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'api' };
+    if (token.domains !== null) {
+      // SPEC §18: a token for some domains acts as an admin of those alone (and never of more than
+      // its admin's: a domain its admin lost is not in the list any more).
+      const visible = await svc.domains.listDomains(res.locals.actor);
+      const ids = visible.filter((d) => token.domains!.includes(d.name)).map((d) => d.id);
+      res.locals.actor = { ...res.locals.actor, isSuper: false, domainIds: ids };
+    }
   }
+  next();
+};
+
+/** SPEC §18: 403 for a request outside the token's scope, before anything is read or written. */
+const outOfScope = (res: Response) => res.status(403).json(fail(OUT_OF_SCOPE));
+const requireScope: RequestHandler = (req, res, next) => {
+  const token = res.locals.token;
+  if (token && !scopeAllows(token, { write: req.method !== 'GET' && req.method !== 'HEAD', domain: null, ip: req.ip ?? null })) return void outOfScope(res);
   next();
 };
 
@@ -101,10 +118,16 @@ export function apiRouter(svc: Services, log: Logger): Router {
     res.json(openApiDocument(svc.config.apiRateLimit));
   });
   r.use(requireToken);
+  r.use(requireScope);
   // A body in another format is refused, not read as "no body" (which would mean "generate").
   r.use((req, res, next) => {
     const empty = req.headers['content-length'] === '0';
     if (!empty && req.is('application/json') === false) return void res.status(415).json(fail('Content-Type must be application/json.'));
+    next();
+  });
+  r.param('domain', (req, res, next, domain: string) => {
+    const token = res.locals.token;
+    if (token && !scopeAllows(token, { write: false, domain, ip: req.ip ?? null })) return void outOfScope(res);
     next();
   });
   r.use(express.json({ limit: BODY_LIMIT, verify: requireUtf8Json }));
@@ -119,6 +142,8 @@ declare global {
   namespace Express {
     interface Locals {
       tokenId?: number;
+      /** The bearer token of this request, with its scope (SPEC §18). */
+      token?: ApiToken;
       /** Set when the client address is over its limit of failed tokens. */
       loginRetryAfter?: number;
     }

@@ -1,6 +1,6 @@
-import { BlockList, isIP } from 'node:net';
 import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { UnavailableError } from '../../core/errors.js';
+import { networkMatcher } from '../../core/networks.js';
 import type { Logger } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
@@ -9,29 +9,11 @@ import { requireUtf8Form } from '../middleware/require-utf8.js';
 // SPEC §16: the URL a webmail's password page posts to (Roundcube's `password` plugin, driver
 // `httpapi`): form fields `user`, `curpass`, `newpass`; `200 ok`, or a status and one line of text.
 
-/** WEBMAIL_CLIENTS as a list Node can ask: addresses and networks, IPv4 and IPv6. */
-export function clientList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
 const text = (res: Parameters<RequestHandler>[1], status: number, body: string) => res.status(status).type('text/plain; charset=utf-8').send(body);
 
 export function webmailRouter(svc: Services, log: Logger): Router {
   const r = Router();
-  const clients = clientList(svc.config.webmailClients);
-  /** An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d. */
-  const allowed = (ip: string | undefined) => {
-    if (!ip || svc.config.webmailClients.length === 0) return false;
-    const plain = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-    return clients.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
-  };
+  const allowed = networkMatcher(svc.config.webmailClients);
 
   r.use((req, res, next) => {
     res.set('Cache-Control', 'no-store');

@@ -77,3 +77,16 @@ test('a live reset response validates against the documented schema', async () =
   assert.ok(validate(created.body), ajv.errorsText(validate.errors));
   assert.ok(validate(reset.body), ajv.errorsText(validate.errors));
 });
+
+test('SPEC §18: the document describes token scopes, and every operation its 403', () => {
+  const doc = openApiDocument(60);
+  assert.match(doc.components.securitySchemes.bearer.description, /read-only[^]*domains[^]*expiry[^]*client addresses/);
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item as Record<string, { responses?: Record<string, { content?: Record<string, { example?: { message?: string }; examples?: Record<string, { value: { message: string } }> }> }> }>)) {
+      if (!op.responses) continue;
+      const forbidden = op.responses['403']?.content?.['application/json'];
+      const messages = [forbidden?.example?.message, ...Object.values(forbidden?.examples ?? {}).map((e) => e.value.message)];
+      assert.ok(messages.includes('Token scope does not allow this'), `${method} ${path}`);
+    }
+  }
+});

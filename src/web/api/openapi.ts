@@ -243,8 +243,13 @@ const ok = (description: string, schema: string, example: unknown) => ({
   content: { 'application/json': { schema: ref(schema), example } },
 });
 
+/** SPEC §18: a token's scope, the same on every operation. */
+const SCOPE_REFUSAL = 'Token scope does not allow this';
+const outOfScope = "Outside the token's scope: a write (POST, PUT, DELETE) with a read-only token, a domain the token is not for, or a client address it is not allowed from";
+
 const common = {
-  '401': error('No or an invalid bearer token', 'Unauthorized'),
+  '401': error('No, an invalid, a revoked or an expired bearer token', 'Unauthorized'),
+  '403': error(outOfScope, SCOPE_REFUSAL),
   '404': error('Domain (or object) outside the token admin\'s domains, or unknown', 'Domain not found'),
   '429': {
     ...error('Rate limit exceeded', 'Too many attempts. Please try again later.'),
@@ -256,7 +261,19 @@ const common = {
 const domainErrors = { ...common, '409': error('The domain is not verified', 'Domain is not verified') };
 const credentialErrors = {
   ...domainErrors,
-  '403': error('The credential belongs to another domain of the same admin', 'Credential does not belong to the specified domain'),
+  '403': {
+    description: `${outOfScope}; or the credential belongs to another domain of the same admin`,
+    content: {
+      'application/json': {
+        schema: ref('Error'),
+        example: { success: false, message: SCOPE_REFUSAL },
+        examples: {
+          scope: { value: { success: false, message: SCOPE_REFUSAL } },
+          otherDomain: { value: { success: false, message: 'Credential does not belong to the specified domain' } },
+        },
+      },
+    },
+  },
   '404': error('Unknown domain or credential', 'Credential not found'),
 };
 const bodyErrors = {
@@ -279,16 +296,26 @@ export function openApiDocument(rateLimit: number) {
     info: {
       title: 'mailpass API',
       version: '1.0.0',
-      description: `Mail passwords and per-application SMTP credentials. Bearer tokens are created in the panel (API tokens) or with \`mailpass token add\`; each acts within its admin's domains. ${rateLimit} requests per minute per token. Times are Unix seconds.`,
+      description: `Mail passwords and per-application SMTP credentials. Bearer tokens are created in the panel (API tokens) or with \`mailpass token add\`; each acts within its admin's domains and its own scope (read-only, some domains, an expiry, client addresses). ${rateLimit} requests per minute per token. Times are Unix seconds.`,
     },
     servers: [{ url: '/api' }],
     security: [{ bearer: [] }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "A token of an admin (`mailpass token add`, or the panel's API tokens page), with a scope (SPEC §18): read-only (GET only), some of the admin's domains, an expiry, the client addresses it is accepted from. A token never does more than its admin may; tokens made without a scope may do everything their admin may. Outside its scope: 403 `Token scope does not allow this`; expired: 401.",
+        },
+      },
+      schemas,
+    },
     paths: {
       '/domains': {
         get: {
           operationId: 'listDomains',
-          summary: "The token admin's domains",
+          summary: "The token admin's domains (those of its scope, when it has one)",
           responses: { '200': ok('Domains', 'DomainList', { success: true, data: { domains: [{ name: 'example.com', verified: true, created_at: 1640995200, mailbox_count: 12, credential_count: 2 }] } }), ...common },
         },
       },

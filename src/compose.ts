@@ -5,6 +5,7 @@ import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDnsResolver } from './adapters/dns-resolver.js';
 import { createDoveadmKicker } from './adapters/doveadm.js';
 import { createTranslator } from './adapters/i18n.js';
+import { createOidcClient } from './adapters/oidc.js';
 import { createSpool } from './adapters/spool.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
@@ -68,6 +69,7 @@ export async function openServices(
     relay: options.relay ?? null,
     spool: createSpool(config.dataDir, config.smtp.maxMessageBytes),
     translator: createTranslator(),
+    oidc: config.oidc ? createOidcClient(config.oidc) : null,
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify, onSendLimitReached: options.onSendLimitReached });
   let closing: Promise<void> | null = null;

@@ -101,6 +101,23 @@ const schema = z.object({
   // SPEC §17: the panel's language when neither the owner, its cookie nor its browser chose one.
   DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
   WEBMAIL_CLIENTS: optionalText,
+  // SPEC §18: OpenID Connect single sign-on (all three turn it on).
+  OIDC_ISSUER: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be the issuer URL, like https://id.example.com/realms/mail')
+    .optional(),
+  OIDC_CLIENT_ID: optionalText,
+  OIDC_CLIENT_SECRET: optionalText,
+  OIDC_NAME: z.string().trim().min(1).max(40).default('SSO'),
+  OIDC_ADMIN_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a claim name')
+    .default('preferred_username'),
+  OIDC_SUPER_ADMIN_GROUP: optionalText,
+  OIDC_DOMAIN_ADMIN_GROUP_PREFIX: optionalText,
+  OIDC_USERS: bool.default(false),
+  OIDC_TRUST_MFA: bool.default(false),
+  OIDC_CLOCK_TOLERANCE_SECONDS: nonNegativeInt.max(600).default(30),
 });
 
 /** The names of every setting, as the environment spells them. */
@@ -180,8 +197,28 @@ export interface Config {
   readonly resetLinkMinutes: number;
   /** SPEC §16: the addresses and networks (`10.0.0.5`, `10.0.0.0/24`, `::1`) that may call the webmail password API; empty: nobody. */
   readonly webmailClients: readonly string[];
+  /** SPEC §18: OpenID Connect single sign-on; null: off. */
+  readonly oidc: OidcConfig | null;
   /** SPEC §10: days of login history, and of the audit log, kept. */
   readonly retention: { readonly loginHistoryDays: number; readonly auditDays: number };
+}
+
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The button's `Log in with <name>`. */
+  readonly name: string;
+  /** The ID token's claim that names an admin. */
+  readonly adminClaim: string;
+  /** With either set, the `groups` claim creates and updates admins. */
+  readonly superAdminGroup: string | null;
+  readonly domainAdminGroupPrefix: string | null;
+  /** Mailbox owners log in with SSO too, by a verified `email` claim. */
+  readonly users: boolean;
+  /** An `amr` that shows a second factor stands in for the local one. */
+  readonly trustMfa: boolean;
+  readonly clockToleranceSeconds: number;
 }
 
 export interface RelayConfig {
@@ -243,6 +280,30 @@ function parseDnsServers(value: string | undefined): readonly string[] {
     }
   }
   return Object.freeze(servers);
+}
+
+/** SPEC §18: OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together turn single sign-on on; one alone is a mistake. */
+function parseOidc(e: z.infer<typeof schema>): OidcConfig | null {
+  const given = [e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET].filter((v) => v !== undefined).length;
+  if (given === 0) return null;
+  if (given < 3) throw new ConfigError('OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: set all three to turn on single sign-on, or none');
+  const issuer = new URL(e.OIDC_ISSUER!);
+  // The issuer's keys and tokens come over TLS; plain HTTP only on this machine (a provider beside it, a test).
+  if (issuer.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname)) {
+    throw new ConfigError('OIDC_ISSUER: must be an https:// URL (http:// only on 127.0.0.1, localhost or [::1])');
+  }
+  return Object.freeze({
+    issuer: e.OIDC_ISSUER!,
+    clientId: e.OIDC_CLIENT_ID!,
+    clientSecret: e.OIDC_CLIENT_SECRET!,
+    name: e.OIDC_NAME,
+    adminClaim: e.OIDC_ADMIN_CLAIM,
+    superAdminGroup: e.OIDC_SUPER_ADMIN_GROUP ?? null,
+    domainAdminGroupPrefix: e.OIDC_DOMAIN_ADMIN_GROUP_PREFIX ?? null,
+    users: e.OIDC_USERS,
+    trustMfa: e.OIDC_TRUST_MFA,
+    clockToleranceSeconds: e.OIDC_CLOCK_TOLERANCE_SECONDS,
+  });
 }
 
 /** WEBMAIL_CLIENTS: addresses and CIDR networks, separated by commas. */
@@ -351,6 +412,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     defaultLanguage: e.DEFAULT_LANGUAGE,
     resetLinkMinutes: e.RESET_LINK_MINUTES,
     webmailClients: parseNetworks('WEBMAIL_CLIENTS', e.WEBMAIL_CLIENTS),
+    oidc: parseOidc(e),
     retention: Object.freeze({ loginHistoryDays: e.LOGIN_HISTORY_DAYS, auditDays: e.AUDIT_RETENTION_DAYS }),
   });
 }

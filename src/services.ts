@@ -4,6 +4,7 @@ import { adminMayBeIn } from './core/account-state.js';
 import { createDkimService, type DkimService } from './core/dkim.js';
 import { createDnsRecordsService, type DnsRecordsService } from './core/dns-records.js';
 import { createAdminService, type AdminService } from './core/admins.js';
+import { createSso, type OidcPort, type Sso } from './core/sso.js';
 import { createAlerts, type Alerts } from './core/alerts.js';
 import { createAppPasswordService, type AppPasswordService } from './core/app-passwords.js';
 import { createAudit, type Audit } from './core/audit.js';
@@ -55,6 +56,8 @@ export interface Adapters {
   spool: MessageSpool;
   /** SPEC §17: the catalogues of the eight languages. */
   translator: Translator;
+  /** SPEC §18: the OpenID Connect issuer (null: single sign-on is off). */
+  oidc: OidcPort | null;
 }
 
 export interface ServiceDeps {
@@ -100,6 +103,8 @@ export interface Services {
   recovery: Recovery;
   /** SPEC §16: a webmail's password page, through mailpass. */
   webmail: WebmailPasswords;
+  /** SPEC §18: single sign-on through OpenID Connect; null when OIDC_ISSUER is not set. */
+  sso: Sso | null;
   /** SPEC §17: the catalogues, and the language an owner chose. */
   i18n: Translator & { save(actor: Extract<Actor, { kind: 'mailbox' | 'admin' }>, language: Language | null): Promise<void> };
   /** SPEC §14: DKIM keys of domains, and signatures of relayed mail. */
@@ -211,6 +216,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       imap: config.clients.imap,
     },
   });
+  const admins = createAdminService({ stores, hasher, clock, audit, rules, logins, alerts });
   return {
     config,
     clock,
@@ -249,7 +255,11 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     importedSchemes: (domain: Domain) => stores.accounts.countImportedSchemes(domain.id),
     credentials,
     loginHistory: createLoginHistoryService({ stores, mailboxes, credentials }),
-    admins: createAdminService({ stores, hasher, clock, audit, rules, logins, alerts }),
+    admins,
+    sso:
+      adapters.oidc && config.oidc
+        ? createSso({ oidc: adapters.oidc, settings: config.oidc, stores, admins, logins, secondFactors: factorCheck })
+        : null,
     tokens: createTokenService({ stores, clock, audit }),
     database: {
       ping: () => stores.database.ping(),

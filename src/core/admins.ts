@@ -33,6 +33,13 @@ export interface AdminService {
   setPassword(actor: Actor, username: unknown, input: PasswordInput, ip?: string | null): Promise<{ admin: Admin; password: string; generated: boolean }>;
   /** An admin changes its own password knowing the current one (SPEC §8); sessions end, tokens are revoked. */
   changeOwnPassword(actor: AdminActor, input: OwnPasswordInput, ip?: string | null): Promise<void>;
+  /**
+   * SPEC §18: an admin as the identity provider's groups describe it, created (with a random local
+   * password nobody is shown: it logs in through the provider) or brought to those rights.
+   * Returns null when its name is not an admin name, or when the change would leave no enabled
+   * super admin.
+   */
+  provision(username: string, rights: { isSuper: boolean; domains: readonly string[] }, ip: string | null): Promise<Admin | null>;
   /** On an empty database, creates the super admin `admin`; returns its password when it was generated. */
   ensureInitialAdmin(password: string | undefined): Promise<{ created: boolean; generatedPassword: string | null }>;
 }
@@ -106,6 +113,25 @@ export function createAdminService(deps: AdminDeps): AdminService {
       const password = generated ? rules.generate(ctxOf(username)) : await rules.assertAcceptable(input.password, ctxOf(username), 'password');
       const admin = await create(actor, username, password, input.isSuper, input.isSuper ? [] : domainIds, generated, ip);
       return { admin, password: generated ? password : null };
+    },
+
+    async provision(input, rights, ip) {
+      const username = input.trim().toLowerCase();
+      if (!USERNAME.test(username)) return null;
+      const domainIds: number[] = [];
+      for (const name of rights.domains) {
+        const domain = await stores.domains.findDomainByName(name.trim().toLowerCase());
+        if (domain && !domainIds.includes(domain.id)) domainIds.push(domain.id);
+      }
+      const wanted = { isSuper: rights.isSuper, domainIds: rights.isSuper ? [] : domainIds.sort((a, b) => a - b) };
+      const existing = await stores.admins.findAdminByUsername(username);
+      if (!existing) return create('oidc', username, rules.generate(ctxOf(username)), wanted.isSuper, wanted.domainIds, false, ip);
+      const same = existing.isSuper === wanted.isSuper && [...existing.domainIds].sort((a, b) => a - b).join() === wanted.domainIds.join();
+      if (same) return existing;
+      const entry = audit.entry('oidc', 'admin.update', username, ip, wanted.isSuper ? 'super' : `domains:${wanted.domainIds.length}`);
+      if (!(await stores.admins.updateAdmin(existing.id, wanted, clock.now(), entry))) return null;
+      audit.logged(entry);
+      return (await stores.admins.findAdminById(existing.id))!;
     },
 
     async listAdmins(actor) {

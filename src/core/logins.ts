@@ -75,6 +75,13 @@ export interface Logins {
    * counted against the name's web limit like a password, audited, in the login history.
    */
   secondStep(request: { realm: LoginRealm; owner: SessionOwner; pwv: number; proof: SecondFactorProof; ip: string | null; userAgent?: string; browserMark?: string | null }): Promise<LoginResult>;
+  /**
+   * SPEC §18: a login an identity provider made (OpenID Connect), after mailpass checked who it
+   * is: audited, in the login history as protocol `web` with mechanism `oidc`, a new network told.
+   */
+  external(request: { realm: LoginRealm; principal: Extract<Principal, { kind: 'account' | 'admin' }>; ip: string | null; userAgent?: string }): Promise<void>;
+  /** An identity provider's login mailpass refused (no such admin, disabled, unverified email): audited. */
+  externalRefused(request: { realm: LoginRealm; name: string; ip: string | null; why: string }): Promise<void>;
   /** The password versions and states of these accounts: live SMTP sessions end when theirs changed. */
   accountStates(ids: readonly number[]): Promise<Map<number, { passwordVersion: number; disabled: boolean }>>;
   /** Makes the dummy hash ahead of the first unknown login, which would otherwise cost one hash more. */
@@ -508,6 +515,26 @@ export function createLogins(deps: LoginDeps): Logins {
       seen(`admin:${admin!.id}`, 'web', ip);
       await record('web', 'admin', 'success', name, ip, { kind: 'admin', id: admin!.id, username: name, isSuper: admin!.isSuper, domainIds: admin!.domainIds, via: 'web' });
       return { ok: true, principal: { kind: 'admin', admin: admin! }, cached: false, browserMark: await issueMark(`admin:${name}`) };
+    },
+
+    async external({ realm, principal, ip, userAgent }) {
+      onEvent?.({ protocol: 'web', result: 'success' });
+      if (principal.kind === 'account') {
+        const { account } = principal;
+        remember(account, 'web', { mechanism: 'oidc', client: browserName(userAgent) }, 'ok', ip);
+        await audit.write(audit.entry({ kind: 'mailbox', id: account.id, login: account.login }, 'login.success', account.login, displayAddress(ip), 'oidc'));
+        return;
+      }
+      const { admin } = principal;
+      seen(`admin:${admin.id}`, 'web', ip);
+      const actor: Actor = { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web' };
+      await audit.write(audit.entry(actor, realm === 'admin' ? 'admin-login.success' : 'login.success', admin.username, displayAddress(ip), 'oidc'));
+    },
+
+    async externalRefused({ realm, name, ip, why }) {
+      onEvent?.({ protocol: 'web', result: 'failure' });
+      const shown = name.slice(0, 320) || MALFORMED_NAME;
+      await audit.write(audit.entry(`oidc:${shown}`, realm === 'admin' ? 'admin-login.failure' : 'login.failure', shown, displayAddress(ip), `oidc: ${why}`));
     },
 
     accountStates: (ids) => stores.accounts.readAccountVersions(ids),

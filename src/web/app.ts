@@ -87,6 +87,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.locals.productName = 'mailpass';
   // SPEC §16: `Forgot password?` only where a link can be mailed.
   app.locals.forgotPassword = svc.recovery.available;
+  // SPEC §18: `Log in with <OIDC_NAME>` on /admin/login, and on /login with OIDC_USERS.
+  app.locals.sso = svc.sso ? { name: svc.sso.name, users: svc.sso.users } : null;
   assets ??= loadAssets(ASSETS_DIR);
   app.locals.asset = assets.url;
   // SPEC §3's lengths, for the policy as each language words it.

@@ -43,7 +43,8 @@ import {
   showNewMailbox,
   updateMailboxPassword,
 } from './handlers/admin-mailboxes.js';
-import { login, logout, showLogin } from './handlers/login.js';
+import { login, showLogin } from './handlers/login.js';
+import { beginSso, CALLBACK_PATH, finishSso, logoutWithSso } from './handlers/sso.js';
 import { confirmRecovery, forgot, reset, resetCode, showConfirmRecovery, showForgot, showReset } from './handlers/recovery.js';
 import { generateOwnPassword, saveRecoveryAddress, showAccount, updatePassword } from './handlers/user.js';
 import { requireAdmin, requireMailbox, requireRecentPassword, requireSuperAdmin } from './middleware/auth.js';
@@ -67,7 +68,11 @@ export function panelRoutes(svc: Services): Router {
   r.post('/login/second-factor', secondStep(svc, 'account'));
   r.post('/login/second-factor/passkey/options', passkeyStepOptions(svc, 'account'));
   r.post('/login/second-factor/passkey', json, passkeyStep(svc, 'account'));
-  r.post('/logout', logout('account'));
+  r.post('/logout', logoutWithSso(svc, 'account'));
+  // SPEC §18: single sign-on (404 unless OIDC_ISSUER is set; for mailboxes, OIDC_USERS too).
+  r.get('/login/oidc', beginSso(svc, 'account'));
+  r.get('/admin/login/oidc', beginSso(svc, 'admin'));
+  r.get(CALLBACK_PATH, finishSso(svc));
   // SPEC §16: a forgotten password, and a recovery address's confirmation, from links in mail.
   r.get('/login/forgot', showForgot(svc));
   r.post('/login/forgot', forgot(svc));
@@ -103,7 +108,7 @@ export function panelRoutes(svc: Services): Router {
   r.post('/admin/login/second-factor', secondStep(svc, 'admin'));
   r.post('/admin/login/second-factor/passkey/options', passkeyStepOptions(svc, 'admin'));
   r.post('/admin/login/second-factor/passkey', json, passkeyStep(svc, 'admin'));
-  r.post('/admin/logout', logout('admin'));
+  r.post('/admin/logout', logoutWithSso(svc, 'admin'));
   r.get('/admin/account', requireAdmin, showAdminAccount(svc));
   r.post('/admin/account', requireAdmin, updateAdminPassword(svc));
   r.post('/admin/account/generate', requireAdmin, generateAdminPassword(svc));

@@ -74,3 +74,18 @@ test('issue 29: a plain start tells mail clients the ports it listens on; PUBLIC
   const forwarded = loadConfig({ PUBLIC_SMTP_PORT: '587', PUBLIC_SMTPS_PORT: '465' });
   assert.deepEqual([forwarded.clients.submissionPort, forwarded.clients.submissionsPort, forwarded.smtpPort], [587, 465, 2587]);
 });
+
+test('SPEC §18: OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together; the issuer is https:// but on loopback', () => {
+  assert.equal(loadConfig({}).oidc, null);
+  const on = loadConfig({ OIDC_ISSUER: 'https://id.example.com/realms/mail', OIDC_CLIENT_ID: 'mailpass', OIDC_CLIENT_SECRET: 's3cret' }).oidc!;
+  assert.deepEqual(
+    { name: on.name, claim: on.adminClaim, users: on.users, trust: on.trustMfa, tolerance: on.clockToleranceSeconds, groups: [on.superAdminGroup, on.domainAdminGroupPrefix] },
+    { name: 'SSO', claim: 'preferred_username', users: false, trust: false, tolerance: 30, groups: [null, null] },
+  );
+  assert.throws(() => loadConfig({ OIDC_ISSUER: 'https://id.example.com' }), (err: unknown) => err instanceof ConfigError && /OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET/.test(err.message));
+  assert.throws(
+    () => loadConfig({ OIDC_ISSUER: 'http://id.example.com', OIDC_CLIENT_ID: 'm', OIDC_CLIENT_SECRET: 's' }),
+    (err: unknown) => err instanceof ConfigError && /^OIDC_ISSUER: must be an https:\/\/ URL/.test(err.message),
+  );
+  assert.equal(loadConfig({ OIDC_ISSUER: 'http://127.0.0.1:9000', OIDC_CLIENT_ID: 'm', OIDC_CLIENT_SECRET: 's' }).oidc!.issuer, 'http://127.0.0.1:9000');
+});

@@ -42,6 +42,10 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /login/reset/:token': 'public',
   'GET /login/recovery/:token': 'public',
   'POST /login/recovery/:token': 'public',
+  // SPEC §18: single sign-on; each answers 404 unless OIDC_ISSUER is set, and the callback checks its login (test/web/sso.test.ts).
+  'GET /login/oidc': 'public',
+  'GET /admin/login/oidc': 'public',
+  'GET /oidc/callback': 'public',
   // SPEC §17: the footer's language selector; a signed-in owner's POST saves the choice (test/web/languages.test.ts).
   'GET /language': 'public',
   'POST /language': 'public',

@@ -6,7 +6,7 @@ import type { SessionOwner } from '../../core/ports.js';
 import type { Services } from '../../services.js';
 import { AdminLoginForm, LoginForm, formView, parseForm } from '../forms.js';
 import { browserMarkOf, setBrowserMark } from '../known-browser.js';
-import { endSession, startPending, startSession } from '../middleware/auth.js';
+import { startPending, startSession } from '../middleware/auth.js';
 
 // The panel's login, once for both realms (SPEC §4.1 mailbox owners, §4.2 admins): the form,
 // the first step, where a login that passed goes, and the log-out. Only the words and paths differ.
@@ -89,10 +89,3 @@ export async function completeLogin(svc: Services, req: Request, res: Response, 
   return result.principal.kind === 'admin' && result.principal.admin.mustChangePassword ? REALMS.admin.paths.account : REALMS[realm].paths.home;
 }
 
-/** POST /logout, /admin/logout. */
-export const logout =
-  (realm: LoginRealm): RequestHandler =>
-  async (req, res) => {
-    await endSession(req);
-    res.redirect(303, REALMS[realm].paths.login);
-  };

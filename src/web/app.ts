@@ -103,7 +103,9 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
           scriptSrc: ["'self'"],
           styleSrc: ["'self'"],
           imgSrc: ["'self'", 'data:'],
-          formAction: ["'self'"],
+          // SPEC §18: logging out posts to the panel, which sends the browser on to the issuer's
+          // logout; browsers hold a form's redirects to form-action too.
+          formAction: config.oidc ? ["'self'", new URL(config.oidc.issuer).origin] : ["'self'"],
           frameAncestors: ["'none'"],
           objectSrc: ["'none'"],
           baseUri: ["'none'"],

@@ -114,6 +114,7 @@ describe('scoped tokens in the panel', () => {
     const made = await postForm(agent, '/admin/tokens', '/admin/tokens', { name: 'panel scoped', read_only: '1', domains: a, expires_days: '7', allow_ips: '127.0.0.1, ::1' });
     assert.equal(made.status, 201);
     const plaintext = /<code id="token-value">([^<]+)<\/code>/.exec(made.text)![1]!;
+    assert.match(made.text, new RegExp(`<dt>Scope</dt><dd>Read-only · ${a.replace('.', '\\.')} · from 127\\.0\\.0\\.1, ::1 · expires \\d{4}-\\d{2}-\\d{2}</dd>`));
     const token = (await server.adapters.stores.tokens.listTokens()).find((t) => t.name === 'panel scoped')!;
     assert.deepEqual({ readOnly: token.readOnly, domains: token.domains, allowIps: token.allowIps }, { readOnly: true, domains: [a], allowIps: ['127.0.0.1', '::1'] });
     assert.equal((await apiClient(server.url, plaintext).get(`/domains/${b}/credentials`)).status, 403);

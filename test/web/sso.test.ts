@@ -5,7 +5,7 @@ import request from 'supertest';
 import { cliActor } from '../../src/core/actors.js';
 import { aDomain, aMailbox } from '../helpers/builders.js';
 import { startIdp, throughIdp, type Idp } from '../helpers/oidc-provider.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { csrfOf, startTestServer, type TestServer } from '../helpers/server.js';
 
 // SPEC §18: OpenID Connect single sign-on against a real provider (oidc-provider on loopback):
 // admins made and kept in step from groups, owners by a verified address, and every check of the
@@ -143,8 +143,13 @@ describe('single sign-on for mailbox owners', () => {
     idp.users.set('fay', { email: box.address, email_verified: true });
     const kept = await sso('fay', '/login/oidc', server, ['pwd', 'mfa']);
     assert.equal(kept.res.headers.location, '/login/second-factor');
-    const code = new TOTP({ secret }).generate();
-    assert.ok(code);
+    // The second step completes the login; the provider's logout still gets the ID token as hint.
+    const step = await kept.agent.get('/login/second-factor');
+    const done = await kept.agent.post('/login/second-factor').type('form').send({ code: new TOTP({ secret }).generate(), _csrf: csrfOf(step.text) });
+    assert.equal(done.headers.location, '/account');
+    const account = await kept.agent.get('/account');
+    const out = await kept.agent.post('/logout').type('form').send({ _csrf: csrfOf(account.text) });
+    assert.ok(new URL(out.headers.location!).searchParams.get('id_token_hint'), out.headers.location);
     const trusted = await sso('fay', '/login/oidc', trusting, ['pwd', 'mfa']);
     assert.equal(trusted.res.headers.location, '/account');
     const notAsserted = await sso('fay', '/login/oidc', trusting, ['pwd']);

@@ -28,7 +28,7 @@ export const createToken = (svc: Services): RequestHandler => async (req, res) =
     req.ip,
   );
   res.set('Cache-Control', 'no-store');
-  res.status(201).render(VIEW_CREATED, { token, plaintext });
+  res.status(201).render(VIEW_CREATED, { token, plaintext, now: svc.clock.now() });
 };
 
 export const revokeToken = (svc: Services): RequestHandler => async (req, res) => {

@@ -80,12 +80,22 @@ export const login =
 /**
  * A login that passed (its password, or its second step): the browser's known-browser mark, a new
  * session for the owner; returns where to go. `passwordAt`: when the password was typed.
+ * `idToken`: after a single sign-on (SPEC §18), kept for the provider's logout, also through the second step.
  */
-export async function completeLogin(svc: Services, req: Request, res: Response, realm: LoginRealm, result: Extract<LoginResult, { ok: true }>, passwordAt = svc.clock.now()) {
+export async function completeLogin(
+  svc: Services,
+  req: Request,
+  res: Response,
+  realm: LoginRealm,
+  result: Extract<LoginResult, { ok: true }>,
+  passwordAt = svc.clock.now(),
+  idToken = req.session.pending?.idToken,
+) {
   const who = ownerOf(result.principal, realm);
   if (!who) throw new AuthError();
   if (result.browserMark) setBrowserMark(req, res, result.browserMark, REALMS[realm].paths.login);
   await startSession(req, who.owner, who.pwv, svc.clock.now(), passwordAt);
+  if (idToken) req.session.oidcIdToken = idToken;
   return result.principal.kind === 'admin' && result.principal.admin.mustChangePassword ? REALMS.admin.paths.account : REALMS[realm].paths.home;
 }
 

@@ -61,11 +61,10 @@ export const finishSso =
     if (result.secondFactor) {
       const who = principal.kind === 'admin' ? { owner: `admin:${principal.admin.id}` as const, pwv: principal.admin.passwordVersion } : { owner: `mailbox:${principal.account.id}` as const, pwv: principal.account.passwordVersion };
       await startPending(req, who.owner, who.pwv, svc.clock.now());
+      if (result.idToken) req.session.pending!.idToken = result.idToken;
       return res.redirect(303, REALMS[realm].paths.step);
     }
-    const home = await completeLogin(svc, req, res, realm, { ok: true, principal, cached: false });
-    if (result.idToken) req.session.oidcIdToken = result.idToken;
-    res.redirect(303, home);
+    res.redirect(303, await completeLogin(svc, req, res, realm, { ok: true, principal, cached: false }, svc.clock.now(), result.idToken));
   };
 
 /**

@@ -14,7 +14,7 @@ declare module 'express-session' {
     passwordAt: number;
     flash: { type: 'success' | 'error'; text: string };
     /** A login whose password was right, waiting for its second factor (SPEC §11). */
-    pending: { owner: SessionOwner; pwv: number; at: number };
+    pending: { owner: SessionOwner; pwv: number; at: number; idToken?: string };
     /** A TOTP secret shown for scanning, not yet confirmed. */
     totpSecret: string;
     /** The WebAuthn challenge of a passkey ceremony under way. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import i18next, { type TFunction } from 'i18next';
+import i18next from 'i18next';
 import { LANGUAGES, type Language, type Translator } from '../core/languages.js';
 
 /** locales/ at the project's root, from src/adapters/ and dist/adapters/ alike. */
@@ -41,7 +41,6 @@ export function createTranslator(dir = LOCALES_DIR): Translator & {
     initAsync: false,
     showSupportNotice: false,
   } as Parameters<typeof instance.init>[0]);
-  const fixed = new Map<Language, TFunction>(LANGUAGES.map((lang) => [lang, instance.getFixedT(lang)]));
   // i18next's own plural rules (CLDR, through Intl.PluralRules) and interpolator, called directly:
   // its generic t() spends 13 µs on an entry with values, these two under 1.5 µs together, and a
   // page has a dozen such entries (test/core/catalogues.test.ts proves the same results as t()).
@@ -80,17 +79,15 @@ export function createTranslator(dir = LOCALES_DIR): Translator & {
     return f;
   };
 
-  // An entry with nothing to fill is read straight from the catalogue (English when missing), as
-  // i18next would return it: most strings of a page are such, and a page has about a hundred.
-  const plain = new Map<Language, Map<string, string>>(LANGUAGES.map((lang) => [lang, new Map(Object.entries({ ...catalogues.en, ...catalogues[lang] }).filter(([, v]) => !v.includes('{{')))]));
   const t: Translator['t'] = (lang, key, values) => {
-    if (values === undefined) return plain.get(lang)!.get(key) ?? entry(lang, key) ?? key;
+    // An entry with nothing to fill is the catalogue's text itself (English when missing).
+    if (values === undefined) return entry(lang, key) ?? key;
     const text = template(lang, key, values.count);
     return text === undefined ? key : interpolator.interpolate(text, values, lang, {});
   };
   return {
     t,
-    viaI18next: (lang, key, values) => fixed.get(lang)!(key, values as Record<string, unknown>) as string,
+    viaI18next: (lang, key, values) => instance.t(key, { ...values, lng: lang }) as string,
     message(lang, english) {
       if (lang === 'en') return english;
       if (exact.has(english)) return t(lang, english);

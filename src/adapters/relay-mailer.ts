@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Mailer, Relay, RelayVerdict } from '../core/ports.js';
 
-/** One header line; a value never carries a line break into the header block. */
-const header = (name: string, value: string) => `${name}: ${value.replace(/[\r\n]+/g, ' ')}\r\n`;
+/** One header line; a value never carries a line break into the header block, and is RFC 2047-encoded when not ASCII. */
+const header = (name: string, value: string) => `${name}: ${encodeWords(value.replace(/[\r\n]+/g, ' '))}\r\n`;
 
 /**
  * A header value as RFC 2047 encoded words when it is not plain ASCII (a subject in French or
  * Polish): base64 of at most 45 bytes of whole characters each, so that every word stays within
  * the 75 characters the RFC allows, folded onto continuation lines.
  */
-export function encodeWords(value: string): string {
+function encodeWords(value: string): string {
   if (/^[\x20-\x7e]*$/.test(value)) return value;
   const words: string[] = [];
   let chunk = '';
@@ -38,7 +38,7 @@ export function createRelayMailer(relay: Relay, hostname: string): Mailer {
       const message =
         header('From', from) +
         header('To', to) +
-        `Subject: ${encodeWords(subject.replace(/[\r\n]+/g, ' '))}\r\n` +
+        header('Subject', subject) +
         header('Date', new Date().toUTCString()) +
         header('Message-ID', `<${randomBytes(12).toString('hex')}@${hostname}>`) +
         header('Auto-Submitted', 'auto-generated') +

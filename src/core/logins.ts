@@ -182,11 +182,11 @@ export function createLogins(deps: LoginDeps): Logins {
     protocol === 'smtp' ? `smtp:${name}` : protocol === 'api' ? 'api' : protocol === 'webmail' ? `webmail:${name}` : realm === 'admin' ? `admin:${name}` : `login:${name}`;
 
   /** Audits and counts one attempt. SMTP's entries go through the batcher: a flood costs one write a second. */
-  const record = async (protocol: LoginProtocol, realm: LoginRealm, result: LoginEventResult, name: string, ip: string | null, actor?: Actor) => {
+  const record = async (protocol: LoginProtocol, realm: LoginRealm, result: LoginEventResult, name: string, ip: string | null, actor?: Actor, detail: string = protocol) => {
     onEvent?.({ protocol, result });
     const prefix = realm === 'admin' ? 'admin-login' : 'login';
     const action = `${prefix}.${result === 'locked' ? 'failure-limited' : result}` as AuditAction;
-    const entry = audit.entry(actor ?? claimant(protocol, realm, name), action, name, displayAddress(ip), protocol);
+    const entry = audit.entry(actor ?? claimant(protocol, realm, name), action, name, displayAddress(ip), detail);
     if (protocol === 'smtp') {
       audit.logged(entry);
       batcher.recordAudit(entry);
@@ -386,7 +386,7 @@ export function createLogins(deps: LoginDeps): Logins {
     // Successful API calls are not audited one by one (a script makes thousands); the metric counts them.
     onEvent?.({ protocol: 'api', result: 'success' });
     const now = clock.now();
-    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS || found.lastUsedIp !== ip) await stores.tokens.touchToken(found.id, now, ip);
+    if (found.lastUsedAt === null || found.lastUsedAt <= now - TOUCH_EVERY_SECONDS) await stores.tokens.touchToken(found.id, now, ip);
     return { ok: true, principal: { kind: 'token', token: found, admin }, cached: false };
   };
 
@@ -518,24 +518,18 @@ export function createLogins(deps: LoginDeps): Logins {
     },
 
     async external({ realm, principal, ip, userAgent }) {
-      onEvent?.({ protocol: 'web', result: 'success' });
       if (principal.kind === 'account') {
         const { account } = principal;
         remember(account, 'web', { mechanism: 'oidc', client: browserName(userAgent) }, 'ok', ip);
-        await audit.write(audit.entry({ kind: 'mailbox', id: account.id, login: account.login }, 'login.success', account.login, displayAddress(ip), 'oidc'));
+        await record('web', realm, 'success', account.login, ip, { kind: 'mailbox', id: account.id, login: account.login }, 'oidc');
         return;
       }
       const { admin } = principal;
       seen(`admin:${admin.id}`, 'web', ip);
-      const actor: Actor = { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web' };
-      await audit.write(audit.entry(actor, realm === 'admin' ? 'admin-login.success' : 'login.success', admin.username, displayAddress(ip), 'oidc'));
+      await record('web', realm, 'success', admin.username, ip, { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'web' }, 'oidc');
     },
 
-    async externalRefused({ realm, name, ip, why }) {
-      onEvent?.({ protocol: 'web', result: 'failure' });
-      const shown = name.slice(0, 320) || MALFORMED_NAME;
-      await audit.write(audit.entry(`oidc:${shown}`, realm === 'admin' ? 'admin-login.failure' : 'login.failure', shown, displayAddress(ip), `oidc: ${why}`));
-    },
+    externalRefused: ({ realm, name, ip, why }) => record('web', realm, 'failure', name.slice(0, 320) || MALFORMED_NAME, ip, undefined, `oidc: ${why}`),
 
     accountStates: (ids) => stores.accounts.readAccountVersions(ids),
   };

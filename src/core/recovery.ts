@@ -115,6 +115,15 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const key = () => (proofKey ??= stores.settings.getOrCreateSetting('reset-proof-key', () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
   const mac = async (hash: string, expires: number) => createHmac('sha256', await key()).update(`reset-proof\0${hash}\0${expires}`).digest('base64url');
 
+  /** A mail's words: in the owner's saved language, else the page's, else DEFAULT_LANGUAGE (SPEC §17). */
+  const wordsFor = (account: Account, pageLang: Language | undefined) => {
+    const lang = account.language ?? pageLang ?? deps.defaultLanguage;
+    return {
+      t: (key: string, values?: Record<string, unknown>) => translator.t(lang, key, values),
+      when: (unixSeconds: number) => translator.when(lang, unixSeconds),
+    };
+  };
+
   const send = (to: string, login: string, subject: string, text: string) => mailer!.send({ to, from: `postmaster@${domainOf(login)}`, subject, text });
 
   /** A new link of `purpose` for `account`, stored with its audit entry; returns its URL. */
@@ -144,16 +153,15 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     if (!confirmed) return;
     const entry = audit.entry(`forgot:${account.login}`, 'password.reset-link', account.login, ip, `sent to ${confirmed.address}`);
     const { url, expiresAt } = await newLink(account, 'reset', confirmed.address, deps.resetLinkMinutes, base, entry);
-    const lang = account.language ?? pageLang ?? deps.defaultLanguage;
-    const t = (key: string, values?: Record<string, unknown>) => translator.t(lang, key, values);
-    const now = translator.when(lang, clock.now());
+    const { t, when } = wordsFor(account, pageLang);
+    const now = when(clock.now());
     await send(
       confirmed.address,
       account.login,
       t('mail.reset.subject'),
       [
         ip ? t('mail.reset.asked-from', { login: account.login, ip, when: now }) : t('mail.reset.asked', { login: account.login, when: now }),
-        t('mail.reset.open-before', { until: translator.when(lang, expiresAt) }),
+        t('mail.reset.open-before', { until: when(expiresAt) }),
         '',
         url,
         '',
@@ -201,16 +209,15 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
       if (!mailer) throw new ValidationError({ recovery_address: ['This server sends no mail, so it cannot confirm an address.'] });
       const entry = audit.entry(actor, 'recovery.request', account.login, ip, address);
       const { url, expiresAt } = await newLink(account, 'confirm', address, CONFIRM_LINK_HOURS * 60, base, entry);
-      const lang = account.language ?? pageLang ?? deps.defaultLanguage;
-      const t = (key: string, values?: Record<string, unknown>) => translator.t(lang, key, values);
+      const { t, when } = wordsFor(account, pageLang);
       try {
         await send(
           address,
           account.login,
           t('mail.confirm.subject'),
           [
-            t('mail.confirm.given', { login: account.login, when: translator.when(lang, clock.now()) }),
-            t('mail.confirm.open-before', { until: translator.when(lang, expiresAt) }),
+            t('mail.confirm.given', { login: account.login, when: when(clock.now()) }),
+            t('mail.confirm.open-before', { until: when(expiresAt) }),
             '',
             url,
             '',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isSuper, type Actor } from './actors.js';
-import { normalizeDomain, parseDisplayName } from './addresses.js';
+import { canSeeDomain, isSuper, type Actor } from './actors.js';
+import { parseDisplayName } from './addresses.js';
 import type { Audit } from './audit.js';
 import { NotFoundError, ValidationError, type FieldErrors } from './errors.js';
 import { tokenDigest as digest } from './logins.js';
@@ -13,20 +13,17 @@ export const MAX_TOKEN_DAYS = 3650;
 /** SPEC §18's answer to a request outside a token's scope (403). */
 export const OUT_OF_SCOPE = 'Token scope does not allow this';
 
-/** What a token is asked to do: a write or a read, on a domain or none, from a client address. */
-export interface TokenRequest {
-  write: boolean;
-  domain: string | null;
-  ip: string | null;
+/**
+ * Whether a request (a write or a read, from a client address) is within a token's scope; the
+ * domain it names is `domainInScope`'s, and its admin's own rights each use case's.
+ */
+export function scopeAllows(token: TokenScope, request: { write: boolean; ip: string | null }): boolean {
+  if (request.write && token.readOnly) return false;
+  return token.allowIps.length === 0 || networkMatcher(token.allowIps)(request.ip);
 }
 
-/** Whether a request is within a token's scope; its admin's own rights are checked by each use case. */
-export function scopeAllows(token: TokenScope, request: TokenRequest): boolean {
-  if (request.write && token.readOnly) return false;
-  if (token.allowIps.length > 0 && !networkMatcher(token.allowIps)(request.ip)) return false;
-  if (request.domain !== null && token.domains !== null && !token.domains.includes(request.domain.trim().toLowerCase())) return false;
-  return true;
-}
+/** Whether a domain named in a request is one the token is for. */
+export const domainInScope = (token: TokenScope, domain: string) => token.domains === null || token.domains.includes(domain.trim().toLowerCase());
 
 /** The scope fields as a form, the API or the CLI give them. */
 export interface ScopeInput {
@@ -52,6 +49,11 @@ export interface TokenService {
   /** A new token for `adminId`; the plaintext is returned once and only its SHA-256 is stored. */
   createToken(actor: Actor, input: { adminUsername?: unknown; name: unknown } & ScopeInput, ip?: string | null): Promise<{ token: ApiToken; plaintext: string }>;
   listTokens(actor: Actor): Promise<ApiToken[]>;
+  /**
+   * The actor a token acts as: its admin, narrowed to the token's domains when it names some
+   * (only those its admin still administers: a token never exceeds its admin's rights).
+   */
+  actorOf(admin: Admin, token: ApiToken): Promise<Extract<Actor, { kind: 'admin' }>>;
   revokeToken(actor: Actor, id: unknown, ip?: string | null): Promise<ApiToken>;
 }
 
@@ -68,14 +70,8 @@ export function createTokenService({ stores, clock, audit }: { stores: Pick<Stor
     if (names.length > 0) {
       domains = [];
       for (const raw of names) {
-        const name = (() => {
-          try {
-            return normalizeDomain(raw, 'domains');
-          } catch {
-            return null;
-          }
-        })();
-        const domain = name ? await stores.domains.findDomainByName(name) : null;
+        // Looked up as typed (lowercased): anything that is not a domain of the admin is unknown.
+        const domain = raw.length <= 253 ? await stores.domains.findDomainByName(raw.toLowerCase()) : null;
         if (!domain || !(owner.isSuper || owner.domainIds.includes(domain.id))) (errors.domains ??= []).push(`Unknown domain ${raw}.`);
         else if (!domains.includes(domain.name)) domains.push(domain.name);
       }
@@ -116,6 +112,17 @@ export function createTokenService({ stores, clock, audit }: { stores: Pick<Stor
       const token = await stores.tokens.insertToken({ adminId: owner.id, name, prefix, tokenHash: digest(plaintext), now: clock.now(), scope }, entry);
       audit.logged(entry);
       return { token, plaintext };
+    },
+
+    async actorOf(admin, token) {
+      const actor = { kind: 'admin' as const, id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'api' as const };
+      if (token.domains === null) return actor;
+      const ids: number[] = [];
+      for (const name of token.domains) {
+        const domain = await stores.domains.findDomainByName(name);
+        if (domain && canSeeDomain(actor, domain.id)) ids.push(domain.id);
+      }
+      return { ...actor, isSuper: false, domainIds: ids };
     },
 
     async listTokens(actor) {

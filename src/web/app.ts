@@ -11,6 +11,7 @@ import { MAX_LENGTH, MIN_LENGTH } from '../core/passwords.js';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
 import { loadAssets } from './assets.js';
+import { escapeHtml } from './escape.js';
 import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
@@ -62,10 +63,6 @@ export interface AppDeps {
   observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
 }
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;' };
-/** What `<%= %>` prints: text and double-quoted attribute values made safe. */
-const escapeHtmlText = (value: unknown) => String(value ?? '').replace(/[&<>"]/g, (c) => HTML_ESCAPES[c]!);
-
 /** Builds the web app over the services; it never listens (main.ts and the tests do). */
 export async function createApp({ services: svc, log, healthChecks = [], mounts = [], observeRequest }: AppDeps): Promise<Express> {
   const { config, clock } = svc;
@@ -79,10 +76,8 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.set('view cache', true);
   // Includes are named from the views directory ('/partials/head', resolved against `root`): ejs
   // looks a relative include up on disk (existsSync) on every render, cached or not.
-  // Every attribute of the templates is double-quoted, so `'` needs no escaping: the catalogues'
-  // apostrophes ("This wasn't me") stay as they are written.
   app.engine('ejs', (file: string, data: object, cb: (err: Error | null, html?: string) => void) =>
-    void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true, escape: escapeHtmlText }, cb),
+    void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true, escape: escapeHtml }, cb),
   );
   app.locals.productName = 'mailpass';
   // SPEC §16: `Forgot password?` only where a link can be mailed.

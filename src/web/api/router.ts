@@ -2,7 +2,7 @@ import express, { Router, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { RateLimitedError } from '../../core/errors.js';
 import type { ApiToken, Logger } from '../../core/ports.js';
-import { OUT_OF_SCOPE, scopeAllows } from '../../core/tokens.js';
+import { domainInScope, OUT_OF_SCOPE, scopeAllows } from '../../core/tokens.js';
 import type { Services } from '../../services.js';
 import { BODY_LIMIT } from '../limits.js';
 import { requireUtf8Json } from '../middleware/require-utf8.js';
@@ -64,14 +64,8 @@ const resolveToken = (svc: Services): RequestHandler => async (req, res, next) =
     const { admin, token } = result.principal;
     res.locals.tokenId = token.id;
     res.locals.token = token;
-    res.locals.actor = { kind: 'admin', id: admin.id, username: admin.username, isSuper: admin.isSuper, domainIds: admin.domainIds, via: 'api' };
-    if (token.domains !== null) {
-      // SPEC §18: a token for some domains acts as an admin of those alone (and never of more than
-      // its admin's: a domain its admin lost is not in the list any more).
-      const visible = await svc.domains.listDomains(res.locals.actor);
-      const ids = visible.filter((d) => token.domains!.includes(d.name)).map((d) => d.id);
-      res.locals.actor = { ...res.locals.actor, isSuper: false, domainIds: ids };
-    }
+    // SPEC §18: a token for some domains acts as an admin of those alone.
+    res.locals.actor = await svc.tokens.actorOf(admin, token);
   }
   next();
 };
@@ -80,7 +74,7 @@ const resolveToken = (svc: Services): RequestHandler => async (req, res, next) =
 const outOfScope = (res: Response) => res.status(403).json(fail(OUT_OF_SCOPE));
 const requireScope: RequestHandler = (req, res, next) => {
   const token = res.locals.token;
-  if (token && !scopeAllows(token, { write: req.method !== 'GET' && req.method !== 'HEAD', domain: null, ip: req.ip ?? null })) return void outOfScope(res);
+  if (token && !scopeAllows(token, { write: req.method !== 'GET' && req.method !== 'HEAD', ip: req.ip ?? null })) return void outOfScope(res);
   next();
 };
 
@@ -125,9 +119,9 @@ export function apiRouter(svc: Services, log: Logger): Router {
     if (!empty && req.is('application/json') === false) return void res.status(415).json(fail('Content-Type must be application/json.'));
     next();
   });
-  r.param('domain', (req, res, next, domain: string) => {
+  r.param('domain', (_req, res, next, domain: string) => {
     const token = res.locals.token;
-    if (token && !scopeAllows(token, { write: false, domain, ip: req.ip ?? null })) return void outOfScope(res);
+    if (token && !domainInScope(token, domain)) return void outOfScope(res);
     next();
   });
   r.use(express.json({ limit: BODY_LIMIT, verify: requireUtf8Json }));

@@ -38,7 +38,7 @@ export const REALMS: Record<LoginRealm, Realm> = {
 };
 
 /** The session owner a login's principal is, with its password version; null for what is not a panel login. */
-function ownerOf(principal: Principal, realm: LoginRealm): { owner: SessionOwner; pwv: number } | null {
+export function ownerOf(principal: Principal, realm: LoginRealm): { owner: SessionOwner; pwv: number } | null {
   if (realm === 'admin' && principal.kind === 'admin') return { owner: `admin:${principal.admin.id}`, pwv: principal.admin.passwordVersion };
   if (realm === 'account' && principal.kind === 'account') return { owner: `mailbox:${principal.account.id}`, pwv: principal.account.passwordVersion };
   return null;

@@ -3,7 +3,7 @@ import type { LoginRealm } from '../../core/login-names.js';
 import type { OidcCheck } from '../../core/sso.js';
 import type { Services } from '../../services.js';
 import { endSession, startPending } from '../middleware/auth.js';
-import { completeLogin, REALMS } from './login.js';
+import { completeLogin, ownerOf, REALMS } from './login.js';
 import { linkBase } from './recovery.js';
 
 // SPEC §18: `Log in with <OIDC_NAME>`: the way to the identity provider and back. What the
@@ -59,7 +59,7 @@ export const finishSso =
     if (!result.ok) return res.status(403).render(view, { values: {}, errors: { form: [REFUSED] } });
     const { principal } = result;
     if (result.secondFactor) {
-      const who = principal.kind === 'admin' ? { owner: `admin:${principal.admin.id}` as const, pwv: principal.admin.passwordVersion } : { owner: `mailbox:${principal.account.id}` as const, pwv: principal.account.passwordVersion };
+      const who = ownerOf(principal, realm)!;
       await startPending(req, who.owner, who.pwv, svc.clock.now());
       if (result.idToken) req.session.pending!.idToken = result.idToken;
       return res.redirect(303, REALMS[realm].paths.step);

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { isLanguage, LANGUAGE_NAMES, LANGUAGES, type Language, type Translator } from '../../core/languages.js';
 import type { Services } from '../../services.js';
+import { escapeHtml } from '../escape.js';
 import { actorOf } from './auth.js';
 
 /** The cookie the footer's selector sets (SPEC §17): a visitor's choice, for a year. */
@@ -21,7 +22,7 @@ declare global {
        */
       th: (key: string, values?: Record<string, unknown>) => string;
       /** HTML-escapes a value a template puts into an `html…` value of `th`. */
-      esc: (text: string) => string;
+      esc: (text: unknown) => string;
       /** A sentence the core said in English (a field error, a refusal), in the page's language. */
       m: (english: string) => string;
       /** A moment (Unix seconds) as the page's language writes it, in UTC. */
@@ -34,14 +35,8 @@ declare global {
   }
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-const cookieOf = (req: Request): string | undefined => {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  const m = /(?:^|;\s*)lang=([A-Za-z-]{2,5})(?:;|$)/.exec(header);
-  return m?.[1];
-};
+const COOKIE = new RegExp(`(?:^|;\\s*)${LANGUAGE_COOKIE}=([A-Za-z-]{2,5})(?:;|$)`);
+const cookieOf = (req: Request): string | undefined => (req.headers.cookie ? COOKIE.exec(req.headers.cookie)?.[1] : undefined);
 
 /** SPEC §17's order: the owner's saved choice, the `lang` cookie, Accept-Language, DEFAULT_LANGUAGE. */
 export function chooseLanguage(req: Request, saved: Language | null | undefined, fallback: Language): Language {
@@ -65,7 +60,7 @@ function helpers(i18n: Translator, lang: Language) {
     lang,
     t,
     th: (key: string, values: Record<string, unknown> = {}) =>
-      i18n.t(lang, key, Object.fromEntries(Object.entries(values).map(([k, v]) => [k, (k === 'count' && typeof v === 'number') || k.startsWith('html') ? v : escapeHtml(String(v))]))),
+      i18n.t(lang, key, Object.fromEntries(Object.entries(values).map(([k, v]) => [k, (k === 'count' && typeof v === 'number') || k.startsWith('html') ? v : escapeHtml(v)]))),
     esc: escapeHtml,
     m: (english: string) => i18n.message(lang, english),
     when: (unixSeconds: number, style?: 'date' | 'time') => i18n.when(lang, unixSeconds, style),
@@ -74,8 +69,9 @@ function helpers(i18n: Translator, lang: Language) {
 }
 
 /**
- * Mounted twice: before the session, for what answers without one (autoconfiguration, a refused
- * body), and after loadActor, where a signed-in owner's saved choice comes first.
+ * Mounted before the session (for what answers without one, such as a refused body) and run
+ * again after loadActor when the signed-in owner saved a choice, which comes first. The API,
+ * mounted before it, stays English.
  */
 export function chooseLanguageFor(svc: Services): RequestHandler {
   const byLanguage = new Map(LANGUAGES.map((lang) => [lang, helpers(svc.i18n, lang)]));

@@ -7,6 +7,7 @@ import { createDoveadmKicker } from './adapters/doveadm.js';
 import { createTranslator } from './adapters/i18n.js';
 import { createOidcClient } from './adapters/oidc.js';
 import { createSpool } from './adapters/spool.js';
+import { createWebhookSender } from './adapters/webhook-sender.js';
 import { createLoginBatcher } from './adapters/login-batcher.js';
 import { createStrengthEstimator } from './adapters/strength-estimator.js';
 import { createWorkerAccountEvents } from './cluster.js';
@@ -70,11 +71,13 @@ export async function openServices(
     spool: createSpool(config.dataDir, config.smtp.maxMessageBytes),
     translator: createTranslator(),
     oidc: config.oidc ? createOidcClient(config.oidc) : null,
+    webhookSender: createWebhookSender({ allowPrivate: config.webhookAllowPrivate, dnsServers: config.dnsServers }),
   };
   const services = createServices({ config, adapters, log, clock: options.clock, events: events ?? workerEvents, onLogin: options.onLogin, onAuthVerify: options.onAuthVerify, onSendLimitReached: options.onSendLimitReached });
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      await services.webhookDeliveries.stop();
       await adapters.batcher.stop();
       await services.recovery.settled();
       await services.alerts.settled();
@@ -82,6 +85,7 @@ export async function openServices(
       await adapters.estimator.close();
       await adapters.counters.close();
       await events?.close();
+      adapters.webhookSender.close();
       await end();
     })());
   return { services, adapters, db, sessionsDb, close };

@@ -62,6 +62,7 @@ const schema = z.object({
   RELAY_TIMEOUT_SECONDS: positiveInt.max(3600).default(60),
   RELAY_TLS_CA_FILE: optionalText,
   SMTP_TRACE_CLIENT_IP: bool.default(true),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   LOGIN_HISTORY_DAYS: positiveInt.max(3650).default(30),
   REQUIRE_ADMIN_SECOND_FACTOR: bool.default(false),
   PUBLIC_SMTP_HOST: z
@@ -174,6 +175,8 @@ export interface Config {
   readonly relay: RelayConfig | null;
   /** SMTP_TRACE_CLIENT_IP: the client's address in the Received: header of relayed mail. */
   readonly traceClientIp: boolean;
+  /** WEBHOOK_ALLOW_PRIVATE (SPEC §19): webhooks may target loopback, private and link-local addresses, and http://. */
+  readonly webhookAllowPrivate: boolean;
   /**
    * SPEC §14: what mail clients are told (autoconfiguration, the credential and account pages, the
    * DNS page): the public SMTP host and ports (0: not told), and IMAP when IMAP_HOST is set. Behind a
@@ -400,6 +403,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
         })
       : null,
     traceClientIp: e.SMTP_TRACE_CLIENT_IP,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     requireAdminSecondFactor: e.REQUIRE_ADMIN_SECOND_FACTOR,
     dnsServers: parseDnsServers(e.DNS_SERVERS),
     publicUrl: e.PUBLIC_URL ? e.PUBLIC_URL.replace(/\/$/, '') : null,

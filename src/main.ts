@@ -130,6 +130,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     services.database.prune().catch((err: unknown) => log.warn({ err }, 'login history and audit prune failed'));
   }, 60_000);
   prune.unref();
+  // SPEC §19: every node and worker polls the outbox; a webhook's lease makes one of them its sender.
+  services.webhookDeliveries.start();
 
   let closing: Promise<void> | null = null;
   const close = () =>

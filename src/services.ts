@@ -27,6 +27,7 @@ import { createSessionService, type SessionService } from './core/sessions.js';
 import { createSubmission, type Submission } from './core/submission.js';
 import { createTokenService, type TokenService } from './core/tokens.js';
 import { createWebmailPasswords, type WebmailPasswords } from './core/webmail.js';
+import { createWebhookDelivery, createWebhookService, DELIVERIES_KEPT_DAYS, type WebhookDispatch, type WebhookSender, type WebhookService } from './core/webhooks.js';
 import { systemClock, type AccountEvents, type Clock, type Hasher, type LimitCounters, type DkimSigner, type DnsResolver, type Domain, type ImapSessions, type LoginBatcher, type Logger, type Mailer, type MessageSpool, type Relay, type SessionOwner, type Stores, type StrengthEstimator } from './core/ports.js';
 import type { SendWindow } from './core/ports/send-limits.js';
 import type { Actor } from './core/actors.js';
@@ -58,6 +59,8 @@ export interface Adapters {
   translator: Translator;
   /** SPEC §18: the OpenID Connect issuer (null: single sign-on is off). */
   oidc: OidcPort | null;
+  /** SPEC §19: sends webhook deliveries (refusing private targets unless WEBHOOK_ALLOW_PRIVATE). */
+  webhookSender: WebhookSender;
 }
 
 export interface ServiceDeps {
@@ -122,6 +125,10 @@ export interface Services {
   loginHistory: LoginHistoryService;
   admins: AdminService;
   tokens: TokenService;
+  /** SPEC §19: webhooks, for the panel and the CLI. */
+  webhooks: WebhookService;
+  /** SPEC §19: delivers the outbox; the server starts it, the CLI does not. */
+  webhookDeliveries: WebhookDispatch;
   database: {
     /** Answers while the database can be read (/healthz). */
     ping(): Promise<void>;
@@ -194,6 +201,11 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
   });
   const secondFactors = createSecondFactorService({ stores, clock, audit, mailboxes, alerts, check: factorCheck });
   const days = (n: number) => clock.now() - n * 86_400;
+  /** The admins to tell of something of a domain (its admins and the super admins), or of every domain (null: the super admins). */
+  const adminsOf = async (domainId: number | null) =>
+    (await stores.admins.listAdmins())
+      .filter((a) => adminMayBeIn(a) && (a.isSuper || (domainId !== null && a.domainIds.includes(domainId))))
+      .map((a): SessionOwner => `admin:${a.id}`);
   const sendLimits = createSendLimits({
     store: stores.sendLimits,
     clock,
@@ -203,8 +215,7 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
     defaults: config.sendLimits,
     adminsOf: async (domainName) => {
       const domain = await stores.domains.findDomainByName(domainName);
-      const admins = domain ? (await stores.admins.listAdmins()).filter((a) => adminMayBeIn(a) && (a.isSuper || a.domainIds.includes(domain.id))) : [];
-      return admins.map((a): SessionOwner => `admin:${a.id}`);
+      return domain ? adminsOf(domain.id) : [];
     },
     onReached: onSendLimitReached,
   });
@@ -250,6 +261,12 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
       maxMessageBytes: config.smtp.maxMessageBytes,
       hostname: config.smtpHostname,
       traceClientIp: config.traceClientIp,
+      // Written like SMTP's login entries, through the batcher: a relay down costs one write a second.
+      relayFailed: (sender, ip, reason) => {
+        const entry = audit.entry('smtp', 'relay.failed', sender.login, ip, reason);
+        audit.logged(entry);
+        batcher.recordAudit(entry);
+      },
     }),
     imports: createImports({ stores, clock, audit, allowWeak: config.allowLegacySchemes }),
     importedSchemes: (domain: Domain) => stores.accounts.countImportedSchemes(domain.id),
@@ -261,12 +278,23 @@ export function createServices({ config, adapters, log, clock = systemClock, eve
         ? createSso({ oidc: adapters.oidc, settings: config.oidc, stores, admins, logins, secondFactors: factorCheck })
         : null,
     tokens: createTokenService({ stores, clock, audit }),
+    webhooks: createWebhookService({ stores, clock, audit, allowPrivate: config.webhookAllowPrivate }),
+    webhookDeliveries: createWebhookDelivery({
+      stores,
+      clock,
+      audit,
+      sender: adapters.webhookSender,
+      log: log.child({ component: 'webhooks' }),
+      adminsOf,
+      tell: (admin, url) => alerts.raise(admin, 'webhook-paused', { url }),
+    }),
     database: {
       ping: () => stores.database.ping(),
       backup: (file: string) => stores.database.backup(file),
       prune: async () => {
         await sendLimits.prune();
         await recovery.prune();
+        await stores.webhooks.pruneDeliveries(days(DELIVERIES_KEPT_DAYS));
         return { history: await stores.loginHistory.pruneLoginHistory(days(config.retention.loginHistoryDays)), audit: await stores.audit.pruneAudit(days(config.retention.auditDays)) };
       },
     },

@@ -19,6 +19,7 @@ import { mailboxAdd, mailboxDisable, mailboxEnable, mailboxPasswd } from './comm
 import { restore } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenAdd } from './commands/token.js';
+import { webhookAdd } from './commands/webhook.js';
 
 export const COMMANDS: Command[] = [
   serveCommand,
@@ -35,6 +36,7 @@ export const COMMANDS: Command[] = [
   adminEnable,
   adminDelete,
   tokenAdd,
+  webhookAdd,
   credentialAdd,
   backup,
   restore,

@@ -19,6 +19,8 @@ export interface AlertDetail {
   window?: 'hour' | 'day';
   limit?: number;
   login?: string;
+  /** A webhook paused after failing for 3 days (SPEC §19): its URL. */
+  url?: string;
 }
 
 /** NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts of a second factor's codes. */
@@ -82,6 +84,8 @@ export function describe(i18n: Translator, lang: Language, kind: NoticeKind, lab
         subject: t('alert.send-limit-reached.subject'),
         text: t('alert.send-limit-reached.text', { who: detail.login ?? label, limit: detail.limit ?? '?', per: t(detail.window === 'day' ? 'alert.window.day' : 'alert.window.hour') }),
       };
+    case 'webhook-paused':
+      return { subject: t('alert.webhook-paused.subject'), text: t('alert.webhook-paused.text', { url: detail.url ?? '?' }) };
     case 'new-network':
       return { subject: t('alert.new-network.subject'), text: t('alert.new-network.text', { protocol: t(detail.protocol === 'smtp' ? 'alert.protocol.smtp' : 'alert.protocol.web') }) };
   }

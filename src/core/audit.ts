@@ -1,5 +1,6 @@
 import { describeActor, isSuper, type Actor } from './actors.js';
 import { NotFoundError } from './errors.js';
+import { eventOf } from './webhook-events.js';
 import type { AuditEntry, AuditRecord, Clock, Logger, Page, Stores } from './ports.js';
 
 export type AuditAction =
@@ -43,7 +44,13 @@ export type AuditAction =
   | 'recovery.confirm'
   | 'recovery.remove'
   | 'password.reset-link'
-  | 'password.recover';
+  | 'password.recover'
+  | 'relay.failed'
+  | 'webhook.create'
+  | 'webhook.delete'
+  | 'webhook.pause'
+  | 'webhook.resume'
+  | 'webhook.test';
 
 export interface Audit {
   record(actor: Actor | string, action: AuditAction, target: string, ip?: string | null, detail?: string): Promise<void>;
@@ -63,15 +70,16 @@ export const AUDIT_PAGE_SIZE = 100;
 
 /** The audit trail. Never given a secret: callers pass names and addresses only. */
 export function createAudit({ stores, clock, log }: { stores: Pick<Stores, 'audit'>; clock: Clock; log: Logger }): Audit {
-  const entry: Audit['entry'] = (actor, action, target, ip = null, detail) => ({
-    at: clock.now(),
-    actor: typeof actor === 'string' ? actor : describeActor(actor),
-    action,
-    target,
-    ip,
-    detail: detail ?? null,
-  });
-  const logged = (e: AuditEntry) => log.info({ audit: e }, e.action);
+  const entry: Audit['entry'] = (actor, action, target, ip = null, detail) => {
+    const at = clock.now();
+    const by = typeof actor === 'string' ? actor : describeActor(actor);
+    const e: AuditEntry = { at, actor: by, action, target, ip, detail: detail ?? null };
+    // SPEC §19: what the change tells webhooks is written with its entry.
+    const told = eventOf(action, by, target, ip, detail ?? null, at);
+    if (told) e.event = told;
+    return e;
+  };
+  const logged = ({ event: _event, ...e }: AuditEntry) => log.info({ audit: e }, e.action);
   const write = async (e: AuditEntry) => {
     logged(e);
     await stores.audit.appendAudit(e);

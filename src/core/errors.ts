@@ -18,7 +18,7 @@ export class ValidationError extends AppError {
 
 export class NotFoundError extends AppError {
   constructor(
-    readonly code: 'domain-not-found' | 'mailbox-not-found' | 'credential-not-found' | 'admin-not-found' | 'token-not-found' | 'dkim-not-found' | 'link-not-found',
+    readonly code: 'domain-not-found' | 'mailbox-not-found' | 'credential-not-found' | 'admin-not-found' | 'token-not-found' | 'dkim-not-found' | 'link-not-found' | 'webhook-not-found',
     message: string,
     options?: ErrorOptions,
   ) {

@@ -26,7 +26,11 @@ export interface Attempt {
   finish(outcome: 'success' | 'failure' | 'aborted'): Promise<void>;
 }
 
-export type Admission = { attempt: Attempt } | { refused: 'locked' | 'busy'; retryAfterSeconds: number };
+/**
+ * `first`: the lock's first refusal in its window (SPEC §19's `login.locked` is told once per lock,
+ * not at every attempt it refuses).
+ */
+export type Admission = { attempt: Attempt } | { refused: 'locked'; retryAfterSeconds: number; first: boolean } | { refused: 'busy'; retryAfterSeconds: number };
 
 export interface AttemptKey {
   protocol: LoginProtocol;
@@ -163,7 +167,9 @@ export function createLoginThrottle({
           // read it now, rather than when their wait runs out (a spurious wake only reads again).
           for (const k of keys) for (const wake of slots.get(k)?.waiters.splice(0) ?? []) wake();
           const msLeft = Math.max(lockedAddress ? a.msLeft : 0, lockedLogin ? l.msLeft : 0);
-          return { refused: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(msLeft / 1000)) };
+          const told = `told:${lockedLogin ? byLogin : byAddress}`;
+          const first = await counters.add(told, Math.max(1, Math.ceil(msLeft / 1000))).then((n) => n === 1, (err: unknown) => (onError(err), false));
+          return { refused: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(msLeft / 1000)), first };
         }
         const blocking = a.count + inFlight(byAddress) >= perAddress ? byAddress : byLogin && l.count + inFlight(byLogin) >= perLogin ? byLogin : null;
         if (!blocking) break;

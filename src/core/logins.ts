@@ -182,11 +182,12 @@ export function createLogins(deps: LoginDeps): Logins {
     protocol === 'smtp' ? `smtp:${name}` : protocol === 'api' ? 'api' : protocol === 'webmail' ? `webmail:${name}` : realm === 'admin' ? `admin:${name}` : `login:${name}`;
 
   /** Audits and counts one attempt. SMTP's entries go through the batcher: a flood costs one write a second. */
-  const record = async (protocol: LoginProtocol, realm: LoginRealm, result: LoginEventResult, name: string, ip: string | null, actor?: Actor, detail: string = protocol) => {
+  const record = async (protocol: LoginProtocol, realm: LoginRealm, result: LoginEventResult, name: string, ip: string | null, actor?: Actor, detail: string = protocol, lockTold = true) => {
     onEvent?.({ protocol, result });
     const prefix = realm === 'admin' ? 'admin-login' : 'login';
     const action = `${prefix}.${result === 'locked' ? 'failure-limited' : result}` as AuditAction;
     const entry = audit.entry(actor ?? claimant(protocol, realm, name), action, name, displayAddress(ip), detail);
+    if (result === 'locked' && !lockTold) delete entry.event;
     if (protocol === 'smtp') {
       audit.logged(entry);
       batcher.recordAudit(entry);
@@ -236,7 +237,7 @@ export function createLogins(deps: LoginDeps): Logins {
     const admission = await throttle.begin({ protocol, name, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
       if (admission.refused === 'locked') {
-        await record(protocol, 'account', 'locked', name, ip);
+        await record(protocol, 'account', 'locked', name, ip, undefined, protocol, admission.first);
         const locked = await stores.accounts.findAccountByLogin(name);
         if (locked && (protocol === 'smtp' || locked.kind === 'mailbox')) remember(locked, protocol, how, 'locked', ip);
       }
@@ -325,7 +326,7 @@ export function createLogins(deps: LoginDeps): Logins {
   const adminLogin = async (name: string, password: string, ip: string | null, browser: string | null): Promise<LoginResult> => {
     const admission = await throttle.begin({ protocol: 'web', name: `admin:${name}`, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
-      if (admission.refused === 'locked') await record('web', 'admin', 'locked', name, ip);
+      if (admission.refused === 'locked') await record('web', 'admin', 'locked', name, ip, undefined, 'web', admission.first);
       return refusal(admission.refused, admission.retryAfterSeconds);
     }
     const { attempt } = admission;
@@ -363,7 +364,7 @@ export function createLogins(deps: LoginDeps): Logins {
     const plaintext = typeof token === 'string' && TOKEN.test(token) ? token : null;
     const admission = await throttle.begin({ protocol: 'api', name: null, address: addressKey(ip), password: plaintext ?? String(token).slice(0, 100) });
     if ('refused' in admission) {
-      if (admission.refused === 'locked') await record('api', 'account', 'locked', '', ip);
+      if (admission.refused === 'locked') await record('api', 'account', 'locked', '', ip, undefined, 'api', admission.first);
       return refusal(admission.refused, admission.retryAfterSeconds);
     }
     const { attempt } = admission;
@@ -489,7 +490,7 @@ export function createLogins(deps: LoginDeps): Logins {
         knownBrowser: mark ? `second-step:${mark}` : null,
       });
       if ('refused' in admission) {
-        if (admission.refused === 'locked') await record('web', realm, 'locked', name, ip);
+        if (admission.refused === 'locked') await record('web', realm, 'locked', name, ip, undefined, 'web', admission.first);
         return refusal(admission.refused, admission.retryAfterSeconds);
       }
       let ok = false;

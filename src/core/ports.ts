@@ -19,6 +19,7 @@ export type * from './ports/sessions.js';
 export type * from './ports/settings.js';
 export type * from './ports/stores.js';
 export type * from './ports/tokens.js';
+export type * from './ports/webhooks.js';
 import type { DkimKey } from './ports/dkim-keys.js';
 import type { AuditEntry } from './ports/audit.js';
 import type { LoginAttemptRecord, LoginRecord, NetworkSeen, Rehash } from './ports/login-history.js';

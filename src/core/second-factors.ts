@@ -61,7 +61,8 @@ export function createSecondFactorService({
   check: SecondFactorCheck;
 }): SecondFactorService {
   const remove = async (actor: Actor, owner: SessionOwner, target: string, ip: string | null) => {
-    const entry = audit.entry(actor, 'second-factor.remove', target, ip);
+    // Whose factors they were (a mailbox's or an admin's): what SPEC §19's event tells.
+    const entry = audit.entry(actor, 'second-factor.remove', target, ip, owner.startsWith('admin:') ? 'admin' : 'mailbox');
     await stores.secondFactors.removeSecondFactors(owner, entry);
     audit.logged(entry);
     alerts.raise(owner, 'second-factor-removed', { by: 'admin' });

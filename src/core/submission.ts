@@ -75,6 +75,8 @@ export interface SubmissionDeps {
   hostname: string;
   /** SMTP_TRACE_CLIENT_IP: the client's address in that header. */
   traceClientIp: boolean;
+  /** SPEC §19: the relay could not be reached, or refused a message at its end (`relay.failed`). */
+  relayFailed?: (sender: Sender, ip: string, reason: string) => void;
 }
 
 /** One client session's mail, message by message. */
@@ -92,7 +94,13 @@ export interface SubmissionSession {
   close(): void;
 }
 
-export function createSubmission({ relay, spool, limits, signerFor, clock, log, maxMessageBytes, hostname, traceClientIp }: SubmissionDeps) {
+export function createSubmission({ relay, spool, limits, signerFor, clock, log, maxMessageBytes, hostname, traceClientIp, relayFailed }: SubmissionDeps) {
+  /** What a relay's error tells: it could not be reached (or dropped us), or refused the message at its end. */
+  const failureOf = (err: unknown, atEnd: boolean): string | null => {
+    if (err instanceof SubmissionRefused) return null;
+    if (err instanceof RelayRefused) return atEnd ? err.verdict.text.slice(0, 200) : null;
+    return `unreachable: ${(err as Error).message}`.slice(0, 200);
+  };
   return {
     /** Whatever accepting mail needs before the first client (the spool's directories). */
     ready: () => spool.ready(),
@@ -122,6 +130,10 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
             limits.release(sender.accountId, minute, n).catch((err: unknown) => log.warn({ err, login: sender.login }, 'sending count not given back')),
           ),
         );
+      };
+      const told = (err: unknown, atEnd: boolean) => {
+        const reason = failureOf(err, atEnd);
+        if (reason !== null) relayFailed?.(sender, client.ip, reason);
       };
       const verdictOf = (v: RelayVerdict) => {
         if (v.code >= 400) throw new RelayRefused(v);
@@ -206,10 +218,11 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
           if (!mayUseSender(sender, address)) throw new SubmissionRefused('sender-not-allowed');
           effective = await limits.effective(sender.accountId);
           if (!relay) return;
-          if (!tx) tx = await relay.begin();
           try {
+            if (!tx) tx = await relay.begin();
             verdictOf(await tx.mailFrom(address));
           } catch (err) {
+            told(err, false);
             endTransaction();
             throw err;
           }
@@ -231,6 +244,7 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
             verdictOf(await tx.rcptTo(address));
             counted.push({ minute });
           } catch (err) {
+            told(err, false);
             // A recipient the relay refused is not counted.
             await limits.release(sender.accountId, minute, 1).catch((e: unknown) => log.warn({ err: e, login: sender.login }, 'sending count not given back'));
             if (!(err instanceof RelayRefused)) endTransaction();
@@ -249,6 +263,9 @@ export function createSubmission({ relay, spool, limits, signerFor, clock, log, 
             const text = relay ? await relayData(chunks, sizeExceeded, envelope.mailFrom) : await spoolData(rest(), sizeExceeded, envelope);
             sent = true;
             return text;
+          } catch (err) {
+            if (relay) told(err, true);
+            throw err;
           } finally {
             // Whatever the client sent is read to its end, so that the next command is read as one.
             for (let r = await chunks.next(); !r.done; r = await chunks.next());

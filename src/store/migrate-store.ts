@@ -2,9 +2,9 @@ import type pg from 'pg';
 import type { Db } from './sqlite/db.js';
 
 /** Parents before children: every foreign key finds its row. */
-const ORDER = ['domains', 'admins', 'accounts', 'admin_domains', 'api_tokens', 'app_passwords', 'login_history'];
+const ORDER = ['domains', 'admins', 'accounts', 'admin_domains', 'api_tokens', 'app_passwords', 'login_history', 'webhooks', 'webhook_events'];
 /** Tables whose `id` is an identity column: its sequence continues after the copied ids. */
-const IDENTITY = ['domains', 'admins', 'accounts', 'api_tokens', 'audit_log', 'app_passwords', 'notices'];
+const IDENTITY = ['domains', 'admins', 'accounts', 'api_tokens', 'audit_log', 'app_passwords', 'notices', 'webhook_events'];
 /** What must be the same byte for byte after the copy, by id. */
 const HASHES = [
   { table: 'accounts', key: ['id'], column: 'password_hash' },

@@ -1,4 +1,4 @@
-import type { Account, AccountKind, Admin, ApiToken, AppPassword, DkimKey, Domain, LoginHistoryRow, Passkey, RecoveryLink, RecoveryPurpose, SessionOwner } from '../core/ports.js';
+import type { Account, AccountKind, Admin, ApiToken, AppPassword, DeliveryState, DkimKey, Domain, DueEvent, LoginHistoryRow, Passkey, RecoveryLink, RecoveryPurpose, SessionOwner, Webhook, WebhookDelivery } from '../core/ports.js';
 
 import { isLanguage } from '../core/languages.js';
 
@@ -242,4 +242,72 @@ export const toRecoveryLink = (r: RecoveryLinkRow): RecoveryLink => ({
   passwordVersion: r.password_version,
   createdAt: r.created_at,
   expiresAt: r.expires_at,
+});
+
+/** SPEC §19: a webhook's row, with its domain's name. */
+export interface WebhookRow {
+  id: string;
+  url: string;
+  events: string;
+  domain_id: number | null;
+  domain_name: string | null;
+  created_by: string;
+  created_at: number;
+  paused_at: number | null;
+  failing_since: number | null;
+}
+
+export const WEBHOOK_SELECT = `SELECT w.id, w.url, w.events, w.domain_id, d.name AS domain_name, w.created_by, w.created_at, w.paused_at, w.failing_since
+  FROM webhooks w LEFT JOIN domains d ON d.id = w.domain_id`;
+
+/** Subscribed types are stored between commas (`,a,b,`), so that one `instr` finds a type whole. */
+export const eventsColumn = (events: readonly string[]) => `,${events.join(',')},`;
+
+export const toWebhook = (r: WebhookRow): Webhook => ({
+  id: r.id,
+  url: r.url,
+  events: r.events.split(',').filter(Boolean),
+  domainId: r.domain_id,
+  domainName: r.domain_name,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  pausedAt: r.paused_at,
+  failingSince: r.failing_since,
+});
+
+export interface DeliveryRow {
+  id: number;
+  message_id: string;
+  type: string;
+  created_at: number;
+  state: DeliveryState;
+  attempts: number;
+  next_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  done_at: number | null;
+}
+
+export const DELIVERY_COLUMNS = 'id, message_id, type, created_at, state, attempts, next_at, last_status, last_error, done_at';
+
+export const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
+  id: r.id,
+  messageId: r.message_id,
+  type: r.type,
+  createdAt: r.created_at,
+  state: r.state,
+  attempts: r.attempts,
+  nextAt: r.next_at,
+  lastStatus: r.last_status,
+  lastError: r.last_error,
+  doneAt: r.done_at,
+});
+
+export const toDueEvent = (r: { id: number; message_id: string; payload: string; created_at: number; attempts: number; next_at: number }): DueEvent => ({
+  id: r.id,
+  messageId: r.message_id,
+  payload: r.payload,
+  createdAt: r.created_at,
+  attempts: r.attempts,
+  nextAt: r.next_at,
 });

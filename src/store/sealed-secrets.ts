@@ -5,7 +5,7 @@ import type { Database, SettingStore, Stores } from '../core/ports.js';
 
 /**
  * Issue 29: the secrets the database holds (the TOTP secrets, the DKIM private keys, the keys of
- * the session cookies, the known-browser marks and the throttle) are sealed with AES-256-GCM under
+ * the session cookies, the known-browser marks and the throttle, the webhooks' signing secrets) are sealed with AES-256-GCM under
  * a key that is not in the database: a key file beside it (SECRET_KEY_FILE, by default
  * DATA_DIR/secret.key, mode 0600). A copy of the database, a backup or Dovecot's read of the
  * SQLite file reveals none of them. Each value is bound to where it belongs (GCM's associated
@@ -46,6 +46,7 @@ export const contexts = {
   setting: (key: string) => `setting:${key}`,
   totp: (owner: string) => `totp:${owner}`,
   dkim: (domainId: number, selector: string) => `dkim:${domainId}:${selector}`,
+  webhook: (id: string) => `webhook:${id}`,
 };
 
 export class SecretKeyError extends Error {}
@@ -124,7 +125,7 @@ export async function openSealer({ settings, database }: { settings: SettingStor
  * plain values, the database holds sealed ones. One decorator for both stores.
  */
 export function sealSecrets(stores: Stores, sealer: Sealer): Stores {
-  const { settings, secondFactors, dkimKeys } = stores;
+  const { settings, secondFactors, dkimKeys, webhooks } = stores;
   return {
     ...stores,
     settings: {
@@ -147,6 +148,11 @@ export function sealSecrets(stores: Stores, sealer: Sealer): Stores {
       ...dkimKeys,
       insertDkimKeys: (keys, audit) => dkimKeys.insertDkimKeys(keys.map((k) => ({ ...k, privateKey: sealer.seal(k.privateKey, contexts.dkim(k.domainId, k.selector)) })), audit),
       listDkimKeys: async (domainId) => (await dkimKeys.listDkimKeys(domainId)).map((k) => ({ ...k, privateKey: sealer.open(k.privateKey, contexts.dkim(k.domainId, k.selector)) })),
+    },
+    webhooks: {
+      ...webhooks,
+      insertWebhook: (w, audit) => webhooks.insertWebhook({ ...w, secret: sealer.seal(w.secret, contexts.webhook(w.id)) }, audit),
+      leaseDueWebhooks: async (...args) => (await webhooks.leaseDueWebhooks(...args)).map((w) => ({ ...w, secret: sealer.open(w.secret, contexts.webhook(w.id)) })),
     },
   };
 }

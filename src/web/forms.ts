@@ -24,6 +24,11 @@ export const TokenForm = z.object({
   expires_days: optionalField(10),
   allow_ips: optionalField(2000),
 });
+export const WebhookForm = z.object({
+  url: field(2000),
+  events: z.union([field(64), z.array(field(64)).max(50)]).optional(),
+  domain: optionalField(253),
+});
 export const NewAdminForm = z.object({
   username: field(64),
   password: secret,

@@ -31,6 +31,7 @@ import {
   showResetCredential,
 } from './handlers/admin-credentials.js';
 import { createToken, listTokens, revokeToken } from './handlers/admin-tokens.js';
+import { createWebhook, deleteWebhook, listWebhooks, resumeWebhook, sendTestEvent, showWebhook } from './handlers/admin-webhooks.js';
 import { addDkim, checkDns, createDomain, listDomains, removeDkim, saveDomainLimits, showDns, showDomain } from './handlers/admin-domains.js';
 import {
   createMailbox,
@@ -151,6 +152,13 @@ export function panelRoutes(svc: Services): Router {
   r.get('/admin/tokens', requireAdmin, listTokens(svc));
   r.post('/admin/tokens', requireAdmin, createToken(svc));
   r.post('/admin/tokens/:id/revoke', requireAdmin, revokeToken(svc));
+
+  r.get('/admin/webhooks', requireAdmin, listWebhooks(svc));
+  r.post('/admin/webhooks', requireAdmin, createWebhook(svc));
+  r.get('/admin/webhooks/:id', requireAdmin, showWebhook(svc));
+  r.post('/admin/webhooks/:id/test', requireAdmin, sendTestEvent(svc));
+  r.post('/admin/webhooks/:id/resume', requireAdmin, resumeWebhook(svc));
+  r.post('/admin/webhooks/:id/delete', requireAdmin, deleteWebhook(svc));
 
   r.get('/admin/admins', requireSuperAdmin, listAdmins(svc));
   r.post('/admin/admins', requireSuperAdmin, createAdmin(svc));

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { entry, HASH, useStores } from '../helpers/stores.js';
 import { FULL_SCOPE } from '../../src/core/ports/tokens.js';
 import { TEST_STORE } from '../helpers/env.js';
+import { eventOf, WEBHOOK_EVENTS } from '../../src/core/webhook-events.js';
 
 // Issue 30: every change a store port makes writes its audit entry in its own transaction.
 // Two halves: every write method of every port takes an AuditEntry (or is named below with why
@@ -76,6 +77,9 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
     await stores.recovery.addRecoveryLink({ ...link, tokenHash: 'aud-confirm', purpose: 'confirm' }, entry('recovery.request'));
     await stores.recovery.setConfirmedRecoveryAddress('aud-confirm', 1, entry('recovery.confirm'));
     await stores.recovery.addRecoveryLink({ ...link, tokenHash: 'aud-pending', purpose: 'confirm', address: 'next@elsewhere.test' }, entry('recovery.request'));
+    // SPEC §19: a webhook subscribed to what the writes below tell; a refused change tells it nothing.
+    const hook = await stores.webhooks.insertWebhook({ id: 'wh_audited', url: 'https://hooks.example/', events: [...WEBHOOK_EVENTS], domainId: null, secret: 'whsec_x', createdBy: 'test', createdAt: 1 }, entry('webhook.create'));
+    const told = (action: string, target: string) => ({ ...entry(action, target), event: eventOf(action, 'test', target, null, null, 2) });
     const state = async () =>
       JSON.stringify([
         await stores.domains.listDomains(),
@@ -92,15 +96,17 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
         await stores.sendLimits.accountLimits(box.id),
         await stores.recovery.getRecovery(box.id, 2),
         await stores.recovery.findRecoveryLink('aud-pending', 'confirm', 2),
+        await stores.webhooks.listWebhooks(null),
+        await stores.webhooks.listDeliveries(hook.id, 100),
       ]);
     const before = await state();
     const audited = (await stores.audit.listAudit({ limit: 1, offset: 0 })).total;
     const writes: Record<string, () => Promise<unknown>> = {
       insertDomain: () => stores.domains.insertDomain('refused.test', true, 2, entry('domain.create')),
-      insertAccount: () => stores.accounts.insertAccount({ kind: 'mailbox', domainId, login: 'new@audited.test', localPart: 'new', name: '', guid: null, passwordHash: HASH, now: 2 }, entry('mailbox.create')),
+      insertAccount: () => stores.accounts.insertAccount({ kind: 'mailbox', domainId, login: 'new@audited.test', localPart: 'new', name: '', guid: null, passwordHash: HASH, now: 2 }, told('mailbox.create', 'new@audited.test')),
       setPasswordAndEndSessions: () => stores.accounts.setPasswordAndEndSessions(box.id, 'other', 2, undefined, entry('password.reset')),
       setDisabledAndEndSessions: () => stores.accounts.setDisabledAndEndSessions(box.id, true, 2, entry('mailbox.disable')),
-      deleteAccountAndEndSessions: () => stores.accounts.deleteAccountAndEndSessions(box.id, entry('mailbox.delete')),
+      deleteAccountAndEndSessions: () => stores.accounts.deleteAccountAndEndSessions(box.id, told('mailbox.delete', box.login)),
       importMailboxes: () => stores.accounts.importMailboxes({ domains: ['imp.test'], mailboxes: [{ login: 'new@audited.test', localPart: 'new', domain: 'audited.test', name: '', passwordHash: HASH, disabled: false }], now: 2 }, entry('mailbox.import')),
       insertAdmin: () => stores.admins.insertAdmin({ username: 'aud-new', passwordHash: HASH, isSuper: false, domainIds: [domainId], mustChangePassword: true, now: 2 }, entry('admin.create')),
       setAdminPasswordAndEndSessions: () => stores.admins.setAdminPasswordAndEndSessions(admin.id, 'other', 2, { mustChangePassword: true, audit: entry('admin.password') }),
@@ -120,6 +126,10 @@ describe(`an audited write and its entry commit together (${TEST_STORE})`, () =>
       addRecoveryLink: () => stores.recovery.addRecoveryLink({ ...link, tokenHash: 'aud-new', purpose: 'confirm', address: 'other@elsewhere.test' }, entry('recovery.request')),
       setConfirmedRecoveryAddress: () => stores.recovery.setConfirmedRecoveryAddress('aud-pending', 2, entry('recovery.confirm')),
       removeRecoveryAddress: () => stores.recovery.removeRecoveryAddress(box.id, entry('recovery.remove')),
+      insertWebhook: () => stores.webhooks.insertWebhook({ id: 'wh_refused', url: 'https://hooks.example/', events: ['mailbox.created'], domainId, secret: 'whsec_y', createdBy: 'test', createdAt: 2 }, entry('webhook.create')),
+      deleteWebhook: () => stores.webhooks.deleteWebhook(hook.id, entry('webhook.delete')),
+      setWebhookPaused: () => stores.webhooks.setWebhookPaused(hook.id, 2, 2, entry('webhook.pause')),
+      addWebhookEvent: () => stores.webhooks.addWebhookEvent(hook.id, { type: 'webhook.test', payload: '{}', at: 2 }, entry('webhook.test')),
     };
     const wrote: string[] = [];
     await refusingAudit(async () => {

@@ -1,3 +1,5 @@
+import type { OutboxEvent } from './webhooks.js';
+
 export interface AuditEntry {
   at: number;
   actor: string;
@@ -5,6 +7,8 @@ export interface AuditEntry {
   target: string;
   ip: string | null;
   detail?: string | null;
+  /** SPEC §19: what the change tells subscribed webhooks, written with the entry (not a column of the log). */
+  event?: OutboxEvent;
 }
 
 export interface AuditRecord extends AuditEntry {

@@ -1,7 +1,7 @@
 import type { SessionOwner } from './sessions.js';
 
 /** What an owner is told about (issue 17): by mail through the relay, else on its next panel visit. */
-export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network' | 'password-accepted' | 'second-factor-guessed' | 'app-password-created' | 'send-limit-reached' | 'recovery-address-changed';
+export type NoticeKind = 'password-changed' | 'second-factor-added' | 'second-factor-removed' | 'new-network' | 'password-accepted' | 'second-factor-guessed' | 'app-password-created' | 'send-limit-reached' | 'recovery-address-changed' | 'webhook-paused';
 
 export interface Notice {
   kind: NoticeKind;

@@ -14,6 +14,7 @@ import type { SendLimitStore } from './send-limits.js';
 import type { SessionStore } from './sessions.js';
 import type { SettingStore } from './settings.js';
 import type { TokenStore } from './tokens.js';
+import type { WebhookStore } from './webhooks.js';
 
 /**
  * Persistence, one port per aggregate, each implemented once per dialect under the same name
@@ -38,5 +39,7 @@ export interface Stores {
   recovery: RecoveryStore;
   settings: SettingStore;
   sendLimits: SendLimitStore;
+  /** SPEC §19: webhooks and their outbox. */
+  webhooks: WebhookStore;
   database: Database;
 }

@@ -18,6 +18,7 @@ import { createPostgresSendLimits } from './send-limits.js';
 import { createPostgresSessions } from './sessions.js';
 import { createPostgresSettings } from './settings.js';
 import { createPostgresTokens } from './tokens.js';
+import { createPostgresWebhooks } from './webhooks.js';
 
 /** Every port over a node-postgres pool (SPEC §12): the same operations, transactions and answers as SQLite's. */
 export function createPostgresStores(pool: pg.Pool): Stores {
@@ -37,6 +38,7 @@ export function createPostgresStores(pool: pg.Pool): Stores {
     recovery: createPostgresRecovery(pool),
     settings: createPostgresSettings(pool),
     sendLimits: createPostgresSendLimits(pool),
+    webhooks: createPostgresWebhooks(pool),
     database: createPostgresDatabase(pool),
   };
   for (const port of Object.values(stores)) translatingErrors(port, translatePgError);

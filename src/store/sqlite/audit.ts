@@ -1,10 +1,26 @@
-import type { AuditEntry, AuditRecord, AuditStore } from '../../core/ports.js';
+import type { AuditEntry, AuditRecord, AuditStore, OutboxEvent } from '../../core/ports.js';
 import type { Db } from './db.js';
 
-/** Appends audit entries on `db`, inside whatever transaction of `db` is running: every SQLite store file writes them so. */
+/**
+ * Appends audit entries on `db`, inside whatever transaction of `db` is running: every SQLite store
+ * file writes them so. An entry with an event (SPEC §19) writes one outbox row per webhook
+ * subscribed to it in the same transaction: the change and what it tells commit together.
+ */
 export function auditWriter(db: Db): (entry: AuditEntry) => void {
   const insert = db.prepare('INSERT INTO audit_log (at, actor, action, target, ip, detail) VALUES (@at, @actor, @action, @target, @ip, @detail)');
-  return (e) => void insert.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip, detail: e.detail ?? null });
+  const fanOut = db.prepare(`INSERT INTO webhook_events (message_id, webhook_id, type, payload, created_at, next_at)
+    SELECT 'msg_' || lower(hex(randomblob(16))), w.id, @type, @payload, @at, @at FROM webhooks w
+    WHERE w.paused_at IS NULL AND instr(w.events, ',' || @type || ',') > 0
+      AND (w.domain_id IS NULL OR w.domain_id = (SELECT id FROM domains WHERE name = @domain))
+    ORDER BY w.id`);
+  const both = db.transaction((e: AuditEntry & { event: OutboxEvent }) => {
+    insert.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip, detail: e.detail ?? null });
+    fanOut.run({ type: e.event.type, payload: e.event.payload, at: e.at, domain: e.event.domain });
+  });
+  return (e) => {
+    if (e.event) both(e as AuditEntry & { event: OutboxEvent });
+    else insert.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip, detail: e.detail ?? null });
+  };
 }
 
 export function createSqliteAudit(db: Db): AuditStore {

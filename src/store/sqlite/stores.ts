@@ -18,6 +18,7 @@ import { createSqliteSendLimits } from './send-limits.js';
 import { createSqliteSessions } from './sessions.js';
 import { createSqliteSettings } from './settings.js';
 import { createSqliteTokens } from './tokens.js';
+import { createSqliteWebhooks } from './webhooks.js';
 
 /**
  * Every port over one SQLite file. `relaxed`: a second connection with synchronous=NORMAL for what
@@ -40,6 +41,7 @@ export function createSqliteStores(db: Db, { relaxed = db }: { relaxed?: Db } = 
     recovery: createSqliteRecovery(db),
     settings: createSqliteSettings(db),
     sendLimits: createSqliteSendLimits(db, relaxed),
+    webhooks: createSqliteWebhooks(db, relaxed),
     database: createSqliteDatabase(db, relaxed === db ? [] : [relaxed]),
   };
   for (const port of Object.values(stores)) translatingErrors(port, translateSqliteError);

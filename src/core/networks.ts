@@ -30,13 +30,13 @@ export function networkMatcher(entries: readonly string[]): (ip: string | null |
 /**
  * SPEC §19: where a webhook may not send unless WEBHOOK_ALLOW_PRIVATE=true: loopback, private,
  * shared (CGNAT), link-local (cloud metadata at 169.254.169.254 and fd00:ec2::254 among them),
- * unspecified, multicast, reserved and documentation networks, and IPv4 inside IPv6 (mapped,
+ * unspecified, IPv4-compatible (::/96, deprecated), multicast, reserved and documentation networks, and IPv4 inside IPv6 (mapped,
  * NAT64, 6to4) by the IPv4 address it carries.
  */
 const NOT_PUBLIC = networkMatcher([
   '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24',
   '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4',
-  '::/128', '::1/128', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8',
+  '::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8',
 ]);
 
 /** The IPv4 address an IPv6 address carries (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16), if any. */

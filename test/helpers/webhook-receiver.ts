@@ -29,7 +29,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver({ answer = () => 200, port = 0 }: { answer?: (d: Omit<Delivery, 'status'>, index: number) => number; port?: number } = {}): Promise<Receiver> {
+/** `location`: where a 3xx answer points. */
+export async function startReceiver({ answer = () => 200, port = 0, location = 'http://127.0.0.1:9/elsewhere' }: { answer?: (d: Omit<Delivery, 'status'>, index: number) => number; port?: number; location?: string } = {}): Promise<Receiver> {
   const received: Delivery[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -46,7 +47,7 @@ export async function startReceiver({ answer = () => 200, port = 0 }: { answer?:
       };
       const status = answer(d, received.length);
       received.push({ ...d, status });
-      res.writeHead(status, status >= 300 && status < 400 ? { location: 'http://127.0.0.1:9/elsewhere' } : {}).end('ok');
+      res.writeHead(status, status >= 300 && status < 400 ? { location } : {}).end('ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

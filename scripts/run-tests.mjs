@@ -43,6 +43,7 @@ const ON_BOTH_STORES = new Map([
   ['test/cli/cli.test.ts', "the CLI's commands and answers on PostgreSQL"],
   ['test/security/sealed-secrets.test.ts', "secrets sealed in PostgreSQL's rows"],
   ['test/faults/crash.test.ts', 'a killed server leaves PostgreSQL consistent'],
+  ['test/faults/webhook-crash.test.ts', "an event committed with its change outlives a killed server in PostgreSQL's outbox"],
   ['test/api/api.test.ts', "the API's writes and answers through PostgreSQL"],
 ]);
 const onBoth = (file) => [...ON_BOTH_STORES.keys()].some((k) => file === k || (k.endsWith('/') && file.startsWith(k)));

@@ -36,7 +36,8 @@ const event = (type: WebhookEventType, at: number, domain: string | null, data: 
 /**
  * The event an audited change tells webhooks of, if any: audit entries are where every change is
  * already written in its own transaction (issue 30), so the outbox row rides along with the entry.
- * Data holds names, addresses and kinds, never a secret (SPEC §19). `actor` is the audit log's
+ * Data holds names, addresses and kinds, never a secret (SPEC §19); a mailbox is its `address` and a
+ * credential its `username`, as the API names them. `actor` is the audit log's
  * (`admin:alice`, `mailbox:bob@example.com`, `smtp`, ...).
  */
 export function eventOf(action: string, actor: string, target: string, ip: string | null, detail: string | null, at: number): OutboxEvent | undefined {
@@ -56,11 +57,11 @@ export function eventOf(action: string, actor: string, target: string, ip: strin
     case 'mailbox.delete':
       return event('mailbox.deleted', at, domain, { ...mailbox, actor });
     case 'credential.create':
-      return event('credential.created', at, domain, { login: target, domain, name: detail, actor });
+      return event('credential.created', at, domain, { username: target, domain, name: detail, actor });
     case 'credential.reset':
-      return event('credential.password_reset', at, domain, { login: target, domain, actor });
+      return event('credential.password_reset', at, domain, { username: target, domain, actor });
     case 'credential.delete':
-      return event('credential.deleted', at, domain, { login: target, domain, actor });
+      return event('credential.deleted', at, domain, { username: target, domain, actor });
     case 'app-password.create':
       return event('app_password.created', at, domain, { ...mailbox, name: detail, actor });
     case 'second-factor.add':

@@ -11,10 +11,11 @@ import { silentLog, storeEnvOf, tempDataDir, testConfig, TEST_ENV } from '../hel
 import { csrfOf } from '../helpers/server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { freePort } from '../faults/child-server.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 
 // SPEC §12: WORKERS=N runs N processes of one host on the same listeners (node:cluster); a
 // change made in one worker ends the live sessions the others hold; a worker that dies is
-// replaced; SIGTERM drains them all. Runs on both stores (the PostgreSQL half gives DATABASE_URL).
+// replaced; SIGTERM drains them all; a webhook gets each event once from either worker. Runs on both stores (the PostgreSQL half gives DATABASE_URL).
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { dir, cleanup } = tempDataDir();
@@ -42,7 +43,7 @@ test('WORKERS=2: two workers share the listeners; a change in one ends sessions 
   const smtpPort = await freePort();
   primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...TEST_ENV, DATA_DIR: dir, ...storeEnvOf([], { DATA_DIR: dir }), WORKERS: '2', PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: '0', LOG_LEVEL: 'info' },
+    env: { ...process.env, ...TEST_ENV, DATA_DIR: dir, ...storeEnvOf([], { DATA_DIR: dir }), WORKERS: '2', PORT: '0', SMTP_PORT: String(smtpPort), SMTPS_PORT: '0', LOG_LEVEL: 'info', WEBHOOK_ALLOW_PRIVATE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -105,6 +106,30 @@ test('WORKERS=2: two workers share the listeners; a change in one ends sessions 
     assert.equal(reply.code, 421);
   }
   assert.ok(Date.now() - since < 2_000, `the sessions ended after ${Date.now() - since} ms`);
+
+  // SPEC §19: changes answered by both workers reach a webhook once each, in order; both workers
+  // poll the outbox, the webhook's lease makes one of them its sender at a time.
+  const receiver = await startReceiver();
+  try {
+    const setup = await openServices(testConfig(dir, { WEBHOOK_ALLOW_PRIVATE: 'true' }), silentLog);
+    await setup.services.webhooks.add({ kind: 'system', name: 'test' }, { url: receiver.url, events: ['credential.created'], domain: 'workers.test' });
+    await setup.services.admins.addAdmin({ kind: 'system', name: 'test' }, { username: 'hooks', isSuper: true, domains: [], password: strongPassword('H') });
+    const { plaintext } = await setup.services.tokens.createToken({ kind: 'system', name: 'test' }, { adminUsername: 'hooks', name: 'workers' });
+    await setup.close();
+    const made: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      // A connection each: the cluster hands them to both workers in turn.
+      const res = await request(url).post('/api/domains/workers.test/credentials').set('Authorization', `Bearer ${plaintext}`).set('Connection', 'close').send({ name: `Worker app ${i}` });
+      assert.equal(res.status, 201);
+      made.push(res.body.data.credential.username);
+    }
+    const got = await receiver.waitFor(20, 30_000);
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.equal(receiver.received.length, 20, 'each event sent once');
+    assert.deepEqual(got.map((x) => x.json.data.username), made);
+  } finally {
+    await receiver.close();
+  }
 
   // A worker that dies is replaced by a new one, on the same port.
   process.kill(first!, 'SIGKILL');

@@ -8,6 +8,8 @@ import { apiClient, aToken } from '../helpers/api.js';
 import { tempDataDir } from '../helpers/env.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
+import { cliActor } from '../../src/core/actors.js';
 
 // SPEC §12: two mailpass nodes on one PostgreSQL database. A change answered by one holds on the
 // other when the answer is sent; the other's live SMTP sessions end within 2 seconds (NOTIFY);
@@ -38,7 +40,7 @@ describe('two nodes on one PostgreSQL database', () => {
   let domain: string;
   // Nodes with data directories of their own share one key that seals the database's secrets.
   const keyDir = tempDataDir();
-  const shared = { DATABASE_URL: url, SECRET_KEY_FILE: path.join(keyDir.dir, 'secret.key') };
+  const shared = { DATABASE_URL: url, SECRET_KEY_FILE: path.join(keyDir.dir, 'secret.key'), WEBHOOK_ALLOW_PRIVATE: 'true' };
   after(keyDir.cleanup);
   before(async () => {
     a = await startTestServer(shared, { smtp: true });
@@ -113,5 +115,24 @@ describe('two nodes on one PostgreSQL database', () => {
     }
     assert.equal(await authCode(a, box.address, box.password, '127.0.3.100'), 454, 'A still lets the owner in from a new address');
     assert.equal(await authCode(b, box.address, box.password, '127.0.3.101'), 454, 'B still lets the owner in from a new address');
+  });
+
+  test("SPEC §19: changes made on both nodes reach a webhook once each, in the order they were made, whichever node sends them", async () => {
+    const receiver = await startReceiver();
+    try {
+      const d = await a.services.domains.requireDomain(cliActor, domain);
+      const { webhook } = await b.services.webhooks.add(cliActor, { url: receiver.url, events: ['credential.created'], domain });
+      const made: string[] = [];
+      for (let i = 0; i < 20; i++) made.push((await (i % 2 === 0 ? a : b).services.credentials.createCredential(cliActor, d, `Node app ${i}`)).credential.login);
+      const got = await receiver.waitFor(20, 30_000);
+      // Time for a second delivery of any of them, were two nodes sending.
+      await new Promise((r) => setTimeout(r, 2_500));
+      assert.equal(receiver.received.length, 20, 'each event sent once');
+      assert.deepEqual(got.map((x) => x.json.data.username), made);
+      assert.equal(new Set(got.map((x) => x.id)).size, 20);
+      await a.services.webhooks.remove(cliActor, webhook.id);
+    } finally {
+      await receiver.close();
+    }
   });
 });

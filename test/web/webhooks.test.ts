@@ -69,7 +69,7 @@ describe('webhooks, end to end', () => {
     assert.deepEqual(got[0]!.json.data, { address, domain, actor: 'cli' });
     assert.deepEqual(got[1]!.json.data, { address, domain, actor: 'cli', by: 'admin' });
     assert.equal(got[3]!.json.data.name, 'Billing app');
-    assert.equal(got[3]!.json.data.login, credential.login);
+    assert.equal(got[3]!.json.data.username, credential.login);
     for (const x of got) {
       assert.ok(verifySignature(secret, x), `${x.json.type} is signed with the webhook's secret`);
       assert.match(x.json.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

@@ -90,3 +90,44 @@ test('SPEC §18: the document describes token scopes, and every operation its 40
     }
   }
 });
+
+test('SPEC §19: `webhooks` documents every event; each example, and what the product really sends for each, validates', async () => {
+  const { WEBHOOK_EVENTS, TEST_EVENT, eventOf, payloadOf } = await import('../../src/core/webhook-events.js');
+  const { webhookBodySchema } = await import('../../src/web/api/openapi-webhooks.js');
+  const doc = openApiDocument(60);
+  assert.deepEqual(Object.keys(doc.webhooks).sort(), [...WEBHOOK_EVENTS, TEST_EVENT].sort());
+  const ajv = new Ajv2020({ strict: false });
+  addFormats.default(ajv);
+  for (const [type, item] of Object.entries(doc.webhooks)) {
+    const media = item.post.requestBody.content['application/json'];
+    const validate = ajv.compile(media.schema);
+    assert.ok(validate(media.example), `${type}: ${ajv.errorsText(validate.errors)}`);
+    assert.deepEqual(item.post.parameters.map((p: { name: string }) => p.name), ['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+  }
+  // The payloads of the audit actions that tell webhooks, as the core makes them.
+  const made = [
+    eventOf('mailbox.create', 'admin:alice', 'jane@example.com', '192.0.2.1', null, 1_700_000_000),
+    eventOf('password.change', 'mailbox:jane@example.com', 'jane@example.com', null, 'webmail', 1),
+    eventOf('password.reset', 'admin:alice (api)', 'jane@example.com', null, null, 1),
+    eventOf('password.recover', 'forgot:jane@example.com', 'jane@example.com', null, 'reset link sent to x@y.test', 1),
+    eventOf('mailbox.disable', 'cli', 'jane@example.com', null, null, 1),
+    eventOf('mailbox.delete', 'cli', 'jane@example.com', null, null, 1),
+    eventOf('credential.create', 'admin:alice', 'wp-x7k2@example.com', null, 'WordPress', 1),
+    eventOf('credential.reset', 'admin:alice', 'wp-x7k2@example.com', null, null, 1),
+    eventOf('credential.delete', 'admin:alice', 'wp-x7k2@example.com', null, null, 1),
+    eventOf('app-password.create', 'mailbox:jane@example.com', 'jane@example.com', null, 'Phone', 1),
+    eventOf('second-factor.add', 'mailbox:jane@example.com', 'jane@example.com', null, 'passkey', 1),
+    eventOf('second-factor.remove', 'admin:alice', 'bob', null, 'admin', 1),
+    eventOf('login.failure-limited', 'smtp:jane@example.com', 'jane@example.com', '203.0.113.7', 'smtp', 1),
+    eventOf('admin-login.failure-limited', 'admin:alice', 'alice', '203.0.113.7', 'web', 1),
+    eventOf('send-limit.reached', 'smtp', 'jane@example.com', '203.0.113.7', 'hour: 100 recipients', 1),
+    eventOf('relay.failed', 'smtp', 'jane@example.com', '203.0.113.7', '451 4.3.0 try later', 1),
+  ];
+  assert.equal(eventOf('password.change', 'admin:alice', 'alice', null, null, 1), undefined, "an admin's own password is not a mailbox's");
+  assert.equal(eventOf('mailbox.enable', 'cli', 'jane@example.com', null, null, 1), undefined);
+  assert.deepEqual([...new Set(made.map((e) => e!.type))].sort(), [...WEBHOOK_EVENTS].sort(), 'every event type is made by some change');
+  for (const e of [...made, { type: TEST_EVENT, payload: payloadOf(TEST_EVENT, 1, { webhook: 'wh_1' }) }]) {
+    const validate = ajv.compile(webhookBodySchema(e!.type as never));
+    assert.ok(validate(JSON.parse(e!.payload)), `${e!.type}: ${ajv.errorsText(validate.errors)} in ${e!.payload}`);
+  }
+});

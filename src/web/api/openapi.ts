@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 document of the REST API (SPEC §5), served at /api/openapi.json. */
+import { webhooksDocument } from './openapi-webhooks.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullableInt = { type: ['integer', 'null'] };
@@ -299,6 +300,8 @@ export function openApiDocument(rateLimit: number) {
       description: `Mail passwords and per-application SMTP credentials. Bearer tokens are created in the panel (API tokens) or with \`mailpass token add\`; each acts within its admin's domains and its own scope (read-only, some domains, an expiry, client addresses). ${rateLimit} requests per minute per token. Times are Unix seconds.`,
     },
     servers: [{ url: '/api' }],
+    // SPEC §19: what mailpass sends to webhooks.
+    webhooks: webhooksDocument(),
     security: [{ bearer: [] }],
     components: {
       securitySchemes: {

@@ -155,10 +155,10 @@ export function panelRoutes(svc: Services): Router {
 
   r.get('/admin/webhooks', requireAdmin, listWebhooks(svc));
   r.post('/admin/webhooks', requireAdmin, createWebhook(svc));
-  r.get('/admin/webhooks/:id', requireAdmin, showWebhook(svc));
-  r.post('/admin/webhooks/:id/test', requireAdmin, sendTestEvent(svc));
-  r.post('/admin/webhooks/:id/resume', requireAdmin, resumeWebhook(svc));
-  r.post('/admin/webhooks/:id/delete', requireAdmin, deleteWebhook(svc));
+  r.get('/admin/webhooks/:webhook', requireAdmin, showWebhook(svc));
+  r.post('/admin/webhooks/:webhook/test', requireAdmin, sendTestEvent(svc));
+  r.post('/admin/webhooks/:webhook/resume', requireAdmin, resumeWebhook(svc));
+  r.post('/admin/webhooks/:webhook/delete', requireAdmin, deleteWebhook(svc));
 
   r.get('/admin/admins', requireSuperAdmin, listAdmins(svc));
   r.post('/admin/admins', requireSuperAdmin, createAdmin(svc));

@@ -118,6 +118,12 @@ const PANEL: Record<string, PanelAccess> = {
   'POST /admin/admins/:username/delete': 'super',
   'POST /admin/admins/:username/second-factors/remove': 'super',
   'GET /admin/audit': 'super',
+  'GET /admin/webhooks': 'admin',
+  'POST /admin/webhooks': 'admin',
+  'GET /admin/webhooks/:webhook': 'domain',
+  'POST /admin/webhooks/:webhook/test': 'domain',
+  'POST /admin/webhooks/:webhook/resume': 'domain',
+  'POST /admin/webhooks/:webhook/delete': 'domain',
 };
 
 /** API routes: only the OpenAPI document is public; the rest need a token of an admin of `{domain}`. */
@@ -149,7 +155,7 @@ function routesOf(router: Router): string[] {
 
 let server: TestServer;
 /** The domain under attack, with a mailbox, a credential and its own admin. */
-let victim: { domain: string; address: string; password: string; guid: string };
+let victim: { domain: string; address: string; password: string; guid: string; webhook: string };
 let otherDomain: string;
 let thirdDomain: string;
 let tokens: { none: null; revoked: string; outsider: string; twoDomains: string; superToken: string };
@@ -164,14 +170,16 @@ function sessionIdOf(agent: Agent): string {
 }
 
 before(async () => {
-  server = await startTestServer({ API_RATE_LIMIT: '100000', LOGIN_MAX_ATTEMPTS: '100000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000' });
+  server = await startTestServer({ API_RATE_LIMIT: '100000', LOGIN_MAX_ATTEMPTS: '100000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000', WEBHOOK_ALLOW_PRIVATE: 'true' });
   const svc = server.services;
   const domain = (await aDomain(svc)).name;
   otherDomain = (await aDomain(svc)).name;
   thirdDomain = (await aDomain(svc)).name;
   const box = await aMailbox(svc, { domain });
   const { credential } = await svc.credentials.createCredential(cliActor, await svc.domains.requireDomain(cliActor, domain), 'CRM');
-  victim = { domain, address: box.address, password: box.password, guid: credential.guid! };
+  // SPEC §19: a webhook of the victim's domain (on loopback's discard port: nothing answers).
+  const { webhook } = await svc.webhooks.add(cliActor, { url: 'http://127.0.0.1:9/', events: ['mailbox.created'], domain });
+  victim = { domain, address: box.address, password: box.password, guid: credential.guid!, webhook: webhook.id };
   await aMailbox(svc, { domain: otherDomain });
 
   const outsider = await anAdmin(svc, { domains: [otherDomain] });
@@ -224,7 +232,7 @@ async function agedSession(): Promise<Agent> {
 }
 
 const fill = (path: string, domain = victim.domain) =>
-  path.replace(':domain', domain).replace(':address', victim.address).replace(':guid', victim.guid).replace(':credential', victim.guid).replace(':id', String(superTokenId)).replace(':username', 'admin').replace(':selector', 'none-ed');
+  path.replace(':domain', domain).replace(':address', victim.address).replace(':guid', victim.guid).replace(':credential', victim.guid).replace(':id', String(superTokenId)).replace(':username', 'admin').replace(':selector', 'none-ed').replace(':webhook', victim.webhook);
 
 /** A body that would do harm if the route let the request through. */
 const HARMFUL = { password: strongPassword('X'), address: 'intruder', name: 'Intruder', domain: 'evil.test', username: 'evil', super: '1', domains: 'evil.test' };

@@ -287,6 +287,20 @@ const FORMS: Form[] = [
     shownAt: () => '/admin/tokens',
   },
   {
+    title: 'new webhook',
+    agent: () => superAgent,
+    page: '/admin/domains',
+    action: () => '/admin/webhooks',
+    // An https:// URL that would be refused at delivery (DNS finds no such name): never sent.
+    valid: () => ({ url: 'https://hooks.example.invalid/mailpass', events: 'mailbox.created', domain }),
+    // Every bad value of these is refused, as a domain name's is (an empty domain is every domain's webhook, for a super admin).
+    fields: { url: 'domain', events: 'domain' },
+    refused: [422],
+    accepted: [201],
+    stored: async () => (await server.query<{ url: string }>('SELECT url FROM webhooks ORDER BY created_at DESC, id DESC LIMIT 1'))[0]?.url,
+    shownAt: () => '/admin/webhooks',
+  },
+  {
     title: 'new admin',
     agent: () => superAgent,
     page: '/admin/domains',
@@ -414,6 +428,10 @@ describe('path parameters', () => {
     { method: 'get', path: ({ domain: d = domain }) => `/admin/domains/${d}/dns` },
     { method: 'post', path: ({ domain: d = domain }) => `/admin/domains/${d}/dns` },
     { method: 'post', path: ({ id = '1' }) => `/admin/tokens/${id}/revoke` },
+    { method: 'get', path: ({ id = 'wh_0' }) => `/admin/webhooks/${id}` },
+    { method: 'post', path: ({ id = 'wh_0' }) => `/admin/webhooks/${id}/test` },
+    { method: 'post', path: ({ id = 'wh_0' }) => `/admin/webhooks/${id}/resume` },
+    { method: 'post', path: ({ id = 'wh_0' }) => `/admin/webhooks/${id}/delete` },
   ];
 
   test('panel routes: every parameter, every bad segment → 400 or 404, nothing changes', async () => {

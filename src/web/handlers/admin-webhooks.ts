@@ -31,26 +31,26 @@ export const createWebhook = (svc: Services): RequestHandler => async (req, res)
 };
 
 export const showWebhook = (svc: Services): RequestHandler => async (req, res) => {
-  const webhook = await svc.webhooks.get(res.locals.actor!, String(req.params.id));
+  const webhook = await svc.webhooks.get(res.locals.actor!, String(req.params.webhook));
   res.render(VIEW_ONE, { webhook, now: svc.clock.now(), flash: takeFlash(req) });
 };
 
 export const sendTestEvent = (svc: Services): RequestHandler => async (req, res) => {
-  const id = String(req.params.id);
+  const id = String(req.params.webhook);
   await svc.webhooks.sendTest(res.locals.actor!, id, req.ip);
   setFlash(req, 'success', 'Test event queued.');
   res.redirect(303, `/admin/webhooks/${encodeURIComponent(id)}`);
 };
 
 export const resumeWebhook = (svc: Services): RequestHandler => async (req, res) => {
-  const id = String(req.params.id);
+  const id = String(req.params.webhook);
   await svc.webhooks.resume(res.locals.actor!, id, req.ip);
   setFlash(req, 'success', 'Webhook resumed.');
   res.redirect(303, `/admin/webhooks/${encodeURIComponent(id)}`);
 };
 
 export const deleteWebhook = (svc: Services): RequestHandler => async (req, res) => {
-  await svc.webhooks.remove(res.locals.actor!, String(req.params.id), req.ip);
+  await svc.webhooks.remove(res.locals.actor!, String(req.params.webhook), req.ip);
   setFlash(req, 'success', 'Webhook deleted.');
   res.redirect(303, '/admin/webhooks');
 };

@@ -92,7 +92,7 @@ for (const [locale, lang] of [['fr-FR', 'fr'], ['de-DE', 'de']] as const) {
       for (const url of [
         '/admin/domains', base(), `${base()}/dns`, `${base()}?q=nobody`, `${base()}/mailboxes/new`, box, `${box}/delete`,
         `${base()}/credentials/new`, `${base()}/credentials/${credentialGuid}`, `${base()}/credentials/${credentialGuid}/reset`,
-        `${base()}/credentials/${credentialGuid}/delete`, '/admin/tokens', '/admin/audit', '/admin/admins', '/admin/admins/admin',
+        `${base()}/credentials/${credentialGuid}/delete`, '/admin/tokens', '/admin/webhooks', '/admin/audit', '/admin/admins', '/admin/admins/admin',
         '/admin/account', '/admin/account/security', '/admin/domains/nowhere.example',
       ]) await checkTranslated(a, lang, `${lang} ${url}`, (p) => p.goto(url));
       assert.equal(await a.page.getAttribute('html', 'lang'), lang);

@@ -160,7 +160,7 @@ describe('every page: no CSP or script error, no serious axe violation, readable
     });
   });
 
-  test("an admin's pages: domains, a domain, mailboxes, credentials, tokens, audit log, admins, errors", async () => {
+  test("an admin's pages: domains, a domain, mailboxes, credentials, tokens, webhooks, audit log, admins, errors", async () => {
     const j = await journey();
     await addSession(j.context, server.url, 'admin', 'admin', ADMIN_PASSWORD);
     await checkPage(j, 'domains', (p) => p.goto('/admin/domains'));
@@ -205,6 +205,24 @@ describe('every page: no CSP or script error, no serious axe violation, readable
       await p.locator('#token-value').waitFor();
     });
     await checkPage(j, 'tokens with one', (p) => p.goto('/admin/tokens'));
+    await checkPage(j, 'webhooks', (p) => p.goto('/admin/webhooks'));
+    await checkPage(j, 'webhook with a refused URL', async (p) => {
+      await p.getByLabel('URL').fill('http://crm.example.com/hooks');
+      await p.getByRole('button', { name: 'Add webhook' }).click();
+      await p.locator('#url-errors').waitFor();
+    });
+    await checkPage(j, 'webhook added', async (p) => {
+      await p.getByLabel('URL').fill('https://crm.example.invalid/hooks');
+      await p.getByLabel('mailbox.created').check();
+      await p.getByRole('button', { name: 'Add webhook' }).click();
+      await p.locator('#secret-value').waitFor();
+    });
+    await checkPage(j, 'webhook', async (p) => {
+      await p.goto('/admin/webhooks');
+      await p.getByRole('link', { name: 'https://crm.example.invalid/hooks' }).click();
+      await p.getByRole('button', { name: 'Send test event' }).click();
+      await p.getByRole('status').getByText('Test event queued.').waitFor();
+    });
     await checkPage(j, 'audit log', (p) => p.goto('/admin/audit'));
     await checkPage(j, 'admins', (p) => p.goto('/admin/admins'));
     await checkPage(j, 'admin edit', (p) => p.goto('/admin/admins/admin'));

@@ -41,7 +41,7 @@ describe('secrets at rest', () => {
     cleanup();
   });
 
-  test('TOTP secrets, DKIM private keys and the keys of cookies, browser marks and the throttle are stored sealed', async () => {
+  test('TOTP secrets, DKIM private keys, webhook secrets and the keys of cookies, browser marks and the throttle are stored sealed', async () => {
     const svc = server!.services;
     const domain = await aDomain(svc);
     const box = await aMailbox(svc, { domain: domain.name });
@@ -51,6 +51,8 @@ describe('secrets at rest', () => {
     await svc.secondFactors.confirmTotp(actor, totpSecret, codeOf(totpSecret));
     await svc.dkim.add(cliActor, domain);
     await svc.appPasswords.create(actor, 'Phone');
+    // SPEC §19: a webhook's signing secret (its URL on loopback's discard port: nothing answers).
+    const { webhook, secret: hookSecret } = await svc.webhooks.add(cliActor, { url: 'https://hooks.example.invalid/', events: ['login.locked'], domain: domain.name });
     const { stores } = server!.adapters;
     const pems = (await stores.dkimKeys.listDkimKeys(domain.id)).map((k) => k.privateKey);
     assert.equal(pems.length, 2);
@@ -65,11 +67,19 @@ describe('secrets at rest', () => {
     assert.match(factor!.secret, /^sealed:v1:/);
     const keys = await query<{ private_key: string }>('SELECT private_key FROM dkim_keys');
     assert.ok(keys.every((k) => k.private_key.startsWith('sealed:v1:')));
+    const [hook] = await query<{ secret: string }>(`SELECT secret FROM webhooks WHERE id = '${webhook.id}'`);
+    assert.match(hook!.secret, /^sealed:v1:/);
+    // The delivery opens it: leased far in the future, so that the server's own loop does not send it.
+    const [leased] = (await stores.webhooks.leaseDueWebhooks('test', 4_000_000_000, 4_000_000_060, 100)).filter((w) => w.id === webhook.id);
+    assert.equal(leased, undefined, 'nothing is due');
+    await stores.webhooks.addWebhookEvent(webhook.id, { type: 'webhook.test', payload: '{}', at: 4_000_000_000 }, { at: 1, actor: 'test', action: 'webhook.test', target: webhook.id, ip: null });
+    const [due] = (await stores.webhooks.leaseDueWebhooks('test', 4_000_000_000, 4_000_000_060, 100)).filter((w) => w.id === webhook.id);
+    assert.equal(due!.secret, hookSecret);
     if (TEST_STORE === 'sqlite') {
       server!.db!.pragma('wal_checkpoint(TRUNCATE)');
       const bytes = Buffer.concat(['mailpass.db', 'mailpass.db-wal'].map((f) => path.join(dir, f)).filter(existsSync).map((f) => readFileSync(f)));
       const pemBodies = pems.map((p) => p.split('\n')[1]!);
-      for (const secret of [totpSecret, ...plainSettings, ...pemBodies]) assert.ok(!bytes.includes(Buffer.from(secret)), `${secret.slice(0, 8)}… is in the database file`);
+      for (const secret of [totpSecret, ...plainSettings, ...pemBodies, hookSecret]) assert.ok(!bytes.includes(Buffer.from(secret)), `${secret.slice(0, 8)}… is in the database file`);
     }
     // The key is beside the database, never in it, and only its owner reads it.
     assert.equal(statSync(config.secretKeyFile).mode & 0o777, 0o600);

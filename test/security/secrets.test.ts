@@ -26,7 +26,8 @@ const capture = new Writable({
 
 let server: TestServer;
 before(async () => {
-  server = await startTestServer({ API_RATE_LIMIT: '100000' }, { smtp: true, log: createLogger('debug', capture) });
+  // DNS on a loopback port where nothing answers: the webhook added below is never looked up outside.
+  server = await startTestServer({ API_RATE_LIMIT: '100000', DNS_SERVERS: '127.0.0.1:9' }, { smtp: true, log: createLogger('debug', capture) });
 });
 after(() => server.stop());
 
@@ -97,6 +98,10 @@ test('no password, token or session id reaches the logs or the database files', 
   const webToken = await admin.post('/admin/tokens').type('form').send({ name: 'deploy', _csrf: csrf });
   assert.equal(webToken.status, 201);
   keep('token (web)', shown(webToken.text, 'token-value'));
+  // SPEC §19: a webhook's signing secret is shown once, and in no log or database file.
+  const hook = await admin.post('/admin/webhooks').type('form').send({ url: 'https://hooks.example.invalid/', events: 'login.locked', domain, _csrf: csrf });
+  assert.equal(hook.status, 201);
+  keep('webhook signing secret', shown(hook.text, 'secret-value'));
   keep('admin created with a password', strongPassword('NewAdmin'));
   assert.equal((await admin.post('/admin/admins').type('form').send({ username: 'second', password: strongPassword('NewAdmin'), super: '1', _csrf: csrf })).status, 303);
 

@@ -25,10 +25,13 @@ describe('migrate-store', { timeout: 60_000 }, () => {
   let appPassword: string;
   let other: Awaited<ReturnType<typeof aMailbox>>;
   let admin: { username: string; password: string };
+  let hook: Awaited<ReturnType<TestServer['services']['webhooks']['add']>>;
   before(async () => {
-    source = await startTestServer(SQLITE, { smtp: true });
+    source = await startTestServer({ ...SQLITE, WEBHOOK_ALLOW_PRIVATE: 'true' }, { smtp: true });
     const svc = source.services;
     const domain = (await aDomain(svc)).name;
+    // A webhook (on loopback's discard port: its events stay pending) told of the two mailboxes.
+    hook = await svc.webhooks.add(cliActor, { url: 'http://127.0.0.1:9/', events: ['mailbox.created'], domain });
     box = await aMailbox(svc, { domain });
     other = await aMailbox(svc, { domain });
     admin = await anAdmin(svc, { isSuper: true });
@@ -58,6 +61,8 @@ describe('migrate-store', { timeout: 60_000 }, () => {
     assert.match(r.stdout, /^accounts +3$/m, r.stdout);
     assert.match(r.stdout, /^recovery_codes +10$/m);
     assert.match(r.stdout, /^app_passwords +1$/m);
+    assert.match(r.stdout, /^webhooks +1$/m);
+    assert.match(r.stdout, /^webhook_events +2$/m);
     assert.match(r.stdout, /rows of \d+ tables; row counts and \d+ hashes verified\n$/);
     assert.ok(!r.stdout.includes(url) && !r.stderr.includes(url));
 
@@ -85,6 +90,11 @@ describe('migrate-store', { timeout: 60_000 }, () => {
       assert.ok(domain.id > 1);
       const { admin: again } = await anAdmin(copy.services, { isSuper: false, domains: [domain.name] });
       assert.ok(again.id > 2);
+      // The webhook came along with its outbox; its secret opens under the same key (SPEC §19).
+      const copied = await copy.services.webhooks.get(cliActor, hook.webhook.id);
+      assert.deepEqual(copied.deliveries.map((d) => d.type), ['mailbox.created', 'mailbox.created']);
+      const [row] = await copy.query<{ secret: string }>('SELECT secret FROM webhooks');
+      assert.match(row!.secret, /^sealed:v1:/);
       assert.ok((await copy.services.logins.attempt({ protocol: 'web', realm: 'admin', name: admin.username, password: admin.password, ip: '127.0.0.1' })).ok);
     } finally {
       await copy.stop();

@@ -15,6 +15,7 @@ import { cGenerator, loginAt, nodeGenerator, type Logins, type RunOptions, type 
 import { generate } from 'selfsigned';
 import { percentile } from './smtp-load.js';
 import { sendLimitCost } from './send-limits.js';
+import { webhookFigures } from './webhooks.js';
 import { formLogin, median, note, paired, report, round, timeGets, visitBytes, type Pair } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -280,6 +281,7 @@ async function main() {
   await server.stop();
   server = null;
   await sendLimitCost(SERVER_CPUS);
+  await webhookFigures(SERVER_CPUS);
 }
 
 try {

@@ -1,4 +1,4 @@
-import type { OutboxEvent } from './ports/webhooks.js';
+import type { OutboxEvent } from './ports/audit.js';
 
 /** SPEC §19's events, in the order the panel lists them. */
 export const WEBHOOK_EVENTS = [

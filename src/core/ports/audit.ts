@@ -1,4 +1,15 @@
-import type { OutboxEvent } from './webhooks.js';
+/**
+ * SPEC §19: what an audited change tells the webhooks subscribed to it. The core makes it with the
+ * change's audit entry (AuditEntry.event); the store writes one outbox row per subscribed webhook
+ * in the transaction that writes the entry.
+ */
+export interface OutboxEvent {
+  type: string;
+  /** The domain it is of (a domain's webhooks get it); null: only webhooks of every domain do. */
+  domain: string | null;
+  /** The body every subscribed webhook is sent: `{"type", "timestamp", "data"}`. */
+  payload: string;
+}
 
 export interface AuditEntry {
   at: number;

@@ -76,6 +76,13 @@ export async function copySqliteToPostgres(source: Db, pool: pg.Pool): Promise<C
     for (const t of IDENTITY.filter((x) => ordered.includes(x))) {
       await c.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), COALESCE((SELECT max(id) FROM ${quote(t)}), 0) + 1, false)`, [t]);
     }
+    // The counts kept by triggers (issue 36) were copied with the domains and counted again as the
+    // accounts came in: they are set to what was copied.
+    if (ordered.includes('domains') && ordered.includes('accounts')) {
+      await c.query(`UPDATE domains SET
+        mailbox_count = (SELECT count(*) FROM accounts WHERE domain_id = domains.id AND kind = 'mailbox'),
+        credential_count = (SELECT count(*) FROM accounts WHERE domain_id = domains.id AND kind = 'credential')`);
+    }
     // The proof: the same number of rows in every table, and every hash the same by its key.
     for (const t of ordered) {
       const want = (source.prepare(`SELECT count(*) AS n FROM ${quote(t)}`).get() as { n: number }).n;

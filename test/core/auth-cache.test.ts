@@ -6,6 +6,7 @@ import { cliActor } from '../../src/core/actors.js';
 import { createAuthCache } from '../../src/core/auth-cache.js';
 import { openServices, type Opened } from '../../src/compose.js';
 import type { Services } from '../../src/services.js';
+import { DOMAIN_SQL } from '../../src/store/sqlite/send-limits.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
 import { COUNT_ACCOUNTS_SQL, LIST_ACCOUNTS_SQL } from '../../src/store/sqlite/accounts.js';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
@@ -160,3 +161,15 @@ test('search uses the index, not a full scan', () => {
   }
   db.close();
 });
+
+test("a domain page's sending-limit reads start from the small tables, not from the domain's accounts (issue 36)", () => {
+  const db = openDatabase(path.join(dir, 'mailpass.db'));
+  for (const [name, sql] of Object.entries(DOMAIN_SQL)) {
+    const params = [1, 2, 3].slice(0, (sql.match(/\?/g) ?? []).length);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+    assert.match(plan[0]!, /^(SCAN|SEARCH) [lsr]\b/, `${name}: ${plan.join(' | ')}`);
+    assert.match(plan.join(' | '), /SEARCH a USING INTEGER PRIMARY KEY/, `${name}: ${plan.join(' | ')}`);
+  }
+  db.close();
+});
+

@@ -22,6 +22,27 @@ describe(`domains, DKIM keys, DNS checks, settings, audit and the database (${TE
     assert.deepEqual((await s.stores.domains.listDomains([other.id])).map((d) => d.name), ['other.test']);
   });
 
+  test('issue 36: the counts kept by the store follow every insert, import and delete, and equal a count of the rows', async () => {
+    const d = await s.stores.domains.insertDomain('kept.test', true, 4, entry('domain.create', 'kept.test'));
+    const counts = async () => (await s.stores.domains.listDomains([d.id])).map((x) => [x.mailboxCount, x.credentialCount])[0];
+    const total = async (kind: 'mailbox' | 'credential', search = '') => (await s.stores.accounts.listAccounts(d.id, kind, { search, limit: 1, offset: 0 })).total;
+    const insert = (login: string, kind: 'mailbox' | 'credential' = 'mailbox') =>
+      s.stores.accounts.insertAccount({ kind, domainId: d.id, login, localPart: login.split('@')[0]!, name: '', guid: kind === 'credential' ? `00000000-0000-4000-8000-${String(login.length).padStart(12, '0')}` : null, passwordHash: 'h', now: 5 }, entry(`${kind}.create`, login));
+    const a = await insert('a@kept.test');
+    await insert('app-1@kept.test', 'credential');
+    assert.deepEqual(await counts(), [1, 1]);
+    const mailboxes = Array.from({ length: 1200 }, (_, i) => ({ login: `m${i}@kept.test`, localPart: `m${i}`, domain: 'kept.test', name: '', passwordHash: 'h', disabled: false }));
+    // A login already there is left as it is, and not counted twice.
+    await s.stores.accounts.importMailboxes({ domains: [], mailboxes: [...mailboxes, { ...mailboxes[0]!, login: 'a@kept.test', localPart: 'a' }], now: 6 }, entry('mailbox.import'));
+    assert.deepEqual(await counts(), [1201, 1]);
+    assert.equal(await total('mailbox'), 1201);
+    assert.equal(await total('credential'), 1);
+    assert.equal(await total('mailbox', 'm11'), 111, 'a search counts its matches (m11, m110-m119, m1100-m1199)');
+    await s.stores.accounts.deleteAccountAndEndSessions(a.id, entry('mailbox.delete', a.login));
+    assert.deepEqual(await counts(), [1200, 1]);
+    assert.equal((await s.stores.accounts.listAccounts(d.id, 'mailbox', { search: 'm', limit: 1, offset: 0 })).total, 1200, 'the kept count equals a count of the rows');
+  });
+
   test('DKIM keys: added together, listed oldest first, a taken selector refused whole, removed once', async () => {
     const key = (selector: string, createdAt: number) => ({ domainId: s.domainId, selector, algorithm: 'ed25519' as const, privateKey: `pem-${selector}`, publicKey: `p-${selector}`, createdAt });
     await s.stores.dkimKeys.insertDkimKeys([key('b1', 1), key('a1', 1)], entry('dkim.add', 'domains.test'));

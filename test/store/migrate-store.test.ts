@@ -26,10 +26,11 @@ describe('migrate-store', { timeout: 60_000 }, () => {
   let other: Awaited<ReturnType<typeof aMailbox>>;
   let admin: { username: string; password: string };
   let hook: Awaited<ReturnType<TestServer['services']['webhooks']['add']>>;
+  let sourceDomain: string;
   before(async () => {
     source = await startTestServer({ ...SQLITE, WEBHOOK_ALLOW_PRIVATE: 'true' }, { smtp: true });
     const svc = source.services;
-    const domain = (await aDomain(svc)).name;
+    const domain = (sourceDomain = (await aDomain(svc)).name);
     // A webhook (on loopback's discard port: its events stay pending) told of the two mailboxes.
     hook = await svc.webhooks.add(cliActor, { url: 'http://127.0.0.1:9/', events: ['mailbox.created'], domain });
     box = await aMailbox(svc, { domain });
@@ -90,6 +91,9 @@ describe('migrate-store', { timeout: 60_000 }, () => {
       assert.ok(domain.id > 1);
       const { admin: again } = await anAdmin(copy.services, { isSuper: false, domains: [domain.name] });
       assert.ok(again.id > 2);
+      // The counts the triggers keep (issue 36) are the rows', not counted again as the copy came in.
+      const [copiedDomain] = (await copy.adapters.stores.domains.listDomains()).filter((d) => d.name === sourceDomain);
+      assert.deepEqual([copiedDomain!.mailboxCount, copiedDomain!.credentialCount], [2, 1]);
       // The webhook came along with its outbox; its secret opens under the same key (SPEC §19).
       const copied = await copy.services.webhooks.get(cliActor, hook.webhook.id);
       assert.deepEqual(copied.deliveries.map((d) => d.type), ['mailbox.created', 'mailbox.created']);

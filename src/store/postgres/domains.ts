@@ -22,10 +22,7 @@ export function createPostgresDomains(pool: pg.Pool): DomainStore {
     },
     async listDomains(ids) {
       const list = await rows<DomainRow & { mailbox_count: number; credential_count: number; dns_problems: number | null }>(
-        `SELECT d.*,
-          (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'mailbox') AS mailbox_count,
-          (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count,
-          (SELECT problems FROM dns_checks WHERE domain_id = d.id) AS dns_problems
+        `SELECT d.*, (SELECT problems FROM dns_checks WHERE domain_id = d.id) AS dns_problems
         FROM domains d WHERE $1::bigint[] IS NULL OR d.id = ANY ($1::bigint[]) ORDER BY d.name`,
         [ids ? [...ids] : null],
       );

@@ -24,6 +24,7 @@ export function createSqliteAccounts(db: Db): AccountStore {
     version: db.prepare('SELECT id, password_version, disabled FROM accounts WHERE id = ?'),
     list: db.prepare(LIST_ACCOUNTS_SQL),
     count: db.prepare(COUNT_ACCOUNTS_SQL),
+    kept: db.prepare("SELECT CASE @kind WHEN 'mailbox' THEN mailbox_count ELSE credential_count END AS n FROM domains WHERE id = @domainId"),
     setPassword: db.prepare(`UPDATE accounts SET password_hash = ?, password_version = password_version + 1,
       updated_at = ? WHERE id = ? RETURNING password_version`),
     setPasswordIfVersion: db.prepare(`UPDATE accounts SET password_hash = ?, password_version = password_version + 1,
@@ -106,7 +107,8 @@ export function createSqliteAccounts(db: Db): AccountStore {
     async listAccounts(domainId, kind, { search, limit, offset }) {
       const params = { domainId, kind, ...loginRange(search), limit, offset };
       const items = (q.list.all(params) as AccountRow[]).map(toAccount);
-      const { n } = q.count.get(params) as { n: number };
+      // Without a search, the domain's kept count (migration 019); a search counts its matches.
+      const { n } = (search === '' ? q.kept.get({ domainId, kind }) : q.count.get(params)) as { n: number };
       return { items, total: n };
     },
     async setPasswordAndEndSessions(id, hash, now, expectedVersion, entry) {

@@ -10,10 +10,8 @@ export function createSqliteDomains(db: Db): DomainStore {
   const q = {
     insert: db.prepare('INSERT INTO domains (name, verified, created_at) VALUES (?, ?, ?) RETURNING *'),
     byName: db.prepare('SELECT * FROM domains WHERE name = ?'),
-    list: db.prepare(`SELECT d.*,
-        (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'mailbox') AS mailbox_count,
-        (SELECT count(*) FROM accounts WHERE domain_id = d.id AND kind = 'credential') AS credential_count,
-        (SELECT problems FROM dns_checks WHERE domain_id = d.id) AS dns_problems
+    // mailbox_count and credential_count are kept by triggers on accounts (migration 019).
+    list: db.prepare(`SELECT d.*, (SELECT problems FROM dns_checks WHERE domain_id = d.id) AS dns_problems
       FROM domains d ORDER BY d.name`),
   };
   const insertTx = db.transaction((name: string, verified: boolean, now: number, entry: AuditEntry) => {

@@ -14,6 +14,21 @@ const isNone = (v: SendLimitValues) => v.perHour === null && v.perDay === null &
  * count is not worth an fsync per recipient; in WAL mode it survives a crash of the process).
  * A reservation is one IMMEDIATE transaction: processes sharing the file take turns.
  */
+/**
+ * A domain's rows of the small tables (limits set, the last day's counts, limits reached), read
+ * with CROSS JOIN, which SQLite keeps in the order written: from the small table to the account,
+ * not through every account of the domain (issue 36: 8-12 ms each at 200,000 mailboxes). The
+ * send-limits store test reads their plans.
+ */
+export const DOMAIN_SQL = {
+  limits: `SELECT l.account_id, l.per_hour, l.per_day, l.max_recipients
+      FROM account_send_limits l CROSS JOIN accounts a ON a.id = l.account_id WHERE a.domain_id = ?`,
+  sums: `SELECT coalesce(sum(CASE WHEN s.minute > ? THEN s.count END), 0) AS hour, coalesce(sum(s.count), 0) AS day
+      FROM send_counts s CROSS JOIN accounts a ON a.id = s.account_id WHERE a.domain_id = ? AND s.minute > ?`,
+  reached: `SELECT r.account_id, a.login, a.kind, r.period, r.at FROM send_limit_reached r CROSS JOIN accounts a ON a.id = r.account_id
+      WHERE a.domain_id = ? AND r.at >= ? ORDER BY r.at DESC, a.login`,
+};
+
 export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore {
   const q = {
     domain: db.prepare('SELECT per_hour, per_day, max_recipients FROM domain_send_limits WHERE domain_id = ?'),
@@ -21,8 +36,7 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
         d.per_hour AS d_per_hour, d.per_day AS d_per_day, d.max_recipients AS d_max_recipients
       FROM accounts a LEFT JOIN account_send_limits l ON l.account_id = a.id LEFT JOIN domain_send_limits d ON d.domain_id = a.domain_id
       WHERE a.id = ?`),
-    ofDomain: db.prepare(`SELECT l.account_id, l.per_hour, l.per_day, l.max_recipients
-      FROM account_send_limits l JOIN accounts a ON a.id = l.account_id WHERE a.domain_id = ?`),
+    ofDomain: db.prepare(DOMAIN_SQL.limits),
     setDomain: db.prepare(`INSERT INTO domain_send_limits (domain_id, per_hour, per_day, max_recipients) VALUES (@id, @perHour, @perDay, @maxRecipients)
       ON CONFLICT (domain_id) DO UPDATE SET per_hour = excluded.per_hour, per_day = excluded.per_day, max_recipients = excluded.max_recipients`),
     clearDomain: db.prepare('DELETE FROM domain_send_limits WHERE domain_id = ?'),
@@ -31,15 +45,13 @@ export function createSqliteSendLimits(db: Db, counts: Db = db): SendLimitStore 
     clearAccount: db.prepare('DELETE FROM account_send_limits WHERE account_id = ?'),
     sums: counts.prepare(`SELECT coalesce(sum(CASE WHEN minute > ? THEN count END), 0) AS hour, coalesce(sum(count), 0) AS day
       FROM send_counts WHERE account_id = ? AND minute > ?`),
-    domainSums: counts.prepare(`SELECT coalesce(sum(CASE WHEN s.minute > ? THEN s.count END), 0) AS hour, coalesce(sum(s.count), 0) AS day
-      FROM send_counts s JOIN accounts a ON a.id = s.account_id WHERE a.domain_id = ? AND s.minute > ?`),
+    domainSums: counts.prepare(DOMAIN_SQL.sums),
     add: counts.prepare(`INSERT INTO send_counts (account_id, minute, count) VALUES (?, ?, ?)
       ON CONFLICT (account_id, minute) DO UPDATE SET count = count + excluded.count`),
     take: counts.prepare('UPDATE send_counts SET count = max(count - ?, 0) WHERE account_id = ? AND minute = ?'),
     mark: counts.prepare(`INSERT INTO send_limit_reached (account_id, period, at) VALUES (?, ?, ?)
       ON CONFLICT (account_id, period) DO UPDATE SET at = excluded.at WHERE send_limit_reached.at <= excluded.at - ?`),
-    reached: db.prepare(`SELECT r.account_id, a.login, a.kind, r.period, r.at FROM send_limit_reached r JOIN accounts a ON a.id = r.account_id
-      WHERE a.domain_id = ? AND r.at >= ? ORDER BY r.at DESC, a.login`),
+    reached: db.prepare(DOMAIN_SQL.reached),
     pruneCounts: counts.prepare('DELETE FROM send_counts WHERE minute < ?'),
     pruneReached: counts.prepare('DELETE FROM send_limit_reached WHERE at < ?'),
   };

@@ -17,9 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { createDatabase, findPgBin, startCluster } from '../scripts/pg-cluster.mjs';
 import { argon2Params, seedMailboxes, startServerProcess } from './server-process.js';
 import { createArgon2Hasher } from '../src/adapters/argon2-hasher.js';
-import { median, note, report, round } from './common.js';
+import { median, note, report, round, timeGets } from './common.js';
 import { cGenerator, nodeGenerator } from './smtp-generator.js';
-import { percentile } from './smtp-load.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const DOMAINS = Math.max(2, Math.round(1000 * SCALE));
@@ -85,18 +84,11 @@ function cli(args: string[], env: Record<string, string>, stdin = ''): Promise<{
   });
 }
 
-/** p95 (and p50) of `n` GETs of a page, each answered 200. */
+/** p50 and p95 of `n` GETs of a page (after three not counted), each answered 200. */
 async function pageTimes(url: string, cookie: string, n = 40) {
-  const times: number[] = [];
-  for (let i = 0; i < n + 3; i++) {
-    const t = performance.now();
-    const res = await fetch(url, { headers: { cookie }, redirect: 'manual' });
-    await res.text();
-    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-    if (i >= 3) times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: round(percentile(times, 50), 1), p95: round(percentile(times, 95), 1) };
+  await timeGets(url, cookie, 3);
+  const { p50, p95 } = await timeGets(url, cookie, n);
+  return { p50: round(p50, 1), p95: round(p95, 1) };
 }
 
 async function adminCookie(base: string) {

@@ -10,17 +10,13 @@ UPDATE domains SET
 -- An account's kind and domain never change: insert and delete are all there is to count.
 CREATE FUNCTION accounts_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    UPDATE domains d SET mailbox_count = d.mailbox_count + c.mailboxes, credential_count = d.credential_count + c.credentials
-    FROM (SELECT domain_id, count(*) FILTER (WHERE kind = 'mailbox') AS mailboxes, count(*) FILTER (WHERE kind = 'credential') AS credentials
-          FROM changed GROUP BY domain_id) c
-    WHERE d.id = c.domain_id;
-  ELSE
-    UPDATE domains d SET mailbox_count = d.mailbox_count - c.mailboxes, credential_count = d.credential_count - c.credentials
-    FROM (SELECT domain_id, count(*) FILTER (WHERE kind = 'mailbox') AS mailboxes, count(*) FILTER (WHERE kind = 'credential') AS credentials
-          FROM changed GROUP BY domain_id) c
-    WHERE d.id = c.domain_id;
-  END IF;
+  UPDATE domains d SET
+    mailbox_count = d.mailbox_count + c.sign * c.mailboxes,
+    credential_count = d.credential_count + c.sign * c.credentials
+  FROM (SELECT domain_id, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END AS sign,
+          count(*) FILTER (WHERE kind = 'mailbox') AS mailboxes, count(*) FILTER (WHERE kind = 'credential') AS credentials
+        FROM changed GROUP BY domain_id) c
+  WHERE d.id = c.domain_id;
   RETURN NULL;
 END $$;
 CREATE TRIGGER accounts_counted AFTER INSERT ON accounts REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION accounts_count();

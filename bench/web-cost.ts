@@ -2,8 +2,9 @@
 // a load. One user logs in, then asks for its /account page BENCH_REQUESTS times (default 2,000)
 // one after another, as a browser asks (brotli); the figure is the CPU time of the server's main
 // thread (its event loop, from /proc's schedstat) per request, in runs alternating with a baseline
-// page (/healthz) as `npm run bench` alternates its pairs, and with the same page for a French
-// browser (SPEC §17: another language costs at most 5% more). Prints one JSON object on stdout.
+// page (/healthz) as `npm run bench` alternates its pairs, with the same page for a French
+// browser (SPEC §17: another language costs at most 5% more), and with the admin's domain page and
+// the login page (issue 36.1: each at most 2 times /healthz). Prints one JSON object on stdout.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +47,25 @@ async function main() {
       }
       return (threadCpuNs(server.pid) - before) / 1e6 / n;
     };
+    // Issue 36.1: the admin domain page and the login page too, each against /healthz.
+    const adminForm = await get(`${base}/admin/login`);
+    const adminLogin = await fetch(`${base}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: adminForm.res.headers.get('set-cookie')?.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'admin', password: 'Load#Root-2024x', _csrf: /name="_csrf" value="([^"]+)"/.exec(adminForm.text)![1]! }),
+    });
+    if (adminLogin.status !== 303) throw new Error(`admin login: ${adminLogin.status}`);
+    const adminCookie = adminLogin.headers.get('set-cookie')!.split(';')[0]!;
+    /** The same as `cost` with another session (the admin's), or none (the login page). */
+    const costAs = async (url: string, n: number, as: string) => {
+      const before = threadCpuNs(server.pid);
+      for (let i = 0; i < n; i++) {
+        const { res } = await get(url, as);
+        if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+      }
+      return (threadCpuNs(server.pid) - before) / 1e6 / n;
+    };
     const FRENCH = 'fr-FR,fr;q=0.9,en;q=0.5';
     if (!(await get(`${base}/account`, cookie, FRENCH)).text.includes('<html lang="fr">')) throw new Error('the French page is not French');
     await cost(`${base}/account`, 500); // warm-up: the JIT and the caches
@@ -53,10 +73,16 @@ async function main() {
     const account: number[] = [];
     const french: number[] = [];
     const healthz: number[] = [];
+    const domainPage: number[] = [];
+    const loginPage: number[] = [];
+    await costAs(`${base}/admin/domains/web.test`, 300, adminCookie);
+    await costAs(`${base}/login`, 300, '');
     for (let r = 0; r < RUNS; r++) {
       account.push(await cost(`${base}/account`, REQUESTS));
       french.push(await cost(`${base}/account`, REQUESTS, FRENCH));
       healthz.push(await cost(`${base}/healthz`, REQUESTS));
+      domainPage.push(await costAs(`${base}/admin/domains/web.test`, REQUESTS, adminCookie));
+      loginPage.push(await costAs(`${base}/login`, REQUESTS, ''));
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -68,9 +94,17 @@ async function main() {
         account_fr_loop_ms: round(median(french)),
         fr_vs_en: round(median(french) / median(account)),
         healthz_loop_ms: round(median(healthz)),
+        account_vs_healthz: round(median(account) / median(healthz)),
+        domain_page_loop_ms: round(median(domainPage)),
+        domain_page_vs_healthz: round(median(domainPage) / median(healthz)),
+        login_page_loop_ms: round(median(loginPage)),
+        login_page_vs_healthz: round(median(loginPage) / median(healthz)),
+        target: 'each page <= 0.7 ms, i.e. <= 2x /healthz (issue 36.1)',
         account_runs: account.map(round),
         account_fr_runs: french.map(round),
         healthz_runs: healthz.map(round),
+        domain_page_runs: domainPage.map(round),
+        login_page_runs: loginPage.map(round),
       })}\n`,
     );
   } finally {

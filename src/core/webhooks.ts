@@ -205,7 +205,7 @@ export function createWebhookDelivery({
   tell: (admin: SessionOwner, url: string) => void;
 }): WebhookDispatch {
   // A lease outlives one attempt's timeout with room; it is renewed before each event.
-  const leaseSeconds = Math.ceil(DELIVERY_TIMEOUT_MS / 1000) * 6;
+  const leaseSeconds = Math.ceil(DELIVERY_TIMEOUT_MS / 1000) * 3;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<number> | null = null;
   let stopped = false;

@@ -3,19 +3,13 @@
 // generator, as a small installation runs; three 8-s runs, each with the machine's busy processors
 // from /proc/stat. EXP_ENV (JSON) adds settings to the server's environment, e.g.
 // EXP_ENV='{"UV_THREADPOOL_SIZE":"2"}' for the pool mailpass used to set on two cores.
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { busyProcessors, machineTicks } from './common.js';
 import os from 'node:os';
 import path from 'node:path';
 import { seedMailboxes, startServerProcess } from './server-process.js';
 import { cGenerator, nodeGenerator } from './smtp-generator.js';
 
-const busy = () => {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const n = f.map(Number);
-  const idle = n[3]! + n[4]!;
-  const total = n.reduce((a, b) => a + b, 0);
-  return { idle, total };
-};
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cold-'));
 const count = 20_000;
 await seedMailboxes(dataDir, { domain: 'cold.test', count, password: 'Cold#Bench-2026x', localPart: (i) => `user${String(i).padStart(6, '0')}` });
@@ -27,11 +21,11 @@ const built = cGenerator(server.ports.smtp, caFile, shape, dataDir);
 const gen = 'unavailable' in built ? nodeGenerator(server.ports.smtp, caFile, shape) : built;
 let first = 0;
 for (let k = 0; k < 3; k++) {
-  const a = busy();
+  const a = machineTicks();
   const r = await gen.run(64, 8, { kind: 'distinct', first, password: 'Cold#Bench-2026x' }, 1);
-  const b = busy();
+  const b = machineTicks();
   first += r.ops + r.errors + 64;
-  const cores = os.availableParallelism() * (1 - (b.idle - a.idle) / (b.total - a.total));
+  const cores = busyProcessors(a, b, os.availableParallelism());
   console.log(JSON.stringify({ figure: 'smtp_cold_login_one_address_c64', value: Number(r.rate.toFixed(1)), unit: 'logins/s', machine_busy_cores: Number(cores.toFixed(2)), target_busy: '>= 1.9', env, client: gen.name, errors: r.errors }));
 }
 await server.stop();

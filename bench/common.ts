@@ -1,5 +1,6 @@
 // What the benchmark scripts share: one JSON object per figure on stdout, notes on stderr, pairs
 // against drift, and the web panel's timing helpers.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { percentile } from './smtp-load.js';
@@ -11,6 +12,20 @@ export function report(figure: string, value: number, unit: string, extra: Recor
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 export const note = (text: string) => process.stderr.write(`# ${text}\n`);
+
+/** The machine's CPU time so far (every processor, Linux's /proc/stat): idle and in all; null elsewhere. */
+export function machineTicks(): { idle: number; total: number } | null {
+  try {
+    const n = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: n[3]! + n[4]!, total: n.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** How many of the machine's `cpus` processors were busy between two readings of machineTicks (NaN when unknown). */
+export const busyProcessors = (before: ReturnType<typeof machineTicks>, after: ReturnType<typeof machineTicks>, cpus: number) =>
+  before && after ? cpus * (1 - (after.idle - before.idle) / Math.max(1, after.total - before.total)) : NaN;
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

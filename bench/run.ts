@@ -7,7 +7,7 @@
 // as 0,1 for both: the shared layout) choose otherwise. BENCH_TLS_KEY=rsa2048 gives the server an
 // RSA-2048 certificate instead of its own P-256 one (what a full TLS handshake costs depends on it).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { argon2Params, seedMailboxes, startServerProcess, type ServerProcess } from './server-process.js';
@@ -16,7 +16,7 @@ import { generate } from 'selfsigned';
 import { percentile } from './smtp-load.js';
 import { sendLimitCost } from './send-limits.js';
 import { webhookFigures } from './webhooks.js';
-import { formLogin, median, note, paired, report, round, timeGets, visitBytes, type Pair } from './common.js';
+import { busyProcessors, formLogin, machineTicks, median, note, paired, report, round, timeGets, visitBytes, type Pair } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PAIRS = 3;
@@ -54,15 +54,6 @@ async function seed() {
 
 type Measured = SessionRun & { serverCpuPerOp: number; clientCpuPerOp: number; machineBusyCores: number };
 
-/** The machine's CPU time so far (all processors, Linux's /proc/stat), busy and in all. */
-function machineTicks() {
-  try {
-    const n = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return { idle: n[3]! + n[4]!, total: n.reduce((a, b) => a + b, 0) };
-  } catch {
-    return null;
-  }
-}
 /** What a login figure reports of its pairs: the ratio to the baseline, AUTH latency, CPU, failures. */
 function loginFigure(pairs: Array<Pair<{ rate: number }, Measured>>) {
   return {
@@ -130,7 +121,7 @@ async function main() {
     const after = machineTicks();
     const done = r.ops || 1;
     // Issue 36.3: how many of the machine's processors were busy (server, generator and the rest).
-    const machineBusyCores = ticks && after ? CPU_COUNT * (1 - (after.idle - ticks.idle) / Math.max(1, after.total - ticks.total)) : NaN;
+    const machineBusyCores = busyProcessors(ticks, after, CPU_COUNT);
     return { ...r, serverCpuPerOp: ((await serverCpuMs()) - before) / done, clientCpuPerOp: r.clientCpuMs / done, machineBusyCores };
   };
   let nextLogin = 0;

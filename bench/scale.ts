@@ -9,7 +9,7 @@
 // BENCH_SCALE=0.01 runs the same at a hundredth of the size (a quick check of the bench itself).
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -67,7 +67,7 @@ function cli(args: string[], env: Record<string, string>, stdin = ''): Promise<{
     let peak = 0;
     const sample = setInterval(async () => {
       try {
-        const status = await import('node:fs/promises').then((fs) => fs.readFile(`/proc/${child.pid}/status`, 'utf8'));
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
         const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
         if (hwm > peak) peak = hwm;
       } catch {

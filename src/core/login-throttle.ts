@@ -167,8 +167,12 @@ export function createLoginThrottle({
           // read it now, rather than when their wait runs out (a spurious wake only reads again).
           for (const k of keys) for (const wake of slots.get(k)?.waiters.splice(0) ?? []) wake();
           const msLeft = Math.max(lockedAddress ? a.msLeft : 0, lockedLogin ? l.msLeft : 0);
+          // Read first: a lock refusing a flood writes its mark once, not at every refusal.
           const told = `told:${lockedLogin ? byLogin : byAddress}`;
-          const first = await counters.add(told, Math.max(1, Math.ceil(msLeft / 1000))).then((n) => n === 1, (err: unknown) => (onError(err), false));
+          const first = await counters
+            .get(told)
+            .then(async ({ count }) => count === 0 && (await counters.add(told, Math.max(1, Math.ceil(msLeft / 1000)))) === 1)
+            .catch((err: unknown) => (onError(err), false));
           return { refused: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(msLeft / 1000)), first };
         }
         const blocking = a.count + inFlight(byAddress) >= perAddress ? byAddress : byLogin && l.count + inFlight(byLogin) >= perLogin ? byLogin : null;

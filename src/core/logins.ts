@@ -216,6 +216,9 @@ export function createLogins(deps: LoginDeps): Logins {
   };
 
   const refusal = (reason: 'locked' | 'busy', retryAfterSeconds: number): LoginResult => ({ ok: false, reason, retryAfterSeconds });
+  /** An attempt a lock refused; SPEC §19's `login.locked` is told at the lock's first refusal only (the throttle says which). */
+  const recordLocked = (protocol: LoginProtocol, realm: LoginRealm, name: string, ip: string | null, first: boolean) =>
+    record(protocol, realm, 'locked', name, ip, undefined, protocol, first);
   const badCredentials: LoginResult = { ok: false, reason: 'bad-credentials', retryAfterSeconds: 0 };
 
   /** SPEC §10: an attempt on an existing account goes into its history (batched, as SMTP's audit). */
@@ -237,7 +240,7 @@ export function createLogins(deps: LoginDeps): Logins {
     const admission = await throttle.begin({ protocol, name, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
       if (admission.refused === 'locked') {
-        await record(protocol, 'account', 'locked', name, ip, undefined, protocol, admission.first);
+        await recordLocked(protocol, 'account', name, ip, admission.first);
         const locked = await stores.accounts.findAccountByLogin(name);
         if (locked && (protocol === 'smtp' || locked.kind === 'mailbox')) remember(locked, protocol, how, 'locked', ip);
       }
@@ -326,7 +329,7 @@ export function createLogins(deps: LoginDeps): Logins {
   const adminLogin = async (name: string, password: string, ip: string | null, browser: string | null): Promise<LoginResult> => {
     const admission = await throttle.begin({ protocol: 'web', name: `admin:${name}`, address: addressKey(ip), password, knownBrowser: browser });
     if ('refused' in admission) {
-      if (admission.refused === 'locked') await record('web', 'admin', 'locked', name, ip, undefined, 'web', admission.first);
+      if (admission.refused === 'locked') await recordLocked('web', 'admin', name, ip, admission.first);
       return refusal(admission.refused, admission.retryAfterSeconds);
     }
     const { attempt } = admission;
@@ -364,7 +367,7 @@ export function createLogins(deps: LoginDeps): Logins {
     const plaintext = typeof token === 'string' && TOKEN.test(token) ? token : null;
     const admission = await throttle.begin({ protocol: 'api', name: null, address: addressKey(ip), password: plaintext ?? String(token).slice(0, 100) });
     if ('refused' in admission) {
-      if (admission.refused === 'locked') await record('api', 'account', 'locked', '', ip, undefined, 'api', admission.first);
+      if (admission.refused === 'locked') await recordLocked('api', 'account', '', ip, admission.first);
       return refusal(admission.refused, admission.retryAfterSeconds);
     }
     const { attempt } = admission;
@@ -490,7 +493,7 @@ export function createLogins(deps: LoginDeps): Logins {
         knownBrowser: mark ? `second-step:${mark}` : null,
       });
       if ('refused' in admission) {
-        if (admission.refused === 'locked') await record('web', realm, 'locked', name, ip, undefined, 'web', admission.first);
+        if (admission.refused === 'locked') await recordLocked('web', realm, name, ip, admission.first);
         return refusal(admission.refused, admission.retryAfterSeconds);
       }
       let ok = false;

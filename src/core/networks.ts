@@ -39,13 +39,15 @@ const NOT_PUBLIC = networkMatcher([
   '::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8',
 ]);
 
-/** The IPv4 address an IPv6 address carries (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16), if any. */
+/** IPv6 networks that carry an IPv4 address: mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16. */
+const CARRIES_IPV4 = new BlockList();
+CARRIES_IPV4.addSubnet('::ffff:0:0', 96, 'ipv6');
+CARRIES_IPV4.addSubnet('64:ff9b::', 96, 'ipv6');
+CARRIES_IPV4.addSubnet('2002::', 16, 'ipv6');
+
+/** The IPv4 address an IPv6 address carries, if any (CARRIES_IPV4). */
 function embeddedIpv4(ip: string): string | null {
-  const list = new BlockList();
-  list.addSubnet('::ffff:0:0', 96, 'ipv6');
-  list.addSubnet('64:ff9b::', 96, 'ipv6');
-  list.addSubnet('2002::', 16, 'ipv6');
-  if (isIP(ip) !== 6 || !list.check(ip, 'ipv6')) return null;
+  if (isIP(ip) !== 6 || !CARRIES_IPV4.check(ip, 'ipv6')) return null;
   const groups = expandIpv6(ip);
   const [hi, lo] = ip.toLowerCase().startsWith('2002:') ? [groups[1]!, groups[2]!] : [groups[6]!, groups[7]!];
   return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');

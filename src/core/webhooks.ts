@@ -204,20 +204,18 @@ export function createWebhookDelivery({
   adminsOf: (domainId: number | null) => Promise<SessionOwner[]>;
   tell: (admin: SessionOwner, url: string) => void;
 }): WebhookDispatch {
-  // A lease outlives one attempt's timeout with room; it is renewed before each event.
+  // A lease outlives one attempt's timeout with room; each recorded attempt extends it.
   const leaseSeconds = Math.ceil(DELIVERY_TIMEOUT_MS / 1000) * 3;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<number> | null = null;
   let stopped = false;
 
   const pause = async (webhook: LeasedWebhook, now: number) => {
-    const found = await stores.webhooks.findWebhook(webhook.id);
-    if (!found) return;
     const entry = audit.entry('webhooks', 'webhook.pause', webhook.id, null, 'failing for 3 days');
     if (!(await stores.webhooks.setWebhookPaused(webhook.id, now, now, entry))) return;
     audit.logged(entry);
     log.warn({ webhook: webhook.id }, 'webhook paused: failing for 3 days');
-    for (const admin of await adminsOf(found.domainId)) tell(admin, found.url);
+    for (const admin of await adminsOf(webhook.domainId)) tell(admin, webhook.url);
   };
 
   /** Sends what is due of one leased webhook, in order; returns how many attempts were made. */
@@ -229,7 +227,7 @@ export function createWebhookDelivery({
         const due = await stores.webhooks.dueEvents(webhook.id, clock.now(), batch);
         if (due.length === 0 || stopped) return attempts;
         for (const event of due) {
-          if (stopped || !(await stores.webhooks.renewLease(webhook.id, owner, clock.now() + leaseSeconds))) return attempts;
+          if (stopped) return attempts;
           const timestamp = clock.now();
           const headers = {
             'content-type': 'application/json',
@@ -253,7 +251,8 @@ export function createWebhookDelivery({
             lastError: 'error' in answer ? answer.error.slice(0, 200) : null,
             at: now,
           };
-          if (!(await stores.webhooks.recordAttempt(event.id, webhook.id, owner, result, failingSince))) return attempts;
+          // The record extends the lease for the next event; a lease lost meanwhile stops here.
+          if (!(await stores.webhooks.recordAttempt(event.id, webhook.id, owner, result, failingSince, now + leaseSeconds))) return attempts;
           if (!ok) {
             log.info({ webhook: webhook.id, event: event.messageId, attempts: tries, status: result.lastStatus, error: result.lastError }, result.state === 'failed' ? 'webhook event failed' : 'webhook delivery failed; retried later');
             if (failingSince !== null && now - failingSince >= PAUSE_AFTER_SECONDS) await pause(webhook, now);

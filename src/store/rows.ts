@@ -1,4 +1,4 @@
-import type { Account, AccountKind, Admin, ApiToken, AppPassword, DeliveryState, DkimKey, Domain, DueEvent, LoginHistoryRow, Passkey, RecoveryLink, RecoveryPurpose, SessionOwner, Webhook, WebhookDelivery } from '../core/ports.js';
+import type { Account, AccountKind, Admin, ApiToken, AppPassword, DeliveryState, DkimKey, Domain, DueEvent, LeasedWebhook, LoginHistoryRow, Passkey, RecoveryLink, RecoveryPurpose, SessionOwner, Webhook, WebhookDelivery } from '../core/ports.js';
 
 import { isLanguage } from '../core/languages.js';
 
@@ -302,6 +302,16 @@ export const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
   lastError: r.last_error,
   doneAt: r.done_at,
 });
+
+export interface LeasedRow {
+  id: string;
+  url: string;
+  domain_id: number | null;
+  secret: string;
+  failing_since: number | null;
+}
+
+export const toLeased = (r: LeasedRow): LeasedWebhook => ({ id: r.id, url: r.url, domainId: r.domain_id, secret: r.secret, failingSince: r.failing_since });
 
 export const toDueEvent = (r: { id: number; message_id: string; payload: string; created_at: number; attempts: number; next_at: number }): DueEvent => ({
   id: r.id,

@@ -58,18 +58,19 @@ describe(`webhooks and their outbox (${TEST_STORE})`, () => {
     const due = await s.stores.webhooks.dueEvents('wh_lease', 400, 10);
     assert.deepEqual(due.map((d) => d.createdAt), [300, 301, 302]);
     const result = { state: 'pending' as const, attempts: 1, nextAt: 405, lastStatus: 500, lastError: null, at: 400 };
-    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', 'someone-else', result, 400), false, 'only the lease holder records');
-    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', owner, result, 400), true);
+    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', 'someone-else', result, 400, 470), false, 'only the lease holder records');
+    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', owner, result, 400, 470), true);
+    assert.deepEqual((await s.stores.webhooks.leaseDueWebhooks('x', 465, 525, 100)).filter((w) => w.id === 'wh_lease'), [], 'a recorded attempt extends the lease (to 470)');
     assert.deepEqual(await s.stores.webhooks.dueEvents('wh_lease', 404, 10), [], 'the first waits for its retry, and the rest behind it');
     assert.deepEqual((await s.stores.webhooks.dueEvents('wh_lease', 405, 10)).map((d) => d.attempts), [1, 0, 0]);
     assert.equal((await s.stores.webhooks.findWebhook('wh_lease'))!.failingSince, 400);
     await s.stores.webhooks.releaseLease('wh_lease', owner);
     assert.deepEqual((await s.stores.webhooks.leaseDueWebhooks('e', 404, 464, 100)).filter((w) => w.id === 'wh_lease'), [], 'not due yet');
     assert.equal((await s.stores.webhooks.leaseDueWebhooks('e', 405, 465, 100)).filter((w) => w.id === 'wh_lease').length, 1);
-    assert.equal(await s.stores.webhooks.renewLease('wh_lease', owner, 500), false, 'a lease taken over is not renewed by its old holder');
+    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', owner, result, 400, 500), false, 'a lease taken over: its old holder records nothing');
 
     // Delivered and failed events are pruned once old; pending ones stay.
-    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', 'e', { ...result, state: 'delivered', attempts: 2, lastStatus: 204, at: 406 }, null), true);
+    assert.equal(await s.stores.webhooks.recordAttempt(due[0]!.id, 'wh_lease', 'e', { ...result, state: 'delivered', attempts: 2, lastStatus: 204, at: 406 }, null, 466), true);
     assert.equal(await s.stores.webhooks.pruneDeliveries(407), 1);
     assert.equal((await s.stores.webhooks.listDeliveries('wh_lease', 10)).length, 2);
   });
@@ -80,7 +81,7 @@ describe(`webhooks and their outbox (${TEST_STORE})`, () => {
     await s.stores.accounts.setDisabledAndEndSessions(box.id, true, 500, told('mailbox.disable', box.login, 500));
     const [lease] = (await s.stores.webhooks.leaseDueWebhooks('x', 500, 560, 100)).filter((w) => w.id === 'wh_resume');
     const [first] = await s.stores.webhooks.dueEvents(lease!.id, 500, 1);
-    await s.stores.webhooks.recordAttempt(first!.id, 'wh_resume', 'x', { state: 'pending', attempts: 9, nextAt: 90_000, lastStatus: null, lastError: 'timeout', at: 500 }, 1);
+    await s.stores.webhooks.recordAttempt(first!.id, 'wh_resume', 'x', { state: 'pending', attempts: 9, nextAt: 90_000, lastStatus: null, lastError: 'timeout', at: 500 }, 1, 560);
     await s.stores.webhooks.releaseLease('wh_resume', 'x');
     assert.equal(await s.stores.webhooks.setWebhookPaused('wh_resume', 600, 600, entry('webhook.pause')), true);
     assert.deepEqual((await s.stores.webhooks.leaseDueWebhooks('x', 100_000, 100_060, 100)).filter((w) => w.id === 'wh_resume'), [], 'a paused webhook is not leased');

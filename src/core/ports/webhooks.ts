@@ -45,6 +45,7 @@ export interface DueEvent {
 export interface LeasedWebhook {
   id: string;
   url: string;
+  domainId: number | null;
   /** The signing secret, in the clear (the sealing decorator opens it). */
   secret: string;
   failingSince: number | null;
@@ -80,18 +81,18 @@ export interface WebhookStore {
   /**
    * Takes the lease of up to `limit` unpaused webhooks whose oldest pending event is due, whose
    * lease is free or expired: one statement, so that of two nodes asking at once one gets each.
+   * When nothing is due (most polls), a read answers and nothing is written.
    */
   leaseDueWebhooks(owner: string, now: number, until: number, limit: number): Promise<LeasedWebhook[]>;
-  /** Extends a lease still held by `owner`; false when it was lost. */
-  renewLease(webhookId: string, owner: string, until: number): Promise<boolean>;
   releaseLease(webhookId: string, owner: string): Promise<void>;
   /** The webhook's oldest pending events, in order, from the first while it is due (none when the first waits). */
   dueEvents(webhookId: string, now: number, limit: number): Promise<DueEvent[]>;
   /**
-   * Records an attempt while `owner` holds the webhook's lease (false, and nothing written,
-   * otherwise), with the webhook's failingSince. Delivery bookkeeping: not audited.
+   * Records an attempt while `owner` holds the webhook's lease, with the webhook's failingSince,
+   * and extends the lease to `leaseUntil` for the next event; false, and nothing written, when the
+   * lease was lost. Delivery bookkeeping: not audited.
    */
-  recordAttempt(eventId: number, webhookId: string, owner: string, result: AttemptResult, failingSince: number | null): Promise<boolean>;
+  recordAttempt(eventId: number, webhookId: string, owner: string, result: AttemptResult, failingSince: number | null, leaseUntil: number): Promise<boolean>;
   /** Deletes delivered and failed events done before `before`; returns how many. */
   pruneDeliveries(before: number): Promise<number>;
 }

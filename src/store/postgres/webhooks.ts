@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { WebhookStore } from '../../core/ports.js';
-import { DELIVERY_COLUMNS, eventsColumn, toDelivery, toDueEvent, toWebhook, WEBHOOK_SELECT, type DeliveryRow, type WebhookRow } from '../rows.js';
+import { DELIVERY_COLUMNS, eventsColumn, toDelivery, toDueEvent, toLeased, toWebhook, WEBHOOK_SELECT, type DeliveryRow, type LeasedRow, type WebhookRow } from '../rows.js';
 import { appendAudit, printable } from './audit.js';
 import { queries } from './query.js';
 
@@ -65,20 +65,18 @@ export function createPostgresWebhooks(pool: pg.Pool): WebhookStore {
       return (await rows<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_events WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2`, [webhookId, limit])).map(toDelivery);
     },
     async leaseDueWebhooks(owner, now, until, limit) {
+      // Most polls find nothing due: a read answers them, and no row is locked or written.
+      const due = `w.paused_at IS NULL AND w.lease_until < $1
+        AND (SELECT e.next_at FROM webhook_events e WHERE e.webhook_id = w.id AND e.state = 'pending' ORDER BY e.id LIMIT 1) <= $1`;
+      if (!(await one(`SELECT 1 FROM webhooks w WHERE ${due} LIMIT 1`, [now]))) return [];
       // The outer conditions are checked again on a row another node updated meanwhile: one lease each.
-      const leased = await rows<{ id: string; url: string; secret: string; failing_since: number | null }>(
-        `UPDATE webhooks SET lease_owner = $1, lease_until = $2
-         WHERE paused_at IS NULL AND lease_until < $3 AND id IN (
-           SELECT w.id FROM webhooks w WHERE w.paused_at IS NULL AND w.lease_until < $3
-             AND (SELECT e.next_at FROM webhook_events e WHERE e.webhook_id = w.id AND e.state = 'pending' ORDER BY e.id LIMIT 1) <= $3
-           ORDER BY w.lease_until LIMIT $4 FOR UPDATE SKIP LOCKED)
-         RETURNING id, url, secret, failing_since`,
-        [owner, until, now, limit],
+      const leased = await rows<LeasedRow>(
+        `UPDATE webhooks SET lease_owner = $2, lease_until = $3
+         WHERE paused_at IS NULL AND lease_until < $1 AND id IN (SELECT w.id FROM webhooks w WHERE ${due} ORDER BY w.lease_until LIMIT $4 FOR UPDATE SKIP LOCKED)
+         RETURNING id, url, domain_id, secret, failing_since`,
+        [now, owner, until, limit],
       );
-      return leased.map((r) => ({ id: r.id, url: r.url, secret: r.secret, failingSince: r.failing_since }));
-    },
-    async renewLease(webhookId, owner, until) {
-      return (await run('UPDATE webhooks SET lease_until = $1 WHERE id = $2 AND lease_owner = $3', [until, webhookId, owner])) === 1;
+      return leased.map(toLeased);
     },
     async releaseLease(webhookId, owner) {
       await run('UPDATE webhooks SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2', [webhookId, owner]);
@@ -92,17 +90,18 @@ export function createPostgresWebhooks(pool: pg.Pool): WebhookStore {
       ).map(toDueEvent);
       return list[0] && list[0].nextAt <= now ? list : [];
     },
-    async recordAttempt(eventId, webhookId, owner, r, failingSince) {
+    async recordAttempt(eventId, webhookId, owner, r, failingSince, leaseUntil) {
       return tx(async (c) => {
-        const held =
+        // Held, and held on: the lease covers the next event too.
+        if ((await run('UPDATE webhooks SET failing_since = $1, lease_until = $2 WHERE id = $3 AND lease_owner = $4', [failingSince, leaseUntil, webhookId, owner], c)) !== 1) return false;
+        return (
           (await run(
             `UPDATE webhook_events SET state = $1, attempts = $2, next_at = $3, last_status = $4, last_error = $5, done_at = CASE WHEN $1 = 'pending' THEN NULL ELSE $6::bigint END
-             WHERE id = $7 AND webhook_id = $8 AND EXISTS (SELECT 1 FROM webhooks WHERE id = $8 AND lease_owner = $9)`,
-            [r.state, r.attempts, r.nextAt, r.lastStatus, printable(r.lastError), r.at, eventId, webhookId, owner],
+             WHERE id = $7 AND webhook_id = $8`,
+            [r.state, r.attempts, r.nextAt, r.lastStatus, printable(r.lastError), r.at, eventId, webhookId],
             c,
-          )) === 1;
-        if (held) await run('UPDATE webhooks SET failing_since = $1 WHERE id = $2', [failingSince, webhookId], c);
-        return held;
+          )) === 1
+        );
       });
     },
     async pruneDeliveries(before) {

@@ -13,14 +13,12 @@ export function auditWriter(db: Db): (entry: AuditEntry) => void {
     WHERE w.paused_at IS NULL AND instr(w.events, ',' || @type || ',') > 0
       AND (w.domain_id IS NULL OR w.domain_id = (SELECT id FROM domains WHERE name = @domain))
     ORDER BY w.id`);
-  const both = db.transaction((e: AuditEntry & { event: OutboxEvent }) => {
-    insert.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip, detail: e.detail ?? null });
-    fanOut.run({ type: e.event.type, payload: e.event.payload, at: e.at, domain: e.event.domain });
+  const entry = (e: AuditEntry) => void insert.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip, detail: e.detail ?? null });
+  const withEvent = db.transaction((e: AuditEntry, event: OutboxEvent) => {
+    entry(e);
+    fanOut.run({ type: event.type, payload: event.payload, at: e.at, domain: event.domain });
   });
-  return (e) => {
-    if (e.event) both(e as AuditEntry & { event: OutboxEvent });
-    else insert.run({ at: e.at, actor: e.actor, action: e.action, target: e.target, ip: e.ip, detail: e.detail ?? null });
-  };
+  return (e) => (e.event ? withEvent(e, e.event) : entry(e));
 }
 
 export function createSqliteAudit(db: Db): AuditStore {

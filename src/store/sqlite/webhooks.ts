@@ -1,5 +1,5 @@
-import type { AuditEntry, LeasedWebhook, WebhookStore } from '../../core/ports.js';
-import { DELIVERY_COLUMNS, eventsColumn, toDelivery, toDueEvent, toWebhook, WEBHOOK_SELECT, type DeliveryRow, type WebhookRow } from '../rows.js';
+import type { AuditEntry, WebhookStore } from '../../core/ports.js';
+import { DELIVERY_COLUMNS, eventsColumn, toDelivery, toDueEvent, toLeased, toWebhook, WEBHOOK_SELECT, type DeliveryRow, type LeasedRow, type WebhookRow } from '../rows.js';
 import { auditWriter } from './audit.js';
 import type { Db } from './db.js';
 
@@ -24,19 +24,21 @@ export function createSqliteWebhooks(db: Db, relaxed: Db = db): WebhookStore {
     addEvent: db.prepare(`INSERT INTO webhook_events (message_id, webhook_id, type, payload, created_at, next_at)
       VALUES ('msg_' || lower(hex(randomblob(16))), ?, ?, ?, ?, ?)`),
     deliveries: db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM webhook_events WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`),
+    anyDue: relaxed.prepare(`SELECT 1 FROM webhooks w WHERE w.paused_at IS NULL AND w.lease_until < @now
+        AND (SELECT e.next_at FROM webhook_events e WHERE e.webhook_id = w.id AND e.state = 'pending' ORDER BY e.id LIMIT 1) <= @now
+      LIMIT 1`),
     lease: relaxed.prepare(`UPDATE webhooks SET lease_owner = @owner, lease_until = @until
       WHERE id IN (SELECT w.id FROM webhooks w WHERE w.paused_at IS NULL AND w.lease_until < @now
         AND (SELECT e.next_at FROM webhook_events e WHERE e.webhook_id = w.id AND e.state = 'pending' ORDER BY e.id LIMIT 1) <= @now
         ORDER BY w.lease_until LIMIT @limit)
-      RETURNING id, url, secret, failing_since`),
-    renew: relaxed.prepare('UPDATE webhooks SET lease_until = ? WHERE id = ? AND lease_owner = ?'),
+      RETURNING id, url, domain_id, secret, failing_since`),
     release: relaxed.prepare('UPDATE webhooks SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?'),
     due: db.prepare(`SELECT id, message_id, payload, created_at, attempts, next_at FROM webhook_events
       WHERE webhook_id = ? AND state = 'pending' ORDER BY id LIMIT ?`),
     attempt: relaxed.prepare(`UPDATE webhook_events SET state = @state, attempts = @attempts, next_at = @nextAt, last_status = @lastStatus,
         last_error = @lastError, done_at = CASE WHEN @state = 'pending' THEN NULL ELSE @at END
-      WHERE id = @id AND webhook_id = @webhookId AND EXISTS (SELECT 1 FROM webhooks WHERE id = @webhookId AND lease_owner = @owner)`),
-    failing: relaxed.prepare('UPDATE webhooks SET failing_since = ? WHERE id = ?'),
+      WHERE id = @id AND webhook_id = @webhookId`),
+    hold: relaxed.prepare('UPDATE webhooks SET failing_since = ?, lease_until = ? WHERE id = ? AND lease_owner = ?'),
     prune: relaxed.prepare("DELETE FROM webhook_events WHERE state <> 'pending' AND done_at < ?"),
   };
   const insertTx = db.transaction((w: Parameters<WebhookStore['insertWebhook']>[0], entry: AuditEntry) => {
@@ -59,10 +61,9 @@ export function createSqliteWebhooks(db: Db, relaxed: Db = db): WebhookStore {
     q.addEvent.run(webhookId, e.type, e.payload, e.at, e.at);
     writeAudit(entry);
   });
-  const attemptTx = relaxed.transaction((id: number, webhookId: string, owner: string, r: Parameters<WebhookStore['recordAttempt']>[3], failingSince: number | null) => {
-    const held = q.attempt.run({ id, webhookId, owner, ...r }).changes === 1;
-    if (held) q.failing.run(failingSince, webhookId);
-    return held;
+  const attemptTx = relaxed.transaction((id: number, webhookId: string, owner: string, r: Parameters<WebhookStore['recordAttempt']>[3], failingSince: number | null, leaseUntil: number) => {
+    if (q.hold.run(failingSince, leaseUntil, webhookId, owner).changes !== 1) return false;
+    return q.attempt.run({ id, webhookId, ...r }).changes === 1;
   });
   return {
     async insertWebhook(webhook, entry) {
@@ -89,11 +90,8 @@ export function createSqliteWebhooks(db: Db, relaxed: Db = db): WebhookStore {
       return (q.deliveries.all(webhookId, limit) as DeliveryRow[]).map(toDelivery);
     },
     async leaseDueWebhooks(owner, now, until, limit) {
-      const rows = q.lease.all({ owner, now, until, limit }) as Array<{ id: string; url: string; secret: string; failing_since: number | null }>;
-      return rows.map((r): LeasedWebhook => ({ id: r.id, url: r.url, secret: r.secret, failingSince: r.failing_since }));
-    },
-    async renewLease(webhookId, owner, until) {
-      return q.renew.run(until, webhookId, owner).changes === 1;
+      if (!q.anyDue.get({ now })) return [];
+      return (q.lease.all({ owner, now, until, limit }) as LeasedRow[]).map(toLeased);
     },
     async releaseLease(webhookId, owner) {
       q.release.run(webhookId, owner);
@@ -102,8 +100,8 @@ export function createSqliteWebhooks(db: Db, relaxed: Db = db): WebhookStore {
       const rows = (q.due.all(webhookId, limit) as Array<Parameters<typeof toDueEvent>[0]>).map(toDueEvent);
       return rows[0] && rows[0].nextAt <= now ? rows : [];
     },
-    async recordAttempt(eventId, webhookId, owner, result, failingSince) {
-      return attemptTx.immediate(eventId, webhookId, owner, result, failingSince);
+    async recordAttempt(eventId, webhookId, owner, result, failingSince, leaseUntil) {
+      return attemptTx.immediate(eventId, webhookId, owner, result, failingSince, leaseUntil);
     },
     async pruneDeliveries(before) {
       return q.prune.run(before).changes;

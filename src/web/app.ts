@@ -3,7 +3,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csrfSync } from 'csrf-sync';
 import compression from 'compression';
-import ejs from 'ejs';
 import express, { type Express, type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
@@ -11,7 +10,6 @@ import { MAX_LENGTH, MIN_LENGTH } from '../core/passwords.js';
 import type { Logger } from '../core/ports.js';
 import type { Services } from '../services.js';
 import { loadAssets } from './assets.js';
-import { escapeHtml } from './escape.js';
 import { autoconfigRouter } from './handlers/autoconfig.js';
 import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
@@ -26,6 +24,7 @@ import { apiRouter } from './api/router.js';
 import { webmailRouter } from './api/webmail.js';
 import { BODY_LIMIT } from './limits.js';
 import { panelRoutes } from './routes.js';
+import { renderWith, Views } from './views.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const VIEWS_DIR = path.join(ROOT, 'views');
@@ -69,16 +68,11 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.set('views', VIEWS_DIR);
-  app.set('view engine', 'ejs');
-  // Templates compiled once, not on every render (Express caches only with NODE_ENV=production;
-  // under mixed load, compiling and re-reading them took a seventh of the server's CPU).
-  app.set('view cache', true);
-  // Includes are named from the views directory ('/partials/head', resolved against `root`): ejs
-  // looks a relative include up on disk (existsSync) on every render, cached or not.
-  app.engine('ejs', (file: string, data: object, cb: (err: Error | null, html?: string) => void) =>
-    void ejs.renderFile(file, data as ejs.Data, { root: VIEWS_DIR, cache: true, escape: escapeHtml }, cb),
-  );
+  // Pages render through our own path (views.ts): compiled once, their data never copied.
+  renderWith(app, new Views(VIEWS_DIR));
+  // No ETag: a page is made for one session and carries a freshly masked token, so it is never the
+  // same twice, and hashing every body cost its CPU for nothing (static assets carry their own).
+  app.set('etag', false);
   app.locals.productName = 'mailpass';
   // SPEC §16: `Forgot password?` only where a link can be mailed.
   app.locals.forgotPassword = svc.recovery.available;

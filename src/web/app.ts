@@ -15,6 +15,7 @@ import { healthz, type HealthCheck } from './handlers/health.js';
 import { loadActor } from './middleware/auth.js';
 import { chooseLanguageFor } from './middleware/language.js';
 import { handleErrors, handleLateErrors, markEnding, notFound } from './middleware/errors.js';
+import { fixedHeaders } from './middleware/fixed-headers.js';
 import { lateCookies } from './middleware/late-cookies.js';
 import { loginCsrf } from './middleware/login-csrf.js';
 import { requestLog } from './middleware/request-log.js';
@@ -85,37 +86,41 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
 
   app.use(requestLog(log, observeRequest));
   app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          // SPEC §18: logging out posts to the panel, which sends the browser on to the issuer's
-          // logout; browsers hold a form's redirects to form-action too.
-          formAction: config.oidc ? ["'self'", new URL(config.oidc.issuer).origin] : ["'self'"],
-          frameAncestors: ["'none'"],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          upgradeInsecureRequests: null,
+    // helmet's headers, worked out once (they depend on no request).
+    fixedHeaders(
+      helmet({
+        contentSecurityPolicy: {
+          directives: {
+            defaultSrc: ["'self'"],
+            scriptSrc: ["'self'"],
+            styleSrc: ["'self'"],
+            imgSrc: ["'self'", 'data:'],
+            // SPEC §18: logging out posts to the panel, which sends the browser on to the issuer's
+            // logout; browsers hold a form's redirects to form-action too.
+            formAction: config.oidc ? ["'self'", new URL(config.oidc.issuer).origin] : ["'self'"],
+            frameAncestors: ["'none'"],
+            objectSrc: ["'none'"],
+            baseUri: ["'none'"],
+            upgradeInsecureRequests: null,
+          },
         },
-      },
-      // Behind plain HTTP on loopback, HSTS would only confuse; a TLS proxy sets it.
-      strictTransportSecurity: false,
-      // No referrer leaves the panel (a reset link's token is in its path), but its own form posts
-      // keep their Origin: under `no-referrer` browsers send `Origin: null`, and over plain HTTP on
-      // a host name, where no Sec-Fetch-Site is sent either, the login's same-site check refused
-      // every login.
-      referrerPolicy: { policy: 'same-origin' },
-    }),
+        // Behind plain HTTP on loopback, HSTS would only confuse; a TLS proxy sets it.
+        strictTransportSecurity: false,
+        // No referrer leaves the panel (a reset link's token is in its path), but its own form posts
+        // keep their Origin: under `no-referrer` browsers send `Origin: null`, and over plain HTTP on
+        // a host name, where no Sec-Fetch-Site is sent either, the login's same-site check refused
+        // every login.
+        referrerPolicy: { policy: 'same-origin' },
+      }),
+    ),
   );
   app.use('/assets', assets.handler);
   app.get('/healthz', healthz(svc.database.ping, healthChecks));
-  // Pages and API answers compressed as they are made (brotli quality 4, gzip); static files were at
-  // build time. BREACH: pages mask their CSRF token (below); the API is called by scripts with a
-  // bearer token, never with credentials a browser adds to a request someone else chose.
-  app.use(compression());
+  // API answers compressed as they are made (brotli quality 4, gzip); pages by their render path
+  // (views.ts); static files were at build time. BREACH: pages mask their CSRF token (above); the
+  // API is called by scripts with a bearer token, never with credentials a browser adds to a
+  // request someone else chose.
+  app.use('/api', compression());
   app.use('/api/webmail', webmailRouter(svc, log.child({ component: 'webmail' })));
   app.use('/api', apiRouter(svc, log.child({ component: 'api' })));
   app.use(autoconfigRouter(svc));

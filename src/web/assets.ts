@@ -17,16 +17,16 @@ interface Bodies {
 const YEAR = 365 * 86_400;
 
 /** The coding a client takes, best first (brotli, gzip, none); `q=0` refuses one. */
-export function chooseEncoding(accept: string | undefined): 'br' | 'gzip' | 'identity' {
+export function chooseEncoding(accept: string | undefined, preferred: 'br' | 'gzip' = 'br'): 'br' | 'gzip' | 'identity' {
   const taken = new Set<string>();
   for (const part of (accept ?? '').toLowerCase().split(',')) {
     const [coding, ...params] = part.trim().split(';');
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     if (coding && !(q && Number(q.slice(2)) === 0)) taken.add(coding.trim());
   }
-  if (taken.has('br')) return 'br';
-  if (taken.has('gzip') || taken.has('*')) return 'gzip';
-  return 'identity';
+  const gzip = taken.has('gzip') || taken.has('*');
+  if (taken.has('br') && !(preferred === 'gzip' && gzip)) return 'br';
+  return gzip ? 'gzip' : 'identity';
 }
 
 /**

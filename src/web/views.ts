@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import ejs from 'ejs';
 import type { Express, Response } from 'express';
+import { chooseEncoding } from './assets.js';
 import { escapeHtml } from './escape.js';
 
 type Locals = Record<string, unknown>;
@@ -61,6 +63,34 @@ export function renderWith(app: Express, views: Views): void {
     } catch (err) {
       return void this.req.next!(err);
     }
-    this.send(html);
+    sendCompressed(this, html);
   } as Response['render'];
+}
+
+/** Below this, compressing saves less than it costs (compression's own default threshold). */
+const COMPRESS_FROM = 1024;
+/** Up to this, a page is compressed at once on the event loop; a larger one on libuv's pool. */
+const AT_ONCE_UP_TO = 256 * 1024;
+const BROTLI = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } };
+const COMPRESSIBLE = /^(?:text\/|application\/(?:xml|json)\b)/;
+
+/**
+ * A rendered page, compressed as the client accepts: gzip (level 6) when it takes gzip, brotli
+ * (quality 4) when it takes only brotli. The whole page is there, so it is compressed in one call
+ * rather than through a stream, whose hand-offs to libuv's pool and back cost the event loop more
+ * than compressing a page of 7 KB does (issue 36.1); gzip, because it takes two thirds of brotli's
+ * time for a page within 5% of its size (2,562 against 2,432 bytes for /account). BREACH: every
+ * page's CSRF token is masked afresh (app.ts).
+ */
+function sendCompressed(res: Response, body: string): void {
+  res.vary('Accept-Encoding');
+  if (!res.get('Content-Type')) res.type('html');
+  const coding = body.length >= COMPRESS_FROM && COMPRESSIBLE.test(res.get('Content-Type')!) ? chooseEncoding(res.req.headers['accept-encoding'], 'gzip') : 'identity';
+  if (coding === 'identity') return void res.send(body);
+  const raw = Buffer.from(body);
+  res.set('Content-Encoding', coding);
+  if (raw.length <= AT_ONCE_UP_TO) return void res.send(coding === 'br' ? zlib.brotliCompressSync(raw, BROTLI) : zlib.gzipSync(raw));
+  const sent = (err: Error | null, out: Buffer) => (err ? res.req.next!(err) : res.send(out));
+  if (coding === 'br') zlib.brotliCompress(raw, BROTLI, sent);
+  else zlib.gzip(raw, sent);
 }

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import request from 'supertest';
+import { renderWith, Views } from '../../src/web/views.js';
+
+// Issue 36.1: pages render through views.ts, not Express's render. What a template reads must be
+// what ejs gave it before: the page's values over res.locals over app.locals, an include's values
+// over its caller's, escaping, and nothing from Object.prototype.
+let dir: string;
+let app: express.Express;
+let server: http.Server;
+
+const raw = (url: string, acceptEncoding: string) =>
+  new Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    http
+      .get(`http://127.0.0.1:${(server.address() as AddressInfo).port}${url}`, { headers: { 'Accept-Encoding': acceptEncoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
+  });
+
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-views-'));
+  mkdirSync(path.join(dir, 'partials'));
+  const files: Record<string, string> = {
+    'page.ejs': `<p><%= title %>|<%= who %>|<%= site %></p><%- include('/partials/row', { who: 'inner' }) %><%- include('/partials/row') %>`,
+    'partials/row.ejs': `[<%= who %>/<%= title %><%- include('/partials/leaf', { depth: 2 }) %>]`,
+    'partials/leaf.ejs': `(<%= who %>,<%= depth %>)`,
+    'broken.ejs': `<%= missing.value %>`,
+    'big.ejs': `<% for (let i = 0; i < 200; i++) { %><p>row <%= i %> of a long page</p><% } %>`,
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  app = express();
+  renderWith(app, new Views(dir));
+  app.locals.site = 'app';
+  app.locals.who = 'app-who';
+  app.get('/page', (_req, res) => {
+    res.locals.who = 'res-who';
+    res.render('page', { title: '<T&"x">' });
+  });
+  app.get('/broken', (_req, res) => res.render('broken'));
+  app.get('/big', (_req, res) => res.render('big'));
+  app.get('/xml', (_req, res) => res.type('application/xml').render('big'));
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).type('text/plain').send(err.message));
+  server = app.listen(0, '127.0.0.1');
+});
+after(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('views', () => {
+  test('a page reads its values over res.locals over app.locals, escaped; includes over their caller', async () => {
+    const res = await request(app).get('/page').set('accept-encoding', 'identity');
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type']!, /^text\/html/);
+    assert.equal(
+      res.text,
+      '<p>&lt;T&amp;&#34;x&#34;&gt;|res-who|app</p>' +
+        '[inner/&lt;T&amp;&#34;x&#34;&gt;(inner,2)]' +
+        '[res-who/&lt;T&amp;&#34;x&#34;&gt;(res-who,2)]',
+    );
+  });
+
+  test('nothing added to Object.prototype stands in for what a template calls', async () => {
+    // ejs's compiled function calls escapeFn and __append from inside with(locals): were the
+    // locals' chain to reach Object.prototype, a polluted one would replace them.
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.escapeFn = () => 'polluted';
+    proto.__append = () => undefined;
+    proto.include = () => 'polluted';
+    try {
+      const res = await request(app).get('/page').set('accept-encoding', 'identity');
+      assert.equal(res.text, '<p>&lt;T&amp;&#34;x&#34;&gt;|res-who|app</p>[inner/&lt;T&amp;&#34;x&#34;&gt;(inner,2)][res-who/&lt;T&amp;&#34;x&#34;&gt;(res-who,2)]');
+    } finally {
+      delete proto.escapeFn;
+      delete proto.__append;
+      delete proto.include;
+    }
+  });
+
+  test('a template that throws goes to the error handler, naming its view', async () => {
+    const res = await request(app).get('/broken');
+    assert.equal(res.status, 500);
+    assert.match(res.text, /missing is not defined \(in view broken\)/);
+  });
+
+  test('compressed in one piece as the client takes it: gzip first, brotli when only brotli', async () => {
+    const plain = await request(app).get('/big').set('accept-encoding', 'identity');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.match(plain.headers.vary!, /Accept-Encoding/);
+    const gz = await raw('/big', 'gzip, deflate, br');
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(zlib.gunzipSync(gz.body).toString(), plain.text);
+    assert.equal(Number(gz.headers['content-length']), gz.body.length);
+    const br = await raw('/big', 'br');
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(zlib.brotliDecompressSync(br.body).toString(), plain.text);
+    const typed = await raw('/xml', 'gzip');
+    assert.match(typed.headers['content-type']!, /^application\/xml/, 'a type set before render stays');
+    assert.equal(zlib.gunzipSync(typed.body).toString(), plain.text);
+  });
+});

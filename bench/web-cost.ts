@@ -11,7 +11,9 @@ import path from 'node:path';
 import { seedMailboxes, startServerProcess } from './server-process.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** Requests of each page before measuring: a page's cost falls for its first few thousand (the JIT, the heap's sizing). */
+const WARM_UP = Number(process.env.BENCH_WARM_UP ?? 3000);
 const PASSWORD = 'Load#Bench-2024x';
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-web-cost-'));
 
@@ -68,15 +70,16 @@ async function main() {
     };
     const FRENCH = 'fr-FR,fr;q=0.9,en;q=0.5';
     if (!(await get(`${base}/account`, cookie, FRENCH)).text.includes('<html lang="fr">')) throw new Error('the French page is not French');
-    await cost(`${base}/account`, 500); // warm-up: the JIT and the caches
-    await cost(`${base}/account`, 500, FRENCH);
+    await cost(`${base}/account`, WARM_UP);
+    await cost(`${base}/account`, WARM_UP, FRENCH);
+    await cost(`${base}/healthz`, WARM_UP);
     const account: number[] = [];
     const french: number[] = [];
     const healthz: number[] = [];
     const domainPage: number[] = [];
     const loginPage: number[] = [];
-    await costAs(`${base}/admin/domains/web.test`, 300, adminCookie);
-    await costAs(`${base}/login`, 300, '');
+    await costAs(`${base}/admin/domains/web.test`, WARM_UP, adminCookie);
+    await costAs(`${base}/login`, WARM_UP, '');
     for (let r = 0; r < RUNS; r++) {
       account.push(await cost(`${base}/account`, REQUESTS));
       french.push(await cost(`${base}/account`, REQUESTS, FRENCH));

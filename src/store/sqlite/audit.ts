@@ -24,7 +24,7 @@ export function auditWriter(db: Db): (entry: AuditEntry) => void {
 export function createSqliteAudit(db: Db): AuditStore {
   const writeAudit = auditWriter(db);
   const q = {
-    list: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?'),
+    list: db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT CAST(? AS INTEGER) OFFSET ?'),
     count: db.prepare('SELECT count(*) AS n FROM audit_log'),
     prune: db.prepare('DELETE FROM audit_log WHERE at < ?'),
   };

@@ -23,7 +23,7 @@ export function createSqliteLoginHistory(db: Db): LoginHistoryStore {
         SELECT last_at FROM login_history WHERE account_id = @accountId AND result <> 'ok'
         ORDER BY last_at DESC LIMIT 1 OFFSET @keep)`),
     list: db.prepare(`SELECT account_id, day, protocol, mechanism, result, ip, client, first_at, last_at, count
-      FROM login_history WHERE account_id = ? ORDER BY last_at DESC LIMIT ?`),
+      FROM login_history WHERE account_id = ? ORDER BY last_at DESC LIMIT CAST(? AS INTEGER)`),
     prune: db.prepare('DELETE FROM login_history WHERE last_at < ?'),
     insertNetwork: db.prepare('INSERT INTO login_networks (owner, network, first_at) VALUES (@owner, @network, @at) ON CONFLICT DO NOTHING'),
     hasOtherNetwork: db.prepare('SELECT 1 FROM login_networks WHERE owner = ? AND network <> ? LIMIT 1'),

@@ -23,18 +23,18 @@ export function createSqliteWebhooks(db: Db, relaxed: Db = db): WebhookStore {
       (SELECT id FROM webhook_events WHERE webhook_id = ? AND state = 'pending' ORDER BY id LIMIT 1)`),
     addEvent: db.prepare(`INSERT INTO webhook_events (message_id, webhook_id, type, payload, created_at, next_at)
       VALUES ('msg_' || lower(hex(randomblob(16))), ?, ?, ?, ?, ?)`),
-    deliveries: db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM webhook_events WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`),
+    deliveries: db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM webhook_events WHERE webhook_id = ? ORDER BY id DESC LIMIT CAST(? AS INTEGER)`),
     anyDue: relaxed.prepare(`SELECT 1 FROM webhooks w WHERE w.paused_at IS NULL AND w.lease_until < @now
         AND (SELECT e.next_at FROM webhook_events e WHERE e.webhook_id = w.id AND e.state = 'pending' ORDER BY e.id LIMIT 1) <= @now
       LIMIT 1`),
     lease: relaxed.prepare(`UPDATE webhooks SET lease_owner = @owner, lease_until = @until
       WHERE id IN (SELECT w.id FROM webhooks w WHERE w.paused_at IS NULL AND w.lease_until < @now
         AND (SELECT e.next_at FROM webhook_events e WHERE e.webhook_id = w.id AND e.state = 'pending' ORDER BY e.id LIMIT 1) <= @now
-        ORDER BY w.lease_until LIMIT @limit)
+        ORDER BY w.lease_until LIMIT CAST(@limit AS INTEGER))
       RETURNING id, url, domain_id, secret, failing_since`),
     release: relaxed.prepare('UPDATE webhooks SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?'),
     due: db.prepare(`SELECT id, message_id, payload, created_at, attempts, next_at FROM webhook_events
-      WHERE webhook_id = ? AND state = 'pending' ORDER BY id LIMIT ?`),
+      WHERE webhook_id = ? AND state = 'pending' ORDER BY id LIMIT CAST(? AS INTEGER)`),
     attempt: relaxed.prepare(`UPDATE webhook_events SET state = @state, attempts = @attempts, next_at = @nextAt, last_status = @lastStatus,
         last_error = @lastError, done_at = CASE WHEN @state = 'pending' THEN NULL ELSE @at END
       WHERE id = @id AND webhook_id = @webhookId`),

@@ -41,7 +41,8 @@ let assets: ReturnType<typeof loadAssets> | null = null;
 export function maskToken(token: string): string {
   const bytes = Buffer.from(token, 'utf8');
   const pad = randomBytes(bytes.length);
-  return `${pad.toString('base64url')}.${Buffer.from(bytes.map((b, i) => b ^ pad[i]!)).toString('base64url')}`;
+  for (let i = 0; i < bytes.length; i++) bytes[i]! ^= pad[i]!;
+  return `${pad.toString('base64url')}.${bytes.toString('base64url')}`;
 }
 export function unmaskToken(masked: unknown): string | undefined {
   if (typeof masked !== 'string') return undefined;

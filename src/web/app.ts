@@ -70,11 +70,9 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  // Pages render through our own path (views.ts): compiled once, their data never copied.
+  // Pages render through our own path (views.ts): compiled once, their data never copied, sent
+  // compressed in one piece without an ETag.
   renderWith(app, new Views(VIEWS_DIR));
-  // No ETag: a page is made for one session and carries a freshly masked token, so it is never the
-  // same twice, and hashing every body cost its CPU for nothing (static assets carry their own).
-  app.set('etag', false);
   app.locals.productName = 'mailpass';
   // SPEC §16: `Forgot password?` only where a link can be mailed.
   app.locals.forgotPassword = svc.recovery.available;

@@ -55,7 +55,7 @@ export class Views {
 
 /**
  * Makes `res.render(view, data)` of this app render through `views`: the page's data over
- * res.locals over app.locals, sent with `res.send` (its status and Content-Type as set before).
+ * res.locals over app.locals, sent with the status and Content-Type set before (HTML by default).
  * A template that throws goes to the error handlers, as Express's own render did.
  */
 export function renderWith(app: Express, views: Views): void {
@@ -70,7 +70,7 @@ export function renderWith(app: Express, views: Views): void {
     } catch (err) {
       return void this.req.next!(err);
     }
-    sendCompressed(this, html);
+    sendPage(this, html);
   } as Response['render'];
 }
 
@@ -79,27 +79,35 @@ const COMPRESS_FROM = 1024;
 /** Up to this, a page is compressed at once on the event loop; a larger one on libuv's pool. */
 const AT_ONCE_UP_TO = 256 * 1024;
 const BROTLI = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } };
+/**
+ * Gzip at level 3: for /account and the domain page it takes 24 and 30 us against brotli 4's 71
+ * and 70 and gzip 6's 45 and 44, for 3.5% more bytes than gzip 6 (2,655 against 2,562 for /account).
+ */
+const GZIP = { level: 3 };
 const COMPRESSIBLE = /^(?:text\/|application\/(?:xml|json)\b)/;
 
 /**
  * A rendered page, compressed as the client accepts: gzip when it takes gzip, brotli (quality 4)
  * when it takes only brotli. The whole page is there, so it is compressed in one call rather than
  * through a stream, whose hand-offs to libuv's pool and back cost the event loop more than
- * compressing a page of 7 KB does (issue 36.1). Gzip at level 3: for /account and the domain page
- * it takes 24 and 30 us against brotli 4's 71 and 70 and gzip 6's 45 and 44, for 3.5% more bytes
- * than gzip 6 (2,655 against 2,562 for /account). BREACH: every page's CSRF token is masked afresh
- * (app.ts).
+ * compressing a page of 7 KB does (issue 36.1). BREACH: every page's CSRF token is masked afresh
+ * (app.ts). No ETag: a page is made for one session and carries a fresh token, so it is never the
+ * same twice, and Express's SHA-1 of every body was CPU for nothing (the API keeps its ETags).
  */
-const GZIP = { level: 3 };
-function sendCompressed(res: Response, body: string): void {
+function sendPage(res: Response, html: string): void {
+  const type = res.get('Content-Type') ?? 'text/html';
+  if (!/;\s*charset=/i.test(type)) res.setHeader('Content-Type', `${type}; charset=utf-8`);
   res.vary('Accept-Encoding');
-  if (!res.get('Content-Type')) res.type('html');
-  const coding = body.length >= COMPRESS_FROM && COMPRESSIBLE.test(res.get('Content-Type')!) ? chooseEncoding(res.req.headers['accept-encoding'], 'gzip') : 'identity';
-  if (coding === 'identity') return void res.send(body);
-  const raw = Buffer.from(body);
-  res.set('Content-Encoding', coding);
-  if (raw.length <= AT_ONCE_UP_TO) return void res.send(coding === 'br' ? zlib.brotliCompressSync(raw, BROTLI) : zlib.gzipSync(raw, GZIP));
-  const sent = (err: Error | null, out: Buffer) => (err ? res.req.next!(err) : res.send(out));
-  if (coding === 'br') zlib.brotliCompress(raw, BROTLI, sent);
-  else zlib.gzip(raw, GZIP, sent);
+  const coding = html.length >= COMPRESS_FROM && COMPRESSIBLE.test(type) ? chooseEncoding(res.req.headers['accept-encoding'], 'gzip') : 'identity';
+  const raw = Buffer.from(html);
+  const end = (body: Buffer) => {
+    if (coding !== 'identity') res.setHeader('Content-Encoding', coding);
+    res.setHeader('Content-Length', body.length);
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  };
+  if (coding === 'identity') return end(raw);
+  if (raw.length <= AT_ONCE_UP_TO) return end(coding === 'br' ? zlib.brotliCompressSync(raw, BROTLI) : zlib.gzipSync(raw, GZIP));
+  const compressed = (err: Error | null, out: Buffer) => (err ? res.req.next!(err) : end(out));
+  if (coding === 'br') zlib.brotliCompress(raw, BROTLI, compressed);
+  else zlib.gzip(raw, GZIP, compressed);
 }

@@ -1,11 +1,11 @@
-// `npm run bench:all`: every benchmark one after the other on one build (about 35 minutes), and
+// `npm run bench:all`: every benchmark one after the other on one build (about 25 minutes), and
 // one table of every figure beside its baseline, its target and the command that makes it
 // (issue 36.4). The table is Markdown on stdout, for docs/benchmarks.md; every JSON object the
 // benchmarks printed is kept in BENCH_OUT (default bench-all.json) with the command that printed
 // it. BENCH_ONLY=web,cores runs some of them; a benchmark that fails is a row that says so, and the
-// others still run.
+// others still run. BENCH_FROM=<that file> prints the table of a run kept before, running nothing.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { note } from './common.js';
 
 interface Bench {
@@ -35,6 +35,7 @@ const TARGETS: Record<string, string> = {
   fr_vs_en: '<= 1.05',
   server_event_loop_delay_p99_ms: '< 50',
   healthz_p99_ms: '< 100',
+  healthz_failures: '0',
   web_p99_ms: '< 250',
   server_peak_rss_mb: '< 300',
   messages_lost: '0',
@@ -43,7 +44,7 @@ const TARGETS: Record<string, string> = {
   relay_ratio: '>= 0.8',
 };
 /** Settings a benchmark echoes, not figures. */
-const SETTINGS = new Set(['requests', 'runs', 'server_workers', 'smtp_sessions_concurrent', 'web_users', 'relay_sessions_concurrent', 'healthz_checks', 'web_requests', 'smtp_sessions_completed', 'messages_accepted', 'messages_spooled']);
+const SETTINGS = new Set(['seconds', 'warmup_seconds', 'requests', 'runs', 'server_workers', 'smtp_sessions_concurrent', 'web_users', 'relay_sessions_concurrent', 'healthz_checks', 'web_requests', 'smtp_sessions_completed', 'messages_accepted', 'messages_spooled']);
 
 interface Row {
   figure: string;
@@ -64,7 +65,7 @@ function rowsOf(obj: Record<string, unknown>, command: string): Row[] {
       .slice(0, 3)
       .map(([k, v]) => `${k} ${show(v)}`)
       .join('; ');
-    return [{ figure, measured: `${show(value)} ${show(unit)}`, beside, target: show(target ?? targetBusy ?? ''), command }];
+    return [{ figure, measured: value === null || value === undefined ? '' : `${show(value)} ${show(unit)}`, beside, target: show(target ?? targetBusy ?? ''), command }];
   }
   return Object.entries(obj)
     .filter(([k, v]) => typeof v === 'number' && !SETTINGS.has(k))
@@ -93,23 +94,24 @@ function run(bench: Bench): Promise<{ objects: Array<Record<string, unknown>>; c
   });
 }
 
-const only = process.env.BENCH_ONLY?.split(',');
-const started = new Date();
+const kept: { started: string; results: Array<{ command: string; object: Record<string, unknown> }> } = process.env.BENCH_FROM
+  ? (JSON.parse(readFileSync(process.env.BENCH_FROM, 'utf8')) as typeof kept)
+  : { started: new Date().toISOString(), results: [] };
 const rows: Row[] = [];
-const kept: Array<{ command: string; object: Record<string, unknown> }> = [];
-for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
-  note(`${bench.command}: started ${new Date().toISOString()}`);
-  const t0 = performance.now();
-  const { objects, code } = await run(bench);
-  note(`${bench.command}: exit ${code} after ${Math.round((performance.now() - t0) / 1000)} s`);
-  for (const object of objects) {
-    kept.push({ command: bench.command, object });
-    rows.push(...rowsOf(object, bench.command));
+if (!process.env.BENCH_FROM) {
+  const only = process.env.BENCH_ONLY?.split(',');
+  for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
+    note(`${bench.command}: started ${new Date().toISOString()}`);
+    const t0 = performance.now();
+    const { objects, code } = await run(bench);
+    note(`${bench.command}: exit ${code} after ${Math.round((performance.now() - t0) / 1000)} s`);
+    kept.results.push(...objects.map((object) => ({ command: bench.command, object })));
+    if (code !== 0) kept.results.push({ command: bench.command, object: { figure: `(${bench.command} did not finish: exit ${code})`, value: null } });
   }
-  if (code !== 0) rows.push({ figure: `(${bench.command} did not finish: exit ${code})`, measured: '', beside: '', target: '', command: bench.command });
+  writeFileSync(process.env.BENCH_OUT ?? 'bench-all.json', `${JSON.stringify(kept, null, 1)}\n`);
 }
-writeFileSync(process.env.BENCH_OUT ?? 'bench-all.json', `${JSON.stringify({ started: started.toISOString(), results: kept }, null, 1)}\n`);
+for (const { command, object } of kept.results) rows.push(...rowsOf(object, command));
 const cell = (s: string) => s.replace(/\|/g, '\\|');
-process.stdout.write(`One run of \`npm run bench:all\`, started ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.\n\n`);
+process.stdout.write(`One run of \`npm run bench:all\`, started ${kept.started.slice(0, 16).replace('T', ' ')} UTC.\n\n`);
 process.stdout.write('| figure | measured | beside it (same run) | target | command |\n|---|---|---|---|---|\n');
 for (const r of rows) process.stdout.write(`| ${cell(r.figure)} | ${cell(r.measured)} | ${cell(r.beside)} | ${cell(r.target)} | \`${r.command}\` |\n`);

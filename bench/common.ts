@@ -75,6 +75,24 @@ export async function formLogin(base: string, page: string, fields: Record<strin
 }
 
 
+/** Nanoseconds the main thread of process `pid` has run on a processor (Linux's schedstat). */
+export const threadCpuNs = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+
+/**
+ * What one page costs a server's event loop: the CPU time of its main thread (process `pid`) per
+ * request over `n` GETs of `url`, one after another, as a browser asks (gzip or brotli, a
+ * language); in ms. bench:web and bench:web-ab.
+ */
+export async function loopCostMs(pid: number, url: string, n: number, { cookie = '', language = 'en-US,en;q=0.9' } = {}) {
+  const before = threadCpuNs(pid);
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(url, { redirect: 'manual', headers: { cookie, 'accept-encoding': 'gzip, deflate, br', 'accept-language': language } });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  }
+  return (threadCpuNs(pid) - before) / 1e6 / n;
+}
+
 /** One GET's bytes as they cross the wire: the body as sent (compressed or not) and the status. */
 function wireGet(url: string, cookie: string, acceptEncoding: string): Promise<{ status: number; bytes: number; text: string; cacheControl: string }> {
   return new Promise((resolve, reject) => {

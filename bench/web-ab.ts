@@ -7,11 +7,11 @@
 // default account,domain,login,healthz), the median CPU of each server's main thread per request
 // and B / A, with the pairwise median of the ratios. A is e.g. `git worktree add ../a <commit>`
 // with node_modules linked and `npm run build` run there.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './common.js';
+import { formLogin, loopCostMs, median } from './common.js';
 import type { ServerProcess } from './server-process.js';
 
 const A = process.env.BENCH_A;
@@ -40,27 +40,11 @@ async function side(root: string): Promise<Side> {
   await seedMailboxes(dataDir, { domain: 'web.test', count: 1, password: PASSWORD, localPart: () => 'user', adminPassword: ADMIN_PASSWORD });
   const server = await startServerProcess(dataDir, { PORT: '0' }, { cpus: CPUS });
   const base = `http://127.0.0.1:${server.ports.http}`;
-  const get = async (url: string, cookie = '') => {
-    const res = await fetch(url, { redirect: 'manual', headers: { cookie, 'accept-encoding': 'gzip, deflate, br', 'accept-language': 'en-US,en;q=0.9' } });
-    return { res, text: await res.text() };
-  };
-  const login = async (form: string, fields: Record<string, string>) => {
-    const page = await get(`${base}${form}`);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
-    const res = await fetch(`${base}${form}`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: page.res.headers.get('set-cookie')?.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...fields, _csrf: csrf }),
-    });
-    if (res.status !== 303) throw new Error(`${form}: ${res.status}`);
-    return res.headers.get('set-cookie')!.split(';')[0]!;
-  };
   let user: string;
   let admin: string;
   try {
-    user = await login('/login', { email: 'user@web.test', password: PASSWORD });
-    admin = await login('/admin/login', { username: 'admin', password: ADMIN_PASSWORD });
+    user = (await formLogin(base, '/login', { email: 'user@web.test', password: PASSWORD })).cookie;
+    admin = (await formLogin(base, '/admin/login', { username: 'admin', password: ADMIN_PASSWORD })).cookie;
   } catch (err) {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -72,19 +56,13 @@ async function side(root: string): Promise<Side> {
     login: [`${base}/login`, ''],
     healthz: [`${base}/healthz`, ''],
   };
-  const cpuNs = () => Number(readFileSync(`/proc/${server.pid}/task/${server.pid}/schedstat`, 'utf8').split(' ')[0]);
   return {
     server,
     dataDir,
-    async cost(page, n) {
+    cost(page, n) {
       const [url, cookie] = pages[page] ?? [];
       if (!url) throw new Error(`bench:web-ab: no page ${page} (account, domain, login, healthz)`);
-      const before = cpuNs();
-      for (let i = 0; i < n; i++) {
-        const { res } = await get(url, cookie);
-        if (res.status !== 200) throw new Error(`${page}: ${res.status}`);
-      }
-      return (cpuNs() - before) / 1e6 / n;
+      return loopCostMs(server.pid, url, n, { cookie });
     },
   };
 }

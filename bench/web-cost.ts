@@ -1,13 +1,14 @@
 // `npm run bench:web`: what one web request costs the server's event loop, without the queueing of
 // a load. One user logs in, then asks for its /account page BENCH_REQUESTS times (default 2,000)
-// one after another, as a browser asks (brotli); the figure is the CPU time of the server's main
+// one after another, as a browser asks (gzip or brotli); the figure is the CPU time of the server's main
 // thread (its event loop, from /proc's schedstat) per request, in runs alternating with a baseline
 // page (/healthz) as `npm run bench` alternates its pairs, with the same page for a French
 // browser (SPEC §17: another language costs at most 5% more), and with the admin's domain page and
 // the login page (issue 36.1: each at most 2 times /healthz). Prints one JSON object on stdout.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { formLogin, loopCostMs, median } from './common.js';
 import { seedMailboxes, startServerProcess } from './server-process.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -17,64 +18,25 @@ const WARM_UP = Number(process.env.BENCH_WARM_UP ?? 3000);
 const PASSWORD = 'Load#Bench-2024x';
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailpass-web-cost-'));
 
-/** Nanoseconds the thread `pid` (the main thread of process `pid`) has run on a processor. */
-const threadCpuNs = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
-
 async function main() {
   await seedMailboxes(dataDir, { domain: 'web.test', count: 1, password: PASSWORD, localPart: () => 'user', adminPassword: 'Load#Root-2024x' });
   const server = await startServerProcess(dataDir, {});
   try {
     const base = `http://127.0.0.1:${server.ports.http}`;
-    const get = async (url: string, cookie = '', language = 'en-US,en;q=0.9') => {
-      const res = await fetch(url, { redirect: 'manual', headers: { cookie, 'accept-encoding': 'gzip, deflate, br', 'accept-language': language } });
-      return { res, text: await res.text() };
-    };
-    const form = await get(`${base}/login`);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)![1]!;
-    const login = await fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      // The login page sets no cookie (its token checks itself, issue 29): nothing to send back.
-      headers: { cookie: form.res.headers.get('set-cookie')?.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ email: 'user@web.test', password: PASSWORD, _csrf: csrf }),
-    });
-    if (login.status !== 303) throw new Error(`login: ${login.status}`);
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    /** CPU of the server's loop per request over `n` requests of `url`, in ms. */
-    const cost = async (url: string, n: number, language?: string) => {
-      const before = threadCpuNs(server.pid);
-      for (let i = 0; i < n; i++) {
-        const { res } = await get(url, cookie, language);
-        if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-      }
-      return (threadCpuNs(server.pid) - before) / 1e6 / n;
-    };
+    const { cookie } = await formLogin(base, '/login', { email: 'user@web.test', password: PASSWORD });
     // Issue 36.1: the admin domain page and the login page too, each against /healthz.
-    const adminForm = await get(`${base}/admin/login`);
-    const adminLogin = await fetch(`${base}/admin/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: adminForm.res.headers.get('set-cookie')?.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'admin', password: 'Load#Root-2024x', _csrf: /name="_csrf" value="([^"]+)"/.exec(adminForm.text)![1]! }),
-    });
-    if (adminLogin.status !== 303) throw new Error(`admin login: ${adminLogin.status}`);
-    const adminCookie = adminLogin.headers.get('set-cookie')!.split(';')[0]!;
-    /** The same as `cost` with another session (the admin's), or none (the login page). */
-    const costAs = async (url: string, n: number, as: string) => {
-      const before = threadCpuNs(server.pid);
-      for (let i = 0; i < n; i++) {
-        const { res } = await get(url, as);
-        if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-      }
-      return (threadCpuNs(server.pid) - before) / 1e6 / n;
-    };
+    const { cookie: adminCookie } = await formLogin(base, '/admin/login', { username: 'admin', password: 'Load#Root-2024x' });
+    /** CPU of the server's loop per request over `n` requests of `url`, in ms: as the user, or `as` another session (the admin's) or none (''). */
+    const cost = (url: string, n: number, language?: string, as = cookie) => loopCostMs(server.pid, url, n, { cookie: as, language });
+    const costAs = (url: string, n: number, as: string) => cost(url, n, undefined, as);
     const FRENCH = 'fr-FR,fr;q=0.9,en;q=0.5';
-    if (!(await get(`${base}/account`, cookie, FRENCH)).text.includes('<html lang="fr">')) throw new Error('the French page is not French');
+    const french = await fetch(`${base}/account`, { headers: { cookie, 'accept-language': FRENCH } });
+    if (!(await french.text()).includes('<html lang="fr">')) throw new Error('the French page is not French');
     await cost(`${base}/account`, WARM_UP);
     await cost(`${base}/account`, WARM_UP, FRENCH);
     await cost(`${base}/healthz`, WARM_UP);
     const account: number[] = [];
-    const french: number[] = [];
+    const frenchRuns: number[] = [];
     const healthz: number[] = [];
     const domainPage: number[] = [];
     const loginPage: number[] = [];
@@ -82,20 +44,19 @@ async function main() {
     await costAs(`${base}/login`, WARM_UP, '');
     for (let r = 0; r < RUNS; r++) {
       account.push(await cost(`${base}/account`, REQUESTS));
-      french.push(await cost(`${base}/account`, REQUESTS, FRENCH));
+      frenchRuns.push(await cost(`${base}/account`, REQUESTS, FRENCH));
       healthz.push(await cost(`${base}/healthz`, REQUESTS));
       domainPage.push(await costAs(`${base}/admin/domains/web.test`, REQUESTS, adminCookie));
       loginPage.push(await costAs(`${base}/login`, REQUESTS, ''));
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const round = (x: number) => Math.round(x * 1000) / 1000;
     process.stdout.write(
       `${JSON.stringify({
         requests: REQUESTS,
         runs: RUNS,
         account_loop_ms: round(median(account)),
-        account_fr_loop_ms: round(median(french)),
-        fr_vs_en: round(median(french) / median(account)),
+        account_fr_loop_ms: round(median(frenchRuns)),
+        fr_vs_en: round(median(frenchRuns) / median(account)),
         healthz_loop_ms: round(median(healthz)),
         account_vs_healthz: round(median(account) / median(healthz)),
         domain_page_loop_ms: round(median(domainPage)),
@@ -104,7 +65,7 @@ async function main() {
         login_page_vs_healthz: round(median(loginPage) / median(healthz)),
         target: 'each page <= 0.7 ms, i.e. <= 2x /healthz (issue 36.1)',
         account_runs: account.map(round),
-        account_fr_runs: french.map(round),
+        account_fr_runs: frenchRuns.map(round),
         healthz_runs: healthz.map(round),
         domain_page_runs: domainPage.map(round),
         login_page_runs: loginPage.map(round),

@@ -20,10 +20,11 @@ export function createWebhookSender({ allowPrivate, dnsServers = [], timeoutMs =
   const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 4 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 4 }) };
   const checked = new Map<string, { address: string; family: number; until: number }>();
 
+  // DNS_SERVERS: one resolver asked for every name; otherwise the system's, as getaddrinfo does.
+  const resolver = dnsServers.length > 0 ? new Resolver({ timeout: 3000, tries: 1 }) : null;
+  resolver?.setServers(dnsServers);
   const resolve = async (host: string): Promise<Array<{ address: string; family: number }>> => {
-    if (dnsServers.length === 0) return systemLookup(host, { all: true, verbatim: true });
-    const resolver = new Resolver({ timeout: 3000, tries: 1 });
-    resolver.setServers(dnsServers);
+    if (!resolver) return systemLookup(host, { all: true, verbatim: true });
     const [v4, v6] = await Promise.all([resolver.resolve4(host).catch(() => [] as string[]), resolver.resolve6(host).catch(() => [] as string[])]);
     return [...v4.map((address) => ({ address, family: 4 })), ...v6.map((address) => ({ address, family: 6 }))];
   };

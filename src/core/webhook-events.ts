@@ -41,21 +41,21 @@ const event = (type: WebhookEventType, at: number, domain: string | null, data: 
  * (`admin:alice`, `mailbox:bob@example.com`, `smtp`, ...).
  */
 export function eventOf(action: string, actor: string, target: string, ip: string | null, detail: string | null, at: number): OutboxEvent | undefined {
+  // Every audited action comes here, an SMTP login's too: only its domain is read before the switch.
   const domain = domainOf(target);
-  const mailbox = { address: target, domain };
   switch (action) {
     case 'mailbox.create':
-      return event('mailbox.created', at, domain, { ...mailbox, actor });
+      return event('mailbox.created', at, domain, { address: target, domain, actor });
     case 'password.change':
     case 'password.reset':
     case 'password.recover':
       // An admin's own password is not a mailbox's.
       if (domain === null || actor === `admin:${target}`) return undefined;
-      return event('mailbox.password_changed', at, domain, { ...mailbox, actor, by: action === 'password.change' ? 'owner' : action === 'password.reset' ? 'admin' : 'recovery' });
+      return event('mailbox.password_changed', at, domain, { address: target, domain, actor, by: action === 'password.change' ? 'owner' : action === 'password.reset' ? 'admin' : 'recovery' });
     case 'mailbox.disable':
-      return event('mailbox.disabled', at, domain, { ...mailbox, actor });
+      return event('mailbox.disabled', at, domain, { address: target, domain, actor });
     case 'mailbox.delete':
-      return event('mailbox.deleted', at, domain, { ...mailbox, actor });
+      return event('mailbox.deleted', at, domain, { address: target, domain, actor });
     case 'credential.create':
       return event('credential.created', at, domain, { username: target, domain, name: detail, actor });
     case 'credential.reset':
@@ -63,7 +63,7 @@ export function eventOf(action: string, actor: string, target: string, ip: strin
     case 'credential.delete':
       return event('credential.deleted', at, domain, { username: target, domain, actor });
     case 'app-password.create':
-      return event('app_password.created', at, domain, { ...mailbox, name: detail, actor });
+      return event('app_password.created', at, domain, { address: target, domain, name: detail, actor });
     case 'second-factor.add':
     case 'second-factor.remove': {
       // `detail` of a removal names whose it was; an addition is its owner's own.

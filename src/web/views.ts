@@ -7,7 +7,69 @@ import { chooseEncoding } from './assets.js';
 import { escapeHtml } from './escape.js';
 
 type Locals = Record<string, unknown>;
-type Template = (locals: Locals) => string;
+type Include = (child: string, values?: Locals) => string;
+type Template = (locals: Locals, escapeFn: (value: unknown) => string, include: Include) => string;
+
+/** ejs's own names in a compiled template, and the locals object itself: never read from the data. */
+const OWN = new Set(['__append', '__output', 'escapeFn', 'include', 'locals', 'rethrow']);
+const RESERVED = new Set(
+  ('arguments await break case catch class const continue debugger default delete do else enum eval export extends false finally for ' +
+    'function if implements import in instanceof interface let new null package private protected public return static super switch ' +
+    'this throw true try typeof var void while with yield').split(' '),
+);
+/** A string literal of the compiled code (ejs writes the template's text as "…"; scriptlets may quote with '…'). */
+const STRING = /"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g;
+const COMMENT = /\/\*[\s\S]*?\*\/|\/\/[^\n]*/g;
+/** A name that is not a property (after a dot) nor part of a longer name or number. */
+const NAME = /(?<![.\w$])[A-Za-z_$][\w$]*/g;
+const DECLARED_FUNCTION = /\bfunction\s+([A-Za-z_$][\w$]*)/g;
+
+/** Names no data can stand for: they are not writable on the global object. */
+const FIXED = new Set(['undefined', 'NaN', 'Infinity', 'globalThis']);
+
+/**
+ * The names a template's code may read from its data: every name in its scriptlets but ejs's own,
+ * JavaScript's words and the functions it declares (a `var` of the same name would overwrite the
+ * hoisted function). A name that is only a parameter or a property key costs one read and is
+ * shadowed or unused; a name missed would be a ReferenceError at render, which every page's test
+ * would see. `globals` are the names the runtime defines (`Date`, `encodeURIComponent`): read from
+ * the data only when the data has them, as `with` did.
+ */
+export function templateNames(source: string): { data: string[]; globals: string[] } {
+  const code = source.replace(STRING, '""').replace(COMMENT, ' ');
+  const functions = new Set(Array.from(code.matchAll(DECLARED_FUNCTION), (m) => m[1]!));
+  const data = new Set<string>();
+  const globals = new Set<string>();
+  for (const [name] of code.matchAll(NAME)) {
+    if (OWN.has(name) || RESERVED.has(name) || FIXED.has(name) || functions.has(name)) continue;
+    (name in globalThis ? globals : data).add(name);
+  }
+  return { data: [...data], globals: [...globals] };
+}
+
+/**
+ * Compiles a template to a function of (locals, escapeFn, include) that reads its data as plain
+ * variables, each read once from `locals` at the start: ejs's default wraps the code in
+ * `with (locals)`, and V8 looks every name up at run time inside a `with` (ejs's own `__append`
+ * and `escapeFn` too, through the whole prototype chain of the locals first). The code between
+ * the prologue and the return is ejs's, unchanged. `var`: the template's own `var`s may share a
+ * name with its data, and a `var` again is no error (ejs's `destructuredLocals` declares with `let`).
+ */
+function compile(text: string, filename: string): Template {
+  // No `compileDebug`: its line bookkeeping, one assignment per tag, was a tenth of a page's CPU;
+  // an error names its view instead (render, below).
+  const template = new (ejs as unknown as { Template: new (text: string, opts: ejs.Options) => { generateSource(): void; source: string } }).Template(text, {
+    filename,
+    compileDebug: false,
+    _with: false,
+  } as ejs.Options);
+  template.generateSource();
+  const names = templateNames(template.source);
+  const reads = [...names.data.map((n) => `${n} = locals.${n}`), ...names.globals.map((n) => `${n} = "${n}" in locals ? locals.${n} : globalThis.${n}`)];
+  const data = reads.length ? `  var ${reads.join(',\n    ')};\n` : '';
+  const prologue = '  var __output = "";\n  function __append(s) { if (s !== undefined && s !== null) __output += s }\n' + data;
+  return new Function('locals, escapeFn, include', `${prologue}${template.source}\n  return __output;\n`) as Template;
+}
 
 /**
  * The panel's templates, compiled once and rendered without copying their data (issue 36.1).
@@ -16,9 +78,8 @@ type Template = (locals: Locals) => string;
  * then ejs copied it again for the page and three times more for each `include` (a page has up to
  * sixteen): a twentieth of a page's CPU went to copying the same forty names. Here a page's data
  * is one object whose prototype is the app's locals, and an include's own values are one object
- * more on top of it; `with(locals)` in ejs's compiled functions reads through the chain. The chain
- * ends in a null prototype, so nothing added to Object.prototype can be read as a template's
- * value (what ejs's copies guard against by default).
+ * more on top of it. The chain ends in a null prototype, so nothing added to Object.prototype can
+ * be read as a template's value (what ejs's copies guard against by default).
  */
 export class Views {
   private readonly compiled = new Map<string, Template>();
@@ -30,10 +91,7 @@ export class Views {
     if (!template) {
       const filename = path.join(this.dir, `${name.replace(/^\//, '')}.ejs`);
       if (!filename.startsWith(this.dir + path.sep)) throw new Error(`no view ${name}`);
-      // `unsafePrototypeLocals` (ejs 7; not in its type definitions): read the locals as given.
-      // No `compileDebug`: its line bookkeeping, one assignment per tag looked up through `with`,
-      // was a tenth of a page's CPU; an error names its view instead (render, below).
-      template = ejs.compile(readFileSync(filename, 'utf8'), { filename, escape: escapeHtml, unsafePrototypeLocals: true, compileDebug: false } as ejs.Options) as Template;
+      template = compile(readFileSync(filename, 'utf8'), filename);
       this.compiled.set(name, template);
     }
     return template;
@@ -41,11 +99,11 @@ export class Views {
 
   /** Renders `name` over `locals`, whose chain must end in a null prototype (as renderWith makes it). */
   render(name: string, locals: Locals): string {
-    // A template's `include(...)` resolves in its `with(locals)` scope first: this one, bound to the
-    // locals of the template that calls it, so nested includes see their parents' values.
-    locals.include = (child: string, values?: Locals) => this.render(child, values ? Object.assign(Object.create(locals) as Locals, values) : locals);
+    // A template's `include(...)`: bound to the locals of the template that calls it, so nested
+    // includes see their parents' values.
+    const include: Include = (child, values) => this.render(child, values ? Object.assign(Object.create(locals) as Locals, values) : locals);
     try {
-      return this.template(name)(locals);
+      return this.template(name)(locals, escapeHtml as (value: unknown) => string, include);
     } catch (err) {
       if (err instanceof Error && !(err as { view?: string }).view) Object.assign(err, { view: name, message: `${err.message} (in view ${name})` });
       throw err;

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { renderWith, Views } from '../../src/web/views.js';
+import { renderWith, templateNames, Views } from '../../src/web/views.js';
 
 // Issue 36.1: pages render through views.ts, not Express's render. What a template reads must be
 // what ejs gave it before: the page's values over res.locals over app.locals, an include's values
@@ -36,6 +36,9 @@ before(() => {
     'partials/row.ejs': `[<%= who %>/<%= title %><%- include('/partials/leaf', { depth: 2 }) %>]`,
     'partials/leaf.ejs': `(<%= who %>,<%= depth %>)`,
     'broken.ejs': `<%= missing.value %>`,
+    // A function it declares, a var named as a value it is given, a global it calls, a global its
+    // data may stand for, and a name nobody gave it.
+    'names.ejs': `<% function twice(x) { return x + x; } var who = who + '!'; %><%= twice(who) %>|<%= encodeURIComponent('a b') %>|<%= typeof Date === 'number' ? 'data' : 'global' %>|<%= typeof nothing %>`,
     'big.ejs': `<% for (let i = 0; i < 200; i++) { %><p>row <%= i %> of a long page</p><% } %>`,
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
@@ -47,6 +50,7 @@ before(() => {
     res.locals.who = 'res-who';
     res.render('page', { title: '<T&"x">' });
   });
+  app.get('/names', (req, res) => res.render('names', req.query.date ? { Date: 1 } : {}));
   app.get('/broken', (_req, res) => res.render('broken'));
   app.get('/big', (_req, res) => res.render('big'));
   app.get('/xml', (_req, res) => res.type('application/xml').render('big'));
@@ -108,7 +112,18 @@ describe('views', () => {
   test('a template that throws goes to the error handler, naming its view', async () => {
     const res = await request(app).get('/broken');
     assert.equal(res.status, 500);
-    assert.match(res.text, /missing is not defined \(in view broken\)/);
+    assert.match(res.text, /Cannot read properties of undefined \(reading 'value'\) \(in view broken\)/);
+  });
+
+  test("a template's names: its functions and vars, the runtime's globals unless its data has them", async () => {
+    // Templates read their data as variables, not through with(locals) (issue 36.1); what they read is the same.
+    assert.equal((await request(app).get('/names').set('accept-encoding', 'identity')).text, 'app-who!app-who!|a%20b|global|undefined');
+    assert.equal((await request(app).get('/names?date=1').set('accept-encoding', 'identity')).text, 'app-who!app-who!|a%20b|data|undefined');
+  });
+
+  test('templateNames: names read, not those in strings, comments, properties or declared functions', () => {
+    const names = templateNames(`; var a = b.c + "d e" + 'f'; // g h\n /* i */ function j(k) { return Math.max(k, l) } __append(escapeFn(m))`);
+    assert.deepEqual(names, { data: ['a', 'b', 'k', 'l', 'm'], globals: ['Math'] });
   });
 
   test('compressed in one piece as the client takes it: gzip first, brotli when only brotli', async () => {

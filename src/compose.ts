@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Config } from './config.js';
-import { createArgon2Hasher, type HashObserver } from './adapters/argon2-hasher.js';
+import type { HashObserver } from './adapters/argon2-hasher.js';
+import { createHasherThread } from './adapters/argon2-thread.js';
 import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDnsResolver } from './adapters/dns-resolver.js';
 import { createDoveadmKicker } from './adapters/doveadm.js';
@@ -58,7 +59,7 @@ export async function openServices(
   const workerEvents = !events && cluster.isWorker ? createWorkerAccountEvents() : undefined;
   const adapters = {
     stores: options.sendLimits ? { ...stores, sendLimits: options.sendLimits } : stores,
-    hasher: createArgon2Hasher(config.argon2, undefined, options.observeHash),
+    hasher: createHasherThread(config.argon2, undefined, options.observeHash),
     estimator: createStrengthEstimator(),
     // New networks are told once the batch that holds them is written.
     batcher: createLoginBatcher({ stores, log: log.child({ component: 'login-batcher' }), onNewNetworks: (seen) => services.alerts.newNetworks(seen) }),
@@ -83,6 +84,7 @@ export async function openServices(
       await services.alerts.settled();
       await adapters.imap?.settled();
       await adapters.estimator.close();
+      await adapters.hasher.close();
       await adapters.counters.close();
       await events?.close();
       adapters.webhookSender.close();

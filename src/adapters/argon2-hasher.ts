@@ -36,26 +36,50 @@ export function canonicalPhc(hash: string): string {
   return `$argon2${m[1]}$v=${m[2]}$m=${p.m},t=${p.t},p=${p.p}$${m[4]}$${m[5]}`;
 }
 
+/** A queue of its own within a limiter: at most `limit` of its tasks run at once (e.g. one client address's). */
+export interface Queue {
+  key: string;
+  limit: number;
+}
+
 /**
  * A counting semaphore: at most `limit` tasks run at once, the rest wait in order. A finished task
  * hands its slot to the next in line, so no newcomer can take it in between and exceed the limit.
+ * A task of a queue first waits for a slot of its queue (its queue's next task takes it when it
+ * ends), then for one of the limiter's.
  */
 export function createLimiter(limit: number) {
   let active = 0;
   const waiting: Array<() => void> = [];
+  const queues = new Map<string, { active: number; waiting: Array<() => void> }>();
   const release = () => {
     const next = waiting.shift();
     if (next) next();
     else active--;
   };
+  const run = async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await task();
+    } finally {
+      release();
+    }
+  };
   return {
-    async run<T>(task: () => Promise<T>): Promise<T> {
-      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-      else active++;
+    async run<T>(task: () => Promise<T>, queue?: Queue): Promise<T> {
+      if (!queue) return run(task);
+      let q = queues.get(queue.key);
+      if (!q) queues.set(queue.key, (q = { active: 0, waiting: [] }));
+      const own = q;
+      if (own.active >= queue.limit) await new Promise<void>((resolve) => own.waiting.push(resolve));
+      else own.active++;
       try {
-        return await task();
+        return await run(task);
       } finally {
-        release();
+        const next = own.waiting.shift();
+        if (next) next();
+        else if (--own.active === 0) queues.delete(queue.key);
       }
     },
     get pending() {
@@ -126,7 +150,7 @@ export function createArgon2Hasher(
   };
   const verify = async (hash: string, password: string) => verifyPhc(await binding, hash, password);
   const limiter = createLimiter(concurrency);
-  const timed = async <T>(op: 'hash' | 'verify', task: () => Promise<T>): Promise<T> =>
+  const timed = async <T>(op: 'hash' | 'verify', task: () => Promise<T>, queue?: Queue): Promise<T> =>
     limiter.run(async () => {
       const start = process.hrtime.bigint();
       try {
@@ -134,29 +158,32 @@ export function createArgon2Hasher(
       } finally {
         observe?.(op, Number(process.hrtime.bigint() - start) / 1e9);
       }
-    });
+    }, queue);
   // SPEC §13: an imported hash ({SCHEME}...) is verified under the same limit as argon2, and the
   // schemes that only JavaScript computes here (bcrypt, SHA-crypt) in a worker thread, never on
   // the event loop (issue 29). How long a failure takes is the logins' business (their floor).
-  const verifyImported = async (stored: string, password: string) => {
+  const verifyImported = async (stored: string, password: string, queue?: Queue) => {
     const { scheme, hash } = splitStored(stored);
     if (scheme === 'unknown') return false;
-    if (scheme === 'ARGON2ID' || scheme === 'ARGON2I') return timed('verify', () => verifyScheme(scheme, hash, password));
-    return timed('verify', () => legacy.verify(scheme, hash, password)).catch(() => false);
+    if (scheme === 'ARGON2ID' || scheme === 'ARGON2I') return timed('verify', () => verifyScheme(scheme, hash, password), queue);
+    return timed('verify', () => legacy.verify(scheme, hash, password), queue).catch(() => false);
   };
   return {
     hash: (password) => timed('hash', () => makeHash(password)),
-    async verify(hash, password) {
-      if (hash.startsWith('{')) return verifyImported(hash, password);
+    async verify(hash, password, queue) {
+      if (hash.startsWith('{')) return verifyImported(hash, password, queue);
       if (!PHC.test(hash)) return false;
-      return timed('verify', () => verify(hash, password)).catch(() => false);
+      return timed('verify', () => verify(hash, password), queue).catch(() => false);
     },
-    needsRehash(hash) {
-      const m = PHC.exec(hash);
-      if (!m || m[1] !== 'id' || m[2] !== '19') return true;
-      const p = parseParams(m[3]!);
-      // A hash in the old m,p,t order is re-written too, so that Dovecot can verify it.
-      return p.m !== params.memoryKib || p.t !== params.timeCost || p.p !== params.parallelism || hash !== canonicalPhc(hash);
-    },
+    needsRehash: (hash) => needsRehash(params, hash),
   };
+}
+
+/** True when `hash` is not an argon2id hash of `params` in the canonical m,t,p order. */
+export function needsRehash(params: Argon2Params, hash: string): boolean {
+  const m = PHC.exec(hash);
+  if (!m || m[1] !== 'id' || m[2] !== '19') return true;
+  const p = parseParams(m[3]!);
+  // A hash in the old m,p,t order is re-written too, so that Dovecot can verify it.
+  return p.m !== params.memoryKib || p.t !== params.timeCost || p.p !== params.parallelism || hash !== canonicalPhc(hash);
 }

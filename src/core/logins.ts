@@ -128,31 +128,12 @@ const TOUCH_EVERY_SECONDS = 60;
 
 export const tokenDigest = (token: string) => createHash('sha256').update(token).digest('hex');
 
-/** A keyed counting semaphore: at most `limit` tasks per key at once; a finished task hands its slot to the next in line. */
-function keyedLimiter(limit: number) {
-  const keys = new Map<string, { active: number; waiting: Array<() => void> }>();
-  return async <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    let k = keys.get(key);
-    if (!k) keys.set(key, (k = { active: 0, waiting: [] }));
-    const slots = k;
-    if (slots.active >= limit) await new Promise<void>((resolve) => slots.waiting.push(resolve));
-    else slots.active++;
-    try {
-      return await task();
-    } finally {
-      const next = slots.waiting.shift();
-      if (next) next();
-      else if (--slots.active === 0) keys.delete(key);
-    }
-  };
-}
-
 export function createLogins(deps: LoginDeps): Logins {
   const { stores, hasher, clock, batcher, audit, throttle, onEvent, onVerify, secondFactors, alerts, selectors } = deps;
   const positive: AuthCache | null = createAuthCache(deps.authCache);
   // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
   const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
-  const perAddress = keyedLimiter(MAX_VERIFICATIONS_PER_ADDRESS);
+  const perAddress = (ip: string | null) => ({ key: addressKey(ip), limit: MAX_VERIFICATIONS_PER_ADDRESS });
 
   // Verified when the login is unknown, so that an unknown login costs what a wrong password costs.
   let dummy: Promise<string> | null = null;
@@ -209,7 +190,7 @@ export function createLogins(deps: LoginDeps): Logins {
     }
     const miss = negative.get(cacheName, password, nowMs);
     if (miss && miss.accountId === id && miss.passwordVersion === version) return { ok: false, cached: true };
-    const ok = await perAddress(addressKey(ip), async () => (hash ? hasher.verify(hash, password) : hasher.verify(await dummyHash(), password).then(() => false)));
+    const ok = hash ? await hasher.verify(hash, password, perAddress(ip)) : await hasher.verify(await dummyHash(), password, perAddress(ip)).then(() => false);
     if (hash) onVerify?.('miss');
     if (!ok) negative.set(cacheName, password, id, version, nowMs);
     return { ok, cached: false };
@@ -427,7 +408,7 @@ export function createLogins(deps: LoginDeps): Logins {
     if ('refused' in admission) throw new RateLimitedError(admission.retryAfterSeconds);
     let ok = false;
     try {
-      ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await perAddress(addressKey(ip), () => hasher.verify(hash, password)));
+      ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await hasher.verify(hash, password, perAddress(ip)));
     } catch (err) {
       await admission.attempt.finish('aborted');
       throw err;

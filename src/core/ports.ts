@@ -67,7 +67,11 @@ export interface Mailer {
 
 export interface Hasher {
   hash(password: string): Promise<string>;
-  verify(hash: string, password: string): Promise<boolean>;
+  /**
+   * `queue`: at most `queue.limit` verifications of `queue.key` (a client address) at once; the rest
+   * wait their turn in the hasher, which hands a finished one's slot on to the next by itself.
+   */
+  verify(hash: string, password: string, queue?: { key: string; limit: number }): Promise<boolean>;
   /** True when the hash was made with other parameters than the configured ones. */
   needsRehash(hash: string): boolean;
 }

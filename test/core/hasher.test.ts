@@ -58,6 +58,25 @@ test('the limiter runs at most N tasks at once', async () => {
   assert.equal(peak, 2);
 });
 
+test("the limiter's queues: at most their own limit at once, a finished task's slot to its queue's next, other queues not behind them", async () => {
+  const limiter = createLimiter(3);
+  const running = new Map<string, number>();
+  const peak = new Map<string, number>();
+  const order: string[] = [];
+  const task = (key: string) => async () => {
+    running.set(key, (running.get(key) ?? 0) + 1);
+    peak.set(key, Math.max(peak.get(key) ?? 0, running.get(key)!));
+    order.push(key);
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    running.set(key, running.get(key)! - 1);
+  };
+  const a = Array.from({ length: 8 }, () => limiter.run(task('a'), { key: 'a', limit: 2 }));
+  const b = limiter.run(task('b'), { key: 'b', limit: 2 });
+  await Promise.all([...a, b]);
+  assert.equal(peak.get('a'), 2, "one queue's tasks, at most two at once");
+  assert.equal(order.indexOf('b'), 2, 'b starts beside the first two of a, not after all eight');
+});
+
 describe('the argon2 build (dist/native/argon2-avx2.node where the processor has AVX2)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mailpass-argon2-'));
   after(() => rmSync(dir, { recursive: true, force: true }));

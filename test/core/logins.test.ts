@@ -3,6 +3,7 @@ import { beforeEach, describe, test } from 'node:test';
 import { createArgon2Hasher } from '../../src/adapters/argon2-hasher.js';
 import { createAudit } from '../../src/core/audit.js';
 import { createLoginThrottle } from '../../src/core/login-throttle.js';
+import { addressKey } from '../../src/core/login-names.js';
 import { createLogins, tokenDigest, type LoginRequest, type Logins } from '../../src/core/logins.js';
 import type { Account, Admin, Logger, SessionOwner } from '../../src/core/ports.js';
 import { fakeClock, memoryCounters, memoryStores, recordingBatcher } from '../helpers/memory-ports.js';
@@ -22,7 +23,11 @@ function setup() {
   const counters = memoryCounters(clock);
   const batcher = recordingBatcher();
   let verifications = 0;
-  const hasher = { ...argon2, verify: (hash: string, password: string) => (verifications++, argon2.verify(hash, password)) };
+  const queues: Array<{ key: string; limit: number } | undefined> = [];
+  const hasher = {
+    ...argon2,
+    verify: (hash: string, password: string, queue?: { key: string; limit: number }) => (verifications++, queues.push(queue), argon2.verify(hash, password, queue)),
+  };
   const factors = new Map<SessionOwner, string>();
   const raised: Array<[SessionOwner, string]> = [];
   const limits = { perLogin: 3, perAddress: 50, windowSeconds: WINDOW };
@@ -69,7 +74,7 @@ function setup() {
     mem.admins.set(username, a);
     return a;
   };
-  return { clock, mem, counters, batcher, logins, factors, raised, addAccount, addAdmin, verifications: () => verifications };
+  return { clock, mem, counters, batcher, logins, factors, raised, addAccount, addAdmin, verifications: () => verifications, queues };
 }
 
 const smtp = (name: string, password: string, ip = '192.0.2.10'): LoginRequest => ({ protocol: 'smtp', name, password, ip });
@@ -111,6 +116,22 @@ describe('logins, alone', () => {
     assert.equal(after.ok, false, 'the old password no longer logs in');
     s.clock.advance(301);
     assert.equal((await s.logins.attempt(smtp('cat@x.test', 'Another-pass-9'))).ok, true);
+  });
+
+  test("every verification waits in its client address's queue of two (IPv6 by /64), an unknown name's too", async () => {
+    await s.addAccount('dan@x.test');
+    await s.logins.attempt(smtp('dan@x.test', RIGHT, '192.0.2.33'));
+    await s.logins.attempt(smtp('dan@x.test', 'a-wrong-one', '2001:db8:1:2::7'));
+    await s.logins.attempt(smtp('nobody@x.test', 'another-wrong', '2001:db8:1:2::8'));
+    await s.logins.attempt(web('dan@x.test', 'a-wrong-two'));
+    const v6 = addressKey('2001:db8:1:2::7');
+    assert.equal(v6, addressKey('2001:db8:1:2::8'));
+    assert.deepEqual(s.queues, [
+      { key: '192.0.2.33', limit: 2 },
+      { key: v6, limit: 2 },
+      { key: v6, limit: 2 },
+      { key: '192.0.2.20', limit: 2 },
+    ]);
   });
 
   test('an unknown name costs one argon2 run, like a wrong password, and is audited', async () => {

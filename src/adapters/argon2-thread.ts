@@ -1,0 +1,71 @@
+import type { Worker } from 'node:worker_threads';
+import type { Hasher } from '../core/ports.js';
+import { defaultHashConcurrency, needsRehash, type Argon2Params, type HashObserver } from './argon2-hasher.js';
+import type { Ask, Reply, Request } from './argon2-worker.js';
+import { spawnWorker } from './worker-thread.js';
+
+export interface HasherThread extends Hasher {
+  /** Ends the thread; a later call starts another. */
+  close(): Promise<void>;
+}
+
+type Pending = { resolve: (value: string | boolean) => void; reject: (err: Error) => void };
+
+/**
+ * The argon2 hasher (argon2-hasher.ts) in a thread of its own, with its limits and queues: the
+ * verifications still run on libuv's pool, but the hand-off from one to the next (a slot freed, the
+ * next of the queue started) no longer waits for the server's event loop. Measured (issue 36.3,
+ * `npm run bench:cores`): with the queue on the server's loop, cold logins from one address kept the
+ * machine 1.86-1.89 of 2 processors busy; here 1.90-1.95. The thread starts at the first call and
+ * does not keep the process alive when nothing is asked of it; if it dies, what it was asked fails
+ * (a verification as a wrong password, as the hasher's own errors do) and the next call starts
+ * another.
+ */
+export function createHasherThread(params: Argon2Params, concurrency = defaultHashConcurrency(), observe?: HashObserver): HasherThread {
+  let worker: Worker | null = null;
+  let nextId = 0;
+  const pending = new Map<number, Pending>();
+
+  const fail = (w: Worker, err: Error) => {
+    if (worker !== w) return;
+    worker = null;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  const start = (): Worker => {
+    const w = spawnWorker('argon2-worker', { workerData: { params, concurrency } });
+    w.unref();
+    w.on('message', (reply: Reply) => {
+      if ('observed' in reply) return observe?.(reply.observed, reply.seconds);
+      const p = pending.get(reply.id);
+      if (!p) return;
+      pending.delete(reply.id);
+      if (pending.size === 0) w.unref();
+      if (reply.error !== undefined) p.reject(new Error(reply.error));
+      else p.resolve(reply.value!);
+    });
+    w.on('error', (err) => fail(w, err));
+    w.on('exit', () => fail(w, new Error('the hasher thread ended')));
+    return w;
+  };
+  const ask = <T extends string | boolean>(req: Ask) =>
+    new Promise<T>((resolve, reject) => {
+      const w = (worker ??= start());
+      const id = ++nextId;
+      pending.set(id, { resolve: resolve as Pending['resolve'], reject });
+      w.ref();
+      w.postMessage({ ...req, id } satisfies Request);
+    });
+
+  return {
+    hash: (password) => ask<string>({ op: 'hash', password }),
+    verify: (hash, password, queue) => ask<boolean>({ op: 'verify', hash, password, queue }).catch(() => false),
+    needsRehash: (hash) => needsRehash(params, hash),
+    async close() {
+      const w = worker;
+      if (!w) return;
+      fail(w, new Error('the hasher thread was closed'));
+      await w.terminate();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import argon2 from 'argon2';
+import { createHasherThread } from '../../src/adapters/argon2-thread.js';
+import { canonicalPhc } from '../../src/adapters/argon2-hasher.js';
+
+// Issue 36.3: the server's hasher runs argon2, its limits and its queues in a thread of its own.
+const params = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
+
+test("the hasher's thread hashes and verifies as the hasher does, and tells its timings to the server's side", async () => {
+  const observed: string[] = [];
+  const hasher = createHasherThread(params, 2, (op, seconds) => void (seconds > 0 && observed.push(op)));
+  try {
+    const hash = await hasher.hash('Kv7#pLq2!wZé');
+    assert.match(hash, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+    assert.equal(await argon2.verify(hash, 'Kv7#pLq2!wZé'), true, 'a hash the argon2 package verifies');
+    const queue = { key: '192.0.2.1', limit: 1 };
+    const results = await Promise.all(['Kv7#pLq2!wZé', 'Kv7#pLq2!wZe\u0301', 'wrong', 'Kv7#pLq2!wZé'].map((p) => hasher.verify(hash, p, queue)));
+    assert.deepEqual(results, [true, false, false, true]);
+    const theirs = canonicalPhc(await argon2.hash('other-Pass-9', { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 }));
+    assert.equal(await hasher.verify(theirs, 'other-Pass-9'), true);
+    assert.equal(await hasher.verify('{SHA512-CRYPT}$6$rounds=5000$abcdefgh$' + 'x'.repeat(86), 'nope'), false, 'an imported hash goes through the thread too');
+    assert.equal(await hasher.verify('not-a-hash', 'x'), false);
+    assert.equal(hasher.needsRehash(hash), false);
+    assert.equal(hasher.needsRehash(theirs.replace('t=1', 't=2')), true);
+    assert.deepEqual([...new Set(observed)].sort(), ['hash', 'verify']);
+  } finally {
+    await hasher.close();
+  }
+});
+
+test("one queue's verifications wait for each other in the thread; another queue's do not wait behind them", async () => {
+  const hasher = createHasherThread({ ...params, memoryKib: 32768, timeCost: 2 }, 2);
+  try {
+    const hash = await hasher.hash('Kv7#pLq2!wZr');
+    const done: string[] = [];
+    const one = { key: '192.0.2.1', limit: 1 };
+    const ask = (name: string, queue: { key: string; limit: number }) => hasher.verify(hash, 'Kv7#pLq2!wZr', queue).then((ok) => void done.push(`${name}:${ok}`));
+    // Two at once: a1 and b1 run together, a2 after a1, a3 after a2. Were the queue not kept,
+    // a1 and a2 would run first and b1 would end after them.
+    await Promise.all([ask('a1', one), ask('a2', one), ask('a3', one), ask('b1', { key: '192.0.2.2', limit: 1 })]);
+    assert.deepEqual(done.slice(2), ['a2:true', 'a3:true']);
+    assert.deepEqual(done.slice(0, 2).sort(), ['a1:true', 'b1:true']);
+  } finally {
+    await hasher.close();
+  }
+});
+
+test('a thread that ends fails what it was asked (a verification as a wrong password); the next call starts another', async () => {
+  const hasher = createHasherThread({ ...params, memoryKib: 65536, timeCost: 3 }, 1);
+  const hash = await hasher.hash('Kv7#pLq2!wZr');
+  const verified = hasher.verify(hash, 'Kv7#pLq2!wZr');
+  const hashed = hasher.hash('another-Pass-1').then(
+    () => 'hashed',
+    (err: Error) => err.message,
+  );
+  await hasher.close();
+  assert.equal(await verified, false);
+  assert.equal(await hashed, 'the hasher thread was closed');
+  assert.equal(await hasher.verify(hash, 'Kv7#pLq2!wZr'), true, 'a new thread answers');
+  await hasher.close();
+});

@@ -69,3 +69,10 @@ export async function loginAsAdmin(url: string, username: string, password: stri
   if (res.status !== 303) throw new Error(`admin login failed: ${res.status}`);
   return agent;
 }
+
+/** The session id inside an agent's signed cookie (s:<id>.<signature>). */
+export function sessionIdOf(agent: Agent): string {
+  const jar = (agent as unknown as { jar: { getCookie(name: string, access: object): { value: string } | undefined } }).jar;
+  const value = decodeURIComponent(jar.getCookie('mailpass.sid', { domain: '127.0.0.1', path: '/', secure: false, script: false })!.value);
+  return value.slice(2, value.lastIndexOf('.'));
+}

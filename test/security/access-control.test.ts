@@ -10,7 +10,7 @@ import { panelRoutes } from '../../src/web/routes.js';
 import { aToken } from '../helpers/api.js';
 import { aDomain, aMailbox, anAdmin, strongPassword } from '../helpers/builders.js';
 import { ADMIN_PASSWORD } from '../helpers/env.js';
-import { csrfOf, loginAsAdmin, loginAsMailbox, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
+import { csrfOf, loginAsAdmin, loginAsMailbox, sessionIdOf, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
 import { dumpDatabase } from './inspect.js';
 
 // Every route of the panel and the API, against everyone who must not use it. The tables below
@@ -161,13 +161,6 @@ let thirdDomain: string;
 let tokens: { none: null; revoked: string; outsider: string; twoDomains: string; superToken: string };
 let superTokenId: number;
 const sessions = {} as Record<'super' | 'outsider' | 'mailbox' | 'idle' | 'loggedOut', Agent>;
-
-/** The session id inside an agent's signed cookie (s:<id>.<signature>). */
-function sessionIdOf(agent: Agent): string {
-  const jar = (agent as unknown as { jar: { getCookie(name: string, access: object): { value: string } | undefined } }).jar;
-  const value = decodeURIComponent(jar.getCookie('mailpass.sid', { domain: '127.0.0.1', path: '/', secure: false, script: false })!.value);
-  return value.slice(2, value.lastIndexOf('.'));
-}
 
 before(async () => {
   server = await startTestServer({ API_RATE_LIMIT: '100000', LOGIN_MAX_ATTEMPTS: '100000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000', WEBHOOK_ALLOW_PRIVATE: 'true' });

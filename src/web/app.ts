@@ -20,7 +20,7 @@ import { lateCookies } from './middleware/late-cookies.js';
 import { loginCsrf } from './middleware/login-csrf.js';
 import { requestLog } from './middleware/request-log.js';
 import { requireUtf8Form } from './middleware/require-utf8.js';
-import { renewEachMinute, saveBeforeRedirect, ServiceSessionStore } from './middleware/session-store.js';
+import { saveBeforeRedirect, ServiceSessionStore } from './middleware/session-store.js';
 import { apiRouter } from './api/router.js';
 import { webmailRouter } from './api/webmail.js';
 import { BODY_LIMIT } from './limits.js';
@@ -156,12 +156,10 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
       store: new ServiceSessionStore(svc.sessions, clock),
       resave: false,
       saveUninitialized: false,
-      // renewEachMinute sends the cookie anew once a minute, not with every response.
-      rolling: false,
+      rolling: true,
       cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: idleSeconds * 1000, path: '/' },
     }),
   );
-  app.use(renewEachMinute(clock));
   app.use(saveBeforeRedirect);
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100, verify: requireUtf8Form }));
 

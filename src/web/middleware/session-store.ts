@@ -19,8 +19,6 @@ declare module 'express-session' {
     totpSecret: string;
     /** The WebAuthn challenge of a passkey ceremony under way. */
     passkeyChallenge: string;
-    /** The minute the session was last renewed in (renewEachMinute). */
-    minute: number;
   }
 }
 
@@ -107,27 +105,6 @@ export class ServiceSessionStore extends session.Store {
     this.sessions.destroy(key).then(() => cb?.(), (err) => cb?.(err));
   }
 }
-
-/**
- * The session's cookie moves its expiry on as the session's row does, once a minute. express-session's
- * `rolling` signed the session id again and sent the cookie with every response (an HMAC and a
- * Set-Cookie a page, 1-3% of a page's CPU; issue 36.1); without it, a session that is not changed
- * sends no cookie. So a session someone is signed in to (or half-way, at the second step) is
- * marked changed in each new minute it is used: express-session then saves it, which moves its
- * row's idle expiry, and sends its cookie with the expiry moved too. Between those, the store's
- * touch moves nothing by less than a minute either. An anonymous session (a flash message) is
- * left as it is: it is never renewed and ends at its first idle expiry.
- */
-export const renewEachMinute =
-  (clock: Clock): RequestHandler =>
-  (req, _res, next) => {
-    const s = req.session;
-    if (s && (s.owner || s.pending)) {
-      const minute = Math.floor(clock.now() / 60);
-      if (s.minute !== minute) s.minute = minute;
-    }
-    next();
-  };
 
 /**
  * A form's redirect leaves once its session is stored. express-session sends a response's headers

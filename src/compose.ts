@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Config } from './config.js';
 import type { HashObserver } from './adapters/argon2-hasher.js';
-import { createHasherThread } from './adapters/argon2-thread.js';
+import { createHasherThread, type HasherThread } from './adapters/argon2-thread.js';
 import { createDkimSigner } from './adapters/dkim-signer.js';
 import { createDnsResolver } from './adapters/dns-resolver.js';
 import { createDoveadmKicker } from './adapters/doveadm.js';
@@ -25,7 +25,7 @@ import type { Db } from './store/sqlite/db.js';
 
 export interface Opened {
   services: Services;
-  adapters: Adapters & { counters: StoredLimitCounters };
+  adapters: Adapters & { counters: StoredLimitCounters; hasher: HasherThread };
   /** The main SQLite connection (null on PostgreSQL): fault tests set pragmas on it. */
   db: Db | null;
   /** The SQLite connection that writes web sessions (see createSqliteStores; null on PostgreSQL). */

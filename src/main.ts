@@ -7,7 +7,6 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Logger } from './core/ports.js';
 import { createLogger } from './log.js';
 import { readFileSync } from 'node:fs';
-import { sharedBinding } from './adapters/argon2-hasher.js';
 import { createRelay } from './adapters/relay.js';
 import { createRelayMailer } from './adapters/relay-mailer.js';
 import type { SendLimitStore } from './core/ports/send-limits.js';
@@ -89,7 +88,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   services.logins.warmUp().catch((err: unknown) => log.warn({ err }, 'auth warm-up failed'));
   await services.logins.prepare();
   // 'avx2' where the processor has AVX2 and the build made dist/native/argon2-avx2.node, else 'package'.
-  log.info({ component: 'argon2', build: (await sharedBinding()).build }, 'argon2 build chosen');
+  log.info({ component: 'argon2', build: await adapters.hasher.build() }, 'argon2 build chosen');
   const initial = await services.admins.ensureInitialAdmin(config.initialAdminPassword);
   if (initial.generatedPassword) print(`Initial admin password: ${initial.generatedPassword}`);
 

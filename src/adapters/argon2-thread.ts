@@ -1,10 +1,13 @@
 import type { Worker } from 'node:worker_threads';
 import type { Hasher } from '../core/ports.js';
+import type { Argon2Binding } from './argon2-binding.js';
 import { defaultHashConcurrency, needsRehash, type Argon2Params, type HashObserver } from './argon2-hasher.js';
 import type { Ask, Reply, Request } from './argon2-worker.js';
 import { spawnWorker } from './worker-thread.js';
 
 export interface HasherThread extends Hasher {
+  /** The argon2 build the thread chose (argon2-binding.ts): asked of the thread, so that the server's own process never loads it. */
+  build(): Promise<Argon2Binding['build']>;
   /** Ends the thread; a later call starts another. */
   close(): Promise<void>;
 }
@@ -61,6 +64,7 @@ export function createHasherThread(params: Argon2Params, concurrency = defaultHa
     hash: (password) => ask<string>({ op: 'hash', password }),
     verify: (hash, password, queue) => ask<boolean>({ op: 'verify', hash, password, queue }).catch(() => false),
     needsRehash: (hash) => needsRehash(params, hash),
+    build: () => ask<Argon2Binding['build']>({ op: 'build' }),
     async close() {
       const w = worker;
       if (!w) return;

@@ -2,9 +2,9 @@
 // loop of their own. A verification that ends hands its slot to the next one here, at once, rather
 // than when the server's loop, busy with TLS handshakes, gets to it (issue 36.3).
 import { parentPort, workerData } from 'node:worker_threads';
-import { createArgon2Hasher, type Argon2Params, type Queue } from './argon2-hasher.js';
+import { createArgon2Hasher, sharedBinding, type Argon2Params, type Queue } from './argon2-hasher.js';
 
-export type Ask = { op: 'hash'; password: string } | { op: 'verify'; hash: string; password: string; queue?: Queue };
+export type Ask = { op: 'hash'; password: string } | { op: 'verify'; hash: string; password: string; queue?: Queue } | { op: 'build' };
 export type Request = Ask & { id: number };
 export type Reply = { id: number; value?: string | boolean; error?: string } | { observed: 'hash' | 'verify'; seconds: number };
 
@@ -13,7 +13,8 @@ const port = parentPort!;
 const hasher = createArgon2Hasher(params, concurrency, (observed, seconds) => port.postMessage({ observed, seconds } satisfies Reply));
 
 port.on('message', (req: Request) => {
-  const work = req.op === 'hash' ? hasher.hash(req.password) : hasher.verify(req.hash, req.password, req.queue);
+  const work: Promise<string | boolean> =
+    req.op === 'hash' ? hasher.hash(req.password) : req.op === 'verify' ? hasher.verify(req.hash, req.password, req.queue) : sharedBinding().then((b) => b.build);
   work.then(
     (value) => port.postMessage({ id: req.id, value } satisfies Reply),
     (err: unknown) => port.postMessage({ id: req.id, error: err instanceof Error ? err.message : 'argon2 failed' } satisfies Reply),

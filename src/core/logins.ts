@@ -133,7 +133,7 @@ export function createLogins(deps: LoginDeps): Logins {
   const positive: AuthCache | null = createAuthCache(deps.authCache);
   // Failed verifications by (name, password): a repeated wrong password is answered without argon2.
   const negative = createAuthCache({ size: 10_000, ttlSeconds: deps.negativeTtlSeconds })!;
-  const perAddress = (ip: string | null) => ({ key: addressKey(ip), limit: MAX_VERIFICATIONS_PER_ADDRESS });
+  const addressQueue = (ip: string | null) => ({ key: addressKey(ip), limit: MAX_VERIFICATIONS_PER_ADDRESS });
 
   // Verified when the login is unknown, so that an unknown login costs what a wrong password costs.
   let dummy: Promise<string> | null = null;
@@ -190,7 +190,7 @@ export function createLogins(deps: LoginDeps): Logins {
     }
     const miss = negative.get(cacheName, password, nowMs);
     if (miss && miss.accountId === id && miss.passwordVersion === version) return { ok: false, cached: true };
-    const ok = hash ? await hasher.verify(hash, password, perAddress(ip)) : await hasher.verify(await dummyHash(), password, perAddress(ip)).then(() => false);
+    const ok = hash ? await hasher.verify(hash, password, addressQueue(ip)) : await hasher.verify(await dummyHash(), password, addressQueue(ip)).then(() => false);
     if (hash) onVerify?.('miss');
     if (!ok) negative.set(cacheName, password, id, version, nowMs);
     return { ok, cached: false };
@@ -408,7 +408,7 @@ export function createLogins(deps: LoginDeps): Logins {
     if ('refused' in admission) throw new RateLimitedError(admission.retryAfterSeconds);
     let ok = false;
     try {
-      ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await hasher.verify(hash, password, perAddress(ip)));
+      ok = password !== '' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && (await hasher.verify(hash, password, addressQueue(ip)));
     } catch (err) {
       await admission.attempt.finish('aborted');
       throw err;

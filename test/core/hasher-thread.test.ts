@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import argon2 from 'argon2';
+import { loadArgon2Binding } from '../../src/adapters/argon2-binding.js';
 import { createHasherThread } from '../../src/adapters/argon2-thread.js';
 import { canonicalPhc } from '../../src/adapters/argon2-hasher.js';
 
@@ -24,6 +25,7 @@ test("the hasher's thread hashes and verifies as the hasher does, and tells its 
     assert.equal(hasher.needsRehash(hash), false);
     assert.equal(hasher.needsRehash(theirs.replace('t=1', 't=2')), true);
     assert.deepEqual([...new Set(observed)].sort(), ['hash', 'verify']);
+    assert.equal(await hasher.build(), (await loadArgon2Binding()).build, 'the build the thread chose, as this process would');
   } finally {
     await hasher.close();
   }

@@ -131,6 +131,16 @@ export interface HashObserver {
   (op: 'hash' | 'verify', seconds: number): void;
 }
 
+export interface ClosableHasher extends Hasher {
+  /**
+   * Refuses new work, fails what waits for a slot and resolves once the operations already on
+   * libuv's pool have ended. A thread must not be terminated before: a native operation that
+   * completes in an environment being torn down aborts the whole process (node-addon-api throws
+   * where it can no longer reach JavaScript).
+   */
+  close(): Promise<void>;
+}
+
 /**
  * argon2id with explicit parameters; the work runs on libuv's thread pool, never on the event loop,
  * in the AVX2 build of the argon2 package's code where the processor has AVX2 (argon2-binding.ts).
@@ -142,7 +152,10 @@ export function createArgon2Hasher(
   observe?: HashObserver,
   binding: Promise<Argon2Binding> = sharedBinding(),
   legacy: LegacyVerifier = createLegacyVerifier({ size: concurrency }),
-): Hasher {
+): ClosableHasher {
+  let closed = false;
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
   const makeHash = async (password: string) => {
     const salt = randomBytes(SALT_BYTES);
     const raw = await (await binding).hash({ password: Buffer.from(password), salt, secret: EMPTY, data: EMPTY, hashLength: HASH_BYTES, m: params.memoryKib, t: params.timeCost, p: params.parallelism, type: ARGON2ID, version: VERSION });
@@ -150,15 +163,23 @@ export function createArgon2Hasher(
   };
   const verify = async (hash: string, password: string) => verifyPhc(await binding, hash, password);
   const limiter = createLimiter(concurrency);
-  const timed = async <T>(op: 'hash' | 'verify', task: () => Promise<T>, queue?: Queue): Promise<T> =>
-    limiter.run(async () => {
-      const start = process.hrtime.bigint();
-      try {
-        return await task();
-      } finally {
-        observe?.(op, Number(process.hrtime.bigint() - start) / 1e9);
-      }
-    }, queue);
+  const timed = async <T>(op: 'hash' | 'verify', task: () => Promise<T>, queue?: Queue): Promise<T> => {
+    if (closed) throw new Error('the hasher is closed');
+    inFlight++;
+    try {
+      return await limiter.run(async () => {
+        if (closed) throw new Error('the hasher is closed');
+        const start = process.hrtime.bigint();
+        try {
+          return await task();
+        } finally {
+          observe?.(op, Number(process.hrtime.bigint() - start) / 1e9);
+        }
+      }, queue);
+    } finally {
+      if (--inFlight === 0) idle?.();
+    }
+  };
   // SPEC §13: an imported hash ({SCHEME}...) is verified under the same limit as argon2, and the
   // schemes that only JavaScript computes here (bcrypt, SHA-crypt) in a worker thread, never on
   // the event loop (issue 29). How long a failure takes is the logins' business (their floor).
@@ -176,6 +197,13 @@ export function createArgon2Hasher(
       return timed('verify', () => verify(hash, password), queue).catch(() => false);
     },
     needsRehash: (hash) => needsRehash(params, hash),
+    async close() {
+      closed = true;
+      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      // The build's probe hashes on the pool too.
+      await binding.catch(() => {});
+      await legacy.close();
+    },
   };
 }
 

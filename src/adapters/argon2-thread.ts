@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Hasher } from '../core/ports.js';
 import type { Argon2Binding } from './argon2-binding.js';
 import { defaultHashConcurrency, needsRehash, type Argon2Params, type HashObserver } from './argon2-hasher.js';
-import type { Ask, Reply, Request } from './argon2-worker.js';
+import type { Ask, Close, Reply, Request } from './argon2-worker.js';
 import { spawnWorker } from './worker-thread.js';
 
 export interface HasherThread extends Hasher {
@@ -11,6 +11,9 @@ export interface HasherThread extends Hasher {
   /** Ends the thread; a later call starts another. */
   close(): Promise<void>;
 }
+
+/** How long close() waits for the thread to end of itself: a verification takes 10-100 ms. */
+const CLOSE_WAIT_MS = 10_000;
 
 type Pending = { resolve: (value: string | boolean) => void; reject: (err: Error) => void };
 
@@ -68,8 +71,19 @@ export function createHasherThread(params: Argon2Params, concurrency = defaultHa
     async close() {
       const w = worker;
       if (!w) return;
+      // The thread finishes the argon2 runs it started and ends itself: terminating it while one
+      // runs aborts the whole process when the run completes (node-addon-api's Napi::Error, found by
+      // CI). What waits for a slot is failed at once, so this takes one run at most. Terminated only
+      // if it has not ended after CLOSE_WAIT_MS.
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      w.ref();
+      w.postMessage({ op: 'close' } satisfies Close);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)));
+      const outcome = await Promise.race([exited, late]);
+      clearTimeout(timer);
       fail(w, new Error('the hasher thread was closed'));
-      await w.terminate();
+      if (outcome === 'late') await w.terminate();
     },
   };
 }

@@ -5,6 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createArgon2Hasher, sharedBinding, type Argon2Params, type Queue } from './argon2-hasher.js';
 
 export type Ask = { op: 'hash'; password: string } | { op: 'verify'; hash: string; password: string; queue?: Queue } | { op: 'build' };
+/** Sent once by close(): what waits fails, what runs ends, then the thread leaves of itself. */
+export type Close = { op: 'close' };
 export type Request = Ask & { id: number };
 export type Reply = { id: number; value?: string | boolean; error?: string } | { observed: 'hash' | 'verify'; seconds: number };
 
@@ -12,7 +14,13 @@ const { params, concurrency } = workerData as { params: Argon2Params; concurrenc
 const port = parentPort!;
 const hasher = createArgon2Hasher(params, concurrency, (observed, seconds) => port.postMessage({ observed, seconds } satisfies Reply));
 
-port.on('message', (req: Request) => {
+port.on('message', (req: Request | Close) => {
+  if (req.op === 'close') {
+    // Never terminated with an argon2 run on libuv's pool (argon2-thread.ts): the port closed,
+    // nothing keeps this thread's loop alive and it ends.
+    void hasher.close().finally(() => port.close());
+    return;
+  }
   const work: Promise<string | boolean> =
     req.op === 'hash' ? hasher.hash(req.password) : req.op === 'verify' ? hasher.verify(req.hash, req.password, req.queue) : sharedBinding().then((b) => b.build);
   work.then(

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encrypt as shaCryptEncrypt } from 'unixcrypt';
 import { parseImportedHash, splitStored, type Scheme } from '../../src/core/hash-schemes.js';
 import bcrypt from 'bcryptjs';
+import { cliActor } from '../../src/core/actors.js';
 import { aMailbox, strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
 import { ADMIN_PASSWORD } from '../helpers/env.js';
@@ -187,6 +188,62 @@ describe('mailpass import', () => {
     const r = await runCli(['import', file, '--create-domains', '--data-dir', server.dataDir], { env: { ALLOW_LEGACY_SCHEMES: 'false' } });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^line 1: MD5-CRYPT is weak and ALLOW_LEGACY_SCHEMES is false\n/);
+  });
+
+  // Issue 36: the file is read a chunk (1 MiB) at a time, twice, never held whole.
+  test('a file of several chunks, with CRLF lines and names of several bytes across the chunks, imports whole', async () => {
+    const hash = vectors.find((v) => v.scheme === 'SSHA512')!.hash;
+    const name = (i: number) => `Zoë Ŝtraße 🦊 ${i}`;
+    const lines = Array.from({ length: 20_000 }, (_, i) => `big${i}@big.test,${hash},"${name(i)}",${i % 7 === 0 ? 0 : 1}`);
+    const file = path.join(server.dataDir, 'big.csv');
+    const head = Buffer.from('address,password_hash,name,active\r\n');
+    const body = Buffer.from(`${lines.join('\r\n')}\r\n`);
+    // A comment line after the header, long enough that the first chunk ends inside a fox's four bytes.
+    const fox = Buffer.from('🦊');
+    const at = body.lastIndexOf(fox, 2 ** 20 - 8 - head.length);
+    const comment = Buffer.from(`#${'x'.repeat(2 ** 20 - 2 - head.length - at - 3)}\r\n`);
+    const bytes = Buffer.concat([head, comment, body]);
+    assert.ok(bytes.subarray(2 ** 20 - 2, 2 ** 20 + 2).equals(fox) && bytes.length > 2.5 * 2 ** 20, 'more than two chunks, the first ending in a character');
+    writeFileSync(file, bytes);
+    const r = await cli('import', file, '--create-domains');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^created 20000, unchanged 0 /);
+    const rows = await server.query<{ login: string; name: string; disabled: number | boolean }>("SELECT login, name, disabled FROM accounts WHERE login LIKE 'big%@big.test'");
+    assert.equal(rows.length, 20_000);
+    const wrong = rows.filter((row) => {
+      const i = Number(row.login.slice(3, row.login.indexOf('@')));
+      return row.name !== name(i) || Boolean(row.disabled) !== (i % 7 === 0);
+    });
+    assert.deepEqual(wrong, [], 'every name whole, wherever a chunk ended');
+  });
+
+  test('a file that is not UTF-8 (a bad byte after the first chunk) or cannot be read: one line, exit 1, nothing imported', async () => {
+    const hash = vectors.find((v) => v.scheme === 'SSHA512')!.hash;
+    const file = path.join(server.dataDir, 'latin1.passwd');
+    const good = Array.from({ length: 20_000 }, (_, i) => `l${i}@latin.test:${hash}`).join('\n');
+    writeFileSync(file, Buffer.concat([Buffer.from(`${good}\nlast@latin.test:${hash}:5000:5000:Ren`), Buffer.from([0xe9]), Buffer.from('e::\n')]));
+    assert.ok(readFileSync(file).length > 2 ** 20, 'the bad byte is after the first chunk');
+    const r = await cli('import', file, '--create-domains');
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `mailpass: ${file} is not UTF-8 text\n`);
+    assert.equal((await server.query<{ n: number }>("SELECT count(*) AS n FROM domains WHERE name = 'latin.test'"))[0]!.n, 0);
+    const gone = await cli('import', path.join(server.dataDir, 'no-such.passwd'));
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^mailpass: cannot read .*no-such\.passwd \(ENOENT\)\n$/);
+  });
+
+  test('a file that changes between the check and the write: refused, and nothing of it is written', async () => {
+    const hash = vectors.find((v) => v.scheme === 'SSHA512')!.hash;
+    const first = Array.from({ length: 20 }, (_, i) => `c${i}@changed.test:${hash}`);
+    for (const second of [[...first, `c20@changed.test:${hash}`], first.slice(0, 19), [...first.slice(0, 19), 'c19@changed.test:{PLAIN-MD5}x']]) {
+      let reads = 0;
+      const lines = () => (++reads === 1 ? first : second);
+      await assert.rejects(server.services.imports.importMailboxes(cliActor, lines, { format: 'passwd-file', createDomains: true }), /the file changed while it was imported; nothing was imported/);
+      assert.equal(reads, 2);
+      assert.equal((await server.query<{ n: number }>("SELECT count(*) AS n FROM domains WHERE name = 'changed.test'"))[0]!.n, 0);
+      assert.equal((await server.query<{ n: number }>("SELECT count(*) AS n FROM accounts WHERE login LIKE '%@changed.test'"))[0]!.n, 0);
+    }
+    assert.equal((await server.services.imports.importMailboxes(cliActor, () => first, { format: 'passwd-file', createDomains: true })).created, 20, 'the same lines twice: imported');
   });
 
   test('bad usage exits 2 naming the option', async () => {

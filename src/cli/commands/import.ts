@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { isUtf8 } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { cliActor } from '../../core/actors.js';
 import { normalizeDomain } from '../../core/addresses.js';
 import { ImportRefused, type ImportFormat } from '../../core/imports.js';
@@ -7,6 +6,42 @@ import { UsageError, type Command } from '../command.js';
 
 /** Refused lines listed at most; the count says how many more. */
 const MAX_LISTED = 20;
+
+/** The file read in chunks of this size: an import never holds the whole file (issue 36). */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * The lines of `file`, read synchronously a chunk at a time (so that SQLite's transaction, which
+ * runs the import's second pass, has no await inside it); a file that is not UTF-8 throws.
+ */
+function* fileLines(file: string): Generator<string> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new Error(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  try {
+    const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
+      let text: string;
+      try {
+        text = rest + decoder.decode(chunk.subarray(0, n), { stream: n > 0 });
+      } catch {
+        throw new Error(`${file} is not UTF-8 text`);
+      }
+      const lines = text.split(/\r?\n/);
+      if (n === 0) return yield* lines;
+      rest = lines.pop()!;
+      yield* lines;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export const importCommand: Command = {
   path: ['import'],
@@ -37,16 +72,13 @@ export const importCommand: Command = {
         throw new UsageError('--domain must be a domain name such as example.com');
       }
     }
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file!);
-    } catch (err) {
-      throw new Error(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
-    }
-    if (!isUtf8(bytes)) throw new Error(`${file} is not UTF-8 text`);
+    // A file that cannot be read is said before anything else starts.
+    const first = fileLines(file!);
+    first.next();
+    first.return(undefined);
     const svc = await ctx.services();
     try {
-      const s = await svc.imports.importMailboxes(cliActor, bytes.toString('utf8'), { format: format as ImportFormat, domain, createDomains: values['create-domains'] === true });
+      const s = await svc.imports.importMailboxes(cliActor, () => fileLines(file!), { format: format as ImportFormat, domain, createDomains: values['create-domains'] === true });
       ctx.io.stdout(`created ${s.created}, unchanged ${s.unchanged} (already in mailpass), refused 0\n`);
       if (s.domainsCreated.length > 0) ctx.io.stdout(`domains added: ${s.domainsCreated.join(', ')}\n`);
       for (const [scheme, n] of Object.entries(s.schemes)) ctx.io.stdout(`${scheme.padEnd(13)} ${n}\n`);

@@ -72,7 +72,7 @@ export interface AccountStore {
    * SPEC §13: creates `domains` and inserts the mailboxes whose login is not taken, with `audit`,
    * in one transaction; a mailbox whose login exists is left as it is.
    */
-  importMailboxes(input: { domains: readonly string[]; mailboxes: readonly ImportedMailbox[]; now: number }, audit: AuditEntry): Promise<{ created: number; existing: number }>;
+  importMailboxes(input: { domains: readonly string[]; mailboxes: Iterable<ImportedMailbox>; now: number }, audit: AuditEntry): Promise<{ created: number; existing: number }>;
   /** Mailboxes of a domain that still hold an imported hash, per scheme (the text of its {SCHEME}). */
   countImportedSchemes(domainId: number): Promise<Array<{ scheme: string; count: number }>>;
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AccountStore } from '../../core/ports.js';
+import type { AccountStore, ImportedMailbox } from '../../core/ports.js';
 import { ACCOUNT_SELECT, loginRange, owner, toAccount, type AccountRow } from '../rows.js';
 import { appendAudit } from './audit.js';
 import { endSessions, forgetOwner } from './owners.js';
@@ -92,10 +92,11 @@ export function createPostgresAccounts(pool: pg.Pool): AccountStore {
       const result = await tx(async (c) => {
         if (domains.length > 0) await run('INSERT INTO domains (name, verified, created_at) SELECT unnest($1::text[]), 1, $2 ON CONFLICT (name) DO NOTHING', [domains, now], c);
         let created = 0;
+        let total = 0;
         // In batches of arrays, one statement each: a million mailboxes are 200 statements, not a
-        // million round trips (issue 36).
-        for (let i = 0; i < mailboxes.length; i += IMPORT_BATCH) {
-          const batch = mailboxes.slice(i, i + IMPORT_BATCH);
+        // million round trips (issue 36); a batch at a time, as the import's second pass reads them.
+        const insert = async (batch: ImportedMailbox[]) => {
+          total += batch.length;
           created += await run(
             `INSERT INTO accounts (kind, domain_id, login, local_part, name, password_hash, disabled, created_at, updated_at)
              SELECT 'mailbox', d.id, m.login, m.local_part, m.name, m.password_hash, m.disabled, $7, $7
@@ -106,9 +107,18 @@ export function createPostgresAccounts(pool: pg.Pool): AccountStore {
             [batch.map((m) => m.login), batch.map((m) => m.localPart), batch.map((m) => m.name), batch.map((m) => m.passwordHash), batch.map((m) => (m.disabled ? 1 : 0)), batch.map((m) => m.domain), now],
             c,
           );
+        };
+        let batch: ImportedMailbox[] = [];
+        for (const m of mailboxes) {
+          batch.push(m);
+          if (batch.length === IMPORT_BATCH) {
+            await insert(batch);
+            batch = [];
+          }
         }
+        if (batch.length > 0) await insert(batch);
         await appendAudit(c, { ...entry, detail: `${entry.detail ?? ''}created:${created}` });
-        return { created, existing: mailboxes.length - created };
+        return { created, existing: total - created };
       });
       // A big import: the planner's statistics and the visibility map brought up to date at once
       // (as migrate-store does), so the domain pages read the index alone, not after autovacuum.

@@ -75,12 +75,18 @@ export function createSqliteAccounts(db: Db): AccountStore {
     owners.forget(owner('mailbox', id));
     writeAudit(entry);
   });
-  const importTx = db.transaction(({ domains, mailboxes, now }: { domains: readonly string[]; mailboxes: readonly ImportedMailbox[]; now: number }, entry: AuditEntry) => {
+  // The mailboxes come from a synchronous iterator (the import reads its file with readSync): the
+  // whole import is one transaction that nothing else on this connection can run inside.
+  const importTx = db.transaction(({ domains, mailboxes, now }: { domains: readonly string[]; mailboxes: Iterable<ImportedMailbox>; now: number }, entry: AuditEntry) => {
     for (const d of domains) q.insertDomainIfNew.run(d, now);
     let created = 0;
-    for (const m of mailboxes) created += q.importMailbox.run({ ...m, disabled: m.disabled ? 1 : 0, now }).changes;
+    let total = 0;
+    for (const m of mailboxes) {
+      created += q.importMailbox.run({ ...m, disabled: m.disabled ? 1 : 0, now }).changes;
+      total++;
+    }
     writeAudit({ ...entry, detail: `${entry.detail ?? ''}created:${created}` });
-    return { created, existing: mailboxes.length - created };
+    return { created, existing: total - created };
   });
 
   return {

@@ -11,7 +11,8 @@ export type ImportFormat = 'passwd-file' | 'csv';
 export class ImportRefused extends Error {
   override name = 'ImportRefused';
   constructor(readonly problems: Array<{ line: number; why: string }>) {
-    super(`${problems.length} line${problems.length === 1 ? '' : 's'} refused; nothing was imported`);
+    const lines = new Set(problems.map((p) => p.line)).size;
+    super(`${lines} line${lines === 1 ? '' : 's'} refused; nothing was imported`);
   }
 }
 
@@ -63,19 +64,40 @@ export type ImportLines = () => Iterable<string>;
 type ParsedLine = { mailbox: ImportedMailbox; scheme: Scheme } | { why: string } | null;
 
 /**
+ * 53 bits of two 32-bit FNV-1a hashes of `s` (different primes): equal addresses, equal numbers.
+ * The first pass keeps these for the lines given twice, eight bytes a line, not the addresses.
+ */
+function fingerprint(s: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return (a >>> 0) * 0x200000 + (b >>> 11);
+}
+
+/** A string of its own: a key kept for the whole import must not keep the chunk of the file it was cut from. */
+const own = (s: string) => ` ${s}`.slice(1);
+
+/**
  * SPEC §13: mailboxes with their existing hashes, from a Dovecot passwd-file (`user:{SCHEME}hash:...`)
  * or a CSV (`address,password_hash,name,active`). Every line is checked first; one bad line refuses
  * the file. Then one transaction: missing domains made (with `createDomains`), mailboxes whose
  * login is free inserted, the others left as they are.
  *
  * The lines are read twice and never held all at once (issue 36: a million lines held as one text,
- * its lines and their mailboxes took the CLI to 1.1 GiB): the first pass checks them and keeps only
- * each address (for lines given twice) and counts; the second parses them again into the store's
- * transaction. A file that changed in between fails that transaction, and nothing is written.
+ * its lines and their mailboxes took the CLI to 1.1 GiB): the first pass checks them and keeps a
+ * fingerprint of each address and counts; the second parses them again into the store's
+ * transaction. A file that changed in between fails that transaction, and nothing is written. Only
+ * when two fingerprints are equal is the file read a third time, to find the lines given twice
+ * among the addresses of those fingerprints, exactly.
  */
 export function createImports({ stores, clock, audit, allowWeak }: { stores: Pick<Stores, 'accounts' | 'domains'>; clock: Clock; audit: Audit; allowWeak: boolean }) {
   /** One line of the file: its mailbox, why it is refused, or null for a comment, a blank or the CSV header. */
-  const parseLine = (raw: string, index: number, format: ImportFormat, domain: string | undefined, seen?: Set<string>): ParsedLine => {
+  const parseLine = (raw: string, index: number, format: ImportFormat, domain: string | undefined, check?: (address: string) => string | null): ParsedLine => {
     if (raw.trim() === '' || raw.startsWith('#')) return null;
     let user: string;
     let hashText: string;
@@ -101,8 +123,8 @@ export function createImports({ stores, clock, audit, allowWeak }: { stores: Pic
     const address = tryParseAddress(login);
     if (!address) return { why: user.includes('@') || domain ? `"${user.slice(0, 80)}" is not an address` : `"${user.slice(0, 80)}" has no domain (give --domain)` };
     if (domain && address.domain !== domain) return { why: `${address.address} is not of --domain ${domain}` };
-    if (seen?.has(address.address)) return { why: `${address.address} is in the file twice` };
-    seen?.add(address.address);
+    const why = check?.(address.address);
+    if (why) return { why };
     const hash = parseImportedHash(hashText);
     if ('error' in hash) return { why: hash.error };
     if (!allowWeak && WEAK_SCHEMES.has(hash.scheme)) return { why: `${hash.scheme} is weak and ALLOW_LEGACY_SCHEMES is false` };
@@ -120,13 +142,23 @@ export function createImports({ stores, clock, audit, allowWeak }: { stores: Pic
       const lines: ImportLines = typeof source === 'string' ? () => source.split(/\r?\n/) : source;
       const problems: Array<{ line: number; why: string }> = [];
       const schemes: Partial<Record<Scheme, number>> = {};
-      const seen = new Set<string>();
+      let prints = new Float64Array(1024);
+      let printed = 0;
+      const print = (address: string) => {
+        if (printed === prints.length) {
+          const more = new Float64Array(prints.length * 2);
+          more.set(prints);
+          prints = more;
+        }
+        prints[printed++] = fingerprint(address);
+        return null;
+      };
       /** Each domain of the file and its first line, for a domain that is missing. */
       const domains = new Map<string, number>();
       let index = 0;
       let count = 0;
       for (const raw of lines()) {
-        const parsed = parseLine(raw, index++, format, domain, seen);
+        const parsed = parseLine(raw, index++, format, domain, print);
         if (parsed === null) continue;
         if ('why' in parsed) {
           problems.push({ line: index, why: parsed.why });
@@ -134,10 +166,27 @@ export function createImports({ stores, clock, audit, allowWeak }: { stores: Pic
         }
         const { mailbox, scheme } = parsed;
         count++;
-        if (!domains.has(mailbox.domain)) domains.set(mailbox.domain, index);
+        if (!domains.has(mailbox.domain)) domains.set(own(mailbox.domain), index);
         schemes[scheme] = (schemes[scheme] ?? 0) + 1;
       }
-      seen.clear();
+      const sorted = prints.subarray(0, printed).sort();
+      const suspects = new Set<number>();
+      for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) suspects.add(sorted[i]!);
+      prints = new Float64Array(0);
+      if (suspects.size > 0) {
+        // Lines given twice, or two addresses of one fingerprint: the addresses behind them, exactly.
+        const seen = new Set<string>();
+        let i = 0;
+        for (const raw of lines()) {
+          const line = ++i;
+          parseLine(raw, line - 1, format, domain, (address) => {
+            if (!suspects.has(fingerprint(address))) return null;
+            if (seen.has(address)) problems.push({ line, why: `${address} is in the file twice` });
+            seen.add(address);
+            return 'checked';
+          });
+        }
+      }
       const missing: string[] = [];
       for (const d of domains.keys()) if (!(await stores.domains.findDomainByName(d))) missing.push(d);
       if (missing.length > 0 && !createDomains) {

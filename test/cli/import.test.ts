@@ -190,7 +190,8 @@ describe('mailpass import', () => {
     assert.match(r.stderr, /^line 1: MD5-CRYPT is weak and ALLOW_LEGACY_SCHEMES is false\n/);
   });
 
-  // Issue 36: the file is read a chunk (1 MiB) at a time, twice, never held whole.
+  // Issue 36: the file is read a chunk (64 KiB) at a time, twice, never held whole.
+  const CHUNK = 2 ** 16;
   test('a file of several chunks, with CRLF lines and names of several bytes across the chunks, imports whole', async () => {
     const hash = vectors.find((v) => v.scheme === 'SSHA512')!.hash;
     const name = (i: number) => `Zoë Ŝtraße 🦊 ${i}`;
@@ -200,10 +201,10 @@ describe('mailpass import', () => {
     const body = Buffer.from(`${lines.join('\r\n')}\r\n`);
     // A comment line after the header, long enough that the first chunk ends inside a fox's four bytes.
     const fox = Buffer.from('🦊');
-    const at = body.lastIndexOf(fox, 2 ** 20 - 8 - head.length);
-    const comment = Buffer.from(`#${'x'.repeat(2 ** 20 - 2 - head.length - at - 3)}\r\n`);
+    const at = body.lastIndexOf(fox, CHUNK - 8 - head.length);
+    const comment = Buffer.from(`#${'x'.repeat(CHUNK - 2 - head.length - at - 3)}\r\n`);
     const bytes = Buffer.concat([head, comment, body]);
-    assert.ok(bytes.subarray(2 ** 20 - 2, 2 ** 20 + 2).equals(fox) && bytes.length > 2.5 * 2 ** 20, 'more than two chunks, the first ending in a character');
+    assert.ok(bytes.subarray(CHUNK - 2, CHUNK + 2).equals(fox) && bytes.length > 20 * CHUNK, 'many chunks, the first ending in a character');
     writeFileSync(file, bytes);
     const r = await cli('import', file, '--create-domains');
     assert.equal(r.code, 0, r.stderr);
@@ -222,7 +223,7 @@ describe('mailpass import', () => {
     const file = path.join(server.dataDir, 'latin1.passwd');
     const good = Array.from({ length: 20_000 }, (_, i) => `l${i}@latin.test:${hash}`).join('\n');
     writeFileSync(file, Buffer.concat([Buffer.from(`${good}\nlast@latin.test:${hash}:5000:5000:Ren`), Buffer.from([0xe9]), Buffer.from('e::\n')]));
-    assert.ok(readFileSync(file).length > 2 ** 20, 'the bad byte is after the first chunk');
+    assert.ok(readFileSync(file).length > 2 * CHUNK, 'the bad byte is after the first chunk');
     const r = await cli('import', file, '--create-domains');
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `mailpass: ${file} is not UTF-8 text\n`);
@@ -230,6 +231,23 @@ describe('mailpass import', () => {
     const gone = await cli('import', path.join(server.dataDir, 'no-such.passwd'));
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^mailpass: cannot read .*no-such\.passwd \(ENOENT\)\n$/);
+  });
+
+  test('an address given twice (in any case) is refused at each repeat, by line, and nothing is imported', async () => {
+    const hash = vectors.find((v) => v.scheme === 'SSHA512')!.hash;
+    const lines = Array.from({ length: 3000 }, (_, i) => `d${i}@twice.test:${hash}`);
+    lines.splice(1500, 0, `D17@Twice.test:${hash}`);
+    lines.push(`d2999@twice.test:${hash}`, `d17@twice.test:{PLAIN-MD5}x`);
+    const file = path.join(server.dataDir, 'twice.passwd');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const r = await cli('import', file, '--create-domains');
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      'line 1501: d17@twice.test is in the file twice\nline 3002: d2999@twice.test is in the file twice\n' +
+        'line 3003: unknown scheme {PLAIN-MD5}\nline 3003: d17@twice.test is in the file twice\nmailpass: 3 lines refused; nothing was imported\n',
+    );
+    assert.equal((await server.query<{ n: number }>("SELECT count(*) AS n FROM domains WHERE name = 'twice.test'"))[0]!.n, 0);
   });
 
   test('a file that changes between the check and the write: refused, and nothing of it is written', async () => {

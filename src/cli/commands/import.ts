@@ -7,8 +7,11 @@ import { UsageError, type Command } from '../command.js';
 /** Refused lines listed at most; the count says how many more. */
 const MAX_LISTED = 20;
 
-/** The file read in chunks of this size: an import never holds the whole file (issue 36). */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * The file read in chunks of this size: an import never holds the whole file (issue 36). 1 MiB chunks
+ * lived long enough to reach V8's old space: a million lines peaked at 293 MiB, against 196-255 here.
+ */
+const CHUNK_BYTES = 1 << 16;
 
 /**
  * The lines of `file`, read synchronously a chunk at a time (so that SQLite's transaction, which

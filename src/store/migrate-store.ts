@@ -13,6 +13,8 @@ const HASHES = [
   { table: 'api_tokens', key: ['id'], column: 'token_hash' },
   { table: 'recovery_codes', key: ['owner', 'code_hash'], column: 'code_hash' },
 ];
+/** Rows compared at a time: the hashes of a million mailboxes are never all in memory (issue 36). */
+const COMPARE_PAGE = 10_000;
 /** Parameters in one INSERT at most (PostgreSQL's limit is 65535). */
 const MAX_PARAMS = 30_000;
 
@@ -30,11 +32,37 @@ export interface CopyReport {
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
+ * Compares `h.column` of every row on both sides, by key, a page at a time (keyset: the rows after
+ * the last key of the page before). Text keys in byte order, as SQLite sorts them: COLLATE "C" on
+ * PostgreSQL's side. Returns how many were compared; a difference throws.
+ */
+async function compareHashes(source: Db, c: pg.PoolClient, h: (typeof HASHES)[number], page: number): Promise<number> {
+  const keys = h.key.join(', ');
+  const pgKeys = h.key.map((k) => (k === 'id' ? k : `${k} COLLATE "C"`)).join(', ');
+  const sqliteFirst = source.prepare(`SELECT ${keys}, ${h.column} FROM ${h.table} ORDER BY ${keys} LIMIT ${page}`).raw(true);
+  const sqliteNext = source.prepare(`SELECT ${keys}, ${h.column} FROM ${h.table} WHERE (${keys}) > (${h.key.map(() => '?').join(', ')}) ORDER BY ${keys} LIMIT ${page}`).raw(true);
+  const pgFirst = `SELECT ${keys}, ${h.column} FROM ${h.table} ORDER BY ${pgKeys} LIMIT ${page}`;
+  const pgNext = `SELECT ${keys}, ${h.column} FROM ${h.table} WHERE (${pgKeys}) > (${h.key.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY ${pgKeys} LIMIT ${page}`;
+  let last: unknown[] | null = null;
+  let compared = 0;
+  for (;;) {
+    const want = (last ? sqliteNext.all(...last) : sqliteFirst.all()) as unknown[][];
+    const got = (await c.query({ text: last ? pgNext : pgFirst, values: last ?? [], rowMode: 'array' })).rows as unknown[][];
+    const same = got.length === want.length && got.every((row, i) => row.every((v, j) => String(v) === String(want[i]![j])));
+    if (!same) throw new Error(`${h.table}: the copied ${h.column} values differ from the source`);
+    compared += want.length;
+    if (want.length < page) return compared;
+    last = want[want.length - 1]!.slice(0, h.key.length);
+  }
+}
+
+/**
  * SPEC §12: copies every table of a SQLite database into an empty PostgreSQL database of the same
  * schema version, in one transaction, then compares every table's row count and every hash. Any
  * difference rolls the whole copy back: the target is either a full copy or as empty as before.
+ * `comparePage` is for tests.
  */
-export async function copySqliteToPostgres(source: Db, pool: pg.Pool): Promise<CopyReport> {
+export async function copySqliteToPostgres(source: Db, pool: pg.Pool, { comparePage = COMPARE_PAGE } = {}): Promise<CopyReport> {
   const tables = (source.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations', 'sqlite_sequence') ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
   const ordered = [...ORDER.filter((t) => tables.includes(t)), ...tables.filter((t) => !ORDER.includes(t))];
   const c = await pool.connect();
@@ -89,14 +117,7 @@ export async function copySqliteToPostgres(source: Db, pool: pg.Pool): Promise<C
       const got = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${quote(t)}`)).rows[0]!.n);
       if (got !== want) throw new Error(`${t}: ${got} rows copied of ${want}`);
     }
-    for (const h of HASHES.filter((x) => ordered.includes(x.table))) {
-      const want = (source.prepare(`SELECT ${h.column} AS v FROM ${h.table} ORDER BY ${h.key.join(', ')}`).raw(true).all() as string[][]).map((r) => r[0]);
-      // Text keys in byte order, as SQLite sorts them.
-      const order = h.key.map((k) => (k === 'id' ? k : `${k} COLLATE "C"`)).join(', ');
-      const got = (await c.query<{ v: string }>(`SELECT ${h.column} AS v FROM ${h.table} ORDER BY ${order}`)).rows.map((r) => r.v);
-      if (got.length !== want.length || got.some((v, i) => v !== want[i])) throw new Error(`${h.table}: the copied ${h.column} values differ from the source`);
-      report.hashesCompared += want.length;
-    }
+    for (const h of HASHES.filter((x) => ordered.includes(x.table))) report.hashesCompared += await compareHashes(source, c, h, comparePage);
     await c.query('COMMIT');
     // Fresh statistics and visibility map for the planner: counts of 100,000 mailboxes become
     // index-only scans at once, not after autovacuum gets round to it.

@@ -6,6 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { createDatabase } from '../../scripts/pg-cluster.mjs';
 import { cliActor } from '../../src/core/actors.js';
+import { copySqliteToPostgres } from '../../src/store/migrate-store.js';
+import { createPool, migrate } from '../../src/store/postgres/db.js';
+import { openDatabase } from '../../src/store/sqlite/db.js';
 import { aDomain, aMailbox, anAdmin, strongPassword } from '../helpers/builders.js';
 import { runCli } from '../helpers/cli.js';
 import { loginAsMailbox, startTestServer, type TestServer } from '../helpers/server.js';
@@ -102,6 +105,28 @@ describe('migrate-store', { timeout: 60_000 }, () => {
       assert.ok((await copy.services.logins.attempt({ protocol: 'web', realm: 'admin', name: admin.username, password: admin.password, ip: '127.0.0.1' })).ok);
     } finally {
       await copy.stop();
+    }
+  });
+
+  // Issue 36: the hashes are compared a page at a time (10,000 rows), never all held; here pages of two.
+  test('a hash that differs after the copy, on any page, rolls the whole copy back', async () => {
+    const url = freshDatabase();
+    const db = openDatabase(path.join(source.dataDir, 'mailpass.db'));
+    const pool = createPool(url, 2);
+    try {
+      await migrate(pool);
+      const last = (db.prepare('SELECT max(id) AS id FROM accounts').get() as { id: number }).id;
+      await pool.query(`CREATE FUNCTION spoil() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = ${last} THEN NEW.password_hash := NEW.password_hash || 'x'; END IF; RETURN NEW; END $$`);
+      await pool.query('CREATE TRIGGER spoil BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION spoil()');
+      await assert.rejects(copySqliteToPostgres(db, pool, { comparePage: 2 }), /^Error: accounts: the copied password_hash values differ from the source$/);
+      for (const t of ['domains', 'accounts', 'recovery_codes', 'audit_log']) assert.equal(Number((await pool.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n), 0, t);
+      await pool.query('DROP TRIGGER spoil ON accounts');
+      const paged = await copySqliteToPostgres(db, pool, { comparePage: 2 });
+      const hashed = ['accounts', 'admins', 'app_passwords', 'api_tokens', 'recovery_codes'].reduce((n, t) => n + (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n, 0);
+      assert.equal(paged.hashesCompared, hashed, 'every hash compared, over pages of two');
+    } finally {
+      db.close();
+      await pool.end();
     }
   });
 

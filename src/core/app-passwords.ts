@@ -75,9 +75,8 @@ export function createAppPasswordService({
       return { appPassword, password };
     },
 
-    async list(actor) {
-      return stores.appPasswords.listAppPasswords((await mailboxes.getOwnMailbox(actor)).id);
-    },
+    // By the session's mailbox id, as recovery.state: the account page reads the account once itself.
+    list: (actor) => stores.appPasswords.listAppPasswords(actor.id),
 
     async dovecotSelector() {
       return { salt: await selectors.salt(), bits: SELECTOR_BITS };

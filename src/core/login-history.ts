@@ -16,7 +16,8 @@ export interface LoginHistoryService {
 /** SPEC §10: who may read which account's login history; the same rules as the account itself. */
 export function createLoginHistoryService({ stores, mailboxes, credentials }: { stores: Pick<Stores, 'loginHistory'>; mailboxes: MailboxService; credentials: CredentialService }): LoginHistoryService {
   return {
-    own: async (actor) => stores.loginHistory.listLoginHistory((await mailboxes.getOwnMailbox(actor)).id, HISTORY_LIMIT),
+    // The session's own mailbox, by its id: no read of the account first (its page reads it once).
+    own: (actor) => stores.loginHistory.listLoginHistory(actor.id, HISTORY_LIMIT),
     ofMailbox: async (actor, domain, address) => stores.loginHistory.listLoginHistory((await mailboxes.getMailbox(actor, domain, address)).id, HISTORY_LIMIT),
     ofCredential: async (actor, domain, guid) => stores.loginHistory.listLoginHistory((await credentials.getCredential(actor, domain, guid)).id, HISTORY_LIMIT),
   };

@@ -3,7 +3,8 @@
 // TypeScript loader in its memory). Reports ports when ready; answers stats and reset-eld
 // (bench/process-stats.mjs) and raw-argon2 over IPC.
 import { loadConfig } from '../dist/config.js';
-import { createArgon2Hasher, defaultHashConcurrency } from '../dist/adapters/argon2-hasher.js';
+import { createArgon2Hasher } from '../dist/adapters/argon2-hasher.js';
+import { defaultHashConcurrency } from '../dist/adapters/argon2-phc.js';
 import { createLogger } from '../dist/log.js';
 import { startServer } from '../dist/main.js';
 import { reportStats } from './process-stats.mjs';

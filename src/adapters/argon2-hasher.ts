@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
 import { loadArgon2Binding, type Argon2Binding } from './argon2-binding.js';
@@ -6,35 +5,7 @@ import { splitStored } from '../core/hash-schemes.js';
 import { verifyScheme } from './legacy-hashes.js';
 import { createLegacyVerifier, type LegacyVerifier } from './legacy-verifier.js';
 import type { Hasher } from '../core/ports.js';
-
-export interface Argon2Params {
-  memoryKib: number;
-  timeCost: number;
-  parallelism: number;
-}
-
-const PHC = /^\$argon2(id|i|d)\$v=(\d+)\$([^$]+)\$([^$]+)\$([^$]+)$/;
-
-function parseParams(list: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const pair of list.split(',')) {
-    const [k, v] = pair.split('=');
-    if (k && v && /^\d+$/.test(v)) out[k] = Number(v);
-  }
-  return out;
-}
-
-/**
- * Rewrites a PHC string with its parameters in the order m, t, p.
- * libsodium (and so Dovecot's {ARGON2ID}) reads only that order; the argon2 package writes m, p, t.
- */
-export function canonicalPhc(hash: string): string {
-  const m = PHC.exec(hash);
-  if (!m) return hash;
-  const p = parseParams(m[3]!);
-  if (p.m === undefined || p.t === undefined || p.p === undefined) return hash;
-  return `$argon2${m[1]}$v=${m[2]}$m=${p.m},t=${p.t},p=${p.p}$${m[4]}$${m[5]}`;
-}
+import { defaultHashConcurrency, needsRehash, parseParams, PHC, type Argon2Params } from './argon2-phc.js';
 
 /** A queue of its own within a limiter: at most `limit` of its tasks run at once (e.g. one client address's). */
 export interface Queue {
@@ -86,16 +57,6 @@ export function createLimiter(limit: number) {
       return waiting.length;
     },
   };
-}
-
-/**
- * How many argon2 operations may run at once: one per CPU core, and never the whole libuv
- * thread pool (one thread stays free for fs and DNS). argon2id is memory-hard: more hashes
- * than cores thrash the caches (measured on 2 cores: 63 verifications/s at 2, 53 at 3, 40 at 4).
- */
-export function defaultHashConcurrency(): number {
-  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  return Math.max(1, Math.min(os.availableParallelism(), pool - 1));
 }
 
 const ARGON2ID = 2;
@@ -205,13 +166,4 @@ export function createArgon2Hasher(
       await legacy.close();
     },
   };
-}
-
-/** True when `hash` is not an argon2id hash of `params` in the canonical m,t,p order. */
-export function needsRehash(params: Argon2Params, hash: string): boolean {
-  const m = PHC.exec(hash);
-  if (!m || m[1] !== 'id' || m[2] !== '19') return true;
-  const p = parseParams(m[3]!);
-  // A hash in the old m,p,t order is re-written too, so that Dovecot can verify it.
-  return p.m !== params.memoryKib || p.t !== params.timeCost || p.p !== params.parallelism || hash !== canonicalPhc(hash);
 }

@@ -1,7 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import type { Hasher } from '../core/ports.js';
 import type { Argon2Binding } from './argon2-binding.js';
-import { defaultHashConcurrency, needsRehash, type Argon2Params, type HashObserver } from './argon2-hasher.js';
+import type { HashObserver } from './argon2-hasher.js';
+import { defaultHashConcurrency, needsRehash, type Argon2Params } from './argon2-phc.js';
 import type { Ask, Close, Reply, Request } from './argon2-worker.js';
 import { spawnWorker } from './worker-thread.js';
 

@@ -2,7 +2,8 @@
 // loop of their own. A verification that ends hands its slot to the next one here, at once, rather
 // than when the server's loop, busy with TLS handshakes, gets to it (issue 36.3).
 import { parentPort, workerData } from 'node:worker_threads';
-import { createArgon2Hasher, sharedBinding, type Argon2Params, type Queue } from './argon2-hasher.js';
+import { createArgon2Hasher, sharedBinding, type Queue } from './argon2-hasher.js';
+import type { Argon2Params } from './argon2-phc.js';
 
 export type Ask = { op: 'hash'; password: string } | { op: 'verify'; hash: string; password: string; queue?: Queue } | { op: 'build' };
 /** Sent once by close(): what waits fails, what runs ends, then the thread leaves of itself. */

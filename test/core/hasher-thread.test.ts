@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import argon2 from 'argon2';
 import { loadArgon2Binding } from '../../src/adapters/argon2-binding.js';
 import { createHasherThread } from '../../src/adapters/argon2-thread.js';
-import { canonicalPhc } from '../../src/adapters/argon2-hasher.js';
+import { canonicalPhc } from '../../src/adapters/argon2-phc.js';
 
 // Issue 36.3: the server's hasher runs argon2, its limits and its queues in a thread of its own.
 const params = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
@@ -86,4 +86,25 @@ test('closing the thread while argon2 runs does not abort the process', async ()
   child.stderr.on('data', (d) => (out += d));
   const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
   assert.deepEqual({ code, signal, out: out.trim().split('\n') }, { code: 0, signal: null, out: ['hashed', 'hashed', 'hashed'] });
+});
+
+// The server's own isolate loads no argon2 code, nor the legacy schemes' (argon2-phc.ts): they are
+// the hasher's thread's. The thread's module once imported argon2-hasher.ts for two small
+// functions, which loaded the argon2 package, bcryptjs and unixcrypt in the server's isolate too
+// (3 MiB of resident memory). A process of its own, as this one has loaded them.
+test("the server's modules load no argon2 code outside the hasher's thread", async () => {
+  const main = new URL('../../src/main.ts', import.meta.url).href;
+  const script = `
+    await import(${JSON.stringify(main)});
+    const { readFileSync } = await import('node:fs');
+    const { createRequire } = await import('node:module');
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => /node_modules\\/(argon2|bcryptjs|unixcrypt)\\//.test(f));
+    console.log(JSON.stringify({ native: readFileSync('/proc/self/maps', 'utf8').includes('argon2.node'), loaded }));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'pipe' });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0, out);
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { native: false, loaded: [] });
 });

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import argon2 from 'argon2';
 import { AVX2_BUILD, cpuHasAvx2, loadArgon2Binding } from '../../src/adapters/argon2-binding.js';
-import { canonicalPhc, createArgon2Hasher, createLimiter } from '../../src/adapters/argon2-hasher.js';
+import { createArgon2Hasher, createLimiter } from '../../src/adapters/argon2-hasher.js';
+import { canonicalPhc } from '../../src/adapters/argon2-phc.js';
 
 const params = { memoryKib: 1024, timeCost: 1, parallelism: 1 };
 

@@ -1,10 +1,10 @@
 // `npm run bench:scale` (issue 36): a million mailboxes, moved in the way a hoster moves in.
 // A Dovecot passwd-file of 1,000 domains of 1,000 mailboxes and one domain of 200,000 (one shared
 // argon2id hash: no hashing is involved) is imported with `mailpass import --create-domains` (the
-// build, its own process), then: the database's size per mailbox, `mailpass backup`, the server at
-// rest (resident memory), the p95 of the super admin's domain list, the big domain's page, a
-// search in it and a mailbox's edit page, and warm SMTP logins a second against the same on a
-// database of 1,000 mailboxes. Then the same import into PostgreSQL (a private cluster) and
+// build, its own process), then: the database's size per mailbox, `mailpass backup`, the server's
+// resident memory at rest (after 30 s without a request, and 3 s after the pages), the p95 of the
+// super admin's domain list, the big domain's page, a search in it and a mailbox's edit page, and
+// warm SMTP logins a second against the same on a database of 1,000 mailboxes. Then the same import into PostgreSQL (a private cluster) and
 // `migrate-store` of the SQLite database into another. All traffic is on 127.0.0.1.
 // BENCH_SCALE=0.01 runs the same at a hundredth of the size (a quick check of the bench itself).
 import { spawn } from 'node:child_process';
@@ -30,6 +30,8 @@ const PASSWORD = 'Scale#Bench-2026x';
 const ADMIN_PASSWORD = 'Scale#Root-2026x';
 const CLI = fileURLToPath(new URL('../bin/mailpass.js', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+/** How long the server sits without a request before its memory at rest is read. */
+const REST_SECONDS = 30;
 
 const temp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `mailpass-scale-${name}-`));
 const dirs: string[] = [];
@@ -118,7 +120,12 @@ async function serve(dataDir: string, env: Record<string, string>, { pages }: { 
       figures.big_domain_last_page = await pageTimes(`${big}?page=${Math.ceil(BIG / 50)}`, cookie);
       figures.search = await pageTimes(`${big}?q=user0999`, cookie);
       figures.mailbox_edit = await pageTimes(`${big}/mailboxes/${encodeURIComponent(bigMailbox(BIG - 1))}`, cookie);
+      // At rest: 30 s without a request. 3 s after the pages V8 has not yet given back the heap
+      // they grew (measured on the SQLite million: 200 MiB at 3 s, 140 MiB at 33 s), which says
+      // nothing of a cache growing with the mailboxes; both are printed.
       await new Promise((r) => setTimeout(r, 3000));
+      figures.rss_3s_after_pages_mb = round((await server.ask<{ rssMb: number }>('stats')).rssMb, 0);
+      await new Promise((r) => setTimeout(r, REST_SECONDS * 1000 - 3000));
       figures.rss_at_rest_mb = round((await server.ask<{ rssMb: number }>('stats')).rssMb, 0);
     }
     const caFile = path.join(dataDir, 'tls', 'cert.pem');
@@ -172,7 +179,7 @@ async function main() {
     at_thousand_per_s: few.warm_logins_per_s,
     target: '>= 0.9',
   });
-  report('scale_rss_at_rest_mb_sqlite', big.rss_at_rest_mb as number, 'MiB', { target: '<= 200' });
+  report('scale_rss_at_rest_mb_sqlite', big.rss_at_rest_mb as number, 'MiB', { after_idle_s: REST_SECONDS, rss_3s_after_pages_mb: big.rss_3s_after_pages_mb, target: '<= 200' });
 
   // PostgreSQL.
   if (!findPgBin()) {
@@ -209,7 +216,7 @@ async function main() {
       at_thousand_per_s: fewOnPg.warm_logins_per_s,
       target: '>= 0.9',
     });
-    report('scale_rss_at_rest_mb_postgres', onPg.rss_at_rest_mb as number, 'MiB', { target: '<= 200' });
+    report('scale_rss_at_rest_mb_postgres', onPg.rss_at_rest_mb as number, 'MiB', { after_idle_s: REST_SECONDS, rss_3s_after_pages_mb: onPg.rss_3s_after_pages_mb, target: '<= 200' });
   } finally {
     await cluster.stop();
   }

@@ -115,6 +115,7 @@ export function createArgon2Hasher(
   legacy: LegacyVerifier = createLegacyVerifier({ size: concurrency }),
 ): ClosableHasher {
   let closed = false;
+  let closing: Promise<void> | null = null;
   let inFlight = 0;
   let idle: (() => void) | null = null;
   const makeHash = async (password: string) => {
@@ -158,12 +159,15 @@ export function createArgon2Hasher(
       return timed('verify', () => verify(hash, password), queue).catch(() => false);
     },
     needsRehash: (hash) => needsRehash(params, hash),
-    async close() {
-      closed = true;
-      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
-      // The build's probe hashes on the pool too.
-      await binding.catch(() => {});
-      await legacy.close();
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+        // The build's probe hashes on the pool too.
+        await binding.catch(() => {});
+        await legacy.close();
+      })();
+      return closing;
     },
   };
 }

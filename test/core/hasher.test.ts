@@ -78,6 +78,23 @@ test("the limiter's queues: at most their own limit at once, a finished task's s
   assert.equal(order.indexOf('b'), 2, 'b starts beside the first two of a, not after all eight');
 });
 
+test('closing the hasher: the run on the pool ends, what waits fails, later work is refused, and a second close waits with the first', async () => {
+  const hasher = createArgon2Hasher({ memoryKib: 32768, timeCost: 2, parallelism: 1 }, 1);
+  const running = hasher.hash('Kv7#pLq2!wZr');
+  const waiting = hasher.hash('another-Pass-1').then(
+    () => 'hashed',
+    (err: Error) => err.message,
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const [first, second] = [hasher.close(), hasher.close()];
+  assert.equal(first, second, 'one closing');
+  await Promise.all([first, second]);
+  assert.match(await running, /^\$argon2id\$/);
+  assert.equal(await waiting, 'the hasher is closed');
+  await assert.rejects(hasher.hash('late-Pass-1'), /the hasher is closed/);
+  assert.equal(await hasher.verify(await running, 'Kv7#pLq2!wZr'), false, 'a verification after close is refused, as a wrong password');
+});
+
 describe('the argon2 build (dist/native/argon2-avx2.node where the processor has AVX2)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mailpass-argon2-'));
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -83,8 +83,11 @@ export function createHasherThread(params: Argon2Params, concurrency = defaultHa
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)));
       const outcome = await Promise.race([exited, late]);
       clearTimeout(timer);
-      fail(w, new Error('the hasher thread was closed'));
-      if (outcome === 'late') await w.terminate();
+      // Ended of itself: its 'exit' handler has failed whatever was still pending.
+      if (outcome === 'late') {
+        fail(w, new Error('the hasher thread was closed'));
+        await w.terminate();
+      }
     },
   };
 }

@@ -79,6 +79,14 @@ function fingerprint(s: string): number {
   return (a >>> 0) * 0x200000 + (b >>> 11);
 }
 
+/** The values found more than once in `values` (sorted in place). */
+function repeated(values: Float64Array): Set<number> {
+  values.sort();
+  const out = new Set<number>();
+  for (let i = 1; i < values.length; i++) if (values[i] === values[i - 1]) out.add(values[i]!);
+  return out;
+}
+
 /** A string of its own: a key kept for the whole import must not keep the chunk of the file it was cut from. */
 const own = (s: string) => ` ${s}`.slice(1);
 
@@ -142,6 +150,8 @@ export function createImports({ stores, clock, audit, allowWeak }: { stores: Pic
       const lines: ImportLines = typeof source === 'string' ? () => source.split(/\r?\n/) : source;
       const problems: Array<{ line: number; why: string }> = [];
       const schemes: Partial<Record<Scheme, number>> = {};
+      // A typed array grown by doubling: a plain number[] of the same fingerprints took the import
+      // of 1.2 million lines to 271-282 MiB at its peak, against 191-249 with this.
       let prints = new Float64Array(1024);
       let printed = 0;
       const print = (address: string) => {
@@ -169,10 +179,8 @@ export function createImports({ stores, clock, audit, allowWeak }: { stores: Pic
         if (!domains.has(mailbox.domain)) domains.set(own(mailbox.domain), index);
         schemes[scheme] = (schemes[scheme] ?? 0) + 1;
       }
-      const sorted = prints.subarray(0, printed).sort();
-      const suspects = new Set<number>();
-      for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) suspects.add(sorted[i]!);
-      prints = new Float64Array(0);
+      const suspects = repeated(prints.subarray(0, printed));
+      prints = new Float64Array(0); // not kept through the write
       if (suspects.size > 0) {
         // Lines given twice, or two addresses of one fingerprint: the addresses behind them, exactly.
         const seen = new Set<string>();

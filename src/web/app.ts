@@ -61,6 +61,7 @@ function randomPad(n: number): Buffer {
   }
   return pool.subarray(used, (used += n));
 }
+
 export function unmaskToken(masked: unknown): string | undefined {
   if (typeof masked !== 'string') return undefined;
   const [a, b, extra] = masked.split('.');

@@ -70,7 +70,8 @@ export interface AccountStore {
   deleteAccountAndEndSessions(accountId: number, audit: AuditEntry): Promise<void>;
   /**
    * SPEC §13: creates `domains` and inserts the mailboxes whose login is not taken, with `audit`,
-   * in one transaction; a mailbox whose login exists is left as it is.
+   * in one transaction; a mailbox whose login exists is left as it is. `mailboxes` is consumed
+   * inside that transaction (the import parses its file as it goes): if it throws, nothing is kept.
    */
   importMailboxes(input: { domains: readonly string[]; mailboxes: Iterable<ImportedMailbox>; now: number }, audit: AuditEntry): Promise<{ created: number; existing: number }>;
   /** Mailboxes of a domain that still hold an imported hash, per scheme (the text of its {SCHEME}). */

@@ -32,6 +32,8 @@ export const VIEWS_DIR = path.join(ROOT, 'views');
 /** public/ and the browser builds of packages, hashed and compressed by `npm run build` (the tests' runner builds them too). */
 const ASSETS_DIR = path.join(ROOT, 'dist', 'assets');
 let assets: ReturnType<typeof loadAssets> | null = null;
+/** A session's CSRF token: 32 random bytes. */
+const CSRF_TOKEN_BYTES = 32;
 
 /**
  * BREACH (a compressed page that holds a secret and reflects what an attacker sends): the CSRF
@@ -165,6 +167,9 @@ export async function createApp({ services: svc, log, healthChecks = [], mounts 
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100, verify: requireUtf8Form }));
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
+    // 32 random bytes (256 bits) as 64 hex digits. csrf-sync's default of 128 bytes made each page's
+    // masked token 685 characters of random text, which no compression shrinks (issue 36.1).
+    size: CSRF_TOKEN_BYTES,
     getTokenFromRequest: (req) => unmaskToken(req.body?._csrf ?? req.headers['x-csrf-token']),
   });
   const login = loginCsrf(secret, { maskToken, unmaskToken, now: () => clock.now() });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { aDomain, aMailbox, strongPassword } from '../helpers/builders.js';
+import { unmaskToken } from '../../src/web/app.js';
 import { csrfOf, loginAsMailbox, postForm, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -181,4 +182,16 @@ describe('headers', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { status: 'ok' });
   });
+});
+
+test("a page's CSRF token is the session's 32 random bytes, masked afresh", async () => {
+  const { address, password } = await aMailbox(server.services, { domain });
+  const agent = await loginAsMailbox(server.url, address, password);
+  const first = csrfOf((await agent.get('/account')).text);
+  const second = csrfOf((await agent.get('/account')).text);
+  assert.notEqual(first, second);
+  // 64 hex digits: csrf-sync's default (128 bytes) made a page's masked token 685 characters.
+  assert.match(unmaskToken(first)!, /^[0-9a-f]{64}$/);
+  assert.equal(unmaskToken(second), unmaskToken(first));
+  assert.equal(first.length, 173);
 });

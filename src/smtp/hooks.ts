@@ -110,6 +110,9 @@ export function createHooks(servers: () => SMTPServer[], { services, live, log, 
       passwordVersion: account.passwordVersion,
       ...(result.appPasswordId !== undefined ? { appPasswordId: result.appPasswordId } : {}),
     };
+    // The client left while its password was verified: a session that ended keeps nothing here,
+    // or its submission would stay in the map for good.
+    if (!counted.has(session.id)) return { user };
     submissions.get(session.id)?.close();
     submissions.set(
       session.id,

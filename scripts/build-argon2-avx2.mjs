@@ -8,6 +8,7 @@
 // Where it cannot be built (no compiler, another architecture) the package's own build serves, and
 // this prints one line and exits 0. A build for the same argon2 version and Node ABI is kept.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,7 +27,7 @@ if (process.arch !== 'x64') {
 const requireFrom = createRequire(path.join(root, 'package.json'));
 const pkgDir = path.dirname(requireFrom.resolve('argon2/package.json'));
 const { version } = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
-const wanted = { argon2: version, abi: process.versions.modules, napi: process.versions.napi, flags: '-mavx2' };
+const wanted = { argon2: version, abi: process.versions.modules, napi: process.versions.napi, flags: '-mavx2', memory: createHash('sha256').update(readFileSync(path.join(root, 'scripts', 'argon2-memory.h'))).digest('hex').slice(0, 16) };
 if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === JSON.stringify(wanted)) process.exit(0);
 
 // node-gyp as npm runs it for install scripts (npm names it to scripts), else npm's own copy.
@@ -42,6 +43,20 @@ const work = path.join(root, 'node_modules', '.mailpass-argon2-avx2');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 for (const f of ['binding.gyp', 'argon2.cpp', 'argon2', 'package.json']) cpSync(path.join(pkgDir, f), path.join(work, f), { recursive: true });
+// argon2's working memory from mailpass's own allocator (argon2-memory.h: one block a hash running
+// at once, not one kept in every pool thread's malloc arena).
+const binding = readFileSync(path.join(work, 'argon2.cpp'), 'utf8');
+const NO_ALLOCATOR = /ctx\.allocate_cbk = nullptr;(\s*)ctx\.free_cbk = nullptr;/;
+if (!NO_ALLOCATOR.test(binding)) {
+  say(`not built (argon2 ${version} sets its allocator otherwise); the package's own build serves`);
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+cpSync(path.join(root, 'scripts', 'argon2-memory.h'), path.join(work, 'argon2-memory.h'));
+writeFileSync(
+  path.join(work, 'argon2.cpp'),
+  `#include "argon2-memory.h"\n${binding.replace(NO_ALLOCATOR, 'ctx.allocate_cbk = mailpass::allocate_block;$1ctx.free_cbk = mailpass::free_block;')}`,
+);
 // Node's headers: npm's nodedir, else those installed beside this node (Debian's nodejs, the official
 // tarballs); without either node-gyp would try to download them.
 const prefix = path.resolve(path.dirname(process.execPath), '..');

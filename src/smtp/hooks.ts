@@ -80,6 +80,12 @@ export function createHooks(servers: () => SMTPServer[], { services, live, log, 
         }
         // The relay adapter logged it, with RELAY_URL (its password masked).
         if (err instanceof RelayMisconfigured) return callback(REPLIES.relayMisconfigured());
+        // smtp-server ends the message's stream so when the client goes away in the middle of
+        // DATA: ordinary (a dropped phone, a killed script), and nothing of the message was kept.
+        if ((err as { code?: unknown }).code === 'ECONNECTION') {
+          log.debug({ err: (err as Error).message }, 'client left during its message');
+          return callback(REPLIES.unavailable());
+        }
         log.error({ err }, 'smtp hook failed');
         callback(REPLIES.unavailable());
       },

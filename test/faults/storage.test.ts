@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import request from 'supertest';
 import { UnavailableError } from '../../src/core/errors.js';
-import { createLogger } from '../../src/log.js';
 import { BUSY_TIMEOUT_MS } from '../../src/store/sqlite/db.js';
 import { aToken, apiClient } from '../helpers/api.js';
 import { aDomain, aMailbox, anAdmin } from '../helpers/builders.js';
+import { capturedLog } from '../helpers/log-lines.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { csrfOf, loginAsAdmin, loginAsMailbox, startTestServer, type Agent, type TestServer } from '../helpers/server.js';
 
@@ -20,13 +19,7 @@ import { csrfOf, loginAsAdmin, loginAsMailbox, startTestServer, type Agent, type
 // (PRAGMA max_page_count pinned at the current size, so SQLite answers SQLITE_FULL).
 // Writes must answer 503 and leave nothing half-written; the process stays up; it recovers.
 
-const logLines: Array<{ level: number; msg: string }> = [];
-const capture = new Writable({
-  write(chunk: Buffer, _enc, cb) {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as { level: number; msg: string });
-    cb();
-  },
-});
+const { log, lines: logLines } = capturedLog('warn');
 
 let server: TestServer;
 let domain: string;
@@ -36,7 +29,7 @@ let serial = 0;
 const nextPassword = () => `Tm4!qRz8#Lw-${++serial}`;
 
 before(async () => {
-  server = await startTestServer({ API_RATE_LIMIT: '100000', LOGIN_MAX_ATTEMPTS: '100000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000' }, { smtp: true, log: createLogger('warn', capture) });
+  server = await startTestServer({ API_RATE_LIMIT: '100000', LOGIN_MAX_ATTEMPTS: '100000', LOGIN_MAX_ATTEMPTS_PER_IP: '100000' }, { smtp: true, log });
   domain = (await aDomain(server.services)).name;
   api = apiClient(server.url, (await aToken(server.services, 'admin')).plaintext);
   // The token's first use writes its last-used time; later uses within a minute only read.

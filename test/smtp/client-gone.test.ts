@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { cliActor } from '../../src/core/actors.js';
-import { createLogger } from '../../src/log.js';
 import { aDomain, aMailbox } from '../helpers/builders.js';
+import { capturedLog } from '../helpers/log-lines.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // A client that goes away in the middle of its message (a dropped phone, a killed script) is
 // ordinary: nothing is kept of the message, its recipients are given back to its sending count,
 // and the log says so at debug level, not as a failure of the server.
-const lines: Array<{ level: number; msg: string }> = [];
-const capture = new Writable({
-  write(chunk: Buffer, _enc, cb) {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as { level: number; msg: string });
-    cb();
-  },
-});
+const { log, lines } = capturedLog('debug');
 
 let server: TestServer;
 before(async () => {
-  server = await startTestServer({}, { smtp: true, log: createLogger('debug', capture) });
+  server = await startTestServer({}, { smtp: true, log });
 });
 after(() => server.stop());
 

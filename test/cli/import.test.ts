@@ -253,7 +253,8 @@ describe('mailpass import', () => {
   test('a file that changes between the check and the write: refused, and nothing of it is written', async () => {
     const hash = vectors.find((v) => v.scheme === 'SSHA512')!.hash;
     const first = Array.from({ length: 20 }, (_, i) => `c${i}@changed.test:${hash}`);
-    for (const second of [[...first, `c20@changed.test:${hash}`], first.slice(0, 19), [...first.slice(0, 19), 'c19@changed.test:{PLAIN-MD5}x']]) {
+    // More lines, fewer, a line now refused, and the last address swapped for the first's (as many valid lines, one given twice).
+    for (const second of [[...first, `c20@changed.test:${hash}`], first.slice(0, 19), [...first.slice(0, 19), 'c19@changed.test:{PLAIN-MD5}x'], [...first.slice(0, 19), `c0@changed.test:${hash}`]]) {
       let reads = 0;
       const lines = () => (++reads === 1 ? first : second);
       await assert.rejects(server.services.imports.importMailboxes(cliActor, lines, { format: 'passwd-file', createDomains: true }), /the file changed while it was imported; nothing was imported/);
